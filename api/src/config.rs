@@ -1,0 +1,402 @@
+//! Configuration: the flat string map Kafka Connect passes around, typed
+//! getters whose errors name the dotted key, and [`ConfigDef`], the
+//! description of a plugin's keys that the REST API publishes and validates.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{ConnectError, Result};
+
+/// The flat `key → value` map of a connector, task, transform or worker.
+pub type RawConfig = BTreeMap<String, String>;
+
+/// The type of a configuration key, named as Kafka's `ConfigDef.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ConfigType {
+    /// true/false.
+    Boolean,
+    /// Free text.
+    String,
+    /// 32-bit integer.
+    Int,
+    /// 16-bit integer.
+    Short,
+    /// 64-bit integer.
+    Long,
+    /// Floating point.
+    Double,
+    /// Comma-separated list.
+    List,
+    /// A Java class name (or Velocity plugin alias).
+    Class,
+    /// A secret: never shown in REST responses or logs.
+    Password,
+}
+
+/// How much a key matters, as Kafka's `ConfigDef.Importance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Importance {
+    /// Must usually be set.
+    High,
+    /// Often tuned.
+    Medium,
+    /// Rarely changed.
+    Low,
+}
+
+/// One documented configuration key.
+#[derive(Debug, Clone)]
+pub struct ConfigKey {
+    /// Dotted key, spelled as Kafka Connect or Debezium spell it.
+    pub name: &'static str,
+    /// Value type; checked by [`ConfigDef::validate`].
+    pub type_: ConfigType,
+    /// Default as the string Kafka Connect would show; None means required.
+    pub default: Option<&'static str>,
+    /// Allowed values (case-insensitive), empty for any.
+    pub allowed: &'static [&'static str],
+    /// Importance.
+    pub importance: Importance,
+    /// What the key does.
+    pub documentation: &'static str,
+    /// Display group.
+    pub group: Option<&'static str>,
+}
+
+impl ConfigKey {
+    /// A key of `type_` with a default (None = required) and documentation.
+    pub const fn new(
+        name: &'static str,
+        type_: ConfigType,
+        default: Option<&'static str>,
+        importance: Importance,
+        documentation: &'static str,
+    ) -> ConfigKey {
+        ConfigKey {
+            name,
+            type_,
+            default,
+            allowed: &[],
+            importance,
+            documentation,
+            group: None,
+        }
+    }
+
+    /// Restricts the key to `allowed` values.
+    pub const fn one_of(mut self, allowed: &'static [&'static str]) -> ConfigKey {
+        self.allowed = allowed;
+        self
+    }
+
+    /// True when the key has no default and must be given.
+    pub fn required(&self) -> bool {
+        self.default.is_none()
+    }
+
+    /// Checks `value` against the key's type and allowed values; returns the
+    /// error messages (empty when valid).
+    pub fn check(&self, value: &str) -> Vec<String> {
+        let mut errors = Vec::new();
+        let bad_type = match self.type_ {
+            ConfigType::Boolean => parse_bool(value).is_none(),
+            ConfigType::Int => value.trim().parse::<i32>().is_err(),
+            ConfigType::Short => value.trim().parse::<i16>().is_err(),
+            ConfigType::Long => value.trim().parse::<i64>().is_err(),
+            ConfigType::Double => value.trim().parse::<f64>().is_err(),
+            _ => false,
+        };
+        if bad_type {
+            errors.push(format!(
+                "Invalid value {value} for configuration {}: Expected value to be a {}",
+                self.name,
+                type_word(self.type_)
+            ));
+        } else if !self.allowed.is_empty()
+            && !self
+                .allowed
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(value.trim()))
+        {
+            errors.push(format!(
+                "Invalid value {value} for configuration {}: String must be one of: {}",
+                self.name,
+                self.allowed.join(", ")
+            ));
+        }
+        errors
+    }
+}
+
+fn type_word(t: ConfigType) -> &'static str {
+    match t {
+        ConfigType::Boolean => "boolean",
+        ConfigType::Int => "32-bit integer",
+        ConfigType::Short => "16-bit integer",
+        ConfigType::Long => "64-bit integer",
+        ConfigType::Double => "double",
+        _ => "string",
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The keys a plugin understands.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigDef {
+    /// Keys in display order.
+    pub keys: Vec<ConfigKey>,
+}
+
+impl ConfigDef {
+    /// A definition with the given keys.
+    pub fn new(keys: Vec<ConfigKey>) -> ConfigDef {
+        ConfigDef { keys }
+    }
+
+    /// Appends keys (e.g. the runtime's common connector keys).
+    pub fn with(mut self, keys: impl IntoIterator<Item = ConfigKey>) -> ConfigDef {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// The key called `name`.
+    pub fn key(&self, name: &str) -> Option<&ConfigKey> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
+    /// Per-key errors for `config`: missing required keys and values of the
+    /// wrong type or outside the allowed set. Keys the definition does not
+    /// know are not errors.
+    pub fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for key in &self.keys {
+            match config.get(key.name) {
+                None if key.required() => out.push((
+                    key.name.to_owned(),
+                    format!(
+                        "Missing required configuration \"{}\" which has no default value.",
+                        key.name
+                    ),
+                )),
+                None => {}
+                Some(v) => out.extend(key.check(v).into_iter().map(|e| (key.name.to_owned(), e))),
+            }
+        }
+        out
+    }
+
+    /// True when `name` is a secret (declared PASSWORD, or shaped like one).
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.key(name)
+            .map(|k| k.type_ == ConfigType::Password)
+            .unwrap_or(false)
+            || looks_secret(name)
+    }
+}
+
+/// True for keys that look like secrets by name (`*.password`, `*.secret`,
+/// `*.key` with a credential word, `*.token`, `*.credentials`...). Their values
+/// are shown as `[hidden]` everywhere outside the task.
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let last = n.rsplit('.').next().unwrap_or(&n);
+    matches!(
+        last,
+        "password" | "passwd" | "secret" | "token" | "credentials" | "key" | "pass"
+    ) || n.ends_with("password")
+        || n.ends_with("secret")
+        || n.contains("secret.key")
+        || n.contains("api.key")
+        || n.contains("private.key")
+        || n.contains("sasl.jaas.config")
+}
+
+/// Typed access to a [`RawConfig`]. Every error names the dotted key and the
+/// rule, so the operator knows what to change.
+pub trait ConfigExt {
+    /// The value of `key`, trimmed; None when absent or empty.
+    fn opt_str(&self, key: &str) -> Option<&str>;
+
+    /// The value of `key`, or an error saying it is required.
+    fn req_str(&self, key: &str) -> Result<&str> {
+        self.opt_str(key).ok_or_else(|| {
+            ConnectError::config(
+                key,
+                format!("Missing required configuration \"{key}\" which has no default value."),
+            )
+        })
+    }
+
+    /// `key` as a string, or `default`.
+    fn str_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+        self.opt_str(key).unwrap_or(default)
+    }
+
+    /// `key` as a boolean (`true`/`false`, any case), or `default`.
+    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.opt_str(key) {
+            None => Ok(default),
+            Some(v) => parse_bool(v).ok_or_else(|| {
+                ConnectError::config(
+                    key,
+                    format!("Expected value to be a boolean (true or false), got '{v}'"),
+                )
+            }),
+        }
+    }
+
+    /// `key` as an integer within `[min, max]`, or `default`.
+    fn int_or(&self, key: &str, default: i64, min: i64, max: i64) -> Result<i64> {
+        match self.opt_str(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= min && n <= max => Ok(n),
+                Ok(n) => Err(ConnectError::config(
+                    key,
+                    format!("Value must be between {min} and {max}, got {n}"),
+                )),
+                Err(_) => Err(ConnectError::config(
+                    key,
+                    format!("Expected value to be an integer, got '{v}'"),
+                )),
+            },
+        }
+    }
+
+    /// `key` as one of `allowed` (case-insensitive), returned lowercased, or `default`.
+    fn enum_or(&self, key: &str, default: &str, allowed: &[&str]) -> Result<String> {
+        let v = self.str_or(key, default).to_ascii_lowercase();
+        if allowed.iter().any(|a| a.eq_ignore_ascii_case(&v)) {
+            Ok(v)
+        } else {
+            Err(ConnectError::config(
+                key,
+                format!(
+                    "Value '{v}' is not allowed; use one of: {}",
+                    allowed.join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// `key` as a comma-separated list of trimmed, non-empty items (empty when absent).
+    fn list(&self, key: &str) -> Vec<String> {
+        self.opt_str(key)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every `prefix*` key with the prefix removed (e.g. `transforms.a.`).
+    fn with_prefix(&self, prefix: &str) -> RawConfig;
+}
+
+impl ConfigExt for RawConfig {
+    fn opt_str(&self, key: &str) -> Option<&str> {
+        self.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    fn with_prefix(&self, prefix: &str) -> RawConfig {
+        self.range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k[prefix.len()..].to_owned(), v.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn required_key_error_names_the_key() {
+        let c = cfg(&[]);
+        let e = c.req_str("database.hostname").unwrap_err().to_string();
+        assert!(e.contains("database.hostname"), "{e}");
+    }
+
+    #[test]
+    fn int_range_is_enforced() {
+        let c = cfg(&[("batch.size", "0")]);
+        assert!(c.int_or("batch.size", 2000, 1, 100_000).is_err());
+        let c = cfg(&[("batch.size", "x")]);
+        assert!(c.int_or("batch.size", 2000, 1, 100_000).is_err());
+        assert_eq!(
+            cfg(&[]).int_or("batch.size", 2000, 1, 100_000).unwrap(),
+            2000
+        );
+    }
+
+    #[test]
+    fn def_validate_reports_missing_and_bad_values() {
+        let def = ConfigDef::new(vec![
+            ConfigKey::new("a", ConfigType::String, None, Importance::High, "a"),
+            ConfigKey::new("b", ConfigType::Int, Some("1"), Importance::Low, "b"),
+            ConfigKey::new("c", ConfigType::String, Some("x"), Importance::Low, "c")
+                .one_of(&["x", "y"]),
+        ]);
+        let errs = def.validate(&cfg(&[("b", "nope"), ("c", "z")]));
+        let keys: Vec<_> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["a", "b", "c"]);
+        assert!(def
+            .validate(&cfg(&[("a", "1"), ("b", "2"), ("c", "Y")]))
+            .is_empty());
+    }
+
+    #[test]
+    fn prefix_extraction() {
+        let c = cfg(&[
+            ("transforms.a.type", "X"),
+            ("transforms.ab.x", "1"),
+            ("transforms", "a"),
+        ]);
+        let p = c.with_prefix("transforms.a.");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p["type"], "X");
+    }
+
+    #[test]
+    fn secret_detection() {
+        for k in [
+            "database.password",
+            "connection.password",
+            "redis.password",
+            "ssl.key.password",
+            "a.secret",
+            "aws.secret.key",
+            "sasl.jaas.config",
+        ] {
+            assert!(looks_secret(k), "{k}");
+        }
+        for k in [
+            "database.user",
+            "key.converter",
+            "message.key.columns",
+            "topic.prefix",
+        ] {
+            assert!(!looks_secret(k), "{k}");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The connector API of Velocity: what a connector, a task or a transform sees.
+//!
+//! This crate is deliberately small. It holds the Kafka Connect data model
+//! ([`schema`], [`value`]), the records that flow through the pipeline
+//! ([`record`]), typed access to the flat string configuration maps Kafka
+//! Connect uses ([`config`]), the traits a plugin implements ([`connector`],
+//! [`transform`]), the plugin registry type ([`plugin`]) and the error type
+//! with its retriable/fatal kind ([`error`]).
+//!
+//! Connectors depend on this crate and never on each other or on the runtime;
+//! the runtime depends on this crate and never on a connector.
+
+pub mod config;
+pub mod connector;
+pub mod error;
+pub mod plugin;
+pub mod record;
+pub mod schema;
+pub mod transform;
+pub mod value;
+
+pub use config::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
+pub use connector::{
+    Connector, OffsetReader, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskContext,
+};
+pub use error::{ConnectError, ErrorKind, Result};
+pub use plugin::{PluginDesc, PluginKind, PluginRegistry};
+pub use record::{ConnectRecord, Header, Offset, Partition, SinkRecord, SourceRecord};
+pub use schema::{Field, Schema, SchemaRef, Type};
+pub use transform::Transform;
+pub use value::{Struct, Value};

@@ -1,0 +1,97 @@
+//! Records: what sources produce, what sinks consume and what transforms
+//! rewrite. Offsets travel with source records so that the runtime can store
+//! exactly the offsets of the records Kafka acknowledged.
+
+use crate::schema::SchemaRef;
+use crate::value::Value;
+
+/// A source partition (e.g. `{"server":"tms"}`), as Kafka Connect stores it
+/// in the offset key `["<connector>", {partition}]`.
+pub type Partition = serde_json::Map<String, serde_json::Value>;
+
+/// A source offset (e.g. `{"lsn":123,"txId":7}`), stored as JSON.
+pub type Offset = serde_json::Map<String, serde_json::Value>;
+
+/// A record header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// Header key.
+    pub key: String,
+    /// Header value schema, when known.
+    pub schema: Option<SchemaRef>,
+    /// Header value.
+    pub value: Value,
+}
+
+/// The part of a record shared by source and sink records, and the unit every
+/// transform works on (Kafka Connect's `ConnectRecord`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectRecord {
+    /// Destination (source side) or origin (sink side) topic.
+    pub topic: String,
+    /// Kafka partition; None lets the producer's partitioner choose by key.
+    pub partition: Option<i32>,
+    /// Key schema; None for schemaless keys.
+    pub key_schema: Option<SchemaRef>,
+    /// Key; [`Value::Null`] for no key.
+    pub key: Value,
+    /// Value schema; None for schemaless values and tombstones.
+    pub value_schema: Option<SchemaRef>,
+    /// Value; [`Value::Null`] with no schema is a tombstone.
+    pub value: Value,
+    /// Record timestamp in milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+    /// Headers, in order; keys may repeat.
+    pub headers: Vec<Header>,
+}
+
+impl ConnectRecord {
+    /// A record for `topic` with the given key and value and nothing else set.
+    pub fn new(
+        topic: impl Into<String>,
+        key_schema: Option<SchemaRef>,
+        key: Value,
+        value_schema: Option<SchemaRef>,
+        value: Value,
+    ) -> ConnectRecord {
+        ConnectRecord {
+            topic: topic.into(),
+            partition: None,
+            key_schema,
+            key,
+            value_schema,
+            value,
+            timestamp: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// True when the value is null: a tombstone for compacted topics.
+    pub fn is_tombstone(&self) -> bool {
+        self.value.is_null()
+    }
+}
+
+/// A record produced by a source task.
+///
+/// `source_offset` is the position *after* this record: if the runtime stores
+/// it and the task restarts, the task resumes without emitting this record
+/// again. Records of one source partition are emitted in offset order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    /// Which stream this record comes from.
+    pub source_partition: Partition,
+    /// Where that stream stands once this record is delivered.
+    pub source_offset: Offset,
+    /// The record itself.
+    pub record: ConnectRecord,
+}
+
+/// A record delivered to a sink task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkRecord {
+    /// The record, after conversion and transforms. `partition` is always set.
+    pub record: ConnectRecord,
+    /// The Kafka offset of the record within its topic partition.
+    pub kafka_offset: i64,
+}

@@ -1,0 +1,24 @@
+//! Single message transforms (Kafka Connect's `Transformation`).
+
+use crate::config::{ConfigDef, RawConfig};
+use crate::error::Result;
+use crate::record::ConnectRecord;
+
+/// Rewrites, reroutes or drops one record at a time.
+///
+/// Transforms run in the order listed in `transforms=`; on the source side
+/// before conversion, on the sink side after it. They must be deterministic:
+/// a record delivered twice (at-least-once) must transform the same way.
+pub trait Transform: Send {
+    /// Configures the transform with its keys, the `transforms.<alias>.`
+    /// prefix already removed. Errors name the key with that prefix removed.
+    fn configure(&mut self, config: &RawConfig) -> Result<()>;
+
+    /// Applies the transform; `Ok(None)` drops the record.
+    fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>>;
+
+    /// The keys this transform understands.
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::default()
+    }
+}

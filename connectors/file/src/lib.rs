@@ -1,0 +1,1 @@
+//! FileStream connectors.

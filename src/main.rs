@@ -1,0 +1,2 @@
+//! The `velocity` binary.
+fn main() {}
