@@ -1,2 +1,85 @@
-//! The `velocity` binary.
-fn main() {}
+//! The `velocity` binary: a Debezium-compatible Kafka Connect worker.
+
+mod registry;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use velocity_runtime::logging::LogControl;
+
+/// Velocity: change data capture and Kafka Connect, compatible with Debezium
+/// and the Kafka Connect REST API.
+#[derive(Parser)]
+#[command(name = "velocity", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a standalone worker, like Kafka's `connect-standalone`: offsets in
+    /// the file named by `offset.storage.file.filename`, REST API on
+    /// `listeners` (default http://:8083). Stop with Ctrl-C or SIGTERM;
+    /// tasks then flush their offsets.
+    Standalone {
+        /// Worker properties (bootstrap.servers, key.converter,
+        /// value.converter, offset.storage.file.filename, listeners, …).
+        worker_properties: PathBuf,
+        /// Connector configs to create or update at start: `.json`
+        /// (`{"name":…,"config":{…}}` or a flat object) or `.properties`.
+        connector_configs: Vec<PathBuf>,
+    },
+    /// List the plugins this binary ships (class, type, aliases).
+    Plugins,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plugins => {
+            for p in registry::registry().all() {
+                println!("{:<10} {:<70} {}", p.kind.type_name(), p.class, p.aliases.join(", "));
+            }
+            Ok(())
+        }
+        Command::Standalone { worker_properties, connector_configs } => {
+            let logs = LogControl::init();
+            let text = std::fs::read_to_string(&worker_properties)
+                .with_context(|| format!("reading worker properties {}", worker_properties.display()))?;
+            let worker = velocity_runtime::properties::parse(&text);
+            let connectors = connector_configs
+                .iter()
+                .map(|p| velocity_runtime::standalone::load_connector_file(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move {
+                velocity_runtime::standalone::run(worker, connectors, registry::registry(), logs, shutdown_signal(), None).await
+            })?;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

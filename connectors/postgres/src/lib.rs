@@ -1,1 +1,2 @@
 //! PostgreSQL source connector.
+pub mod protocol;

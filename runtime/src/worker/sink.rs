@@ -1,0 +1,176 @@
+//! The sink task loop.
+//!
+//! Consumes in group `connect-<connector>`, converts key and value, runs the
+//! transform chain and hands bounded batches to [`SinkTask::put`]. Every
+//! `offset.flush.interval.ms` (and on pause and stop) it calls
+//! [`SinkTask::flush`] and only after that succeeds commits the consumed
+//! offsets, so a crash re-delivers at most what was not yet durably written
+//! (at-least-once).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{Message, TopicPartitionList};
+use velocity_api::config::ConfigExt;
+use velocity_api::{ConnectError, ConnectRecord, Header, SinkRecord, SinkTask, Value};
+
+use super::{build_converters, consumer_config, TaskRuntime, TransformChain};
+use crate::converters::Converter;
+use crate::status::{State, Status, TargetState};
+
+/// How long one poll waits to fill a batch.
+const POLL_WINDOW: Duration = Duration::from_millis(200);
+
+/// Runs a sink task until it is stopped or fails; publishes its state.
+pub async fn run(mut task: Box<dyn SinkTask>, mut rt: TaskRuntime) {
+    let label = format!("{}-{}", rt.task_ctx.connector, rt.task_ctx.task_id);
+    let result = run_inner(task.as_mut(), &mut rt, &label).await;
+    if let Err(e) = &result {
+        tracing::error!(task = %label, error = %e, "sink task failed");
+    }
+    if let Err(e) = task.stop().await {
+        tracing::warn!(task = %label, error = %e, "sink task stop failed");
+    }
+    match result {
+        Ok(()) => rt.status.set(Status::of(State::Unassigned)),
+        Err(e) => rt.status.set(Status::failed(e.to_string())),
+    }
+}
+
+async fn run_inner(task: &mut dyn SinkTask, rt: &mut TaskRuntime, label: &str) -> Result<(), ConnectError> {
+    let cc = rt.connector_config.clone();
+    let (key_conv, value_conv) = build_converters(&rt.worker.config, &cc)?;
+    let mut chain = TransformChain::from_config(&rt.registry, &cc).map_err(|errs| {
+        ConnectError::fatal(errs.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; "))
+    })?;
+    let tolerate_all = cc.enum_or("errors.tolerance", "none", &["none", "all"])? == "all";
+    let max_records = cc.int_or("consumer.override.max.poll.records", 500, 1, 1_000_000)? as usize;
+    let group = format!("connect-{}", rt.task_ctx.connector);
+    let consumer: StreamConsumer = consumer_config(&rt.worker.config, &cc, &group, &format!("connector-consumer-{label}"))
+        .create()
+        .map_err(|e| ConnectError::fatal(format!("invalid consumer configuration (check consumer.* keys): {e}")))?;
+    let topics = cc.list("topics");
+    if topics.is_empty() {
+        let regex = cc.req_str("topics.regex")?;
+        let pattern = if regex.starts_with('^') { regex.to_owned() } else { format!("^{regex}") };
+        consumer.subscribe(&[pattern.as_str()]).map_err(|e| ConnectError::config("topics.regex", e.to_string()))?;
+    } else {
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&refs).map_err(|e| ConnectError::config("topics", e.to_string()))?;
+    }
+    task.start(&rt.task_config, rt.task_ctx.clone()).await?;
+    let interval = rt.worker.config.offset_flush_interval;
+    let mut last_flush = Instant::now();
+    let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut stream = consumer.stream();
+    loop {
+        let target = *rt.control.borrow_and_update();
+        match target {
+            TargetState::Stopped => break,
+            TargetState::Paused => {
+                flush_and_commit(task, &consumer, &mut pending).await?;
+                rt.status.set(Status::of(State::Paused));
+                if let Ok(assignment) = consumer.assignment() {
+                    let _ = consumer.pause(&assignment);
+                }
+                if rt.control.changed().await.is_err() {
+                    break;
+                }
+                if let Ok(assignment) = consumer.assignment() {
+                    let _ = consumer.resume(&assignment);
+                }
+                continue;
+            }
+            TargetState::Started => rt.status.set(Status::of(State::Running)),
+        }
+        let mut batch = Vec::new();
+        let deadline = tokio::time::Instant::now() + POLL_WINDOW;
+        while batch.len() < max_records {
+            let next = tokio::select! {
+                m = tokio::time::timeout_at(deadline, stream.next()) => m,
+                _ = rt.control.changed() => break,
+            };
+            let msg = match next {
+                Err(_) | Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    // librdkafka reports transient conditions (unknown topic
+                    // before auto-creation, broker restarts) as consumer
+                    // errors and recovers by itself; keep polling.
+                    tracing::warn!(task = %label, error = %e, "consumer error; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    break;
+                }
+                Ok(Some(Ok(m))) => m,
+            };
+            let (topic, partition, offset) = (msg.topic().to_owned(), msg.partition(), msg.offset());
+            if let Ok(mut t) = rt.topics.lock() {
+                if !t.contains(&topic) {
+                    t.insert(topic.clone());
+                }
+            }
+            pending.insert((topic.clone(), partition), offset + 1);
+            match convert(&msg, key_conv.as_ref(), value_conv.as_ref()) {
+                Ok(record) => match chain.apply(record) {
+                    Ok(Some(record)) => batch.push(SinkRecord { record, kafka_offset: offset }),
+                    Ok(None) => {}
+                    Err(e) if tolerate_all => tracing::warn!(task = %label, %topic, partition, offset, error = %e, "skipping record (errors.tolerance=all)"),
+                    Err(e) => return Err(e),
+                },
+                Err(e) if tolerate_all => tracing::warn!(task = %label, %topic, partition, offset, error = %e, "skipping unconvertible record (errors.tolerance=all)"),
+                Err(e) => {
+                    return Err(ConnectError::fatal(format!(
+                        "Error converting record at topic {topic} partition {partition} offset {offset}: {e}"
+                    )))
+                }
+            }
+        }
+        if !batch.is_empty() {
+            task.put(batch).await?;
+        }
+        if last_flush.elapsed() >= interval {
+            flush_and_commit(task, &consumer, &mut pending).await?;
+            last_flush = Instant::now();
+        }
+    }
+    drop(stream);
+    flush_and_commit(task, &consumer, &mut pending).await
+}
+
+fn convert(msg: &BorrowedMessage<'_>, key_conv: &dyn Converter, value_conv: &dyn Converter) -> Result<ConnectRecord, ConnectError> {
+    let topic = msg.topic();
+    let (key_schema, key) = key_conv.to_connect(topic, msg.key())?;
+    let (value_schema, value) = value_conv.to_connect(topic, msg.payload())?;
+    let mut record = ConnectRecord::new(topic, key_schema, key, value_schema, value);
+    record.partition = Some(msg.partition());
+    record.timestamp = msg.timestamp().to_millis();
+    if let Some(hs) = msg.headers() {
+        for h in hs.iter() {
+            record.headers.push(Header {
+                key: h.key.to_owned(),
+                schema: None,
+                value: h.value.map_or(Value::Null, |v| Value::Bytes(v.to_vec())),
+            });
+        }
+    }
+    Ok(record)
+}
+
+async fn flush_and_commit(task: &mut dyn SinkTask, consumer: &StreamConsumer, pending: &mut BTreeMap<(String, i32), i64>) -> Result<(), ConnectError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    task.flush().await?;
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in pending.iter() {
+        tpl.add_partition_offset(t, *p, rdkafka::Offset::Offset(*o))
+            .map_err(|e| ConnectError::fatal(format!("bad offset for {t}-{p}: {e}")))?;
+    }
+    consumer
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(|e| ConnectError::retriable(format!("committing consumer offsets: {e}")))?;
+    pending.clear();
+    Ok(())
+}
