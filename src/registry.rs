@@ -10,5 +10,5 @@ pub fn registry() -> PluginRegistry {
     for p in velocity_connector_file::plugins() {
         r = r.register(p);
     }
-    r
+    r.register(velocity_connector_postgres::plugin())
 }

@@ -41,7 +41,9 @@ impl WorkerConfig {
                 raw.int_or(key, default, 0, i64::MAX)? as u64,
             ))
         };
-        let offset_file = raw.opt_str("offset.storage.file.filename").map(PathBuf::from);
+        let offset_file = raw
+            .opt_str("offset.storage.file.filename")
+            .map(PathBuf::from);
         let config_file = raw
             .opt_str("config.storage.file.filename")
             .map(PathBuf::from)
@@ -74,14 +76,28 @@ impl WorkerConfig {
         let first = self.listeners.split(',').next().unwrap_or_default().trim();
         let hostport = first.trim_start_matches("http://").trim_end_matches('/');
         let (host, port) = hostport.rsplit_once(':').ok_or_else(|| {
-            RuntimeError::BadRequest(format!("Invalid listener {first}: expected http://host:port"))
+            RuntimeError::BadRequest(format!(
+                "Invalid listener {first}: expected http://host:port"
+            ))
         })?;
-        let host = if host.is_empty() { "0.0.0.0" } else { host.trim_matches(['[', ']']) };
-        let host = if host == "localhost" { "127.0.0.1" } else { host };
+        let host = if host.is_empty() {
+            "0.0.0.0"
+        } else {
+            host.trim_matches(['[', ']'])
+        };
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
         format!("{host}:{port}")
             .parse()
             .or_else(|_| format!("[{host}]:{port}").parse())
-            .map_err(|_| RuntimeError::BadRequest(format!("Invalid listener {first}: expected http://host:port")))
+            .map_err(|_| {
+                RuntimeError::BadRequest(format!(
+                    "Invalid listener {first}: expected http://host:port"
+                ))
+            })
     }
 }
 

@@ -45,7 +45,9 @@ impl FileConfigStore {
 
 impl ConfigStore for FileConfigStore {
     fn load(&self) -> Result<BTreeMap<String, StoredConnector>> {
-        let Some(p) = &self.path else { return Ok(BTreeMap::new()) };
+        let Some(p) = &self.path else {
+            return Ok(BTreeMap::new());
+        };
         match std::fs::read(p) {
             Ok(b) if b.is_empty() => Ok(BTreeMap::new()),
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {

@@ -17,7 +17,9 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use velocity_api::config::{looks_secret, ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, Connector, PluginDesc, PluginKind, PluginRegistry, RawConfig, TaskContext};
+use velocity_api::{
+    ConfigDef, Connector, PluginDesc, PluginKind, PluginRegistry, RawConfig, TaskContext,
+};
 
 use crate::configstore::{ConfigStore, StoredConnector};
 use crate::error::{Result, RuntimeError};
@@ -106,7 +108,11 @@ pub fn redact(config: &RawConfig, def: &ConfigDef) -> RawConfig {
     config
         .iter()
         .map(|(k, v)| {
-            let v = if def.is_secret(k) || looks_secret(k) { HIDDEN.to_owned() } else { v.clone() };
+            let v = if def.is_secret(k) || looks_secret(k) {
+                HIDDEN.to_owned()
+            } else {
+                v.clone()
+            };
             (k.clone(), v)
         })
         .collect()
@@ -144,7 +150,10 @@ impl Herder {
     pub async fn restore(&self) -> Result<()> {
         let stored = self.configs.load()?;
         for (name, s) in stored {
-            if let Err(e) = self.put_config_inner(&name, s.config, Some(s.target_state), false).await {
+            if let Err(e) = self
+                .put_config_inner(&name, s.config, Some(s.target_state), false)
+                .await
+            {
                 tracing::error!(connector = %name, error = %e, "stored connector could not be restored");
             }
         }
@@ -191,14 +200,28 @@ impl Herder {
         errors.extend(instance.validate(config));
         errors.extend(worker::validate_transforms(&self.registry, config));
         errors.extend(worker::validate_converters(config));
-        Ok(ValidationReport { plugin, def, errors, config: config.clone() })
+        let mut seen = BTreeSet::new();
+        errors.retain(|e| seen.insert(e.clone()));
+        Ok(ValidationReport {
+            plugin,
+            def,
+            errors,
+            config: config.clone(),
+        })
     }
 
     /// Creates a connector (`POST /connectors`). 409 when it exists, 400 when
     /// the config is invalid; nothing is stored or started in either case.
-    pub async fn create(&self, name: &str, config: RawConfig, initial: Option<TargetState>) -> Result<ConnectorInfo> {
+    pub async fn create(
+        &self,
+        name: &str,
+        config: RawConfig,
+        initial: Option<TargetState>,
+    ) -> Result<ConnectorInfo> {
         if self.connectors.lock().await.contains_key(name) {
-            return Err(RuntimeError::AlreadyExists(format!("Connector {name} already exists")));
+            return Err(RuntimeError::AlreadyExists(format!(
+                "Connector {name} already exists"
+            )));
         }
         let (_, info) = self.put_config_inner(name, config, initial, true).await?;
         Ok(info)
@@ -212,7 +235,11 @@ impl Herder {
 
     /// Merges `patch` into the stored config (`PATCH /connectors/{name}/config`);
     /// a null value removes the key.
-    pub async fn patch_config(&self, name: &str, patch: BTreeMap<String, Option<String>>) -> Result<ConnectorInfo> {
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo> {
         let mut config = {
             let map = self.connectors.lock().await;
             map.get(name).ok_or_else(|| not_found(name))?.config.clone()
@@ -234,10 +261,14 @@ impl Herder {
         must_be_new: bool,
     ) -> Result<(bool, ConnectorInfo)> {
         if name.trim().is_empty() {
-            return Err(RuntimeError::BadRequest("Connector name must not be empty".into()));
+            return Err(RuntimeError::BadRequest(
+                "Connector name must not be empty".into(),
+            ));
         }
         if name.contains('/') {
-            return Err(RuntimeError::BadRequest("connector name should not contain '/'".into()));
+            return Err(RuntimeError::BadRequest(
+                "connector name should not contain '/'".into(),
+            ));
         }
         match config.get("name") {
             Some(n) if n != name => {
@@ -251,7 +282,9 @@ impl Herder {
         }
         let mut map = self.connectors.lock().await;
         if must_be_new && map.contains_key(name) {
-            return Err(RuntimeError::AlreadyExists(format!("Connector {name} already exists")));
+            return Err(RuntimeError::AlreadyExists(format!(
+                "Connector {name} already exists"
+            )));
         }
         if let Some(existing) = map.get(name) {
             for (k, v) in config.iter_mut() {
@@ -272,12 +305,15 @@ impl Herder {
             )));
         }
         let created = !map.contains_key(name);
-        let target = match map.remove(name) {
+        let (target, topics) = match map.remove(name) {
             Some(mut old) => {
                 self.stop_entry(name, &mut old).await;
-                initial.unwrap_or(old.target)
+                (initial.unwrap_or(old.target), old.topics)
             }
-            None => initial.unwrap_or(TargetState::Started),
+            None => (
+                initial.unwrap_or(TargetState::Started),
+                Arc::new(StdMutex::new(BTreeSet::new())),
+            ),
         };
         let mut entry = ConnectorEntry {
             config,
@@ -286,7 +322,7 @@ impl Herder {
             status: Status::of(State::Unassigned),
             instance: None,
             tasks: Vec::new(),
-            topics: Arc::new(StdMutex::new(BTreeSet::new())),
+            topics,
         };
         self.persist(&map, Some((name, &entry)))?;
         self.start_entry(name, &mut entry).await;
@@ -295,13 +331,31 @@ impl Herder {
         Ok((created, info))
     }
 
-    fn persist(&self, map: &BTreeMap<String, ConnectorEntry>, extra: Option<(&str, &ConnectorEntry)>) -> Result<()> {
+    fn persist(
+        &self,
+        map: &BTreeMap<String, ConnectorEntry>,
+        extra: Option<(&str, &ConnectorEntry)>,
+    ) -> Result<()> {
         let mut all: BTreeMap<String, StoredConnector> = map
             .iter()
-            .map(|(k, e)| (k.clone(), StoredConnector { config: e.config.clone(), target_state: e.target }))
+            .map(|(k, e)| {
+                (
+                    k.clone(),
+                    StoredConnector {
+                        config: e.config.clone(),
+                        target_state: e.target,
+                    },
+                )
+            })
             .collect();
         if let Some((name, e)) = extra {
-            all.insert(name.to_owned(), StoredConnector { config: e.config.clone(), target_state: e.target });
+            all.insert(
+                name.to_owned(),
+                StoredConnector {
+                    config: e.config.clone(),
+                    target_state: e.target,
+                },
+            );
         }
         self.configs.save(&all)
     }
@@ -327,20 +381,33 @@ impl Herder {
             }
         };
         entry.instance = Some(instance);
-        entry.status = Status::of(if entry.target == TargetState::Paused { State::Paused } else { State::Running });
+        entry.status = Status::of(if entry.target == TargetState::Paused {
+            State::Paused
+        } else {
+            State::Running
+        });
         for (i, tc) in task_configs.into_iter().enumerate() {
             let handle = self.spawn_task(name, entry, i as u32, tc);
             entry.tasks.push(handle);
         }
     }
 
-    fn spawn_task(&self, name: &str, entry: &ConnectorEntry, id: u32, task_config: RawConfig) -> TaskHandle {
+    fn spawn_task(
+        &self,
+        name: &str,
+        entry: &ConnectorEntry,
+        id: u32,
+        task_config: RawConfig,
+    ) -> TaskHandle {
         let status = StatusHandle::new(State::Unassigned);
         let (tx, rx) = watch::channel(entry.target);
         let ctx = TaskContext {
             connector: name.to_owned(),
             task_id: id,
-            offsets: Arc::new(ConnectorOffsets { store: self.offsets.clone(), connector: name.to_owned() }),
+            offsets: Arc::new(ConnectorOffsets {
+                store: self.offsets.clone(),
+                connector: name.to_owned(),
+            }),
         };
         let rt = TaskRuntime {
             worker: self.ctx.clone(),
@@ -358,7 +425,13 @@ impl Herder {
             PluginKind::Sink { task, .. } => tokio::spawn(worker::sink::run(task(), rt)),
             PluginKind::Transform(_) => unreachable!("transforms are not connectors"),
         };
-        TaskHandle { id, config: task_config, status, control: tx, join: Some(join) }
+        TaskHandle {
+            id,
+            config: task_config,
+            status,
+            control: tx,
+            join: Some(join),
+        }
     }
 
     async fn stop_task(&self, task: &mut TaskHandle) {
@@ -366,7 +439,10 @@ impl Herder {
         if let Some(mut join) = task.join.take() {
             let timeout = self.ctx.config.task_shutdown_timeout;
             if tokio::time::timeout(timeout, &mut join).await.is_err() {
-                tracing::warn!(task = task.id, "task did not stop within task.shutdown.graceful.timeout.ms; aborting it");
+                tracing::warn!(
+                    task = task.id,
+                    "task did not stop within task.shutdown.graceful.timeout.ms; aborting it"
+                );
                 join.abort();
             }
         }
@@ -412,7 +488,11 @@ impl Herder {
                     let _ = task.control.send(t);
                 }
                 if entry.status.state != State::Failed {
-                    entry.status = Status::of(if t == TargetState::Paused { State::Paused } else { State::Running });
+                    entry.status = Status::of(if t == TargetState::Paused {
+                        State::Paused
+                    } else {
+                        State::Running
+                    });
                 }
             }
         }
@@ -426,7 +506,10 @@ impl Herder {
         let mut map = self.connectors.lock().await;
         let mut entry = map.remove(name).ok_or_else(|| not_found(name))?;
         let connector_failed = entry.status.state == State::Failed;
-        let any_task_failed = entry.tasks.iter().any(|t| t.status.get().state == State::Failed);
+        let any_task_failed = entry
+            .tasks
+            .iter()
+            .any(|t| t.status.get().state == State::Failed);
         let restart_connector = !only_failed || connector_failed;
         if restart_connector && (include_tasks || entry.tasks.is_empty() || connector_failed) {
             self.stop_entry(name, &mut entry).await;
@@ -451,7 +534,11 @@ impl Herder {
             match c.start(&entry.config).await {
                 Ok(()) => {
                     entry.instance = Some(c);
-                    entry.status = Status::of(if entry.target == TargetState::Paused { State::Paused } else { State::Running });
+                    entry.status = Status::of(if entry.target == TargetState::Paused {
+                        State::Paused
+                    } else {
+                        State::Running
+                    });
                 }
                 Err(e) => entry.status = Status::failed(e.to_string()),
             }
@@ -461,7 +548,9 @@ impl Herder {
     }
 
     async fn restart_task_in(&self, name: &str, entry: &mut ConnectorEntry, id: u32) {
-        let Some(pos) = entry.tasks.iter().position(|t| t.id == id) else { return };
+        let Some(pos) = entry.tasks.iter().position(|t| t.id == id) else {
+            return;
+        };
         let mut old = entry.tasks.remove(pos);
         self.stop_task(&mut old).await;
         let handle = self.spawn_task(name, entry, id, old.config);
@@ -480,7 +569,9 @@ impl Herder {
         if exists {
             Ok(())
         } else {
-            Err(RuntimeError::NotFound(format!("Task {name}-{id} not found")))
+            Err(RuntimeError::NotFound(format!(
+                "Task {name}-{id} not found"
+            )))
         }
     }
 
@@ -492,14 +583,20 @@ impl Herder {
     /// Connector info with secrets hidden.
     pub async fn info(&self, name: &str) -> Result<ConnectorInfo> {
         let map = self.connectors.lock().await;
-        map.get(name).map(|e| info_of(name, e)).ok_or_else(|| not_found(name))
+        map.get(name)
+            .map(|e| info_of(name, e))
+            .ok_or_else(|| not_found(name))
     }
 
     /// Status JSON (`GET /connectors/{name}/status`).
     pub async fn status(&self, name: &str) -> Result<Json> {
         let map = self.connectors.lock().await;
         let e = map.get(name).ok_or_else(|| not_found(name))?;
-        let tasks: Vec<Json> = e.tasks.iter().map(|t| self.task_json(t, e.target)).collect();
+        let tasks: Vec<Json> = e
+            .tasks
+            .iter()
+            .map(|t| self.task_json(t, e.target))
+            .collect();
         Ok(json!({
             "name": name,
             "connector": status_json(&e.status, &self.ctx.worker_id, None),
@@ -544,7 +641,11 @@ impl Herder {
     pub async fn topics(&self, name: &str) -> Result<Vec<String>> {
         let map = self.connectors.lock().await;
         let e = map.get(name).ok_or_else(|| not_found(name))?;
-        let topics = e.topics.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        let topics = e
+            .topics
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default();
         Ok(topics)
     }
 
@@ -572,7 +673,11 @@ impl Herder {
     }
 
     /// Alters (`Some`) or resets (`None`) offsets; the connector must be STOPPED (KIP-875).
-    pub async fn alter_offsets(&self, name: &str, offsets: Option<Vec<(velocity_api::Partition, Option<velocity_api::Offset>)>>) -> Result<&'static str> {
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: Option<Vec<(velocity_api::Partition, Option<velocity_api::Offset>)>>,
+    ) -> Result<&'static str> {
         let map = self.connectors.lock().await;
         let e = map.get(name).ok_or_else(|| not_found(name))?;
         if e.target != TargetState::Stopped {
@@ -591,7 +696,12 @@ impl Herder {
                 Ok("The offsets for this connector have been altered successfully")
             }
             None => {
-                let all: Vec<_> = self.offsets.all(name).into_iter().map(|(p, _)| (p, None)).collect();
+                let all: Vec<_> = self
+                    .offsets
+                    .all(name)
+                    .into_iter()
+                    .map(|(p, _)| (p, None))
+                    .collect();
                 self.offsets.put(name, &all)?;
                 Ok("The offsets for this connector have been reset successfully")
             }
@@ -625,7 +735,10 @@ fn status_json(s: &Status, worker_id: &str, id: Option<u32>) -> Json {
     if let Some(id) = id {
         o.insert("id".into(), id.into());
     }
-    o.insert("state".into(), serde_json::to_value(s.state).unwrap_or_default());
+    o.insert(
+        "state".into(),
+        serde_json::to_value(s.state).unwrap_or_default(),
+    );
     o.insert("worker_id".into(), worker_id.into());
     if let Some(t) = &s.trace {
         o.insert("trace".into(), t.clone().into());
@@ -660,19 +773,38 @@ impl ValidationReport {
         let mut configs = Vec::new();
         let known: BTreeSet<&str> = self.def.keys.iter().map(|k| k.name).collect();
         for (i, k) in self.def.keys.iter().enumerate() {
-            let group = k.group.unwrap_or(if i < common_config_def().keys.len() { "Common" } else { self.plugin.class.rsplit('.').next().unwrap_or("Connector") });
+            let group = k.group.unwrap_or(if i < common_config_def().keys.len() {
+                "Common"
+            } else {
+                self.plugin.class.rsplit('.').next().unwrap_or("Connector")
+            });
             if !groups.contains(&group) {
                 groups.push(group);
             }
-            let errs: Vec<&str> = self.errors.iter().filter(|(n, _)| n == k.name).map(|(_, m)| m.as_str()).collect();
-            let value = self.config.get(k.name).map(|v| if k.type_ == ConfigType::Password || looks_secret(k.name) { HIDDEN.to_owned() } else { v.clone() });
+            let errs: Vec<&str> = self
+                .errors
+                .iter()
+                .filter(|(n, _)| n == k.name)
+                .map(|(_, m)| m.as_str())
+                .collect();
+            let value = self.config.get(k.name).map(|v| {
+                if k.type_ == ConfigType::Password || looks_secret(k.name) {
+                    HIDDEN.to_owned()
+                } else {
+                    v.clone()
+                }
+            });
             configs.push(json!({
                 "definition": definition_json(k, group, i + 1),
                 "value": {"name": k.name, "value": value.or(k.default.map(str::to_owned)), "recommended_values": k.allowed, "errors": errs, "visible": true},
             }));
         }
         // errors on keys the definition does not list (e.g. transforms.x.type)
-        for (key, msg) in self.errors.iter().filter(|(k, _)| !known.contains(k.as_str())) {
+        for (key, msg) in self
+            .errors
+            .iter()
+            .filter(|(k, _)| !known.contains(k.as_str()))
+        {
             configs.push(json!({
                 "definition": null,
                 "value": {"name": key, "value": self.config.get(key), "recommended_values": [], "errors": [msg], "visible": true},

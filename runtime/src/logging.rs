@@ -54,19 +54,45 @@ impl LogControl {
         let (layer, handle) = reload::Layer::new(filter);
         let _ = tracing_subscriber::registry()
             .with(layer)
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_target(true),
+            )
             .try_init();
         let mut levels = BTreeMap::new();
-        let root_level = root.split(',').find(|d| !d.contains('=')).unwrap_or("info").to_ascii_uppercase();
-        levels.insert("root".to_owned(), LoggerLevel { level: root_level, last_modified: None });
-        LogControl { handle: Some(handle), levels: Arc::new(Mutex::new(levels)) }
+        let root_level = root
+            .split(',')
+            .find(|d| !d.contains('='))
+            .unwrap_or("info")
+            .to_ascii_uppercase();
+        levels.insert(
+            "root".to_owned(),
+            LoggerLevel {
+                level: root_level,
+                last_modified: None,
+            },
+        );
+        LogControl {
+            handle: Some(handle),
+            levels: Arc::new(Mutex::new(levels)),
+        }
     }
 
     /// A control that changes nothing (tests, embedded use).
     pub fn detached() -> LogControl {
         let mut levels = BTreeMap::new();
-        levels.insert("root".to_owned(), LoggerLevel { level: "INFO".into(), last_modified: None });
-        LogControl { handle: None, levels: Arc::new(Mutex::new(levels)) }
+        levels.insert(
+            "root".to_owned(),
+            LoggerLevel {
+                level: "INFO".into(),
+                last_modified: None,
+            },
+        );
+        LogControl {
+            handle: None,
+            levels: Arc::new(Mutex::new(levels)),
+        }
     }
 
     /// Every logger with an explicit level.
@@ -83,25 +109,47 @@ impl LogControl {
         }
         levels
             .iter()
-            .filter(|(k, _)| *k != "root" && (name.starts_with(&format!("{k}::")) || name.starts_with(&format!("{k}."))))
+            .filter(|(k, _)| {
+                *k != "root"
+                    && (name.starts_with(&format!("{k}::")) || name.starts_with(&format!("{k}.")))
+            })
             .max_by_key(|(k, _)| k.len())
             .map(|(_, v)| v.clone())
             .or_else(|| levels.get("root").cloned())
-            .unwrap_or(LoggerLevel { level: "INFO".into(), last_modified: None })
+            .unwrap_or(LoggerLevel {
+                level: "INFO".into(),
+                last_modified: None,
+            })
     }
 
     /// Sets `name` (or `root`) to `level`; returns the affected logger names,
     /// or None when the level is not a log4j level.
     pub fn set(&self, name: &str, level: &str) -> Option<Vec<String>> {
         to_tracing(level)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let mut levels = self.levels.lock().ok()?;
-        levels.insert(name.to_owned(), LoggerLevel { level: level.to_ascii_uppercase(), last_modified: Some(now) });
+        levels.insert(
+            name.to_owned(),
+            LoggerLevel {
+                level: level.to_ascii_uppercase(),
+                last_modified: Some(now),
+            },
+        );
         let mut affected = vec![name.to_owned()];
         if name == "root" {
             affected.extend(levels.keys().filter(|k| *k != "root").cloned());
         } else {
-            affected.extend(levels.keys().filter(|k| k.starts_with(&format!("{name}::")) || k.starts_with(&format!("{name}."))).cloned());
+            affected.extend(
+                levels
+                    .keys()
+                    .filter(|k| {
+                        k.starts_with(&format!("{name}::")) || k.starts_with(&format!("{name}."))
+                    })
+                    .cloned(),
+            );
         }
         if let Some(h) = &self.handle {
             let mut directives = Vec::new();

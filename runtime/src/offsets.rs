@@ -34,7 +34,10 @@ fn key(connector: &str, partition: &Partition) -> String {
 fn parse_key(k: &str) -> Option<(String, Partition)> {
     let v: serde_json::Value = serde_json::from_str(k).ok()?;
     let arr = v.as_array()?;
-    Some((arr.first()?.as_str()?.to_owned(), arr.get(1)?.as_object()?.clone()))
+    Some((
+        arr.first()?.as_str()?.to_owned(),
+        arr.get(1)?.as_object()?.clone(),
+    ))
 }
 
 /// Offsets in a JSON file, rewritten atomically on every put.
@@ -69,8 +72,11 @@ impl FileOffsetStore {
     }
 
     fn persist(&self, data: &BTreeMap<String, Offset>) -> Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
-        let bytes = serde_json::to_vec_pretty(data).map_err(|e| RuntimeError::Kafka(e.to_string()))?;
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let bytes =
+            serde_json::to_vec_pretty(data).map_err(|e| RuntimeError::Kafka(e.to_string()))?;
         write_atomically(path, &bytes)
     }
 }
@@ -80,15 +86,20 @@ impl FileOffsetStore {
 /// returns.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let ctx = |what: &str| format!("{what} {}", path.display());
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io(ctx("creating the folder of"), e))?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     {
         let mut f = std::fs::File::create(&tmp).map_err(|e| RuntimeError::io(ctx("writing"), e))?;
-        f.write_all(bytes).map_err(|e| RuntimeError::io(ctx("writing"), e))?;
-        f.sync_all().map_err(|e| RuntimeError::io(ctx("syncing"), e))?;
+        f.write_all(bytes)
+            .map_err(|e| RuntimeError::io(ctx("writing"), e))?;
+        f.sync_all()
+            .map_err(|e| RuntimeError::io(ctx("syncing"), e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| RuntimeError::io(ctx("renaming into"), e))?;
     if let Ok(d) = std::fs::File::open(dir) {
@@ -99,11 +110,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl OffsetStore for FileOffsetStore {
     fn get(&self, connector: &str, partition: &Partition) -> Option<Offset> {
-        self.data.lock().ok()?.get(&key(connector, partition)).cloned()
+        self.data
+            .lock()
+            .ok()?
+            .get(&key(connector, partition))
+            .cloned()
     }
 
     fn all(&self, connector: &str) -> Vec<(Partition, Offset)> {
-        let Ok(data) = self.data.lock() else { return Vec::new() };
+        let Ok(data) = self.data.lock() else {
+            return Vec::new();
+        };
         data.iter()
             .filter_map(|(k, v)| {
                 let (c, p) = parse_key(k)?;
@@ -164,7 +181,10 @@ mod tests {
         assert_eq!(s2.get("a", &part("x")), Some(o));
         assert_eq!(s2.all("a").len(), 1);
         s2.put("a", &[(part("x"), None)]).unwrap();
-        assert!(FileOffsetStore::open(Some(&path)).unwrap().get("a", &part("x")).is_none());
+        assert!(FileOffsetStore::open(Some(&path))
+            .unwrap()
+            .get("a", &part("x"))
+            .is_none());
         assert!(!dir.path().join("offsets.json.tmp").exists());
     }
 
@@ -173,7 +193,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("offsets.json");
         std::fs::write(&path, b"{not json").unwrap();
-        let e = FileOffsetStore::open(Some(&path)).err().unwrap().to_string();
+        let e = FileOffsetStore::open(Some(&path))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("offsets.json"), "{e}");
     }
 }

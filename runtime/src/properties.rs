@@ -15,10 +15,16 @@ pub fn parse(text: &str) -> BTreeMap<String, String> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let trimmed = line.trim_start();
-        if logical.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!')) {
+        if logical.is_empty()
+            && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!'))
+        {
             continue;
         }
-        logical.push_str(if logical.is_empty() { trimmed } else { line.trim_start() });
+        logical.push_str(if logical.is_empty() {
+            trimmed
+        } else {
+            line.trim_start()
+        });
         if ends_with_odd_backslashes(&logical) {
             logical.pop();
             if lines.clone().next().is_some() {

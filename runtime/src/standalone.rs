@@ -23,19 +23,33 @@ use crate::worker::WorkerContext;
 /// Reads a connector config file: JSON (`{"name":…,"config":{…}}` or a flat
 /// object with `name`) or Java properties with a `name` key.
 pub fn load_connector_file(path: &Path) -> Result<(String, RawConfig)> {
-    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::io(format!("reading connector config {}", path.display()), e))?;
-    let bad = |why: String| RuntimeError::BadRequest(format!("connector config {}: {why}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RuntimeError::io(format!("reading connector config {}", path.display()), e))?;
+    let bad = |why: String| {
+        RuntimeError::BadRequest(format!("connector config {}: {why}", path.display()))
+    };
     let config: RawConfig = if text.trim_start().starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
         let (obj, name) = match v.get("config") {
-            Some(c) => (c.clone(), v.get("name").and_then(|n| n.as_str()).map(str::to_owned)),
+            Some(c) => (
+                c.clone(),
+                v.get("name").and_then(|n| n.as_str()).map(str::to_owned),
+            ),
             None => (v.clone(), None),
         };
-        let obj = obj.as_object().ok_or_else(|| bad("\"config\" must be a JSON object".into()))?;
+        let obj = obj
+            .as_object()
+            .ok_or_else(|| bad("\"config\" must be a JSON object".into()))?;
         let mut m: RawConfig = obj
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
             .collect();
         if let Some(n) = name {
             m.entry("name".into()).or_insert(n);
@@ -100,11 +114,30 @@ pub async fn run(
     let cluster_id = probe_kafka(&config.bootstrap_servers).await?;
     let addr = config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        RuntimeError::io(format!("binding the REST listener {} (set listeners=http://:<free port>)", config.listeners), e)
+        RuntimeError::io(
+            format!(
+                "binding the REST listener {} (set listeners=http://:<free port>)",
+                config.listeners
+            ),
+            e,
+        )
     })?;
-    let addr = listener.local_addr().map_err(|e| RuntimeError::io("reading the REST address", e))?;
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
-    let worker_id = config.raw.get("rest.advertised.host.name").cloned().map_or_else(|| format!("{host}:{}", addr.port()), |h| format!("{h}:{}", addr.port()));
+    let addr = listener
+        .local_addr()
+        .map_err(|e| RuntimeError::io("reading the REST address", e))?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    let worker_id = config
+        .raw
+        .get("rest.advertised.host.name")
+        .cloned()
+        .map_or_else(
+            || format!("{host}:{}", addr.port()),
+            |h| format!("{h}:{}", addr.port()),
+        );
     let offsets = Arc::new(FileOffsetStore::open(config.offset_file.as_deref())?);
     let configs = Arc::new(FileConfigStore::new(config.config_file.as_deref()));
     let ctx = Arc::new(WorkerContext { config, worker_id });
@@ -113,7 +146,11 @@ pub async fn run(
     for (name, c) in connectors {
         herder.put_config(&name, c).await?;
     }
-    let app = router(RestState { herder: herder.clone(), logs, cluster_id: Some(cluster_id) });
+    let app = router(RestState {
+        herder: herder.clone(),
+        logs,
+        cluster_id: Some(cluster_id),
+    });
     tracing::info!(%addr, "REST API listening");
     if let Some(tx) = ready {
         let _ = tx.send(addr);

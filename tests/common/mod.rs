@@ -18,13 +18,20 @@ pub fn kafka_bootstrap() -> String {
 
 /// A name unique to this test run (for topics, slots, connectors).
 pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
 }
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A `velocity standalone` process.
@@ -66,7 +73,11 @@ impl Worker {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_velocity"))
             .arg("standalone")
             .arg(&self.worker_props)
@@ -86,7 +97,10 @@ impl Worker {
         while Instant::now() < deadline {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!("velocity exited early ({status}); log:\n{}", self.log_text());
+                    panic!(
+                        "velocity exited early ({status}); log:\n{}",
+                        self.log_text()
+                    );
                 }
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -94,7 +108,10 @@ impl Worker {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("velocity did not open its REST port in 30 s; log:\n{}", self.log_text());
+        panic!(
+            "velocity did not open its REST port in 30 s; log:\n{}",
+            self.log_text()
+        );
     }
 
     /// The worker's log so far.
@@ -113,7 +130,10 @@ impl Worker {
     /// SIGTERM and wait: tasks stop cleanly and flush offsets.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -139,17 +159,27 @@ impl Worker {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = client.request(m, url).timeout(Duration::from_secs(60));
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_owned());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
         }
         let resp = req.send().expect("REST call");
         let status = resp.status().as_u16();
         let text = resp.text().unwrap_or_default();
-        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)) };
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
         (status, json)
     }
 
     /// Polls the connector status until `pred` holds (30 s), returning it.
-    pub fn wait_status(&self, name: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_status(
+        &self,
+        name: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = serde_json::Value::Null;
         while Instant::now() < deadline {
@@ -160,7 +190,10 @@ impl Worker {
             last = s;
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("status condition not met in 30 s; last status: {last}\nlog:\n{}", self.log_text());
+        panic!(
+            "status condition not met in 30 s; last status: {last}\nlog:\n{}",
+            self.log_text()
+        );
     }
 }
 
@@ -181,7 +214,11 @@ pub fn consume(topic: &str, want: usize, timeout: Duration) -> Vec<Kv> {
 
 /// Reads `topic` from the beginning until `done(records so far)` holds or
 /// `timeout` passed; returns everything read.
-pub fn consume_until(topic: &str, timeout: Duration, mut done: impl FnMut(&[Kv]) -> bool) -> Vec<Kv> {
+pub fn consume_until(
+    topic: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&[Kv]) -> bool,
+) -> Vec<Kv> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_bootstrap())
         .set("group.id", unique("test-reader"))

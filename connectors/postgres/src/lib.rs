@@ -1,2 +1,36 @@
-//! PostgreSQL source connector.
+//! Debezium-compatible PostgreSQL source connector
+//! (`io.debezium.connector.postgresql.PostgresConnector`) over logical
+//! replication with the built-in `pgoutput` plugin.
+//!
+//! Layout, as every connector: [`config`], [`connector`], [`task`],
+//! [`error`]; protocol modules: [`protocol`] (replication protocol and
+//! pgoutput), [`catalog`] (table metadata), [`types`] (Debezium's type
+//! mapping), [`envelope`] (event shape), [`reader`] (snapshot + streaming),
+//! [`sql`] (regular connection).
+
+pub mod catalog;
+pub mod config;
+pub mod connector;
+pub mod envelope;
+pub mod error;
 pub mod protocol;
+pub mod reader;
+pub mod sql;
+pub mod task;
+pub mod types;
+
+use velocity_api::{PluginDesc, PluginKind};
+
+/// The plugin description for the registry.
+pub fn plugin() -> PluginDesc {
+    PluginDesc {
+        class: "io.debezium.connector.postgresql.PostgresConnector",
+        aliases: &["postgres", "postgresql", "PostgresConnector"],
+        version: env!("CARGO_PKG_VERSION"),
+        config_def: config::config_def,
+        kind: PluginKind::Source {
+            connector: || Box::<connector::PostgresConnector>::default(),
+            task: || Box::<task::PostgresSourceTask>::default(),
+        },
+    }
+}

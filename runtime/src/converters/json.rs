@@ -73,6 +73,10 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// A cached schema rendering: the schema (kept alive so its address stays
+/// unique) and its JSON bytes.
+type CachedSchemaJson = (SchemaRef, Arc<[u8]>);
+
 /// Kafka Connect's JsonConverter. See the module documentation for the exact
 /// output rules.
 pub struct JsonConverter {
@@ -83,7 +87,7 @@ pub struct JsonConverter {
     is_key: bool,
     /// Serialized schema JSON per struct schema `Arc` (keyed by address; the
     /// entry holds the `Arc`, so the address cannot be reused while cached).
-    schema_json: RwLock<HashMap<usize, (SchemaRef, Arc<[u8]>)>>,
+    schema_json: RwLock<HashMap<usize, CachedSchemaJson>>,
     /// Parsed schema per raw schema JSON text (sink side).
     connect_schemas: RwLock<HashMap<Vec<u8>, SchemaRef>>,
     /// Size of the last message, to pre-size the next buffer.

@@ -30,6 +30,8 @@ pub trait Converter: Send + Sync {
     /// Configures from the converter's own keys (prefix `key.converter.`/`value.converter.` removed); `is_key` tells which side.
     fn configure(&mut self, config: &RawConfig, is_key: bool) -> Result<(), ConnectError>;
     /// Connect data → bytes. None for a null value (tombstone) — exactly when Kafka Connect produces a null payload.
+    // Named after Kafka's `fromConnectData`; it converts *from* Connect data.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect(
         &self,
         topic: &str,

@@ -43,7 +43,11 @@ pub struct ApiError(pub u16, pub String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(json!({"error_code": self.0, "message": self.1}))).into_response()
+        (
+            status,
+            Json(json!({"error_code": self.0, "message": self.1})),
+        )
+            .into_response()
     }
 }
 
@@ -57,15 +61,28 @@ type ApiResult<T> = Result<T, ApiError>;
 
 fn parse_json(body: &Bytes) -> ApiResult<JsonValue> {
     if body.is_empty() {
-        return Err(ApiError(400, "Request body must not be empty: send a JSON object".into()));
+        return Err(ApiError(
+            400,
+            "Request body must not be empty: send a JSON object".into(),
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError(500, format!("Cannot deserialize the request body as JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(
+            500,
+            format!("Cannot deserialize the request body as JSON: {e}"),
+        )
+    })
 }
 
 /// Converts a JSON object of config values to strings as Jackson does for
 /// `Map<String,String>` (numbers and booleans become their text; null drops).
 fn config_from_json(v: &JsonValue, what: &str) -> ApiResult<RawConfig> {
-    let obj = v.as_object().ok_or_else(|| ApiError(400, format!("{what} must be a JSON object of string values")))?;
+    let obj = v.as_object().ok_or_else(|| {
+        ApiError(
+            400,
+            format!("{what} must be a JSON object of string values"),
+        )
+    })?;
     let mut out = RawConfig::new();
     for (k, v) in obj {
         match v {
@@ -76,7 +93,12 @@ fn config_from_json(v: &JsonValue, what: &str) -> ApiResult<RawConfig> {
             JsonValue::Number(_) | JsonValue::Bool(_) => {
                 out.insert(k.clone(), v.to_string());
             }
-            _ => return Err(ApiError(500, format!("Cannot deserialize value of configuration {k}: expected a string"))),
+            _ => {
+                return Err(ApiError(
+                    500,
+                    format!("Cannot deserialize value of configuration {k}: expected a string"),
+                ))
+            }
         }
     }
     Ok(out)
@@ -88,8 +110,14 @@ pub fn router(state: RestState) -> Router {
         .route("/", get(root))
         .route("/health", get(health))
         .route("/connectors", get(list_connectors).post(create_connector))
-        .route("/connectors/{name}", get(get_connector).delete(delete_connector))
-        .route("/connectors/{name}/config", get(get_config).put(put_config).patch(patch_config))
+        .route(
+            "/connectors/{name}",
+            get(get_connector).delete(delete_connector),
+        )
+        .route(
+            "/connectors/{name}/config",
+            get(get_config).put(put_config).patch(patch_config),
+        )
         .route("/connectors/{name}/status", get(connector_status))
         .route("/connectors/{name}/tasks", get(task_list))
         .route("/connectors/{name}/tasks/{id}/status", get(task_status))
@@ -100,14 +128,19 @@ pub fn router(state: RestState) -> Router {
         .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/topics", get(topics))
         .route("/connectors/{name}/topics/reset", put(reset_topics))
-        .route("/connectors/{name}/offsets", get(get_offsets).patch(alter_offsets).delete(reset_offsets))
+        .route(
+            "/connectors/{name}/offsets",
+            get(get_offsets).patch(alter_offsets).delete(reset_offsets),
+        )
         .route("/connector-plugins", get(plugins))
         .route("/connector-plugins/{plugin}/config", get(plugin_config))
         .route("/connector-plugins/{plugin}/config/validate", put(validate))
         .route("/admin/loggers", get(loggers))
         .route("/admin/loggers/{logger}", get(logger).put(set_logger))
         .fallback(|| async { ApiError(404, "HTTP 404 Not Found".into()) })
-        .method_not_allowed_fallback(|| async { ApiError(405, "HTTP 405 Method Not Allowed".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError(405, "HTTP 405 Method Not Allowed".into())
+        })
         .with_state(state)
 }
 
@@ -120,10 +153,15 @@ async fn root(State(s): State<RestState>) -> Json<JsonValue> {
 }
 
 async fn health() -> Json<JsonValue> {
-    Json(json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}))
+    Json(
+        json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}),
+    )
 }
 
-async fn list_connectors(State(s): State<RestState>, uri: axum::http::Uri) -> ApiResult<Json<JsonValue>> {
+async fn list_connectors(
+    State(s): State<RestState>,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<JsonValue>> {
     // `expand` may repeat (?expand=status&expand=info), which serde_urlencoded
     // cannot collect into a Vec, so it is parsed by hand.
     let expand: Vec<String> = uri
@@ -157,7 +195,10 @@ fn initial_state(v: Option<&JsonValue>) -> ApiResult<Option<TargetState>> {
         Some("RUNNING") => Ok(Some(TargetState::Started)),
         Some("PAUSED") => Ok(Some(TargetState::Paused)),
         Some("STOPPED") => Ok(Some(TargetState::Stopped)),
-        Some(o) => Err(ApiError(400, format!("Invalid initial_state {o}: use RUNNING, PAUSED or STOPPED"))),
+        Some(o) => Err(ApiError(
+            400,
+            format!("Invalid initial_state {o}: use RUNNING, PAUSED or STOPPED"),
+        )),
     }
 }
 
@@ -168,64 +209,115 @@ async fn create_connector(State(s): State<RestState>, body: Bytes) -> ApiResult<
         .and_then(JsonValue::as_str)
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError(400, "Connector name must be specified: send {\"name\": \"...\", \"config\": {...}}".into()))?
+        .ok_or_else(|| {
+            ApiError(
+                400,
+                "Connector name must be specified: send {\"name\": \"...\", \"config\": {...}}"
+                    .into(),
+            )
+        })?
         .to_owned();
     let config = config_from_json(v.get("config").unwrap_or(&JsonValue::Null), "config")
         .map_err(|e| if v.get("config").is_none() { ApiError(400, "Connector config must be specified: send {\"name\": \"...\", \"config\": {...}}".into()) } else { e })?;
     let initial = initial_state(v.get("initial_state"))?;
     let info = s.herder.create(&name, config, initial).await?;
-    Ok((StatusCode::CREATED, [("location", format!("/connectors/{name}"))], Json(info.to_json())).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [("location", format!("/connectors/{name}"))],
+        Json(info.to_json()),
+    )
+        .into_response())
 }
 
-async fn get_connector(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn get_connector(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     Ok(Json(s.herder.info(&name).await?.to_json()))
 }
 
-async fn delete_connector(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_connector(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     s.herder.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_config(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<RawConfig>> {
+async fn get_config(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<RawConfig>> {
     Ok(Json(s.herder.info(&name).await?.config))
 }
 
-async fn put_config(State(s): State<RestState>, Path(name): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn put_config(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let config = config_from_json(&parse_json(&body)?, "The connector configuration")?;
     let (created, info) = s.herder.put_config(&name, config).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(info.to_json())).into_response())
 }
 
-async fn patch_config(State(s): State<RestState>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<JsonValue>> {
+async fn patch_config(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<JsonValue>> {
     let v = parse_json(&body)?;
-    let obj = v.as_object().ok_or_else(|| ApiError(400, "The configuration patch must be a JSON object".into()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError(400, "The configuration patch must be a JSON object".into()))?;
     let mut patch = BTreeMap::new();
     for (k, v) in obj {
         let v = match v {
             JsonValue::Null => None,
             JsonValue::String(s) => Some(s.clone()),
             JsonValue::Number(_) | JsonValue::Bool(_) => Some(v.to_string()),
-            _ => return Err(ApiError(500, format!("Cannot deserialize value of configuration {k}: expected a string"))),
+            _ => {
+                return Err(ApiError(
+                    500,
+                    format!("Cannot deserialize value of configuration {k}: expected a string"),
+                ))
+            }
         };
         patch.insert(k.clone(), v);
     }
     Ok(Json(s.herder.patch_config(&name, patch).await?.to_json()))
 }
 
-async fn connector_status(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn connector_status(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     Ok(Json(s.herder.status(&name).await?))
 }
 
-async fn task_list(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn task_list(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     Ok(Json(s.herder.tasks(&name).await?))
 }
 
-async fn task_status(State(s): State<RestState>, Path((name, id)): Path<(String, u32)>) -> ApiResult<Json<JsonValue>> {
+async fn task_status(
+    State(s): State<RestState>,
+    Path((name, id)): Path<(String, u32)>,
+) -> ApiResult<Json<JsonValue>> {
     Ok(Json(s.herder.task_status(&name, id).await?))
 }
 
-async fn restart_task(State(s): State<RestState>, Path((name, id)): Path<(String, u32)>) -> ApiResult<StatusCode> {
+async fn restart_task(
+    State(s): State<RestState>,
+    Path((name, id)): Path<(String, u32)>,
+) -> ApiResult<StatusCode> {
     s.herder.restart_task(&name, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -239,8 +331,14 @@ struct RestartQuery {
     only_failed: bool,
 }
 
-async fn restart_connector(State(s): State<RestState>, Path(name): Path<String>, Query(q): Query<RestartQuery>) -> ApiResult<Response> {
-    s.herder.restart(&name, q.include_tasks, q.only_failed).await?;
+async fn restart_connector(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+    Query(q): Query<RestartQuery>,
+) -> ApiResult<Response> {
+    s.herder
+        .restart(&name, q.include_tasks, q.only_failed)
+        .await?;
     if q.include_tasks || q.only_failed {
         let status = s.herder.status(&name).await?;
         Ok((StatusCode::ACCEPTED, Json(status)).into_response())
@@ -266,21 +364,34 @@ async fn stop(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult
     set_target(&s, &name, TargetState::Stopped).await
 }
 
-async fn topics(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn topics(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let t = s.herder.topics(&name).await?;
     Ok(Json(json!({ name: {"topics": t} })))
 }
 
-async fn reset_topics(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn reset_topics(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     s.herder.reset_topics(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn get_offsets(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn get_offsets(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     Ok(Json(s.herder.offsets(&name).await?))
 }
 
-async fn alter_offsets(State(s): State<RestState>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<JsonValue>> {
+async fn alter_offsets(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<JsonValue>> {
     let v = parse_json(&body)?;
     let list = v
         .get("offsets")
@@ -291,11 +402,21 @@ async fn alter_offsets(State(s): State<RestState>, Path(name): Path<String>, bod
         let p = item
             .get("partition")
             .and_then(JsonValue::as_object)
-            .ok_or_else(|| ApiError(400, "Each entry of \"offsets\" needs a \"partition\" object".into()))?;
+            .ok_or_else(|| {
+                ApiError(
+                    400,
+                    "Each entry of \"offsets\" needs a \"partition\" object".into(),
+                )
+            })?;
         let o = match item.get("offset") {
             None | Some(JsonValue::Null) => None,
             Some(JsonValue::Object(o)) => Some(o.clone()),
-            Some(_) => return Err(ApiError(400, "An \"offset\" must be a JSON object or null".into())),
+            Some(_) => {
+                return Err(ApiError(
+                    400,
+                    "An \"offset\" must be a JSON object or null".into(),
+                ))
+            }
         };
         out.push((p.clone(), o));
     }
@@ -303,7 +424,10 @@ async fn alter_offsets(State(s): State<RestState>, Path(name): Path<String>, bod
     Ok(Json(json!({"message": msg})))
 }
 
-async fn reset_offsets(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn reset_offsets(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let msg = s.herder.alter_offsets(&name, None).await?;
     Ok(Json(json!({"message": msg})))
 }
@@ -331,7 +455,10 @@ async fn plugins(State(s): State<RestState>, Query(q): Query<PluginsQuery>) -> J
     Json(JsonValue::Array(list))
 }
 
-async fn plugin_config(State(s): State<RestState>, Path(plugin): Path<String>) -> ApiResult<Json<JsonValue>> {
+async fn plugin_config(
+    State(s): State<RestState>,
+    Path(plugin): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
     let p = s
         .herder
         .registry()
@@ -339,11 +466,20 @@ async fn plugin_config(State(s): State<RestState>, Path(plugin): Path<String>) -
         .ok_or_else(|| ApiError(404, format!("Unknown plugin {plugin}.")))?;
     let def = (p.config_def)();
     let group = p.class.rsplit('.').next().unwrap_or("Connector");
-    let list: Vec<JsonValue> = def.keys.iter().enumerate().map(|(i, k)| definition_json(k, k.group.unwrap_or(group), i + 1)).collect();
+    let list: Vec<JsonValue> = def
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| definition_json(k, k.group.unwrap_or(group), i + 1))
+        .collect();
     Ok(Json(JsonValue::Array(list)))
 }
 
-async fn validate(State(s): State<RestState>, Path(plugin): Path<String>, body: Bytes) -> ApiResult<Json<JsonValue>> {
+async fn validate(
+    State(s): State<RestState>,
+    Path(plugin): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<JsonValue>> {
     let mut config = config_from_json(&parse_json(&body)?, "The connector configuration")?;
     let class = config.get("connector.class").cloned();
     match class {
@@ -351,7 +487,8 @@ async fn validate(State(s): State<RestState>, Path(plugin): Path<String>, body: 
             config.insert("connector.class".into(), plugin.clone());
         }
         Some(c) => {
-            let same = s.herder.registry().find(&c).map(|p| p.class) == s.herder.registry().find(&plugin).map(|p| p.class);
+            let same = s.herder.registry().find(&c).map(|p| p.class)
+                == s.herder.registry().find(&plugin).map(|p| p.class);
             if !same {
                 return Err(ApiError(400, "Connector classes in the path and in the request body don't match: the body's connector.class must name the same plugin as the URL".into()));
             }
@@ -388,12 +525,18 @@ async fn logger(State(s): State<RestState>, Path(name): Path<String>) -> Json<Js
     Json(JsonValue::Object(o))
 }
 
-async fn set_logger(State(s): State<RestState>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<JsonValue>> {
+async fn set_logger(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<JsonValue>> {
     let v = parse_json(&body)?;
-    let level = v
-        .get("level")
-        .and_then(JsonValue::as_str)
-        .ok_or_else(|| ApiError(400, "Desired 'level' parameter was not specified in request.".into()))?;
+    let level = v.get("level").and_then(JsonValue::as_str).ok_or_else(|| {
+        ApiError(
+            400,
+            "Desired 'level' parameter was not specified in request.".into(),
+        )
+    })?;
     let affected = s
         .logs
         .set(&name, level)

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 use rdkafka::ClientConfig;
 use tokio::sync::watch;
 use velocity_api::config::ConfigExt;
-use velocity_api::{ConnectError, ConnectRecord, PluginKind, PluginRegistry, RawConfig, TaskContext, Transform};
+use velocity_api::{
+    ConnectError, ConnectRecord, PluginKind, PluginRegistry, RawConfig, TaskContext, Transform,
+};
 
 use crate::config::{WorkerConfig, JSON_CONVERTER};
 use crate::converters::{converter_for_class, Converter};
@@ -54,13 +56,19 @@ pub struct TransformChain {
 
 impl TransformChain {
     /// Builds and configures the chain; errors are `(key, message)` pairs.
-    pub fn from_config(registry: &PluginRegistry, config: &RawConfig) -> Result<TransformChain, Vec<(String, String)>> {
+    pub fn from_config(
+        registry: &PluginRegistry,
+        config: &RawConfig,
+    ) -> Result<TransformChain, Vec<(String, String)>> {
         let mut steps = Vec::new();
         let mut errors = Vec::new();
         for alias in config.list("transforms") {
             let key = format!("transforms.{alias}.type");
             let Some(class) = config.opt_str(&key) else {
-                errors.push((key.clone(), format!("Missing required configuration \"{key}\" which has no default value.")));
+                errors.push((
+                    key.clone(),
+                    format!("Missing required configuration \"{key}\" which has no default value."),
+                ));
                 continue;
             };
             let factory = match registry.find(class).map(|p| p.kind) {
@@ -98,12 +106,19 @@ impl TransformChain {
     }
 
     /// Applies every transform in order; `Ok(None)` when one dropped the record.
-    pub fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
+    pub fn apply(
+        &mut self,
+        mut record: ConnectRecord,
+    ) -> Result<Option<ConnectRecord>, ConnectError> {
         for (alias, t) in self.steps.iter_mut() {
             match t.apply(record) {
                 Ok(Some(r)) => record = r,
                 Ok(None) => return Ok(None),
-                Err(e) => return Err(ConnectError::fatal(format!("transform {alias} failed: {e}"))),
+                Err(e) => {
+                    return Err(ConnectError::fatal(format!(
+                        "transform {alias} failed: {e}"
+                    )))
+                }
             }
         }
         Ok(Some(record))
@@ -112,7 +127,9 @@ impl TransformChain {
 
 /// Validation errors of the `transforms` keys.
 pub fn validate_transforms(registry: &PluginRegistry, config: &RawConfig) -> Vec<(String, String)> {
-    TransformChain::from_config(registry, config).err().unwrap_or_default()
+    TransformChain::from_config(registry, config)
+        .err()
+        .unwrap_or_default()
 }
 
 /// Validation errors of `key.converter` / `value.converter` overrides.
@@ -134,18 +151,28 @@ pub fn validate_converters(config: &RawConfig) -> Vec<(String, String)> {
     errors
 }
 
+/// A key converter and a value converter.
+pub type ConverterPair = (Box<dyn Converter>, Box<dyn Converter>);
+
 /// Builds the key and value converters: the connector's override when it
 /// names one (with its own `*.converter.*` keys), else the worker's
 /// (default JsonConverter with schemas enabled).
-pub fn build_converters(worker: &WorkerConfig, connector: &RawConfig) -> Result<(Box<dyn Converter>, Box<dyn Converter>), ConnectError> {
+pub fn build_converters(
+    worker: &WorkerConfig,
+    connector: &RawConfig,
+) -> Result<ConverterPair, ConnectError> {
     let one = |side: &str| -> Result<Box<dyn Converter>, ConnectError> {
         let key = format!("{side}.converter");
         let (class, source) = match connector.opt_str(&key) {
             Some(c) => (c, connector),
-            None => (worker.raw.opt_str(&key).unwrap_or(JSON_CONVERTER), &worker.raw),
+            None => (
+                worker.raw.opt_str(&key).unwrap_or(JSON_CONVERTER),
+                &worker.raw,
+            ),
         };
-        let mut c = converter_for_class(class)
-            .ok_or_else(|| ConnectError::config(key.clone(), format!("Class {class} could not be found.")))?;
+        let mut c = converter_for_class(class).ok_or_else(|| {
+            ConnectError::config(key.clone(), format!("Class {class} could not be found."))
+        })?;
         c.configure(&source.with_prefix(&format!("{key}.")), side == "key")?;
         Ok(c)
     };
@@ -155,7 +182,11 @@ pub fn build_converters(worker: &WorkerConfig, connector: &RawConfig) -> Result<
 /// librdkafka settings for a source task's producer: idempotent, acks=all,
 /// then the worker's `producer.*` keys, then the connector's
 /// `producer.override.*` keys.
-pub fn producer_config(worker: &WorkerConfig, connector: &RawConfig, client_id: &str) -> ClientConfig {
+pub fn producer_config(
+    worker: &WorkerConfig,
+    connector: &RawConfig,
+    client_id: &str,
+) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &worker.bootstrap_servers)
         .set("client.id", client_id)
@@ -176,7 +207,12 @@ pub fn producer_config(worker: &WorkerConfig, connector: &RawConfig, client_id: 
 }
 
 /// librdkafka settings for a sink task's consumer in group `connect-<name>`.
-pub fn consumer_config(worker: &WorkerConfig, connector: &RawConfig, group: &str, client_id: &str) -> ClientConfig {
+pub fn consumer_config(
+    worker: &WorkerConfig,
+    connector: &RawConfig,
+    group: &str,
+    client_id: &str,
+) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &worker.bootstrap_servers)
         .set("group.id", group)

@@ -40,26 +40,52 @@ pub async fn run(mut task: Box<dyn SinkTask>, mut rt: TaskRuntime) {
     }
 }
 
-async fn run_inner(task: &mut dyn SinkTask, rt: &mut TaskRuntime, label: &str) -> Result<(), ConnectError> {
+async fn run_inner(
+    task: &mut dyn SinkTask,
+    rt: &mut TaskRuntime,
+    label: &str,
+) -> Result<(), ConnectError> {
     let cc = rt.connector_config.clone();
     let (key_conv, value_conv) = build_converters(&rt.worker.config, &cc)?;
     let mut chain = TransformChain::from_config(&rt.registry, &cc).map_err(|errs| {
-        ConnectError::fatal(errs.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; "))
+        ConnectError::fatal(
+            errs.into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
     })?;
     let tolerate_all = cc.enum_or("errors.tolerance", "none", &["none", "all"])? == "all";
     let max_records = cc.int_or("consumer.override.max.poll.records", 500, 1, 1_000_000)? as usize;
     let group = format!("connect-{}", rt.task_ctx.connector);
-    let consumer: StreamConsumer = consumer_config(&rt.worker.config, &cc, &group, &format!("connector-consumer-{label}"))
-        .create()
-        .map_err(|e| ConnectError::fatal(format!("invalid consumer configuration (check consumer.* keys): {e}")))?;
+    let consumer: StreamConsumer = consumer_config(
+        &rt.worker.config,
+        &cc,
+        &group,
+        &format!("connector-consumer-{label}"),
+    )
+    .create()
+    .map_err(|e| {
+        ConnectError::fatal(format!(
+            "invalid consumer configuration (check consumer.* keys): {e}"
+        ))
+    })?;
     let topics = cc.list("topics");
     if topics.is_empty() {
         let regex = cc.req_str("topics.regex")?;
-        let pattern = if regex.starts_with('^') { regex.to_owned() } else { format!("^{regex}") };
-        consumer.subscribe(&[pattern.as_str()]).map_err(|e| ConnectError::config("topics.regex", e.to_string()))?;
+        let pattern = if regex.starts_with('^') {
+            regex.to_owned()
+        } else {
+            format!("^{regex}")
+        };
+        consumer
+            .subscribe(&[pattern.as_str()])
+            .map_err(|e| ConnectError::config("topics.regex", e.to_string()))?;
     } else {
         let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&refs).map_err(|e| ConnectError::config("topics", e.to_string()))?;
+        consumer
+            .subscribe(&refs)
+            .map_err(|e| ConnectError::config("topics", e.to_string()))?;
     }
     task.start(&rt.task_config, rt.task_ctx.clone()).await?;
     let interval = rt.worker.config.offset_flush_interval;
@@ -105,7 +131,8 @@ async fn run_inner(task: &mut dyn SinkTask, rt: &mut TaskRuntime, label: &str) -
                 }
                 Ok(Some(Ok(m))) => m,
             };
-            let (topic, partition, offset) = (msg.topic().to_owned(), msg.partition(), msg.offset());
+            let (topic, partition, offset) =
+                (msg.topic().to_owned(), msg.partition(), msg.offset());
             if let Ok(mut t) = rt.topics.lock() {
                 if !t.contains(&topic) {
                     t.insert(topic.clone());
@@ -139,7 +166,11 @@ async fn run_inner(task: &mut dyn SinkTask, rt: &mut TaskRuntime, label: &str) -
     flush_and_commit(task, &consumer, &mut pending).await
 }
 
-fn convert(msg: &BorrowedMessage<'_>, key_conv: &dyn Converter, value_conv: &dyn Converter) -> Result<ConnectRecord, ConnectError> {
+fn convert(
+    msg: &BorrowedMessage<'_>,
+    key_conv: &dyn Converter,
+    value_conv: &dyn Converter,
+) -> Result<ConnectRecord, ConnectError> {
     let topic = msg.topic();
     let (key_schema, key) = key_conv.to_connect(topic, msg.key())?;
     let (value_schema, value) = value_conv.to_connect(topic, msg.payload())?;
@@ -158,7 +189,11 @@ fn convert(msg: &BorrowedMessage<'_>, key_conv: &dyn Converter, value_conv: &dyn
     Ok(record)
 }
 
-async fn flush_and_commit(task: &mut dyn SinkTask, consumer: &StreamConsumer, pending: &mut BTreeMap<(String, i32), i64>) -> Result<(), ConnectError> {
+async fn flush_and_commit(
+    task: &mut dyn SinkTask,
+    consumer: &StreamConsumer,
+    pending: &mut BTreeMap<(String, i32), i64>,
+) -> Result<(), ConnectError> {
     if pending.is_empty() {
         return Ok(());
     }

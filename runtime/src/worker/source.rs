@@ -82,22 +82,38 @@ fn kafka_err(what: &str, e: KafkaError) -> ConnectError {
 impl Loop {
     fn new(rt: &TaskRuntime, label: &str) -> Result<Loop, ConnectError> {
         let (key_conv, value_conv) = build_converters(&rt.worker.config, &rt.connector_config)?;
-        let chain = TransformChain::from_config(&rt.registry, &rt.connector_config).map_err(|errs| {
-            ConnectError::fatal(errs.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; "))
-        })?;
+        let chain =
+            TransformChain::from_config(&rt.registry, &rt.connector_config).map_err(|errs| {
+                ConnectError::fatal(
+                    errs.into_iter()
+                        .map(|(_, m)| m)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
         let producer: FutureProducer = producer_config(&rt.worker.config, &rt.connector_config, &format!("connector-producer-{label}"))
             .create()
             .map_err(|e| ConnectError::fatal(format!("invalid producer configuration (check producer.* and producer.override.* keys): {e}")))?;
         let cc = &rt.connector_config;
-        let admin = if rt.worker.config.raw.bool_or("topic.creation.enable", true)?
+        let admin = if rt
+            .worker
+            .config
+            .raw
+            .bool_or("topic.creation.enable", true)?
             && (cc.opt_str("topic.creation.default.partitions").is_some()
-                || cc.opt_str("topic.creation.default.replication.factor").is_some())
+                || cc
+                    .opt_str("topic.creation.default.replication.factor")
+                    .is_some())
         {
-            let partitions = cc.int_or("topic.creation.default.partitions", -1, -1, 100_000)? as i32;
+            let partitions =
+                cc.int_or("topic.creation.default.partitions", -1, -1, 100_000)? as i32;
             let rf = cc.int_or("topic.creation.default.replication.factor", -1, -1, 1000)? as i32;
-            let admin: AdminClient<DefaultClientContext> = producer_config(&rt.worker.config, cc, &format!("connector-admin-{label}"))
-                .create()
-                .map_err(|e| ConnectError::fatal(format!("could not create the admin client: {e}")))?;
+            let admin: AdminClient<DefaultClientContext> =
+                producer_config(&rt.worker.config, cc, &format!("connector-admin-{label}"))
+                    .create()
+                    .map_err(|e| {
+                        ConnectError::fatal(format!("could not create the admin client: {e}"))
+                    })?;
             Some((admin, partitions, rf))
         } else {
             None
@@ -116,7 +132,11 @@ impl Loop {
         })
     }
 
-    async fn run(&mut self, task: &mut dyn SourceTask, rt: &mut TaskRuntime) -> Result<(), ConnectError> {
+    async fn run(
+        &mut self,
+        task: &mut dyn SourceTask,
+        rt: &mut TaskRuntime,
+    ) -> Result<(), ConnectError> {
         task.start(&rt.task_config, rt.task_ctx.clone()).await?;
         let interval = rt.worker.config.offset_flush_interval;
         let mut last_flush = Instant::now();
@@ -145,17 +165,31 @@ impl Loop {
                 last_flush = Instant::now();
             }
         }
-        let deadline = rt.worker.config.task_shutdown_timeout.max(Duration::from_secs(1));
+        let deadline = rt
+            .worker
+            .config
+            .task_shutdown_timeout
+            .max(Duration::from_secs(1));
         match tokio::time::timeout(deadline, self.drain_all()).await {
             Ok(r) => r?,
-            Err(_) => tracing::warn!(task = %self.label, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not stored and they will be sent again"),
+            Err(_) => {
+                tracing::warn!(task = %self.label, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not stored and they will be sent again")
+            }
         }
         self.commit(task, rt).await
     }
 
     async fn send(&mut self, sr: SourceRecord, rt: &TaskRuntime) -> Result<(), ConnectError> {
-        let SourceRecord { source_partition, source_offset, record } = sr;
-        let record = if self.chain.is_empty() { Some(record) } else { self.chain.apply(record)? };
+        let SourceRecord {
+            source_partition,
+            source_offset,
+            record,
+        } = sr;
+        let record = if self.chain.is_empty() {
+            Some(record)
+        } else {
+            self.chain.apply(record)?
+        };
         let delivery = match record {
             None => None,
             Some(rec) => {
@@ -163,16 +197,28 @@ impl Loop {
                     self.new_topic(&rec.topic, rt).await?;
                 }
                 let convert_err = |side: &str, e: ConnectError| {
-                    ConnectError::fatal(format!("Error converting record {side} for topic {}: {e}", rec.topic))
+                    ConnectError::fatal(format!(
+                        "Error converting record {side} for topic {}: {e}",
+                        rec.topic
+                    ))
                 };
-                let key = self.key_conv.from_connect(&rec.topic, rec.key_schema.as_deref(), &rec.key).map_err(|e| convert_err("key", e))?;
-                let value = self.value_conv.from_connect(&rec.topic, rec.value_schema.as_deref(), &rec.value).map_err(|e| convert_err("value", e))?;
+                let key = self
+                    .key_conv
+                    .from_connect(&rec.topic, rec.key_schema.as_deref(), &rec.key)
+                    .map_err(|e| convert_err("key", e))?;
+                let value = self
+                    .value_conv
+                    .from_connect(&rec.topic, rec.value_schema.as_deref(), &rec.value)
+                    .map_err(|e| convert_err("value", e))?;
                 let mut headers = None;
                 if !rec.headers.is_empty() {
                     let mut h = OwnedHeaders::new_with_capacity(rec.headers.len());
                     for hd in &rec.headers {
                         let bytes = header_bytes(&hd.value);
-                        h = h.insert(Header { key: &hd.key, value: bytes.as_deref() });
+                        h = h.insert(Header {
+                            key: &hd.key,
+                            value: bytes.as_deref(),
+                        });
                     }
                     headers = Some(h);
                 }
@@ -200,12 +246,18 @@ impl Loop {
                                 tokio::time::sleep(Duration::from_millis(1)).await;
                             }
                         }
-                        Err((e, _)) => return Err(kafka_err(&format!("producing to {}", rec.topic), e)),
+                        Err((e, _)) => {
+                            return Err(kafka_err(&format!("producing to {}", rec.topic), e))
+                        }
                     }
                 }
             }
         };
-        self.in_flight.push_back(InFlight { delivery, partition: source_partition, offset: source_offset });
+        self.in_flight.push_back(InFlight {
+            delivery,
+            partition: source_partition,
+            offset: source_offset,
+        });
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             self.wait_oldest().await?;
         }
@@ -216,7 +268,10 @@ impl Loop {
         if let Some((admin, partitions, rf)) = &self.admin {
             let nt = NewTopic::new(topic, *partitions, TopicReplication::Fixed(*rf));
             let res = admin
-                .create_topics([&nt], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
+                .create_topics(
+                    [&nt],
+                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+                )
                 .await
                 .map_err(|e| kafka_err(&format!("creating topic {topic}"), e))?;
             for r in res {
@@ -270,7 +325,9 @@ impl Loop {
 
     /// Waits for the oldest in-flight record; false when nothing is in flight.
     async fn wait_oldest(&mut self) -> Result<bool, ConnectError> {
-        let Some(mut f) = self.in_flight.pop_front() else { return Ok(false) };
+        let Some(mut f) = self.in_flight.pop_front() else {
+            return Ok(false);
+        };
         if let Some(d) = f.delivery.take() {
             check_delivery(d.await)?;
         }
@@ -284,12 +341,20 @@ impl Loop {
         Ok(())
     }
 
-    async fn commit(&mut self, task: &mut dyn SourceTask, rt: &TaskRuntime) -> Result<(), ConnectError> {
+    async fn commit(
+        &mut self,
+        task: &mut dyn SourceTask,
+        rt: &TaskRuntime,
+    ) -> Result<(), ConnectError> {
         self.reap()?;
         if !self.dirty {
             return Ok(());
         }
-        let entries: Vec<(Partition, Option<Offset>)> = self.acked.iter().map(|(p, o)| (p.clone(), Some(o.clone()))).collect();
+        let entries: Vec<(Partition, Option<Offset>)> = self
+            .acked
+            .iter()
+            .map(|(p, o)| (p.clone(), Some(o.clone())))
+            .collect();
         let store = rt.offsets.clone();
         let name = rt.task_ctx.connector.clone();
         tokio::task::spawn_blocking(move || store.put(&name, &entries))
@@ -302,7 +367,12 @@ impl Loop {
     }
 }
 
-fn check_delivery(r: Result<rdkafka::producer::future_producer::OwnedDeliveryResult, futures::channel::oneshot::Canceled>) -> Result<(), ConnectError> {
+fn check_delivery(
+    r: Result<
+        rdkafka::producer::future_producer::OwnedDeliveryResult,
+        futures::channel::oneshot::Canceled,
+    >,
+) -> Result<(), ConnectError> {
     match r {
         Ok(Ok(_)) => Ok(()),
         Ok(Err((e, m))) => {

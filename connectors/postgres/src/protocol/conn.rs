@@ -371,6 +371,7 @@ pub struct ReplicationConnection {
     server_version: String,
     backend_pid: Option<i32>,
     tls: bool,
+    channel_binding: bool,
 }
 
 impl fmt::Debug for ReplicationConnection {
@@ -381,6 +382,7 @@ impl fmt::Debug for ReplicationConnection {
             .field("server_version", &self.server_version)
             .field("backend_pid", &self.backend_pid)
             .field("tls", &self.tls)
+            .field("channel_binding", &self.channel_binding)
             .finish()
     }
 }
@@ -493,6 +495,7 @@ impl ReplicationConnection {
             server_version: String::new(),
             backend_pid: None,
             tls,
+            channel_binding: false,
         };
         conn.startup(params, channel_binding_data).await?;
         Ok(conn)
@@ -618,6 +621,8 @@ impl ReplicationConnection {
                             )));
                         }
                     };
+                    tracing::debug!(mechanism, "SASL authentication");
+                    self.channel_binding = mechanism == SCRAM_SHA_256_PLUS;
                     let s = ScramSha256::new(password()?.as_bytes(), binding);
                     frontend::sasl_initial_response(mechanism, s.message(), &mut self.io.wbuf)?;
                     self.io.flush_out().await?;
@@ -695,6 +700,12 @@ impl ReplicationConnection {
     /// `true` when the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// `true` when authentication used SCRAM-SHA-256-PLUS, i.e. the SCRAM
+    /// exchange was bound to this TLS connection's server certificate.
+    pub fn channel_binding_used(&self) -> bool {
+        self.channel_binding
     }
 
     /// Runs `sql` with the simple query protocol and returns all data rows of

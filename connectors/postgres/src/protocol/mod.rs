@@ -41,7 +41,7 @@ pub mod error;
 pub mod lsn;
 pub mod pgoutput;
 pub mod stream;
-mod tls;
+pub(crate) mod tls;
 
 pub use conn::{
     quote_identifier, quote_literal, ConnectParams, ReplicationConnection, SlotInfo, SslMode,

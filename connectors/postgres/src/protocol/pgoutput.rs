@@ -840,7 +840,7 @@ mod tests {
                 e,
                 DecodeError::Malformed {
                     tag: b'I',
-                    offset: 12,
+                    offset: 13,
                     ..
                 }
             ),

@@ -16,10 +16,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -37,8 +38,12 @@ fn tls_err(e: impl std::fmt::Display) -> ProtocolError {
 }
 
 /// Loads the trust anchors: the PEM file when given, the OS store otherwise.
-fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, ProtocolError> {
+/// Also returns the certificates read from the file (for pinning).
+fn root_store(
+    root_cert: Option<&Path>,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), ProtocolError> {
     let mut store = RootCertStore::empty();
+    let mut from_file = Vec::new();
     match root_cert {
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
@@ -50,6 +55,7 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, ProtocolError> 
                         path.display()
                     ))
                 })?;
+                from_file.push(cert.clone());
                 store.add(cert).map_err(|e| {
                     tls_err(format!(
                         "unusable certificate in sslrootcert {}: {e}",
@@ -77,7 +83,7 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, ProtocolError> 
             }
         }
     }
-    Ok(store)
+    Ok((store, from_file))
 }
 
 /// Builds the rustls client configuration for `mode` (which must use TLS).
@@ -100,18 +106,18 @@ pub(crate) fn client_config(
             .with_custom_certificate_verifier(Arc::new(NoCertificateVerification(provider)))
             .with_no_client_auth()
     } else {
-        let roots = Arc::new(root_store(root_cert)?);
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+        let (roots, pinned) = root_store(root_cert)?;
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(tls_err)?;
-        if mode == SslMode::VerifyFull {
-            builder.with_webpki_verifier(webpki).with_no_client_auth()
-        } else {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnlyVerification(webpki)))
-                .with_no_client_auth()
-        }
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PgVerifier {
+                webpki,
+                pinned,
+                check_name: mode == SslMode::VerifyFull,
+            }))
+            .with_no_client_auth()
     };
     Ok(Arc::new(config))
 }
@@ -173,11 +179,22 @@ impl ServerCertVerifier for NoCertificateVerification {
     }
 }
 
-/// Verifies the chain but not the host name (sslmode `verify-ca`).
+/// Verifies the chain against the roots, and the host name when
+/// `check_name` (`verify-full`).
+///
+/// A server certificate byte-identical to a certificate of `sslrootcert` is
+/// accepted as pinned even when webpki refuses it as an end entity (the
+/// common self-signed `CA:TRUE` server certificate that doubles as root
+/// certificate, which libpq accepts); its host name is still checked for
+/// `verify-full`. Validity dates of such a pinned certificate are not checked.
 #[derive(Debug)]
-struct ChainOnlyVerification(Arc<WebPkiServerVerifier>);
+struct PgVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    check_name: bool,
+}
 
-impl ServerCertVerifier for ChainOnlyVerification {
+impl ServerCertVerifier for PgVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -188,15 +205,59 @@ impl ServerCertVerifier for ChainOnlyVerification {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // webpki checks the chain before the name, so a name error means the
         // chain itself was valid.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
+        let result = match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(v) => return Ok(v),
+            Err(e) if is_name_error(&e) => {
+                if !self.check_name {
+                    return Ok(ServerCertVerified::assertion());
+                }
+                Err(e)
+            }
+            Err(e) => {
+                if !self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref())
+                {
+                    return Err(e);
+                }
+                if !self.check_name {
+                    return Ok(ServerCertVerified::assertion());
+                }
+                let parsed = ParsedCertificate::try_from(end_entity)?;
+                verify_server_name(&parsed, server_name).map(|()| ServerCertVerified::assertion())
+            }
+        };
+        // libpq compatibility: a certificate without subjectAltName entries is
+        // matched on its subject common name(s).
+        result.or_else(|e| match &e {
+            rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                presented,
+                ..
+            }) if !presented.is_empty() => Err(e),
+            _ if is_name_error(&e) => {
+                let host = match server_name {
+                    ServerName::DnsName(d) => d.as_ref().to_string(),
+                    ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                    _ => return Err(e),
+                };
+                if subject_common_names(end_entity)
+                    .iter()
+                    .any(|cn| common_name_matches(cn, &host))
+                {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(e)
+                }
+            }
+            _ => Err(e),
+        })
     }
 
     fn verify_tls12_signature(
@@ -205,7 +266,7 @@ impl ServerCertVerifier for ChainOnlyVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -214,12 +275,76 @@ impl ServerCertVerifier for ChainOnlyVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
+}
+
+fn is_name_error(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        )
+    )
+}
+
+/// libpq's CN matching: case-insensitive, with a `*.` wildcard matching
+/// exactly one leading label.
+fn common_name_matches(cn: &str, host: &str) -> bool {
+    if cn.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    match (cn.strip_prefix("*."), host.split_once('.')) {
+        (Some(suffix), Some((label, rest))) => {
+            !label.is_empty() && rest.eq_ignore_ascii_case(suffix)
+        }
+        _ => false,
+    }
+}
+
+/// Values of the subject's commonName (2.5.4.3) attributes.
+fn subject_common_names(cert: &[u8]) -> Vec<String> {
+    fn inner(cert: &[u8]) -> Option<Vec<String>> {
+        let (0x30, cert_body, _) = der_tlv(cert)? else {
+            return None;
+        };
+        let (0x30, mut tbs, _) = der_tlv(cert_body)? else {
+            return None;
+        };
+        // [0] version (optional), serial, signature, issuer, validity, subject.
+        let (tag, _, rest) = der_tlv(tbs)?;
+        if tag == 0xa0 {
+            tbs = rest;
+        }
+        for _ in 0..4 {
+            tbs = der_tlv(tbs)?.2;
+        }
+        let (0x30, mut subject, _) = der_tlv(tbs)? else {
+            return None;
+        };
+        let mut names = Vec::new();
+        while !subject.is_empty() {
+            let (_, mut set, rest) = der_tlv(subject)?;
+            subject = rest;
+            while !set.is_empty() {
+                let (_, atv, rest) = der_tlv(set)?;
+                set = rest;
+                let (0x06, oid, value) = der_tlv(atv)? else {
+                    continue;
+                };
+                if oid == [0x55, 0x04, 0x03] {
+                    let (_, v, _) = der_tlv(value)?;
+                    names.push(String::from_utf8_lossy(v).into_owned());
+                }
+            }
+        }
+        Some(names)
+    }
+    inner(cert).unwrap_or_default()
 }
 
 /// Reads one DER TLV; returns (tag, content, rest).
@@ -312,6 +437,16 @@ mod tests {
         assert_eq!(tls_server_end_point(&[]), None);
         assert_eq!(tls_server_end_point(&[0x30, 0x82, 0xff]), None);
         assert_eq!(tls_server_end_point(&[0x30, 0x00]), None);
+    }
+
+    #[test]
+    fn common_name_matching() {
+        assert!(common_name_matches("db.example.com", "DB.example.com"));
+        assert!(common_name_matches("*.example.com", "db.example.com"));
+        assert!(!common_name_matches("*.example.com", "a.db.example.com"));
+        assert!(!common_name_matches("*.example.com", "example.com"));
+        assert!(common_name_matches("127.0.0.1", "127.0.0.1"));
+        assert!(subject_common_names(&[0x30, 0x00]).is_empty());
     }
 
     #[test]

@@ -1,0 +1,991 @@
+//! The database reader: a background task that snapshots (when needed) and
+//! then streams from the replication slot, turning rows into Debezium change
+//! records and handing them to the task in bounded batches.
+//!
+//! Contracts:
+//! - Order: snapshot records first, then streamed transactions in commit
+//!   order, events in WAL order within a transaction.
+//! - Offsets (Debezium's keys `lsn`, `lsn_proc`, `lsn_commit`, `txId`,
+//!   `ts_usec`): `lsn_commit` is the end LSN of the last transaction all of
+//!   whose events precede or include this record; `lsn_proc`/`txId` identify
+//!   the last event delivered inside a transaction still in progress. Of the
+//!   several records one event can yield (delete + tombstone, or delete +
+//!   tombstone + create for a key change) only the last carries the advanced
+//!   offset, so a stored offset never claims half an event.
+//! - Resume: after a restart, transactions whose commit LSN is below the
+//!   stored `lsn_commit` are skipped, and inside the stored transaction the
+//!   events at or below `lsn_proc` — so nothing stored is emitted twice and
+//!   nothing unstored is lost.
+//! - Acknowledgement: the flush LSN sent to PostgreSQL is the `lsn_commit`
+//!   of the newest offset the runtime reports as stored (see
+//!   [`crate::task`]); never anything newer.
+//! - Backpressure: batches go through a bounded channel
+//!   (`max.queue.size / max.batch.size` batches); when it is full the reader
+//!   waits, and PostgreSQL buffers WAL in the slot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_postgres::{Client, SimpleQueryMessage};
+use velocity_api::{Offset, Partition, Schema, SourceRecord, Struct, Value};
+
+use crate::catalog::{self, Table};
+use crate::config::{PostgresConfig, PublicationMode, SnapshotMode};
+use crate::envelope::{now, SourcePosition, TableSchema};
+use crate::error::PostgresError;
+use crate::protocol::{
+    decode_pgoutput, quote_identifier, quote_literal, Lsn, PgOutputMessage, ReplicationConnection,
+    ReplicationMessage, TupleData, TupleValue, PG_EPOCH_OFFSET_US,
+};
+use crate::sql;
+use crate::types::Phase;
+
+/// What the reader sends: a batch, or the error that stopped it.
+pub type Item = Result<Vec<SourceRecord>, PostgresError>;
+
+/// The stored position the reader resumes from.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// End LSN of the last fully delivered transaction.
+    pub lsn_commit: u64,
+    /// LSN of the last delivered event of the transaction in progress.
+    pub lsn_proc: u64,
+    /// That transaction's id.
+    pub tx_id: Option<i64>,
+    /// The stored offset belongs to a snapshot that did not finish.
+    pub snapshot_incomplete: bool,
+}
+
+impl Resume {
+    /// Reads Debezium-style offset keys.
+    pub fn from_offset(o: &Offset) -> Resume {
+        let n = |k: &str| o.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let snapshot = o.get("snapshot").and_then(|v| v.as_bool()).unwrap_or(false);
+        let last = o
+            .get("last_snapshot_record")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        Resume {
+            lsn_commit: if o.contains_key("lsn_commit") {
+                n("lsn_commit")
+            } else {
+                n("lsn")
+            },
+            lsn_proc: n("lsn_proc"),
+            tx_id: o.get("txId").and_then(|v| v.as_i64()),
+            snapshot_incomplete: snapshot && !last,
+        }
+    }
+}
+
+/// The handle the task holds.
+pub struct ReaderHandle {
+    /// Batches from the reader.
+    pub rx: mpsc::Receiver<Item>,
+    /// Stored offsets, for flush LSN updates.
+    pub committed: watch::Sender<Option<Offset>>,
+    /// Set to true to stop the reader.
+    pub stop: watch::Sender<bool>,
+    /// The reader task.
+    pub join: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the reader for `cfg` resuming from `stored`.
+pub fn spawn(
+    cfg: Arc<PostgresConfig>,
+    partition: Partition,
+    stored: Option<Offset>,
+) -> ReaderHandle {
+    let capacity = (cfg.max_queue_size / cfg.max_batch_size).max(1);
+    let (tx, rx) = mpsc::channel(capacity);
+    let (committed_tx, committed_rx) = watch::channel(None);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut reader = Reader {
+        db: cfg.connect.dbname.clone(),
+        cfg,
+        partition,
+        stored: stored.as_ref().map(Resume::from_offset),
+        has_stored: stored.is_some(),
+        tx,
+        committed: committed_rx,
+        stop: stop_rx,
+        tables: HashMap::new(),
+        batch: Vec::new(),
+        last_offset: stored.unwrap_or_default(),
+    };
+    let join = tokio::spawn(async move {
+        let tx = reader.tx.clone();
+        if let Err(e) = reader.run().await {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    ReaderHandle {
+        rx,
+        committed: committed_tx,
+        stop: stop_tx,
+        join,
+    }
+}
+
+struct Txn {
+    xid: u32,
+    commit_ts_us: i64,
+    skip_all: bool,
+    pending: Vec<SourceRecord>,
+}
+
+struct Reader {
+    cfg: Arc<PostgresConfig>,
+    db: String,
+    partition: Partition,
+    stored: Option<Resume>,
+    has_stored: bool,
+    tx: mpsc::Sender<Item>,
+    committed: watch::Receiver<Option<Offset>>,
+    stop: watch::Receiver<bool>,
+    tables: HashMap<u32, Option<Arc<TableSchema>>>,
+    batch: Vec<SourceRecord>,
+    last_offset: Offset,
+}
+
+fn pg_ts_to_unix_us(pg: i64) -> i64 {
+    pg.saturating_add(PG_EPOCH_OFFSET_US)
+}
+
+impl Reader {
+    fn addr(&self) -> String {
+        format!("{}:{}", self.cfg.connect.host, self.cfg.connect.port)
+    }
+
+    async fn send_batch(&mut self) -> Result<(), PostgresError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.tx
+            .send(Ok(batch))
+            .await
+            .map_err(|_| PostgresError::Query("task stopped".into()))
+    }
+
+    async fn push(&mut self, r: SourceRecord) -> Result<(), PostgresError> {
+        self.last_offset = r.source_offset.clone();
+        self.batch.push(r);
+        if self.batch.len() >= self.cfg.max_batch_size {
+            self.send_batch().await?;
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self) -> Result<(), PostgresError> {
+        let cfg = self.cfg.clone();
+        let client = sql::connect(&cfg.connect).await?;
+        let wal_level = sql::scalar(&client, "SHOW wal_level")
+            .await?
+            .unwrap_or_default();
+        if wal_level != "logical" {
+            return Err(PostgresError::WalLevel(wal_level));
+        }
+        // The slot: in use by someone else? (checked before anything is created)
+        let slot_rows = client
+            .query(
+                "SELECT active, active_pid::text, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+                &[&cfg.slot_name],
+            )
+            .await
+            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))?;
+        let slot_exists = !slot_rows.is_empty();
+        if let Some(row) = slot_rows.first() {
+            let active: bool = row.get(0);
+            if active {
+                let pid: Option<String> = row.get(1);
+                return Err(PostgresError::SlotInUse {
+                    slot: cfg.slot_name.clone(),
+                    pid: pid.unwrap_or_else(|| "unknown".into()),
+                });
+            }
+        }
+        // Captured tables, in name order (the snapshot order).
+        let mut captured: Vec<(u32, String, String)> = catalog::list_tables(&client)
+            .await
+            .map_err(|e| PostgresError::Query(e.to_string()))?
+            .into_iter()
+            .filter(|(_, s, t)| cfg.filters.table(s, t))
+            .collect();
+        captured.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+        self.ensure_publication(&client, &captured).await?;
+
+        let need_snapshot = match cfg.snapshot_mode {
+            SnapshotMode::NoData => false,
+            SnapshotMode::Always => true,
+            SnapshotMode::Initial | SnapshotMode::InitialOnly => {
+                !self.has_stored || self.stored.as_ref().is_some_and(|r| r.snapshot_incomplete)
+            }
+            SnapshotMode::WhenNeeded => {
+                !self.has_stored
+                    || !slot_exists
+                    || self.stored.as_ref().is_some_and(|r| r.snapshot_incomplete)
+            }
+        };
+        if self.has_stored && !slot_exists && !need_snapshot {
+            return Err(PostgresError::PositionLost(format!(
+                "replication slot \"{}\" does not exist, but offsets are stored: the changes since the stored position are no longer available on the server. Set snapshot.mode=when_needed to take a new snapshot, or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)",
+                cfg.slot_name
+            )));
+        }
+        let mut repl = ReplicationConnection::connect(&cfg.connect)
+            .await
+            .map_err(|e| PostgresError::from_protocol(e, &cfg.connect.user, &self.addr()))?;
+        let mut start = self
+            .stored
+            .as_ref()
+            .map(|r| Lsn(r.lsn_commit))
+            .unwrap_or(Lsn(0));
+        let mut snapshot_name = None;
+        if !slot_exists {
+            let info = repl
+                .create_logical_slot(&cfg.slot_name, "pgoutput", need_snapshot)
+                .await
+                .map_err(|e| match e.sqlstate() {
+                    Some("55006") => PostgresError::SlotInUse {
+                        slot: cfg.slot_name.clone(),
+                        pid: "unknown".into(),
+                    },
+                    _ => PostgresError::from_protocol(e, &cfg.connect.user, &self.addr()),
+                })?;
+            tracing::info!(slot = %cfg.slot_name, consistent_point = %info.consistent_point, "created replication slot");
+            snapshot_name = info.snapshot_name;
+            if need_snapshot || !self.has_stored {
+                start = info.consistent_point;
+            }
+        } else if need_snapshot {
+            tracing::warn!(slot = %cfg.slot_name, "the slot already exists, so the snapshot cannot use its exported snapshot: changes committed between the slot's position and the snapshot may be delivered twice (never lost)");
+        }
+        if need_snapshot {
+            let consistent = if slot_exists { None } else { Some(start) };
+            self.snapshot(&client, snapshot_name.as_deref(), consistent, &captured)
+                .await?;
+            self.send_batch().await?;
+            if let Some(r) = self.last_offset.get("lsn").and_then(|v| v.as_u64()) {
+                start = start.max(Lsn(r));
+            }
+            self.stored = Some(Resume {
+                lsn_commit: start.0,
+                ..Resume::default()
+            });
+            if cfg.snapshot_mode == SnapshotMode::InitialOnly {
+                tracing::info!("snapshot.mode=initial_only: snapshot complete, not streaming");
+                let _ = self.stop.changed().await;
+                return Ok(());
+            }
+        }
+        self.stream(&client, repl_start(&mut repl, &cfg, start).await?, start)
+            .await
+    }
+
+    async fn ensure_publication(
+        &self,
+        client: &Client,
+        captured: &[(u32, String, String)],
+    ) -> Result<(), PostgresError> {
+        let cfg = &self.cfg;
+        let exists = !client
+            .query(
+                "SELECT 1 FROM pg_publication WHERE pubname = $1",
+                &[&cfg.publication_name],
+            )
+            .await
+            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))?
+            .is_empty();
+        let pubname = quote_identifier(&cfg.publication_name)
+            .map_err(|e| PostgresError::Query(e.to_string()))?;
+        let table_list = || -> Result<String, PostgresError> {
+            if captured.is_empty() {
+                return Err(PostgresError::Query("no table matches schema/table include and exclude lists: nothing to publish with publication.autocreate.mode=filtered".into()));
+            }
+            captured
+                .iter()
+                .map(|(_, s, t)| Ok(format!("{}.{}", quote_identifier(s)?, quote_identifier(t)?)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.join(", "))
+                .map_err(|e: crate::protocol::ProtocolError| PostgresError::Query(e.to_string()))
+        };
+        let sql = match (exists, cfg.publication_mode) {
+            (false, PublicationMode::Disabled) => {
+                return Err(PostgresError::PublicationMissing(
+                    cfg.publication_name.clone(),
+                ))
+            }
+            (false, PublicationMode::AllTables) => {
+                format!("CREATE PUBLICATION {pubname} FOR ALL TABLES")
+            }
+            (false, PublicationMode::Filtered) => {
+                format!("CREATE PUBLICATION {pubname} FOR TABLE {}", table_list()?)
+            }
+            (true, PublicationMode::Filtered) => {
+                format!("ALTER PUBLICATION {pubname} SET TABLE {}", table_list()?)
+            }
+            (true, _) => return Ok(()),
+        };
+        tracing::info!(publication = %cfg.publication_name, "{}", sql.split(" FOR ").next().unwrap_or(&sql));
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))
+    }
+
+    fn offset(&self, pairs: &[(&str, serde_json::Value)]) -> Offset {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    async fn table_schema(
+        &mut self,
+        client: &Client,
+        oid: u32,
+        relation: Option<&crate::protocol::pgoutput::Relation>,
+    ) -> Result<Option<Arc<TableSchema>>, PostgresError> {
+        if relation.is_none() {
+            if let Some(t) = self.tables.get(&oid) {
+                return Ok(t.clone());
+            }
+        }
+        let mut table: Table = catalog::load_table(client, oid)
+            .await
+            .map_err(|e| PostgresError::Query(e.to_string()))?;
+        if !self.cfg.filters.table(&table.schema, &table.name) {
+            self.tables.insert(oid, None);
+            return Ok(None);
+        }
+        if let Some(rel) = relation {
+            // pgoutput's column list is authoritative for the tuple layout.
+            let mut cols = Vec::with_capacity(rel.columns.len());
+            for rc in &rel.columns {
+                match table.columns.iter().position(|c| c.name == rc.name) {
+                    Some(i) => cols.push(table.columns[i].clone()),
+                    None => {
+                        let pg_type = catalog::load_type(client, rc.type_oid)
+                            .await
+                            .map_err(|e| PostgresError::Query(e.to_string()))?;
+                        cols.push(catalog::Column {
+                            name: rc.name.clone(),
+                            attnum: 0,
+                            pg_type,
+                            typmod: rc.type_modifier,
+                            not_null: false,
+                            default_expr: None,
+                        });
+                    }
+                }
+            }
+            table.columns = cols;
+        }
+        let ts = Arc::new(TableSchema::build(&self.cfg, &table));
+        self.tables.insert(oid, Some(ts.clone()));
+        Ok(Some(ts))
+    }
+
+    fn row_from_text<'a>(
+        ts: &TableSchema,
+        cells: impl Fn(usize) -> Option<&'a str>,
+        phase: Phase,
+    ) -> Result<Struct, PostgresError> {
+        let mut row = ts.new_row();
+        for s in &ts.slots {
+            let v =
+                match cells(s.tuple_index) {
+                    None => Value::Null,
+                    Some(t) => s.mapping.decode(t.as_bytes(), phase).map_err(|e| {
+                        PostgresError::Decode {
+                            what: format!("{}.{}.{}", ts.schema, ts.table, s.mapping.name),
+                            detail: e.to_string(),
+                        }
+                    })?,
+                };
+            row.values.push(v);
+        }
+        Ok(row)
+    }
+
+    fn row_from_tuple(ts: &TableSchema, t: &TupleData) -> Result<Struct, PostgresError> {
+        let mut row = ts.new_row();
+        for s in &ts.slots {
+            let v = match t.0.get(s.tuple_index) {
+                None | Some(TupleValue::Null) => {
+                    if s.mapping.schema.optional {
+                        Value::Null
+                    } else {
+                        s.mapping.zero_value()
+                    }
+                }
+                Some(TupleValue::UnchangedToast) => s.mapping.unavailable_value(),
+                Some(TupleValue::Text(b)) | Some(TupleValue::Binary(b)) => s
+                    .mapping
+                    .decode(b, Phase::Stream)
+                    .map_err(|e| PostgresError::Decode {
+                        what: format!("{}.{}.{}", ts.schema, ts.table, s.mapping.name),
+                        detail: e.to_string(),
+                    })?,
+            };
+            row.values.push(v);
+        }
+        Ok(row)
+    }
+
+    async fn snapshot(
+        &mut self,
+        client: &Client,
+        exported: Option<&str>,
+        consistent: Option<Lsn>,
+        captured: &[(u32, String, String)],
+    ) -> Result<(), PostgresError> {
+        let cfg = self.cfg.clone();
+        let q = |e: tokio_postgres::Error| PostgresError::Query(e.to_string());
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(q)?;
+        if let Some(name) = exported {
+            let lit = quote_literal(name).map_err(|e| PostgresError::Query(e.to_string()))?;
+            client
+                .batch_execute(&format!("SET TRANSACTION SNAPSHOT {lit}"))
+                .await
+                .map_err(q)?;
+        }
+        let lsn = match consistent {
+            Some(l) => l.0,
+            None => sql::scalar(client, "SELECT pg_current_wal_lsn()::text")
+                .await?
+                .and_then(|s| s.parse::<Lsn>().ok())
+                .map_or(0, |l| l.0),
+        };
+        let xid: Option<i64> = sql::scalar(
+            client,
+            "SELECT txid_snapshot_xmin(txid_current_snapshot())::text",
+        )
+        .await?
+        .and_then(|s| s.parse().ok());
+        let (_, ts_us, _) = now();
+        let sequence = Some(format!("[null,\"{lsn}\"]"));
+        tracing::info!(tables = captured.len(), "snapshot started");
+        let mut held: Option<(Arc<TableSchema>, Struct, bool)> = None; // (table, row, first_in_table)
+        let n_tables = captured.len();
+        let mut first_overall = true;
+        for (ti, (oid, schema, name)) in captured.iter().enumerate() {
+            let Some(ts) = self.table_schema(client, *oid, None).await? else {
+                continue;
+            };
+            let cols: Vec<String> = {
+                let table = catalog::load_table(client, *oid)
+                    .await
+                    .map_err(|e| PostgresError::Query(e.to_string()))?;
+                table
+                    .columns
+                    .iter()
+                    .map(|c| quote_identifier(&c.name).unwrap_or_default())
+                    .collect()
+            };
+            let sql = format!(
+                "DECLARE velocity_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
+                if cols.is_empty() {
+                    "*".to_owned()
+                } else {
+                    cols.iter()
+                        .map(|c| format!("{c}::text"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                quote_identifier(schema).unwrap_or_default(),
+                quote_identifier(name).unwrap_or_default()
+            );
+            client.batch_execute(&sql).await.map_err(q)?;
+            let mut first_in_table = true;
+            let last_table = ti + 1 == n_tables;
+            loop {
+                let msgs = client
+                    .simple_query(&format!(
+                        "FETCH {} FROM velocity_snapshot",
+                        cfg.snapshot_fetch_size
+                    ))
+                    .await
+                    .map_err(q)?;
+                let mut got = 0;
+                for m in msgs {
+                    if let SimpleQueryMessage::Row(r) = m {
+                        got += 1;
+                        let row = Self::row_from_text(&ts, |i| r.get(i), Phase::Snapshot)?;
+                        if let Some((hts, hrow, hfirst)) = held.take() {
+                            let marker = marker(first_overall && hfirst, false, hfirst, false);
+                            first_overall = false;
+                            self.emit_snapshot(
+                                &hts, hrow, marker, false, lsn, xid, ts_us, &sequence,
+                            )
+                            .await?;
+                        }
+                        held = Some((ts.clone(), row, first_in_table));
+                        first_in_table = false;
+                    }
+                }
+                if got < cfg.snapshot_fetch_size {
+                    break;
+                }
+            }
+            client
+                .batch_execute("CLOSE velocity_snapshot")
+                .await
+                .map_err(q)?;
+            // the held row is the last of its table
+            if let Some((hts, hrow, hfirst)) = held.take() {
+                if Arc::ptr_eq(&hts, &ts) {
+                    let m = marker(first_overall && hfirst, last_table, hfirst, true);
+                    first_overall = false;
+                    self.emit_snapshot(&hts, hrow, m, last_table, lsn, xid, ts_us, &sequence)
+                        .await?;
+                } else {
+                    held = Some((hts, hrow, hfirst));
+                }
+            }
+        }
+        if let Some((hts, hrow, hfirst)) = held.take() {
+            let m = marker(first_overall && hfirst, true, hfirst, true);
+            self.emit_snapshot(&hts, hrow, m, true, lsn, xid, ts_us, &sequence)
+                .await?;
+        }
+        client.batch_execute("COMMIT").await.map_err(q)?;
+        tracing::info!("snapshot completed");
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn emit_snapshot(
+        &mut self,
+        ts: &TableSchema,
+        row: Struct,
+        marker: &'static str,
+        last: bool,
+        lsn: u64,
+        xid: Option<i64>,
+        ts_us: i64,
+        sequence: &Option<String>,
+    ) -> Result<(), PostgresError> {
+        let offset = self.offset(&[
+            ("last_snapshot_record", last.into()),
+            ("lsn", lsn.into()),
+            ("txId", xid.map_or(serde_json::Value::Null, Into::into)),
+            ("ts_usec", ts_us.into()),
+            ("snapshot", true.into()),
+        ]);
+        let pos = SourcePosition {
+            snapshot: marker,
+            ts_us,
+            tx_id: xid,
+            lsn: Some(lsn as i64),
+            sequence: sequence.clone(),
+        };
+        let rec = ts.change(
+            &self.cfg,
+            &self.db,
+            "r",
+            &row,
+            None,
+            Some(row.clone()),
+            &pos,
+            &self.partition,
+            offset,
+        );
+        self.push(rec).await
+    }
+
+    async fn stream(
+        &mut self,
+        client: &Client,
+        mut stream: crate::protocol::ReplicationStream,
+        start: Lsn,
+    ) -> Result<(), PostgresError> {
+        let cfg = self.cfg.clone();
+        tracing::info!(slot = %cfg.slot_name, %start, "streaming changes");
+        let mut confirmed = start;
+        let mut last_end = Lsn(self.stored.as_ref().map_or(start.0, |r| r.lsn_commit));
+        let mut idle_wal_end = last_end;
+        let mut txn: Option<Txn> = None;
+        let mut status = tokio::time::interval(cfg.status_update_interval);
+        status.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut heartbeat =
+            tokio::time::interval(cfg.heartbeat_interval.unwrap_or(Duration::from_secs(3600)));
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut linger: Option<Instant> = None;
+        let resume = self.stored.clone().unwrap_or_default();
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.stop.changed() => break,
+                _ = async { tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)).await }, if linger.is_some() => {
+                    linger = None;
+                    self.send_batch().await?;
+                }
+                c = self.committed.changed() => {
+                    if c.is_err() { break; }
+                    let off = self.committed.borrow_and_update().clone();
+                    if let Some(l) = off.as_ref().and_then(|o| o.get("lsn_commit")).and_then(|v| v.as_u64()) {
+                        if Lsn(l) > confirmed {
+                            confirmed = Lsn(l);
+                            stream.send_standby_status(stream.last_wal_end().max(confirmed), confirmed, confirmed, false).await.map_err(PostgresError::Protocol)?;
+                        }
+                    }
+                }
+                _ = status.tick() => {
+                    stream.send_standby_status(stream.last_wal_end().max(confirmed), confirmed, confirmed, false).await.map_err(PostgresError::Protocol)?;
+                }
+                _ = heartbeat.tick(), if cfg.heartbeat_interval.is_some() => {
+                    if let Some(q) = &cfg.heartbeat_action_query {
+                        if let Err(e) = client.batch_execute(q).await {
+                            tracing::warn!(error = %e, "heartbeat.action.query failed");
+                        }
+                    }
+                    if txn.is_none() {
+                        let pos = last_end.max(idle_wal_end);
+                        let rec = self.heartbeat_record(pos);
+                        self.push(rec).await?;
+                        linger.get_or_insert_with(|| Instant::now() + Duration::from_millis(1));
+                    }
+                }
+                msg = stream.next() => {
+                    let Some(msg) = msg.map_err(|e| PostgresError::from_protocol(e, &cfg.connect.user, &self.addr()))? else {
+                        return Err(PostgresError::Query("the server ended replication".into()));
+                    };
+                    match msg {
+                        ReplicationMessage::PrimaryKeepalive { wal_end, reply_requested, .. } => {
+                            if txn.is_none() {
+                                idle_wal_end = idle_wal_end.max(wal_end);
+                            }
+                            if reply_requested {
+                                stream.send_standby_status(stream.last_wal_end().max(confirmed), confirmed, confirmed, false).await.map_err(PostgresError::Protocol)?;
+                            }
+                        }
+                        ReplicationMessage::XLogData { wal_start, data, .. } => {
+                            let m = decode_pgoutput(&data).map_err(|e| PostgresError::Decode { what: "pgoutput message".into(), detail: e.to_string() })?;
+                            self.handle(client, m, wal_start, &mut txn, &mut last_end, &resume).await?;
+                            if !self.batch.is_empty() && linger.is_none() {
+                                linger = Some(Instant::now() + Duration::from_millis(2));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.send_batch().await?;
+        let _ = stream.finish().await;
+        Ok(())
+    }
+
+    fn heartbeat_record(&self, pos: Lsn) -> SourceRecord {
+        let key_schema = Schema::struct_()
+            .named("io.debezium.connector.common.ServerNameKey")
+            .field("serverName", Schema::string())
+            .build();
+        let value_schema = Schema::struct_()
+            .named("io.debezium.connector.common.Heartbeat")
+            .field("ts_ms", Schema::int64())
+            .build();
+        let (ms, us, _) = now();
+        let key = Struct::new(key_schema.clone()).put("serverName", self.cfg.topic_prefix.as_str());
+        let value = Struct::new(value_schema.clone()).put("ts_ms", ms);
+        let mut offset = self.last_offset.clone();
+        offset.remove("snapshot");
+        offset.remove("last_snapshot_record");
+        offset.insert("lsn_commit".into(), pos.0.into());
+        offset.insert("lsn".into(), pos.0.into());
+        offset.insert("lsn_proc".into(), pos.0.into());
+        offset.insert("ts_usec".into(), us.into());
+        let record = velocity_api::ConnectRecord::new(
+            format!(
+                "{}.{}",
+                self.cfg.heartbeat_topic_prefix, self.cfg.topic_prefix
+            ),
+            Some(key_schema),
+            Value::Struct(key),
+            Some(value_schema),
+            Value::Struct(value),
+        );
+        SourceRecord {
+            source_partition: self.partition.clone(),
+            source_offset: offset,
+            record,
+        }
+    }
+
+    async fn handle(
+        &mut self,
+        client: &Client,
+        m: PgOutputMessage,
+        lsn: Lsn,
+        txn: &mut Option<Txn>,
+        last_end: &mut Lsn,
+        resume: &Resume,
+    ) -> Result<(), PostgresError> {
+        match m {
+            PgOutputMessage::Begin(b) => {
+                *txn = Some(Txn {
+                    xid: b.xid,
+                    commit_ts_us: pg_ts_to_unix_us(b.commit_ts_us),
+                    skip_all: b.final_lsn.0 < resume.lsn_commit,
+                    pending: Vec::new(),
+                });
+            }
+            PgOutputMessage::Commit(c) => {
+                if let Some(mut t) = txn.take() {
+                    *last_end = c.end_lsn;
+                    if let Some(last) = t.pending.last_mut() {
+                        last.source_offset
+                            .insert("lsn_commit".into(), c.end_lsn.0.into());
+                    }
+                    for r in t.pending.drain(..) {
+                        self.push(r).await?;
+                    }
+                }
+            }
+            PgOutputMessage::Relation(rel) => {
+                self.table_schema(client, rel.rel_id, Some(&rel)).await?;
+            }
+            PgOutputMessage::Insert(_)
+            | PgOutputMessage::Update(_)
+            | PgOutputMessage::Delete(_)
+            | PgOutputMessage::Truncate(_) => {
+                let Some(t) = txn.as_mut() else { return Ok(()) };
+                if t.skip_all
+                    || (resume.tx_id == Some(i64::from(t.xid)) && lsn.0 <= resume.lsn_proc)
+                {
+                    return Ok(());
+                }
+                let (xid, commit_ts) = (t.xid, t.commit_ts_us);
+                let records = self
+                    .change_records(client, m, lsn, xid, commit_ts, *last_end)
+                    .await?;
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let t = txn.as_mut().expect("in a transaction");
+                let prev: Vec<SourceRecord> = std::mem::replace(&mut t.pending, records);
+                for r in prev {
+                    self.push(r).await?;
+                }
+            }
+            PgOutputMessage::Type(_) | PgOutputMessage::Origin(_) | PgOutputMessage::Message(_) => {
+            }
+        }
+        Ok(())
+    }
+
+    /// The records of one change event; only the last carries the advanced offset.
+    async fn change_records(
+        &mut self,
+        client: &Client,
+        m: PgOutputMessage,
+        lsn: Lsn,
+        xid: u32,
+        commit_ts: i64,
+        last_end: Lsn,
+    ) -> Result<Vec<SourceRecord>, PostgresError> {
+        let cfg = self.cfg.clone();
+        let rel_id = match &m {
+            PgOutputMessage::Insert(i) => i.rel_id,
+            PgOutputMessage::Update(u) => u.rel_id,
+            PgOutputMessage::Delete(d) => d.rel_id,
+            PgOutputMessage::Truncate(_) => return Ok(Vec::new()),
+            _ => return Ok(Vec::new()),
+        };
+        let Some(ts) = self.table_schema(client, rel_id, None).await? else {
+            return Ok(Vec::new());
+        };
+        let advanced = self.offset(&[
+            ("lsn_proc", lsn.0.into()),
+            ("lsn_commit", last_end.0.into()),
+            ("lsn", lsn.0.into()),
+            ("txId", i64::from(xid).into()),
+            ("ts_usec", commit_ts.into()),
+        ]);
+        let prev = self.last_offset.clone();
+        let pos = SourcePosition {
+            snapshot: "false",
+            ts_us: commit_ts,
+            tx_id: Some(i64::from(xid)),
+            lsn: Some(lsn.0 as i64),
+            sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
+        };
+        let skip = |op: char| cfg.skipped_operations.contains(&op);
+        let mut out = Vec::new();
+        match m {
+            PgOutputMessage::Insert(i) => {
+                if skip('c') {
+                    return Ok(out);
+                }
+                let after = Self::row_from_tuple(&ts, &i.new)?;
+                out.push(ts.change(
+                    &cfg,
+                    &self.db,
+                    "c",
+                    &after,
+                    None,
+                    Some(after.clone()),
+                    &pos,
+                    &self.partition,
+                    advanced,
+                ));
+            }
+            PgOutputMessage::Update(u) => {
+                let after = Self::row_from_tuple(&ts, &u.new)?;
+                let old = match (&u.old, &u.key) {
+                    (Some(o), _) => Some(Self::row_from_tuple(&ts, o)?),
+                    (None, Some(k)) => Some(Self::row_from_tuple(&ts, k)?),
+                    (None, None) => None,
+                };
+                let key_changed = old
+                    .as_ref()
+                    .is_some_and(|o| ts.key_schema.is_some() && ts.key_of(o) != ts.key_of(&after));
+                if key_changed {
+                    let old = old.expect("checked");
+                    if !skip('d') {
+                        out.push(ts.change(
+                            &cfg,
+                            &self.db,
+                            "d",
+                            &old,
+                            Some(old.clone()),
+                            None,
+                            &pos,
+                            &self.partition,
+                            prev.clone(),
+                        ));
+                        if cfg.tombstones_on_delete {
+                            out.push(ts.tombstone(&old, &self.partition, prev.clone()));
+                        }
+                    }
+                    if !skip('c') {
+                        out.push(ts.change(
+                            &cfg,
+                            &self.db,
+                            "c",
+                            &after,
+                            None,
+                            Some(after.clone()),
+                            &pos,
+                            &self.partition,
+                            advanced,
+                        ));
+                    }
+                } else if !skip('u') {
+                    let before = if u.old.is_some() { old } else { None };
+                    out.push(ts.change(
+                        &cfg,
+                        &self.db,
+                        "u",
+                        &after,
+                        before,
+                        Some(after.clone()),
+                        &pos,
+                        &self.partition,
+                        advanced,
+                    ));
+                }
+            }
+            PgOutputMessage::Delete(d) => {
+                if skip('d') {
+                    return Ok(out);
+                }
+                let tuple = d.old.as_ref().or(d.key.as_ref());
+                let before = match tuple {
+                    Some(t) => Self::row_from_tuple(&ts, t)?,
+                    None => return Ok(out),
+                };
+                if cfg.tombstones_on_delete {
+                    out.push(ts.change(
+                        &cfg,
+                        &self.db,
+                        "d",
+                        &before,
+                        Some(before.clone()),
+                        None,
+                        &pos,
+                        &self.partition,
+                        prev,
+                    ));
+                    out.push(ts.tombstone(&before, &self.partition, advanced));
+                } else {
+                    out.push(ts.change(
+                        &cfg,
+                        &self.db,
+                        "d",
+                        &before,
+                        Some(before.clone()),
+                        None,
+                        &pos,
+                        &self.partition,
+                        advanced,
+                    ));
+                }
+            }
+            _ => {}
+        }
+        // when the event yields nothing advanced (all skipped) keep the old offset
+        Ok(out)
+    }
+}
+
+/// Debezium's `source.snapshot` marker for a snapshot row.
+fn marker(
+    first_overall: bool,
+    last_overall: bool,
+    first_in_table: bool,
+    last_in_table: bool,
+) -> &'static str {
+    if last_in_table && last_overall {
+        "last"
+    } else if first_overall {
+        "first"
+    } else if last_in_table {
+        "last_in_data_collection"
+    } else if first_in_table {
+        "first_in_data_collection"
+    } else {
+        "true"
+    }
+}
+
+async fn repl_start(
+    repl: &mut ReplicationConnection,
+    cfg: &PostgresConfig,
+    start: Lsn,
+) -> Result<crate::protocol::ReplicationStream, PostgresError> {
+    let addr = format!("{}:{}", cfg.connect.host, cfg.connect.port);
+    let conn = std::mem::replace(
+        repl,
+        ReplicationConnection::connect(&cfg.connect)
+            .await
+            .map_err(|e| PostgresError::from_protocol(e, &cfg.connect.user, &addr))?,
+    );
+    conn.start_replication(
+        &cfg.slot_name,
+        start,
+        1,
+        std::slice::from_ref(&cfg.publication_name),
+        false,
+    )
+    .await
+    .map_err(|e| match e.sqlstate() {
+        Some("55006") => PostgresError::SlotInUse {
+            slot: cfg.slot_name.clone(),
+            pid: e
+                .server_error()
+                .map(|s| s.message.clone())
+                .unwrap_or_default(),
+        },
+        Some("42704") => PostgresError::PublicationMissing(cfg.publication_name.clone()),
+        _ => PostgresError::from_protocol(e, &cfg.connect.user, &addr),
+    })
+}

@@ -1,0 +1,90 @@
+//! The PostgreSQL source task: starts the [`crate::reader`], hands its
+//! batches to the runtime and forwards stored offsets back to it so the flush
+//! LSN advances only over events that Kafka acknowledged and the runtime
+//! stored.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use velocity_api::{
+    ConnectError, Offset, Partition, RawConfig, Result, SourceRecord, SourceTask, TaskContext,
+};
+
+use crate::config::PostgresConfig;
+use crate::reader::{self, ReaderHandle};
+
+/// The source partition of a connector: `{"server": "<topic.prefix>"}`, as Debezium writes it.
+pub fn partition(topic_prefix: &str) -> Partition {
+    let mut p = Partition::new();
+    p.insert("server".into(), topic_prefix.into());
+    p
+}
+
+/// The task object.
+#[derive(Default)]
+pub struct PostgresSourceTask {
+    reader: Option<ReaderHandle>,
+    cfg: Option<Arc<PostgresConfig>>,
+    partition: Partition,
+}
+
+#[async_trait]
+impl SourceTask for PostgresSourceTask {
+    async fn start(&mut self, config: &RawConfig, ctx: TaskContext) -> Result<()> {
+        let cfg = PostgresConfig::parse(config).map_err(|errs| {
+            let (k, m) = errs.into_iter().next().unwrap_or_default();
+            ConnectError::config(k, m)
+        })?;
+        let cfg = Arc::new(cfg);
+        self.partition = partition(&cfg.topic_prefix);
+        let stored = ctx.offsets.offset(&self.partition);
+        self.reader = Some(reader::spawn(cfg.clone(), self.partition.clone(), stored));
+        self.cfg = Some(cfg);
+        Ok(())
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        let (Some(r), Some(cfg)) = (self.reader.as_mut(), self.cfg.as_ref()) else {
+            return Err(ConnectError::fatal("poll before start"));
+        };
+        match tokio::time::timeout(cfg.poll_interval, r.rx.recv()).await {
+            Err(_) => Ok(Vec::new()),
+            Ok(None) => Err(ConnectError::fatal(
+                "the PostgreSQL reader stopped unexpectedly",
+            )),
+            Ok(Some(Ok(batch))) => Ok(batch),
+            Ok(Some(Err(e))) => Err(e.into()),
+        }
+    }
+
+    async fn commit(&mut self, offsets: &[(Partition, Offset)]) -> Result<()> {
+        if let Some(r) = &self.reader {
+            if let Some((_, o)) = offsets.iter().find(|(p, _)| *p == self.partition) {
+                let _ = r.committed.send(Some(o.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) -> Result<()> {
+        if let Some(r) = self.reader.take() {
+            let _ = r.stop.send(true);
+            let ReaderHandle { mut rx, join, .. } = r;
+            rx.close();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), join).await;
+        }
+        if let Some(cfg) = self.cfg.take() {
+            if cfg.slot_drop_on_stop {
+                if let Ok(mut c) =
+                    crate::protocol::ReplicationConnection::connect(&cfg.connect).await
+                {
+                    if let Err(e) = c.drop_slot(&cfg.slot_name).await {
+                        tracing::warn!(slot = %cfg.slot_name, error = %e, "slot.drop.on.stop: could not drop the slot");
+                    }
+                    c.close().await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
