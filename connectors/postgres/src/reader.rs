@@ -407,7 +407,7 @@ impl Reader {
                         }
                     })?,
                 };
-            row.values.push(v);
+            row.values.push(fit(&s.mapping, v));
         }
         Ok(row)
     }
@@ -432,7 +432,7 @@ impl Reader {
                         detail: e.to_string(),
                     })?,
             };
-            row.values.push(v);
+            row.values.push(fit(&s.mapping, v));
         }
         Ok(row)
     }
@@ -495,10 +495,7 @@ impl Reader {
                 if cols.is_empty() {
                     "*".to_owned()
                 } else {
-                    cols.iter()
-                        .map(|c| format!("{c}::text"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    cols.iter().cloned().collect::<Vec<_>>().join(", ")
                 },
                 quote_identifier(schema).unwrap_or_default(),
                 quote_identifier(name).unwrap_or_default()
@@ -839,12 +836,26 @@ impl Reader {
                 ));
             }
             PgOutputMessage::Update(u) => {
-                let after = Self::row_from_tuple(&ts, &u.new)?;
+                let mut after = Self::row_from_tuple(&ts, &u.new)?;
                 let old = match (&u.old, &u.key) {
                     (Some(o), _) => Some(Self::row_from_tuple(&ts, o)?),
                     (None, Some(k)) => Some(Self::row_from_tuple(&ts, k)?),
                     (None, None) => None,
                 };
+                // Unchanged TOAST values are known from a full old image.
+                if let (Some(o), Some(old_row)) = (&u.old, &old) {
+                    for (i, s) in ts.slots.iter().enumerate() {
+                        let unchanged =
+                            matches!(u.new.0.get(s.tuple_index), Some(TupleValue::UnchangedToast));
+                        let known = matches!(
+                            o.0.get(s.tuple_index),
+                            Some(TupleValue::Text(_)) | Some(TupleValue::Binary(_))
+                        );
+                        if unchanged && known {
+                            after.values[i] = old_row.values[i].clone();
+                        }
+                    }
+                }
                 let key_changed = old
                     .as_ref()
                     .is_some_and(|o| ts.key_schema.is_some() && ts.key_of(o) != ts.key_of(&after));
@@ -934,6 +945,18 @@ impl Reader {
         }
         // when the event yields nothing advanced (all skipped) keep the old offset
         Ok(out)
+    }
+}
+
+/// Gives a struct value the column's own field schema (Kafka Connect
+/// requires a struct's schema to equal its field's schema, optionality included).
+fn fit(mapping: &crate::types::ColumnMapping, v: Value) -> Value {
+    match v {
+        Value::Struct(mut st) if !Arc::ptr_eq(&st.schema, &mapping.schema) => {
+            st.schema = mapping.schema.clone();
+            Value::Struct(st)
+        }
+        other => other,
     }
 }
 
