@@ -171,11 +171,7 @@ fn rest_contract() {
     assert_eq!(c, 200);
     assert_eq!(v["database.password"], "[hidden]");
     assert!(!v.to_string().contains("s3cret"), "secret leaked: {v}");
-    let (_, v) = w.call(
-        "GET",
-        &format!("/connectors?expand=status&expand=info"),
-        None,
-    );
+    let (_, v) = w.call("GET", "/connectors?expand=status&expand=info", None);
     assert_eq!(
         v[&name]["info"]["config"]["database.password"], "[hidden]",
         "{v}"

@@ -495,7 +495,7 @@ impl Reader {
                 if cols.is_empty() {
                     "*".to_owned()
                 } else {
-                    cols.iter().cloned().collect::<Vec<_>>().join(", ")
+                    cols.join(", ")
                 },
                 quote_identifier(schema).unwrap_or_default(),
                 quote_identifier(name).unwrap_or_default()
