@@ -26,11 +26,13 @@ psql_ -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots W
 psql_ -c "DROP PUBLICATION IF EXISTS velocity_demo" >/dev/null
 rm -rf .velocity/demo && mkdir -p .velocity/demo
 psql_ -f examples/tms/schema.sql
-topics="tms.tms.carrier tms.tms.shipment tms.tms.note"
+# each run gets its own topic prefix, so a re-run shows only its own events
+prefix="tms$(date +%s)"
+topics="$prefix.tms.carrier $prefix.tms.shipment $prefix.tms.note"
 
 port=${VELOCITY_DEMO_PORT:-8083}
 sed -e "s#127.0.0.1:59092#$VELOCITY_KAFKA_BOOTSTRAP#" -e "s#:8083#:$port#" examples/standalone/worker.properties > .velocity/demo/worker.properties
-sed -e "s#\"55432\"#\"$VELOCITY_PG_PORT\"#" examples/connectors/postgres-tms.json > .velocity/demo/postgres-tms.json
+sed -e "s#\"55432\"#\"$VELOCITY_PG_PORT\"#" -e "s#\"topic.prefix\": \"tms\"#\"topic.prefix\": \"$prefix\"#" examples/connectors/postgres-tms.json > .velocity/demo/postgres-tms.json
 
 echo "== starting: velocity standalone worker.properties postgres-tms.json (log: .velocity/demo/worker.log)"
 "$bin" standalone .velocity/demo/worker.properties .velocity/demo/postgres-tms.json > .velocity/demo/worker.log 2>&1 &
@@ -50,18 +52,7 @@ psql_ -f examples/tms/changes.sql
 
 echo "== events in the topics ($topics), one line each: topic, key, op, before -> after"
 sleep 2
-"$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --idle-ms 3000 $topics | python3 -c '
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    v = r["value"]
-    key = r["key"]["payload"] if r["key"] else None
-    if v is None:
-        print(f"{r[\"topic\"]:18} key={json.dumps(key)} (tombstone)")
-        continue
-    p = v["payload"]
-    print(f"{r[\"topic\"]:18} key={json.dumps(key)} op={p[\"op\"]} snapshot={p[\"source\"][\"snapshot\"]}\n    before={json.dumps(p[\"before\"])}\n    after ={json.dumps(p[\"after\"])}")
-'
-echo "== full Debezium-format events: target/debug/velocity tail --max-records 1 tms.tms.shipment"
-"$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --max-records 1 tms.tms.shipment
+"$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --idle-ms 3000 $topics | python3 scripts/show_events.py
+echo "== one full Debezium-format event: target/debug/velocity tail --max-records 1 $prefix.tms.shipment"
+"$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --max-records 1 "$prefix.tms.shipment"
 echo "== offsets stored by the worker: $(curl -s "http://127.0.0.1:$port/connectors/tms-postgres/offsets")"

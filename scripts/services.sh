@@ -557,8 +557,9 @@ EOF
         chown -R "$owner" "$MY_HOME" "$MY_RUN"
         log "mariadb: starting on $HOST:$MARIADB_PORT"
         echo "$MARIADB_PORT" >"$MY_HOME/.port"
-        (cd "$MY_DATA" && setsid nohup "$bin" --defaults-file="$MY_CNF" \
-            >>"$MY_HOME/mariadbd.out" 2>&1 </dev/null &)
+        # the subshell execs into mariadbd, so nothing of ours lingers holding our stdout/stderr
+        (cd "$MY_DATA" && exec setsid nohup "$bin" --defaults-file="$MY_CNF") \
+            >>"$MY_HOME/mariadbd.out" 2>&1 </dev/null &
         if ! wait_for "mariadb (socket)" my_admin ping; then
             die_log "mariadb: not ready after ${TIMEOUT}s" "$MY_HOME/mariadbd.out" "$MY_LOG"
         fi
