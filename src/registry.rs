@@ -6,9 +6,16 @@ use velocity_api::PluginRegistry;
 
 /// Every built-in plugin.
 pub fn registry() -> PluginRegistry {
-    let mut r = PluginRegistry::new();
-    for p in velocity_connector_file::plugins() {
+    let mut r = PluginRegistry::new().register(velocity_connector_postgres::plugin());
+    let groups = [
+        velocity_connector_mysql::plugins(),
+        velocity_connector_jdbc::plugins(),
+        velocity_connector_redis::plugins(),
+        velocity_connector_file::plugins(),
+        velocity_transforms::plugins(),
+    ];
+    for p in groups.into_iter().flatten() {
         r = r.register(p);
     }
-    r.register(velocity_connector_postgres::plugin())
+    r
 }
