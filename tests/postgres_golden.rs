@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{unique, Worker};
@@ -16,33 +15,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
 use serde_json::{json, Value};
 
-fn env(k: &str, d: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| d.to_owned())
-}
-
-/// Runs a SQL file (or `-c` command) with psql as the superuser.
-pub fn psql(db: &str, args: &[&str]) {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .arg(format!(
-            "host={} port={} user={} dbname={db}",
-            env("VELOCITY_PG_HOST", "127.0.0.1"),
-            env("VELOCITY_PG_PORT", "55432"),
-            env("VELOCITY_PG_SUPERUSER", "postgres")
-        ))
-        .args(args)
-        .env(
-            "PGPASSWORD",
-            env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
-        )
-        .output()
-        .expect("psql is installed (scripts/services.sh installs it)");
-    assert!(
-        out.status.success(),
-        "psql {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{env, psql};
 
 const VOLATILE_PAYLOAD: &[&str] = &["ts_ms", "ts_us", "ts_ns"];
 const VOLATILE_SOURCE: &[&str] = &[

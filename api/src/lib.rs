@@ -27,5 +27,5 @@ pub use error::{ConnectError, ErrorKind, Result};
 pub use plugin::{PluginDesc, PluginKind, PluginRegistry};
 pub use record::{ConnectRecord, Header, Offset, Partition, SinkRecord, SourceRecord};
 pub use schema::{Field, Schema, SchemaRef, Type};
-pub use transform::Transform;
+pub use transform::{Predicate, Transform};
 pub use value::{Struct, Value};

@@ -3,7 +3,7 @@
 
 use crate::config::ConfigDef;
 use crate::connector::{SinkConnector, SinkTask, SourceConnector, SourceTask};
-use crate::transform::Transform;
+use crate::transform::{Predicate, Transform};
 
 /// What a plugin is, with the factories that make its parts.
 #[derive(Clone, Copy)]
@@ -24,6 +24,8 @@ pub enum PluginKind {
     },
     /// A single message transform.
     Transform(fn() -> Box<dyn Transform>),
+    /// A predicate for conditional transforms.
+    Predicate(fn() -> Box<dyn Predicate>),
 }
 
 impl PluginKind {
@@ -33,7 +35,13 @@ impl PluginKind {
             PluginKind::Source { .. } => "source",
             PluginKind::Sink { .. } => "sink",
             PluginKind::Transform(_) => "transformation",
+            PluginKind::Predicate(_) => "predicate",
         }
+    }
+
+    /// True for source and sink connectors (not transforms or predicates).
+    pub fn is_connector(&self) -> bool {
+        matches!(self, PluginKind::Source { .. } | PluginKind::Sink { .. })
     }
 }
 
@@ -95,7 +103,7 @@ impl PluginRegistry {
     pub fn connector_classes(&self) -> Vec<&'static str> {
         self.plugins
             .iter()
-            .filter(|p| !matches!(p.kind, PluginKind::Transform(_)))
+            .filter(|p| p.kind.is_connector())
             .map(|p| p.class)
             .collect()
     }

@@ -1,4 +1,5 @@
-//! Single message transforms (Kafka Connect's `Transformation`).
+//! Single message transforms (Kafka Connect's `Transformation`) and the
+//! predicates that make a transform conditional (Kafka Connect's `Predicate`).
 
 use crate::config::{ConfigDef, RawConfig};
 use crate::error::Result;
@@ -18,6 +19,27 @@ pub trait Transform: Send {
     fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>>;
 
     /// The keys this transform understands.
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::default()
+    }
+}
+
+/// A condition on a record, used to apply a transform only to some records
+/// (`transforms.<alias>.predicate=<p>`, `predicates.<p>.type=…`).
+///
+/// A predicate is configured once and then tested against every record that
+/// reaches the transform it guards; with `transforms.<alias>.negate=true` the
+/// transform runs when the predicate is false. Like transforms, predicates
+/// must be deterministic.
+pub trait Predicate: Send {
+    /// Configures the predicate with its keys, the `predicates.<alias>.`
+    /// prefix already removed. Errors name the key with that prefix removed.
+    fn configure(&mut self, config: &RawConfig) -> Result<()>;
+
+    /// True when the record matches.
+    fn test(&self, record: &ConnectRecord) -> bool;
+
+    /// The keys this predicate understands.
     fn config_def(&self) -> ConfigDef {
         ConfigDef::default()
     }

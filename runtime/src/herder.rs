@@ -167,7 +167,7 @@ impl Herder {
             )
         })?;
         match self.registry.find(class) {
-            Some(p) if !matches!(p.kind, PluginKind::Transform(_)) => Ok(*p),
+            Some(p) if p.kind.is_connector() => Ok(*p),
             _ => Err(RuntimeError::BadRequest(format!(
                 "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
                 self.registry.connector_classes().join(", ")
@@ -423,7 +423,9 @@ impl Herder {
         let join = match entry.plugin.kind {
             PluginKind::Source { task, .. } => tokio::spawn(worker::source::run(task(), rt)),
             PluginKind::Sink { task, .. } => tokio::spawn(worker::sink::run(task(), rt)),
-            PluginKind::Transform(_) => unreachable!("transforms are not connectors"),
+            PluginKind::Transform(_) | PluginKind::Predicate(_) => {
+                unreachable!("transforms are not connectors")
+            }
         };
         TaskHandle {
             id,
@@ -750,7 +752,9 @@ fn make_connector(plugin: &PluginDesc) -> Box<dyn Connector> {
     match plugin.kind {
         PluginKind::Source { connector, .. } => connector(),
         PluginKind::Sink { connector, .. } => connector(),
-        PluginKind::Transform(_) => unreachable!("transforms are not connectors"),
+        PluginKind::Transform(_) | PluginKind::Predicate(_) => {
+            unreachable!("transforms are not connectors")
+        }
     }
 }
 

@@ -248,3 +248,66 @@ pub fn wait_until(timeout: Duration, what: &str, mut pred: impl FnMut() -> bool)
     }
     panic!("timed out after {timeout:?} waiting for {what}");
 }
+
+/// An environment variable or a default.
+pub fn env(k: &str, d: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| d.to_owned())
+}
+
+/// Runs psql as the PostgreSQL superuser against `db` of the test server
+/// (`VELOCITY_PG_*`); panics with psql's stderr on failure.
+pub fn psql(db: &str, args: &[&str]) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
+        .arg(format!(
+            "host={} port={} user={} dbname={db}",
+            env("VELOCITY_PG_HOST", "127.0.0.1"),
+            env("VELOCITY_PG_PORT", "55432"),
+            env("VELOCITY_PG_SUPERUSER", "postgres")
+        ))
+        .args(args)
+        .env(
+            "PGPASSWORD",
+            env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
+        )
+        .output()
+        .expect("psql is installed (scripts/services.sh installs it)");
+    assert!(
+        out.status.success(),
+        "psql {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A connector JSON file for the PostgreSQL source on the test server, as
+/// superuser, with a filtered publication; `extra` keys override.
+pub fn pg_connector_file(
+    dir: &Path,
+    name: &str,
+    db: &str,
+    prefix: &str,
+    slot: &str,
+    extra: serde_json::Value,
+) -> PathBuf {
+    let mut config = serde_json::json!({
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": env("VELOCITY_PG_HOST", "127.0.0.1"),
+        "database.port": env("VELOCITY_PG_PORT", "55432"),
+        "database.user": env("VELOCITY_PG_SUPERUSER", "postgres"),
+        "database.password": env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
+        "database.dbname": db, "topic.prefix": prefix,
+        "slot.name": slot, "publication.name": slot, "publication.autocreate.mode": "filtered",
+        "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &p,
+        serde_json::json!({"name": name, "config": config}).to_string(),
+    )
+    .unwrap();
+    p
+}

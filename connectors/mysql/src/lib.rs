@@ -1,8 +1,56 @@
-//! The mysql connector (work in progress: registers no plugin yet).
+//! Debezium-compatible MySQL and MariaDB source connectors
+//! (`io.debezium.connector.mysql.MySqlConnector`,
+//! `io.debezium.connector.mariadb.MariaDbConnector`) over the binlog
+//! replication protocol (`mysql_async`'s binlog stream, events parsed by
+//! `mysql_common::binlog`).
+//!
+//! Layout, as every connector: [`config`], [`connector`], [`task`],
+//! [`error`]; protocol modules: [`binlog`] (positions, GTIDs, offsets,
+//! server dialects), [`catalog`] (table metadata from
+//! `information_schema`), [`types`] (Debezium's type mapping), [`envelope`]
+//! (event shape), [`reader`] (checks, snapshot, streaming).
 
-use velocity_api::PluginDesc;
+pub mod binlog;
+pub mod catalog;
+pub mod config;
+pub mod connector;
+pub mod envelope;
+pub mod error;
+pub mod reader;
+pub mod task;
+pub mod types;
+
+use velocity_api::{PluginDesc, PluginKind};
+
+/// The MySQL connector plugin.
+pub fn mysql_plugin() -> PluginDesc {
+    PluginDesc {
+        class: "io.debezium.connector.mysql.MySqlConnector",
+        aliases: &["mysql", "MySqlConnector"],
+        version: env!("CARGO_PKG_VERSION"),
+        config_def: config::config_def,
+        kind: PluginKind::Source {
+            connector: || Box::<connector::MySqlConnector>::default(),
+            task: || Box::<task::MySqlSourceTask>::default(),
+        },
+    }
+}
+
+/// The MariaDB connector plugin.
+pub fn mariadb_plugin() -> PluginDesc {
+    PluginDesc {
+        class: "io.debezium.connector.mariadb.MariaDbConnector",
+        aliases: &["mariadb", "MariaDbConnector"],
+        version: env!("CARGO_PKG_VERSION"),
+        config_def: config::config_def,
+        kind: PluginKind::Source {
+            connector: || Box::<connector::MySqlConnector>::default(),
+            task: || Box::<task::MySqlSourceTask>::default(),
+        },
+    }
+}
 
 /// The plugins of this crate, for the binary's registry.
 pub fn plugins() -> Vec<PluginDesc> {
-    Vec::new()
+    vec![mysql_plugin(), mariadb_plugin()]
 }

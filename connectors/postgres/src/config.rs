@@ -95,6 +95,11 @@ pub struct PostgresConfig {
     pub slot_name: String,
     /// `slot.drop.on.stop` (default false).
     pub slot_drop_on_stop: bool,
+    /// `slot.max.retries` (default 6): attempts when the slot is still active
+    /// (e.g. the previous process was killed and its walsender has not noticed yet).
+    pub slot_max_retries: u32,
+    /// `slot.retry.delay.ms` (default 10000).
+    pub slot_retry_delay: Duration,
     /// `publication.name` (default `dbz_publication`).
     pub publication_name: String,
     /// `publication.autocreate.mode` (default `all_tables`).
@@ -150,6 +155,8 @@ pub fn config_def() -> ConfigDef {
         k("plugin.name", String, Some("pgoutput"), Medium, "The logical decoding plugin; Velocity supports pgoutput.").one_of(&["pgoutput"]),
         k("slot.name", String, Some("debezium"), Medium, "The name of the PostgreSQL logical decoding slot."),
         k("slot.drop.on.stop", Boolean, Some("false"), Low, "Drop the logical replication slot when the connector stops gracefully."),
+        k("slot.max.retries", Int, Some("6"), Low, "How many times to retry when the replication slot is in use."),
+        k("slot.retry.delay.ms", Long, Some("10000"), Low, "Time between retries when the replication slot is in use."),
         k("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput."),
         k("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables, filtered or disabled.").one_of(&["all_tables", "filtered", "disabled"]),
         k("schema.include.list", List, Some(""), Medium, "Regular expressions of schemas to capture."),
@@ -439,6 +446,11 @@ impl PostgresConfig {
             topic_prefix,
             slot_name,
             slot_drop_on_stop: take!(c.bool_or("slot.drop.on.stop", false), false),
+            slot_max_retries: take!(c.int_or("slot.max.retries", 6, 0, 1000), 6) as u32,
+            slot_retry_delay: Duration::from_millis(take!(
+                c.int_or("slot.retry.delay.ms", 10_000, 0, 3_600_000),
+                10_000
+            ) as u64),
             publication_name: c.str_or("publication.name", "dbz_publication").to_owned(),
             publication_mode,
             filters,

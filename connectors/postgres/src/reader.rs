@@ -135,6 +135,12 @@ struct Txn {
     commit_ts_us: i64,
     skip_all: bool,
     pending: Vec<SourceRecord>,
+    /// `txId:lsn` once the first captured event was seen (transaction metadata).
+    meta_id: Option<String>,
+    /// Events so far, for `total_order`.
+    total: i64,
+    /// Events per `schema.table`, in first-seen order.
+    per_table: Vec<(String, i64)>,
 }
 
 struct Reader {
@@ -189,25 +195,37 @@ impl Reader {
         if wal_level != "logical" {
             return Err(PostgresError::WalLevel(wal_level));
         }
-        // The slot: in use by someone else? (checked before anything is created)
-        let slot_rows = client
-            .query(
-                "SELECT active, active_pid::text, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
-                &[&cfg.slot_name],
-            )
-            .await
-            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))?;
-        let slot_exists = !slot_rows.is_empty();
-        if let Some(row) = slot_rows.first() {
-            let active: bool = row.get(0);
-            if active {
-                let pid: Option<String> = row.get(1);
-                return Err(PostgresError::SlotInUse {
-                    slot: cfg.slot_name.clone(),
-                    pid: pid.unwrap_or_else(|| "unknown".into()),
-                });
+        // The slot: in use by someone else? (checked before anything is created;
+        // retried, because after a crash the old walsender may hold it a little longer)
+        let mut attempt = 0;
+        let slot_rows = loop {
+            let rows = client
+                .query(
+                    "SELECT active, active_pid::text, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+                    &[&cfg.slot_name],
+                )
+                .await
+                .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))?;
+            let active_pid = rows
+                .first()
+                .filter(|r| r.get::<_, bool>(0))
+                .map(|r| r.get::<_, Option<String>>(1));
+            match active_pid {
+                Some(pid) if attempt < cfg.slot_max_retries => {
+                    attempt += 1;
+                    tracing::warn!(slot = %cfg.slot_name, pid = ?pid, attempt, "replication slot is active; retrying after slot.retry.delay.ms");
+                    tokio::time::sleep(cfg.slot_retry_delay).await;
+                }
+                Some(pid) => {
+                    return Err(PostgresError::SlotInUse {
+                        slot: cfg.slot_name.clone(),
+                        pid: pid.unwrap_or_else(|| "unknown".into()),
+                    });
+                }
+                None => break rows,
             }
-        }
+        };
+        let slot_exists = !slot_rows.is_empty();
         // Captured tables, in name order (the snapshot order).
         let mut captured: Vec<(u32, String, String)> = catalog::list_tables(&client)
             .await
@@ -583,6 +601,7 @@ impl Reader {
             tx_id: xid,
             lsn: Some(lsn as i64),
             sequence: sequence.clone(),
+            transaction: None,
         };
         let rec = ts.change(
             &self.cfg,
@@ -733,17 +752,43 @@ impl Reader {
                     commit_ts_us: pg_ts_to_unix_us(b.commit_ts_us),
                     skip_all: b.final_lsn.0 < resume.lsn_commit,
                     pending: Vec::new(),
+                    meta_id: None,
+                    total: 0,
+                    per_table: Vec::new(),
                 });
             }
             PgOutputMessage::Commit(c) => {
                 if let Some(mut t) = txn.take() {
                     *last_end = c.end_lsn;
+                    let mut final_offset = None;
                     if let Some(last) = t.pending.last_mut() {
-                        last.source_offset
-                            .insert("lsn_commit".into(), c.end_lsn.0.into());
+                        let mut o = last.source_offset.clone();
+                        o.insert("lsn_commit".into(), c.end_lsn.0.into());
+                        if t.meta_id.is_none() {
+                            last.source_offset = o;
+                        } else {
+                            // the END record carries the completing offset, so a
+                            // stored last event without its END re-emits the END
+                            final_offset = Some(o);
+                        }
                     }
                     for r in t.pending.drain(..) {
                         self.push(r).await?;
+                    }
+                    if let (Some(_), Some(o)) = (&t.meta_id, final_offset) {
+                        let id = format!("{}:{}", t.xid, c.commit_lsn.0);
+                        let topic =
+                            format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
+                        let rec = crate::envelope::transaction_record(
+                            &topic,
+                            "END",
+                            &id,
+                            t.commit_ts_us.div_euclid(1000),
+                            Some(&t.per_table),
+                            &self.partition,
+                            o,
+                        );
+                        self.push(rec).await?;
                     }
                 }
             }
@@ -761,8 +806,58 @@ impl Reader {
                     return Ok(());
                 }
                 let (xid, commit_ts) = (t.xid, t.commit_ts_us);
+                let mut block = None;
+                if self.cfg.provide_transaction_metadata {
+                    let rel_id = match &m {
+                        PgOutputMessage::Insert(i) => Some(i.rel_id),
+                        PgOutputMessage::Update(u) => Some(u.rel_id),
+                        PgOutputMessage::Delete(d) => Some(d.rel_id),
+                        _ => None,
+                    };
+                    if let Some(ts) = match rel_id {
+                        Some(r) => self.table_schema(client, r, None).await?,
+                        None => None,
+                    } {
+                        let t = txn.as_mut().expect("in a transaction");
+                        if t.meta_id.is_none() {
+                            let id = format!("{xid}:{}", lsn.0);
+                            let topic =
+                                format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
+                            let rec = crate::envelope::transaction_record(
+                                &topic,
+                                "BEGIN",
+                                &id,
+                                commit_ts.div_euclid(1000),
+                                None,
+                                &self.partition,
+                                self.last_offset.clone(),
+                            );
+                            t.meta_id = Some(id);
+                            // flush earlier transactions' records first: BEGIN precedes this one's
+                            let prev = std::mem::take(&mut t.pending);
+                            for r in prev {
+                                self.push(r).await?;
+                            }
+                            self.push(rec).await?;
+                        }
+                        let t = txn.as_mut().expect("in a transaction");
+                        let name = format!("{}.{}", ts.schema, ts.table);
+                        t.total += 1;
+                        let dc = match t.per_table.iter_mut().find(|(n, _)| *n == name) {
+                            Some(e) => {
+                                e.1 += 1;
+                                e.1
+                            }
+                            None => {
+                                t.per_table.push((name, 1));
+                                1
+                            }
+                        };
+                        block = Some((t.meta_id.clone().unwrap_or_default(), t.total, dc));
+                    }
+                }
                 let records = self
-                    .change_records(client, m, lsn, xid, commit_ts, *last_end)
+                    .change_records(client, m, lsn, xid, commit_ts, *last_end, block)
                     .await?;
                 if records.is_empty() {
                     return Ok(());
@@ -780,6 +875,7 @@ impl Reader {
     }
 
     /// The records of one change event; only the last carries the advanced offset.
+    #[allow(clippy::too_many_arguments)]
     async fn change_records(
         &mut self,
         client: &Client,
@@ -788,13 +884,26 @@ impl Reader {
         xid: u32,
         commit_ts: i64,
         last_end: Lsn,
+        transaction: Option<(String, i64, i64)>,
     ) -> Result<Vec<SourceRecord>, PostgresError> {
         let cfg = self.cfg.clone();
         let rel_id = match &m {
             PgOutputMessage::Insert(i) => i.rel_id,
             PgOutputMessage::Update(u) => u.rel_id,
             PgOutputMessage::Delete(d) => d.rel_id,
-            PgOutputMessage::Truncate(_) => return Ok(Vec::new()),
+            PgOutputMessage::Truncate(t) => {
+                return self
+                    .truncate_records(
+                        client,
+                        &t.rel_ids,
+                        lsn,
+                        xid,
+                        commit_ts,
+                        last_end,
+                        transaction,
+                    )
+                    .await;
+            }
             _ => return Ok(Vec::new()),
         };
         let Some(ts) = self.table_schema(client, rel_id, None).await? else {
@@ -814,6 +923,7 @@ impl Reader {
             tx_id: Some(i64::from(xid)),
             lsn: Some(lsn.0 as i64),
             sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
+            transaction,
         };
         let skip = |op: char| cfg.skipped_operations.contains(&op);
         let mut out = Vec::new();
@@ -944,6 +1054,74 @@ impl Reader {
             _ => {}
         }
         // when the event yields nothing advanced (all skipped) keep the old offset
+        Ok(out)
+    }
+}
+
+impl Reader {
+    /// `op: "t"` events, one per truncated captured table (unless `t` is in
+    /// `skipped.operations`, Debezium's default). Key and row images are null.
+    #[allow(clippy::too_many_arguments)]
+    async fn truncate_records(
+        &mut self,
+        client: &Client,
+        rel_ids: &[u32],
+        lsn: Lsn,
+        xid: u32,
+        commit_ts: i64,
+        last_end: Lsn,
+        transaction: Option<(String, i64, i64)>,
+    ) -> Result<Vec<SourceRecord>, PostgresError> {
+        let cfg = self.cfg.clone();
+        if cfg.skipped_operations.contains(&'t') {
+            return Ok(Vec::new());
+        }
+        let mut tables = Vec::new();
+        for &r in rel_ids {
+            if let Some(ts) = self.table_schema(client, r, None).await? {
+                tables.push(ts);
+            }
+        }
+        let prev = self.last_offset.clone();
+        let advanced = self.offset(&[
+            ("lsn_proc", lsn.0.into()),
+            ("lsn_commit", last_end.0.into()),
+            ("lsn", lsn.0.into()),
+            ("txId", i64::from(xid).into()),
+            ("ts_usec", commit_ts.into()),
+        ]);
+        let pos = SourcePosition {
+            snapshot: "false",
+            ts_us: commit_ts,
+            tx_id: Some(i64::from(xid)),
+            lsn: Some(lsn.0 as i64),
+            sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
+            transaction,
+        };
+        let n = tables.len();
+        let mut out = Vec::with_capacity(n);
+        for (i, ts) in tables.iter().enumerate() {
+            let offset = if i + 1 == n {
+                advanced.clone()
+            } else {
+                prev.clone()
+            };
+            let nulls = Struct::new(ts.value_schema.clone());
+            let mut rec = ts.change(
+                &cfg,
+                &self.db,
+                "t",
+                &nulls,
+                None,
+                None,
+                &pos,
+                &self.partition,
+                offset,
+            );
+            rec.record.key = Value::Null;
+            rec.record.key_schema = None;
+            out.push(rec);
+        }
         Ok(out)
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value as JsonValue};
-use velocity_api::{PluginKind, RawConfig};
+use velocity_api::RawConfig;
 
 use crate::error::RuntimeError;
 use crate::herder::{definition_json, Herder};
@@ -449,7 +449,7 @@ async fn plugins(State(s): State<RestState>, Query(q): Query<PluginsQuery>) -> J
         .registry()
         .all()
         .iter()
-        .filter(|p| !q.connectors_only || !matches!(p.kind, PluginKind::Transform(_)))
+        .filter(|p| !q.connectors_only || p.kind.is_connector())
         .map(|p| json!({"class": p.class, "type": p.kind.type_name(), "version": p.version}))
         .collect();
     Json(JsonValue::Array(list))

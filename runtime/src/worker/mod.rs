@@ -11,7 +11,8 @@ use rdkafka::ClientConfig;
 use tokio::sync::watch;
 use velocity_api::config::ConfigExt;
 use velocity_api::{
-    ConnectError, ConnectRecord, PluginKind, PluginRegistry, RawConfig, TaskContext, Transform,
+    ConnectError, ConnectRecord, PluginKind, PluginRegistry, Predicate, RawConfig, TaskContext,
+    Transform,
 };
 
 use crate::config::{WorkerConfig, JSON_CONVERTER};
@@ -49,21 +50,181 @@ pub struct TaskRuntime {
     pub topics: Arc<StdMutex<BTreeSet<String>>>,
 }
 
+/// One configured step of a [`TransformChain`]: a transform, optionally guarded
+/// by a predicate (Kafka Connect's `TransformationStage`).
+struct Step {
+    alias: String,
+    transform: Box<dyn Transform>,
+    /// The predicate alias and instance, when `transforms.<alias>.predicate` is set.
+    predicate: Option<(String, Box<dyn Predicate>)>,
+    /// `transforms.<alias>.negate`: run the transform when the predicate is false.
+    negate: bool,
+}
+
 /// The configured transforms of a connector, applied in `transforms=` order.
+///
+/// Configured exactly as Kafka Connect configures them: `transforms=a,b`,
+/// `transforms.a.type=<class or alias>`, the transform's own keys under
+/// `transforms.a.`, and optionally `transforms.a.predicate=<p>` (an alias
+/// listed in `predicates=`, with `predicates.<p>.type` and its keys under
+/// `predicates.<p>.`) plus `transforms.a.negate=true|false`. A guarded
+/// transform runs only on records for which `negate XOR predicate.test()` is
+/// true; other records pass through unchanged. Each transform gets its own
+/// predicate instance, as in Kafka Connect.
 pub struct TransformChain {
-    steps: Vec<(String, Box<dyn Transform>)>,
+    steps: Vec<Step>,
+}
+
+/// Re-keys a plugin's configuration error under the plugin's prefix (e.g.
+/// `field` → `transforms.a.field`); other errors go under `fallback_key`.
+fn prefixed_error(prefix: &str, fallback_key: &str, e: ConnectError) -> (String, String) {
+    match e {
+        ConnectError::Config { key, message } => {
+            let full = format!("{prefix}{key}");
+            // Kafka Connect's messages name the full key; plugins name their own.
+            let message = message
+                .replace(&format!("\"{key}\""), &format!("\"{full}\""))
+                .replace(
+                    &format!("configuration {key}:"),
+                    &format!("configuration {full}:"),
+                );
+            let message = if message.starts_with("Invalid value ")
+                || message.starts_with("Missing required configuration")
+            {
+                message
+            } else {
+                format!("Invalid value for configuration {full}: {message}")
+            };
+            (full, message)
+        }
+        other => (fallback_key.to_owned(), format!("{fallback_key}: {other}")),
+    }
+}
+
+/// Names of the registered plugins of one kind, for "class not found" errors.
+fn known_plugins(registry: &PluginRegistry, want: fn(&PluginKind) -> bool) -> String {
+    let known: Vec<&str> = registry
+        .all()
+        .iter()
+        .filter(|p| want(&p.kind))
+        .map(|p| p.class)
+        .collect();
+    if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    }
+}
+
+/// Builds and configures predicate `alias` (`predicates.<alias>.*`).
+fn build_predicate(
+    registry: &PluginRegistry,
+    config: &RawConfig,
+    alias: &str,
+) -> Result<Box<dyn Predicate>, (String, String)> {
+    let key = format!("predicates.{alias}.type");
+    let Some(class) = config.opt_str(&key) else {
+        return Err((
+            key.clone(),
+            format!("Missing required configuration \"{key}\" which has no default value."),
+        ));
+    };
+    let factory = match registry.find(class).map(|p| p.kind) {
+        Some(PluginKind::Predicate(f)) => f,
+        Some(_) => {
+            return Err((
+                key.clone(),
+                format!("Invalid value {class} for configuration {key}: Not a Predicate"),
+            ))
+        }
+        None => {
+            return Err((
+                key.clone(),
+                format!(
+                    "Invalid value {class} for configuration {key}: Class {class} could not be found. Available predicates: {}",
+                    known_plugins(registry, |k| matches!(k, PluginKind::Predicate(_)))
+                ),
+            ))
+        }
+    };
+    let mut p = factory();
+    let prefix = format!("predicates.{alias}.");
+    p.configure(&config.with_prefix(&prefix))
+        .map_err(|e| prefixed_error(&prefix, &key, e))?;
+    Ok(p)
 }
 
 impl TransformChain {
-    /// Builds and configures the chain; errors are `(key, message)` pairs.
+    /// Builds and configures the chain; errors are `(key, message)` pairs
+    /// naming the full dotted key (e.g. `transforms.a.predicate`).
     pub fn from_config(
         registry: &PluginRegistry,
         config: &RawConfig,
     ) -> Result<TransformChain, Vec<(String, String)>> {
         let mut steps = Vec::new();
         let mut errors = Vec::new();
+        let predicate_aliases = config.list("predicates");
+        let mut seen = BTreeSet::new();
+        for alias in &predicate_aliases {
+            if !seen.insert(alias.as_str()) {
+                errors.push((
+                    "predicates".to_owned(),
+                    format!("Invalid value {} for configuration predicates: Duplicate alias provided: {alias}", config.str_or("predicates", "")),
+                ));
+            }
+        }
+        let mut seen = BTreeSet::new();
         for alias in config.list("transforms") {
+            if !seen.insert(alias.clone()) {
+                errors.push((
+                    "transforms".to_owned(),
+                    format!("Invalid value {} for configuration transforms: Duplicate alias provided: {alias}", config.str_or("transforms", "")),
+                ));
+                continue;
+            }
             let key = format!("transforms.{alias}.type");
+            let prefix = format!("transforms.{alias}.");
+            let negate_key = format!("transforms.{alias}.negate");
+            let negate = match config.bool_or(&negate_key, false) {
+                Ok(n) => n,
+                Err(_) => {
+                    errors.push((
+                        negate_key.clone(),
+                        format!(
+                            "Invalid value {} for configuration {negate_key}: Expected value to be either true or false",
+                            config.str_or(&negate_key, "")
+                        ),
+                    ));
+                    false
+                }
+            };
+            let predicate_key = format!("transforms.{alias}.predicate");
+            if config.contains_key(&negate_key) && !config.contains_key(&predicate_key) {
+                errors.push((
+                    negate_key.clone(),
+                    format!("Config '{negate_key}' was provided but there is no config '{predicate_key}' defining a predicate to be negated."),
+                ));
+            }
+            let predicate = match config.opt_str(&predicate_key) {
+                None => None,
+                Some(p) if !predicate_aliases.iter().any(|a| a == p) => {
+                    errors.push((
+                        predicate_key.clone(),
+                        format!(
+                            "Invalid value {p} for configuration {predicate_key}: Predicate alias {p} is not listed in 'predicates' ({})",
+                            if predicate_aliases.is_empty() { "empty".to_owned() } else { predicate_aliases.join(",") }
+                        ),
+                    ));
+                    None
+                }
+                Some(p) => match build_predicate(registry, config, p) {
+                    Ok(instance) => Some((p.to_owned(), instance)),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                },
+            };
             let Some(class) = config.opt_str(&key) else {
                 errors.push((
                     key.clone(),
@@ -73,24 +234,52 @@ impl TransformChain {
             };
             let factory = match registry.find(class).map(|p| p.kind) {
                 Some(PluginKind::Transform(f)) => f,
-                _ => {
-                    let known: Vec<&str> = registry
-                        .all()
-                        .iter()
-                        .filter(|p| matches!(p.kind, PluginKind::Transform(_)))
-                        .map(|p| p.class)
-                        .collect();
+                Some(_) => {
                     errors.push((
                         key.clone(),
-                        format!("Invalid value {class} for configuration {key}: Class {class} could not be found. Available transformations: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") }),
+                        format!(
+                            "Invalid value {class} for configuration {key}: Not a Transformation"
+                        ),
+                    ));
+                    continue;
+                }
+                None => {
+                    errors.push((
+                        key.clone(),
+                        format!(
+                            "Invalid value {class} for configuration {key}: Class {class} could not be found. Available transformations: {}",
+                            known_plugins(registry, |k| matches!(k, PluginKind::Transform(_)))
+                        ),
                     ));
                     continue;
                 }
             };
             let mut t = factory();
-            match t.configure(&config.with_prefix(&format!("transforms.{alias}."))) {
-                Ok(()) => steps.push((alias, t)),
-                Err(e) => errors.push((key, format!("transforms.{alias}: {e}"))),
+            let mut own = config.with_prefix(&prefix);
+            // Keys of the stage, not of the transform (Kafka Connect removes them too).
+            own.remove("type");
+            own.remove("predicate");
+            own.remove("negate");
+            match t.configure(&own) {
+                Ok(()) => steps.push(Step {
+                    alias,
+                    transform: t,
+                    predicate,
+                    negate,
+                }),
+                Err(e) => errors.push(prefixed_error(&prefix, &key, e)),
+            }
+        }
+        // Predicates nobody uses are still validated, as Kafka Connect does.
+        for alias in &predicate_aliases {
+            let used = config
+                .list("transforms")
+                .iter()
+                .any(|t| config.opt_str(&format!("transforms.{t}.predicate")) == Some(alias));
+            if !used {
+                if let Err(e) = build_predicate(registry, config, alias) {
+                    errors.push(e);
+                }
             }
         }
         if errors.is_empty() {
@@ -105,18 +294,40 @@ impl TransformChain {
         self.steps.is_empty()
     }
 
-    /// Applies every transform in order; `Ok(None)` when one dropped the record.
+    /// The transform aliases in order, with the predicate alias guarding each.
+    pub fn describe(&self) -> Vec<(String, Option<String>, bool)> {
+        self.steps
+            .iter()
+            .map(|s| {
+                (
+                    s.alias.clone(),
+                    s.predicate.as_ref().map(|(p, _)| p.clone()),
+                    s.negate,
+                )
+            })
+            .collect()
+    }
+
+    /// Applies every transform in order; `Ok(None)` when one dropped the
+    /// record. A transform whose predicate (after `negate`) does not match
+    /// leaves the record unchanged.
     pub fn apply(
         &mut self,
         mut record: ConnectRecord,
     ) -> Result<Option<ConnectRecord>, ConnectError> {
-        for (alias, t) in self.steps.iter_mut() {
-            match t.apply(record) {
+        for step in self.steps.iter_mut() {
+            if let Some((_, p)) = &step.predicate {
+                if p.test(&record) == step.negate {
+                    continue;
+                }
+            }
+            match step.transform.apply(record) {
                 Ok(Some(r)) => record = r,
                 Ok(None) => return Ok(None),
                 Err(e) => {
                     return Err(ConnectError::fatal(format!(
-                        "transform {alias} failed: {e}"
+                        "transform {} failed: {e}",
+                        step.alias
                     )))
                 }
             }
@@ -228,4 +439,133 @@ pub fn consumer_config(
         c.set(k, v);
     }
     c
+}
+
+#[cfg(test)]
+mod transform_chain_tests {
+    use super::*;
+    use velocity_api::{ConfigDef, PluginDesc, Value};
+
+    /// Appends `-<suffix>` to the topic.
+    struct Suffix(String);
+    impl Transform for Suffix {
+        fn configure(&mut self, config: &RawConfig) -> Result<(), ConnectError> {
+            self.0 = config.req_str("suffix")?.to_owned();
+            Ok(())
+        }
+        fn apply(&mut self, mut r: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
+            r.topic = format!("{}-{}", r.topic, self.0);
+            Ok(Some(r))
+        }
+    }
+
+    /// True for topics starting with `prefix`.
+    struct StartsWith(String);
+    impl Predicate for StartsWith {
+        fn configure(&mut self, config: &RawConfig) -> Result<(), ConnectError> {
+            self.0 = config.req_str("prefix")?.to_owned();
+            Ok(())
+        }
+        fn test(&self, r: &ConnectRecord) -> bool {
+            r.topic.starts_with(&self.0)
+        }
+    }
+
+    fn registry() -> PluginRegistry {
+        PluginRegistry::new()
+            .register(PluginDesc {
+                class: "test.Suffix",
+                aliases: &[],
+                version: "1",
+                config_def: ConfigDef::default,
+                kind: PluginKind::Transform(|| Box::new(Suffix(String::new()))),
+            })
+            .register(PluginDesc {
+                class: "test.StartsWith",
+                aliases: &["sw"],
+                version: "1",
+                config_def: ConfigDef::default,
+                kind: PluginKind::Predicate(|| Box::new(StartsWith(String::new()))),
+            })
+    }
+
+    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn topic_after(pairs: &[(&str, &str)], topic: &str) -> String {
+        let mut c = TransformChain::from_config(&registry(), &cfg(pairs)).unwrap();
+        let r = ConnectRecord::new(topic, None, Value::Null, None, Value::Null);
+        c.apply(r).unwrap().unwrap().topic
+    }
+
+    const GUARDED: &[(&str, &str)] = &[
+        ("transforms", "s"),
+        ("transforms.s.type", "test.Suffix"),
+        ("transforms.s.suffix", "x"),
+        ("transforms.s.predicate", "p"),
+        ("predicates", "p"),
+        ("predicates.p.type", "sw"),
+        ("predicates.p.prefix", "a"),
+    ];
+
+    #[test]
+    fn predicate_guards_the_transform() {
+        assert_eq!(topic_after(GUARDED, "abc"), "abc-x");
+        assert_eq!(topic_after(GUARDED, "bcd"), "bcd");
+    }
+
+    #[test]
+    fn negate_inverts_the_predicate() {
+        let mut pairs = GUARDED.to_vec();
+        pairs.push(("transforms.s.negate", "true"));
+        assert_eq!(topic_after(&pairs, "abc"), "abc");
+        assert_eq!(topic_after(&pairs, "bcd"), "bcd-x");
+        let mut pairs = GUARDED.to_vec();
+        pairs.push(("transforms.s.negate", "false"));
+        assert_eq!(topic_after(&pairs, "abc"), "abc-x");
+    }
+
+    #[test]
+    fn unguarded_transform_always_runs() {
+        let pairs = &GUARDED[..3];
+        assert_eq!(topic_after(pairs, "bcd"), "bcd-x");
+    }
+
+    #[test]
+    fn errors_name_the_full_key() {
+        let keys = |pairs: &[(&str, &str)]| -> Vec<String> {
+            TransformChain::from_config(&registry(), &cfg(pairs))
+                .err()
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        let mut unknown = GUARDED.to_vec();
+        unknown[3] = ("transforms.s.predicate", "q");
+        assert_eq!(keys(&unknown), ["transforms.s.predicate"]);
+        let no_pattern: Vec<_> = GUARDED[..6].to_vec();
+        assert_eq!(keys(&no_pattern), ["predicates.p.prefix"]);
+        assert_eq!(keys(&GUARDED[..2]), ["transforms.s.suffix"]);
+        let mut bad_negate = GUARDED.to_vec();
+        bad_negate.push(("transforms.s.negate", "yes"));
+        assert_eq!(keys(&bad_negate), ["transforms.s.negate"]);
+        let negate_only = [
+            GUARDED[0],
+            GUARDED[1],
+            GUARDED[2],
+            ("transforms.s.negate", "true"),
+        ];
+        assert_eq!(keys(&negate_only), ["transforms.s.negate"]);
+        let mut dup = GUARDED.to_vec();
+        dup[0] = ("transforms", "s,s");
+        assert_eq!(keys(&dup), ["transforms"]);
+        // The stage keys are not passed to the transform.
+        let mut t = Suffix(String::new());
+        assert!(t.configure(&cfg(&[])).is_err());
+    }
 }

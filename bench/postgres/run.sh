@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Backlog drain benchmark for the PostgreSQL source (issue 6).
+#
+#   bench/postgres/run.sh [ROWS_PER_TXN] [TXNS]      (default 1000 x 200 = 200,000 rows)
+#
+# One run measures, on the same backlog of a 10-column table:
+#   baseline  pg_recvlogical (pgoutput) draining its own slot to /dev/null
+#   velocity  the release binary with the Debezium PostgreSQL connector,
+#             JsonConverter schemas.enable=true, producing to a tansu broker,
+#             until the offset of the last transaction is stored
+# and prints events/s, peak RSS and the ratio velocity/baseline.
+# The broker for this run is a separate in-memory tansu (the durable SQLite
+# broker of scripts/services.sh accepts ~16k msg/s and would measure itself).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROWS=${1:-1000}
+TXNS=${2:-200}
+TOTAL=$((ROWS * TXNS))
+
+VELOCITY_SERVICES=postgres scripts/services.sh up >/dev/null
+eval "$(VELOCITY_SERVICES=postgres scripts/services.sh env)"
+cargo build --release --quiet --bin velocity
+bin=$PWD/target/release/velocity
+tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
+[ -x "$tansu" ] || VELOCITY_SERVICES=kafka scripts/services.sh up >/dev/null   # installs tansu when missing
+tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
+
+work=$(mktemp -d /tmp/velocity-bench.XXXXXX)
+kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work" && exec env -u CLUSTER_ID -u STORAGE_ENGINE "$tansu" broker --cluster-id bench \
+   --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
+   --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1) &
+broker=$!
+cleanup() { kill "$broker" 2>/dev/null || true; [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null || true; }
+trap cleanup EXIT
+
+export PGPASSWORD=$VELOCITY_PG_SUPERUSER_PASSWORD
+conn="host=$VELOCITY_PG_HOST port=$VELOCITY_PG_PORT user=$VELOCITY_PG_SUPERUSER"
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$conn dbname=${DB:-postgres}" "$@"; }
+q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity')" >/dev/null
+q -c "DROP DATABASE IF EXISTS velocity_bench WITH (FORCE)" -c "CREATE DATABASE velocity_bench"
+DB=velocity_bench q -c "CREATE TABLE bench (id bigint PRIMARY KEY, c1 integer, c2 bigint, c3 text, c4 numeric(12,2),
+   c5 timestamptz, c6 boolean, c7 double precision, c8 varchar(32), c9 date)" \
+   -c "CREATE PUBLICATION bench_pub FOR TABLE bench" \
+   -c "SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')" \
+   -c "SELECT pg_create_logical_replication_slot('bench_velocity', 'pgoutput')" >/dev/null
+echo "writing the backlog: $TXNS transactions x $ROWS rows"
+for i in $(seq 0 $((TXNS - 1))); do
+  a=$((i * ROWS + 1)); b=$(((i + 1) * ROWS))
+  echo "INSERT INTO bench SELECT g, g % 1000, g * 7, 'shipment ' || g, g / 100.0, '2024-03-01 08:00:00+00'::timestamptz + g * interval '1 second', g % 2 = 0, g / 3.0, 'REF-' || g, DATE '2024-01-01' + (g % 365) FROM generate_series($a, $b) g;"
+done > "$work/load.sql"
+head -n -1 "$work/load.sql" > "$work/load-head.sql"; tail -n 1 "$work/load.sql" > "$work/load-last.sql"
+DB=velocity_bench q -f "$work/load-head.sql"
+before_last=$(q -c "SELECT pg_current_wal_lsn()")
+DB=velocity_bench q -f "$work/load-last.sql"
+end_lsn=$(q -c "SELECT pg_current_wal_lsn()")
+
+echo "baseline: pg_recvlogical draining slot bench_recv to /dev/null"
+/usr/bin/time -f "%e %M" -o "$work/recv.time" pg_recvlogical -h "$VELOCITY_PG_HOST" -p "$VELOCITY_PG_PORT" -U "$VELOCITY_PG_SUPERUSER" \
+  -d velocity_bench --slot bench_recv --start --endpos "$end_lsn" -o proto_version=1 -o publication_names=bench_pub -f /dev/null
+read -r recv_s recv_kb < "$work/recv.time"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/worker.properties" <<PROPS
+bootstrap.servers=127.0.0.1:$kport
+listeners=http://127.0.0.1:$port
+offset.storage.file.filename=$work/offsets.json
+offset.flush.interval.ms=100
+PROPS
+cat > "$work/bench.json" <<JSON
+{"name": "bench", "config": {
+  "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+  "database.hostname": "$VELOCITY_PG_HOST", "database.port": "$VELOCITY_PG_PORT",
+  "database.user": "$VELOCITY_PG_SUPERUSER", "database.password": "$VELOCITY_PG_SUPERUSER_PASSWORD",
+  "database.dbname": "velocity_bench", "database.sslmode": "disable", "topic.prefix": "bench",
+  "slot.name": "bench_velocity", "publication.name": "bench_pub", "publication.autocreate.mode": "disabled",
+  "snapshot.mode": "no_data", "max.batch.size": "${VELOCITY_BENCH_BATCH:-8192}", "max.queue.size": "${VELOCITY_BENCH_QUEUE:-32768}",
+  "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1"}}
+JSON
+echo "velocity: draining slot bench_velocity into the broker"
+start=$(date +%s.%N)
+VELOCITY_LOG=warn "$bin" standalone "$work/worker.properties" "$work/bench.json" >"$work/worker.log" 2>&1 &
+worker=$!
+target=$(python3 -c "a,b='$before_last'.split('/'); print((int(a,16)<<32)+int(b,16))")
+peak=0
+while :; do
+  done_lsn=$(curl -s "http://127.0.0.1:$port/connectors/bench/offsets" | python3 -c 'import json,sys
+try:
+  o=json.load(sys.stdin)["offsets"]; print(o[0]["offset"].get("lsn_commit",0) if o else 0)
+except Exception: print(0)' 2>/dev/null || echo 0)
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status 2>/dev/null || echo 0)
+  [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
+  # lsn_commit passes the LSN taken before the last transaction only when the
+  # last transaction's last event is stored: the whole backlog is delivered
+  if [ "$done_lsn" -gt "$target" ] 2>/dev/null; then break; fi
+  if ! kill -0 "$worker" 2>/dev/null; then echo "velocity exited:"; tail -20 "$work/worker.log"; exit 1; fi
+  if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timeout"; tail -20 "$work/worker.log"; exit 1; fi
+  sleep 0.05
+done
+end=$(date +%s.%N)
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status); [ "$hwm" -gt "$peak" ] && peak=$hwm
+kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
+vel_s=$(echo "$end - $start" | bc -l)
+python3 - "$TOTAL" "$recv_s" "$recv_kb" "$vel_s" "$peak" <<'PY'
+import sys
+total, recv_s, recv_kb, vel_s, peak_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+r, v = total / recv_s, total / vel_s
+print(f"rows/events          {total}")
+print(f"pg_recvlogical       {recv_s:7.2f} s  {r:10.0f} rows/s    peak RSS {recv_kb/1024:6.1f} MB")
+print(f"velocity -> broker   {vel_s:7.2f} s  {v:10.0f} events/s  peak RSS {peak_kb/1024:6.1f} MB")
+print(f"ratio velocity/pg_recvlogical: {v / r:.2f}")
+PY
+q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity')" >/dev/null

@@ -1,0 +1,360 @@
+//! Binlog positions, GTIDs and offsets, and the server-dialect differences
+//! between MySQL and MariaDB.
+//!
+//! Offsets use Debezium's keys: `file` and `pos` (the position where the
+//! transaction of the record starts, i.e. where a restart reads from),
+//! `event` (how many row/DDL events of that transaction were completely
+//! delivered), `row` (how many rows of the next event were delivered),
+//! `gtids` (the executed GTID set: MySQL `uuid:1-n,…`, MariaDB
+//! `domain-server-seq,…`), `ts_sec` and `server_id`; snapshot records add
+//! `snapshot: true` (and `snapshot_completed: true` on the last one).
+
+use std::collections::BTreeMap;
+
+use velocity_api::Offset;
+
+/// MariaDB's GTID event type code.
+pub const MARIADB_GTID_EVENT: u8 = 0xa2;
+/// MariaDB's ANNOTATE_ROWS event type code (original SQL of row events).
+pub const MARIADB_ANNOTATE_ROWS_EVENT: u8 = 0xa0;
+/// MariaDB's GTID_LIST event type code.
+pub const MARIADB_GTID_LIST_EVENT: u8 = 0xa3;
+/// MariaDB's BINLOG_CHECKPOINT event type code.
+pub const MARIADB_BINLOG_CHECKPOINT_EVENT: u8 = 0xa1;
+
+/// The server product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// MySQL `major.minor.patch`.
+    MySql(u16, u16, u16),
+    /// MariaDB.
+    MariaDb,
+}
+
+impl Server {
+    /// Detects the product from `SELECT VERSION()`.
+    pub fn from_version(v: &str) -> Server {
+        if v.to_ascii_lowercase().contains("mariadb") {
+            return Server::MariaDb;
+        }
+        let mut it = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<u16>().unwrap_or(0));
+        Server::MySql(
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+        )
+    }
+
+    /// The statement that shows the current binlog file and position:
+    /// `SHOW BINARY LOG STATUS` on MySQL 8.2+ (where `SHOW MASTER STATUS`
+    /// is deprecated and removed in 8.4), `SHOW MASTER STATUS` elsewhere.
+    pub fn binlog_status_sql(self) -> &'static str {
+        match self {
+            Server::MySql(major, minor, _) if (major, minor) >= (8, 2) => "SHOW BINARY LOG STATUS",
+            _ => "SHOW MASTER STATUS",
+        }
+    }
+
+    /// The query returning the executed GTID set, if the server has one.
+    pub fn gtid_sql(self) -> &'static str {
+        match self {
+            Server::MariaDb => "SELECT @@global.gtid_binlog_pos",
+            Server::MySql(..) => "SELECT @@global.gtid_executed",
+        }
+    }
+
+    /// Statements to run on the binlog connection before requesting the dump.
+    pub fn dump_session_sql(self) -> &'static [&'static str] {
+        match self {
+            // 4 = MARIA_SLAVE_CAPABILITY_GTID: send GTID, annotate and
+            // checkpoint events instead of rewriting them as BEGIN queries.
+            Server::MariaDb => &["SET @mariadb_slave_capability = 4"],
+            Server::MySql(..) => &[],
+        }
+    }
+}
+
+/// An executed-GTID set, kept in the server's own notation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GtidSet {
+    /// MariaDB: domain → (server, seq) of the last transaction of the domain.
+    mariadb: BTreeMap<u32, (u32, u64)>,
+    /// MySQL: source uuid → sorted disjoint inclusive intervals.
+    mysql: BTreeMap<String, Vec<(u64, u64)>>,
+}
+
+impl GtidSet {
+    /// Parses `@@gtid_binlog_pos` (`0-1-68,1-2-5`) or `@@gtid_executed`
+    /// (`uuid:1-5:7,uuid2:1-3`); unknown parts are ignored.
+    pub fn parse(s: &str) -> GtidSet {
+        let mut set = GtidSet::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part.contains(':') {
+                let mut it = part.split(':');
+                let uuid = it.next().unwrap_or_default().to_ascii_lowercase();
+                let ivs = set.mysql.entry(uuid).or_default();
+                for iv in it {
+                    let (a, b) = iv.split_once('-').unwrap_or((iv, iv));
+                    if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                        ivs.push((a, b));
+                    }
+                }
+                ivs.sort_unstable();
+            } else {
+                let nums: Vec<u64> = part.split('-').filter_map(|x| x.parse().ok()).collect();
+                if nums.len() == 3 {
+                    set.mariadb
+                        .insert(nums[0] as u32, (nums[1] as u32, nums[2]));
+                }
+            }
+        }
+        set
+    }
+
+    /// Records MariaDB GTID `domain-server-seq`.
+    pub fn add_mariadb(&mut self, domain: u32, server: u32, seq: u64) {
+        self.mariadb.insert(domain, (server, seq));
+    }
+
+    /// Records MySQL GTID `uuid:n`, merging intervals.
+    pub fn add_mysql(&mut self, uuid: &str, n: u64) {
+        let ivs = self.mysql.entry(uuid.to_ascii_lowercase()).or_default();
+        ivs.push((n, n));
+        ivs.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ivs.len());
+        for &(a, b) in ivs.iter() {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        *ivs = merged;
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.mariadb.is_empty() && self.mysql.is_empty()
+    }
+}
+
+impl std::fmt::Display for GtidSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<String> = self
+            .mariadb
+            .iter()
+            .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
+            .collect();
+        for (uuid, ivs) in &self.mysql {
+            let mut p = uuid.clone();
+            for (a, b) in ivs {
+                if a == b {
+                    p.push_str(&format!(":{a}"));
+                } else {
+                    p.push_str(&format!(":{a}-{b}"));
+                }
+            }
+            parts.push(p);
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// A MariaDB GTID event body: `seq_no` u64, `domain_id` u32, flags u8, ….
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MariaGtid {
+    /// Sequence number.
+    pub seq: u64,
+    /// Replication domain.
+    pub domain: u32,
+    /// FL_STANDALONE (1): a statement without BEGIN/COMMIT (DDL).
+    pub standalone: bool,
+}
+
+impl MariaGtid {
+    /// Parses the event data (after the common header).
+    pub fn parse(data: &[u8]) -> Option<MariaGtid> {
+        if data.len() < 13 {
+            return None;
+        }
+        let seq = u64::from_le_bytes(data[0..8].try_into().ok()?);
+        let domain = u32::from_le_bytes(data[8..12].try_into().ok()?);
+        Some(MariaGtid {
+            seq,
+            domain,
+            standalone: data[12] & 1 != 0,
+        })
+    }
+}
+
+/// Formats a MySQL GTID source id (16 bytes) as a UUID string.
+pub fn uuid_string(sid: &[u8; 16]) -> String {
+    let h: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Where the reader stands, and what an offset says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Position {
+    /// Binlog file.
+    pub file: String,
+    /// Position where the current transaction starts (restart point).
+    pub pos: u64,
+    /// Completed row/DDL events of that transaction.
+    pub event: u64,
+    /// Delivered rows of the next event.
+    pub row: u64,
+    /// Executed GTID set (text).
+    pub gtids: Option<String>,
+    /// Event time, seconds.
+    pub ts_sec: i64,
+    /// Originating server id.
+    pub server_id: i64,
+    /// This offset belongs to a snapshot.
+    pub snapshot: bool,
+    /// The snapshot finished with this record.
+    pub snapshot_completed: bool,
+}
+
+impl Position {
+    /// Reads Debezium's offset keys.
+    pub fn from_offset(o: &Offset) -> Option<Position> {
+        let file = o.get("file")?.as_str()?.to_owned();
+        let n = |k: &str| o.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let b = |k: &str| o.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+        Some(Position {
+            file,
+            pos: n("pos"),
+            event: n("event"),
+            row: n("row"),
+            gtids: o.get("gtids").and_then(|v| v.as_str()).map(str::to_owned),
+            ts_sec: o.get("ts_sec").and_then(|v| v.as_i64()).unwrap_or(0),
+            server_id: o.get("server_id").and_then(|v| v.as_i64()).unwrap_or(0),
+            snapshot: b("snapshot"),
+            snapshot_completed: b("snapshot_completed"),
+        })
+    }
+
+    /// Writes Debezium's offset keys.
+    pub fn to_offset(&self) -> Offset {
+        let mut o = Offset::new();
+        o.insert("ts_sec".into(), self.ts_sec.into());
+        o.insert("file".into(), self.file.clone().into());
+        o.insert("pos".into(), self.pos.into());
+        if let Some(g) = &self.gtids {
+            o.insert("gtids".into(), g.clone().into());
+        }
+        if self.snapshot {
+            o.insert("snapshot".into(), true.into());
+            if self.snapshot_completed {
+                o.insert("snapshot_completed".into(), true.into());
+            }
+        } else {
+            o.insert("row".into(), self.row.into());
+            o.insert("server_id".into(), self.server_id.into());
+            o.insert("event".into(), self.event.into());
+        }
+        o
+    }
+
+    /// True when the offset was written by a snapshot that did not finish.
+    pub fn snapshot_incomplete(&self) -> bool {
+        self.snapshot && !self.snapshot_completed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_statement_by_server() {
+        assert_eq!(
+            Server::from_version("8.4.0").binlog_status_sql(),
+            "SHOW BINARY LOG STATUS"
+        );
+        assert_eq!(
+            Server::from_version("8.0.36").binlog_status_sql(),
+            "SHOW MASTER STATUS"
+        );
+        assert_eq!(
+            Server::from_version("10.11.19-MariaDB-0+deb12u1-log"),
+            Server::MariaDb
+        );
+        assert_eq!(Server::MariaDb.binlog_status_sql(), "SHOW MASTER STATUS");
+        assert_eq!(
+            Server::MySql(8, 0, 1).gtid_sql(),
+            "SELECT @@global.gtid_executed"
+        );
+    }
+
+    #[test]
+    fn mysql_gtid_sets_merge() {
+        let mut s = GtidSet::parse("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5");
+        s.add_mysql("3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
+        s.add_mysql("3e11fa47-71ca-11e1-9e33-c80aa9429562", 8);
+        assert_eq!(s.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-6:8");
+        s.add_mysql("3e11fa47-71ca-11e1-9e33-c80aa9429562", 7);
+        assert_eq!(s.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-8");
+    }
+
+    #[test]
+    fn mariadb_gtid_sets() {
+        let mut s = GtidSet::parse("0-1-68,1-2-5");
+        s.add_mariadb(0, 1, 69);
+        assert_eq!(s.to_string(), "0-1-69,1-2-5");
+        let g = MariaGtid::parse(&[69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+        assert_eq!(
+            g,
+            MariaGtid {
+                seq: 69,
+                domain: 0,
+                standalone: true
+            }
+        );
+    }
+
+    #[test]
+    fn uuid_format() {
+        let sid = [
+            0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+            0x95, 0x62,
+        ];
+        assert_eq!(uuid_string(&sid), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
+    }
+
+    #[test]
+    fn offsets_round_trip() {
+        let p = Position {
+            file: "mariadb-bin.000002".into(),
+            pos: 4830,
+            event: 2,
+            row: 1,
+            gtids: Some("0-1-68".into()),
+            ts_sec: 1_700_000_000,
+            server_id: 1,
+            snapshot: false,
+            snapshot_completed: false,
+        };
+        let o = p.to_offset();
+        assert_eq!(o["file"], "mariadb-bin.000002");
+        assert_eq!(o["event"], 2);
+        assert_eq!(Position::from_offset(&o).unwrap(), p);
+        let s = Position {
+            snapshot: true,
+            ..p.clone()
+        };
+        assert!(Position::from_offset(&s.to_offset())
+            .unwrap()
+            .snapshot_incomplete());
+    }
+}

@@ -1,0 +1,147 @@
+//! Errors of the MySQL / MariaDB connector, each worded for the operator:
+//! what went wrong, which setting or server state causes it and how to fix
+//! it. Every variant knows whether retrying can help ([`MySqlError::kind`]).
+//! Messages never contain the password.
+
+use velocity_api::{ConnectError, ErrorKind};
+
+/// A MySQL connector error.
+#[derive(Debug, thiserror::Error)]
+pub enum MySqlError {
+    /// A server variable has a value the connector cannot work with.
+    #[error("the server's {variable} is '{actual}', but the connector needs {variable}={required}: set {variable}={required} in the server configuration (or SET GLOBAL {variable}='{required}') and restart the connector")]
+    ServerSetting {
+        /// Variable name (`binlog_format`, `binlog_row_image`, `log_bin`).
+        variable: &'static str,
+        /// Current value.
+        actual: String,
+        /// Required value.
+        required: &'static str,
+    },
+    /// Credentials rejected.
+    #[error("the server at {addr} rejected the credentials of database.user \"{user}\": {detail}. Check database.user and database.password")]
+    Auth {
+        /// host:port.
+        addr: String,
+        /// User name.
+        user: String,
+        /// Server message.
+        detail: String,
+    },
+    /// Host unreachable or refusing connections.
+    #[error("cannot reach the database at {addr}: {detail}. Check database.hostname and database.port and that the server is running")]
+    Unreachable {
+        /// host:port.
+        addr: String,
+        /// Cause.
+        detail: String,
+    },
+    /// The user lacks a privilege.
+    #[error("database.user \"{user}\" lacks a privilege: {detail}. Grant it SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*")]
+    Privilege {
+        /// User name.
+        user: String,
+        /// What is missing.
+        detail: String,
+    },
+    /// The stored binlog position is no longer on the server.
+    #[error("{0}")]
+    PositionLost(String),
+    /// A query or the binlog connection failed.
+    #[error("database error: {0}")]
+    Query(String),
+    /// A value or event could not be decoded.
+    #[error("could not decode {what}: {detail}")]
+    Decode {
+        /// What (db.table.column, event).
+        what: String,
+        /// Why.
+        detail: String,
+    },
+    /// The task is stopping.
+    #[error("the task was stopped")]
+    Stopped,
+}
+
+impl MySqlError {
+    /// Retriable (connection trouble) or fatal (configuration, server setup, data).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            MySqlError::Unreachable { .. } | MySqlError::Query(_) | MySqlError::Stopped => {
+                ErrorKind::Retriable
+            }
+            _ => ErrorKind::Fatal,
+        }
+    }
+
+    /// Classifies a driver error using the connection settings for the message.
+    pub fn from_driver(e: mysql_async::Error, user: &str, addr: &str) -> MySqlError {
+        match &e {
+            mysql_async::Error::Server(s) => match s.code {
+                // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+                1045 | 1044 => MySqlError::Auth {
+                    addr: addr.to_owned(),
+                    user: user.to_owned(),
+                    detail: s.message.clone(),
+                },
+                // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR
+                1227 | 1142 | 1143 => MySqlError::Privilege {
+                    user: user.to_owned(),
+                    detail: s.message.clone(),
+                },
+                // ER_MASTER_FATAL_ERROR_READING_BINLOG
+                1236 => MySqlError::PositionLost(format!(
+                    "the server cannot send the binlog from the stored position: {}. The binlog file was probably purged; set snapshot.mode=when_needed to take a new snapshot, or reset the offsets",
+                    s.message
+                )),
+                _ => MySqlError::Query(format!("{} (error {})", s.message, s.code)),
+            },
+            mysql_async::Error::Io(_) => MySqlError::Unreachable {
+                addr: addr.to_owned(),
+                detail: e.to_string(),
+            },
+            _ => MySqlError::Query(e.to_string()),
+        }
+    }
+}
+
+impl From<MySqlError> for ConnectError {
+    fn from(e: MySqlError) -> ConnectError {
+        match e.kind() {
+            ErrorKind::Retriable => ConnectError::retriable(e.to_string()),
+            ErrorKind::Fatal => ConnectError::fatal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binlog_format_message_names_the_setting() {
+        let e = MySqlError::ServerSetting {
+            variable: "binlog_format",
+            actual: "STATEMENT".into(),
+            required: "ROW",
+        };
+        let m = e.to_string();
+        assert!(m.contains("set binlog_format=ROW"), "{m}");
+        assert_eq!(e.kind(), ErrorKind::Fatal);
+    }
+
+    #[test]
+    fn kinds() {
+        assert!(ConnectError::from(MySqlError::Unreachable {
+            addr: "h:1".into(),
+            detail: "refused".into()
+        })
+        .is_retriable());
+        assert!(!ConnectError::from(MySqlError::Auth {
+            addr: "h:1".into(),
+            user: "u".into(),
+            detail: "denied".into()
+        })
+        .is_retriable());
+    }
+}

@@ -1,0 +1,74 @@
+//! The MySQL / MariaDB source task: starts the [`crate::reader`] and hands
+//! its batches to the runtime. `commit` has nothing to release on the
+//! server (binlog retention is the server's own setting), so the stored
+//! offset is the only acknowledgement.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use velocity_api::{
+    ConnectError, Offset, Partition, RawConfig, Result, SourceRecord, SourceTask, TaskContext,
+};
+
+use crate::config::MySqlConfig;
+use crate::reader::{self, ReaderHandle};
+
+/// The source partition: `{"server": "<topic.prefix>"}`, as Debezium writes it.
+pub fn partition(topic_prefix: &str) -> Partition {
+    let mut p = Partition::new();
+    p.insert("server".into(), topic_prefix.into());
+    p
+}
+
+/// The task object.
+#[derive(Default)]
+pub struct MySqlSourceTask {
+    reader: Option<ReaderHandle>,
+    cfg: Option<Arc<MySqlConfig>>,
+    partition: Partition,
+}
+
+#[async_trait]
+impl SourceTask for MySqlSourceTask {
+    async fn start(&mut self, config: &RawConfig, ctx: TaskContext) -> Result<()> {
+        let cfg = MySqlConfig::parse(config).map_err(|errs| {
+            let (k, m) = errs.into_iter().next().unwrap_or_default();
+            ConnectError::config(k, m)
+        })?;
+        let cfg = Arc::new(cfg);
+        self.partition = partition(&cfg.topic_prefix);
+        let stored = ctx.offsets.offset(&self.partition);
+        self.reader = Some(reader::spawn(cfg.clone(), self.partition.clone(), stored));
+        self.cfg = Some(cfg);
+        Ok(())
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        let (Some(r), Some(cfg)) = (self.reader.as_mut(), self.cfg.as_ref()) else {
+            return Err(ConnectError::fatal("poll before start"));
+        };
+        match tokio::time::timeout(cfg.poll_interval, r.rx.recv()).await {
+            Err(_) => Ok(Vec::new()),
+            Ok(None) => Err(ConnectError::fatal(
+                "the MySQL binlog reader stopped unexpectedly",
+            )),
+            Ok(Some(Ok(batch))) => Ok(batch),
+            Ok(Some(Err(e))) => Err(e.into()),
+        }
+    }
+
+    async fn commit(&mut self, _offsets: &[(Partition, Offset)]) -> Result<()> {
+        Ok(())
+    }
+
+    async fn stop(&mut self) -> Result<()> {
+        if let Some(r) = self.reader.take() {
+            let _ = r.stop.send(true);
+            let ReaderHandle { mut rx, join, .. } = r;
+            rx.close();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), join).await;
+        }
+        self.cfg = None;
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! Kafka Connect's predicates (`org.apache.kafka.connect.transforms.predicates`):
+//! `TopicNameMatches`, `HasHeaderKey` and `RecordIsTombstone`, used with
+//! `transforms.<alias>.predicate` to apply a transform conditionally.
+
+use regex::Regex;
+use velocity_api::config::{ConfigKey, ConfigType, Importance};
+use velocity_api::{
+    ConfigDef, ConnectRecord, PluginDesc, PluginKind, Predicate, RawConfig, Result,
+};
+
+use crate::util::{full_match_regex, req_str};
+
+/// `TopicNameMatches`: true when the whole topic name matches `pattern`
+/// (a Java regular expression).
+#[derive(Default)]
+pub struct TopicNameMatches {
+    pattern: Option<Regex>,
+}
+
+impl TopicNameMatches {
+    /// The keys: `pattern` (required).
+    pub fn def() -> ConfigDef {
+        ConfigDef::new(vec![ConfigKey::new(
+            "pattern",
+            ConfigType::String,
+            None,
+            Importance::Medium,
+            "A Java regular expression for matching against the name of a record's topic.",
+        )])
+    }
+}
+
+impl Predicate for TopicNameMatches {
+    fn configure(&mut self, config: &RawConfig) -> Result<()> {
+        let p = req_str(config, "pattern")?;
+        self.pattern = Some(full_match_regex("pattern", &p)?);
+        Ok(())
+    }
+
+    fn test(&self, record: &ConnectRecord) -> bool {
+        self.pattern
+            .as_ref()
+            .is_some_and(|p| p.is_match(&record.topic))
+    }
+
+    fn config_def(&self) -> ConfigDef {
+        Self::def()
+    }
+}
+
+/// `HasHeaderKey`: true when the record has at least one header called `name`.
+#[derive(Default)]
+pub struct HasHeaderKey {
+    name: String,
+}
+
+impl HasHeaderKey {
+    /// The keys: `name` (required).
+    pub fn def() -> ConfigDef {
+        ConfigDef::new(vec![ConfigKey::new(
+            "name",
+            ConfigType::String,
+            None,
+            Importance::Medium,
+            "The header name.",
+        )])
+    }
+}
+
+impl Predicate for HasHeaderKey {
+    fn configure(&mut self, config: &RawConfig) -> Result<()> {
+        self.name = req_str(config, "name")?;
+        Ok(())
+    }
+
+    fn test(&self, record: &ConnectRecord) -> bool {
+        record.headers.iter().any(|h| h.key == self.name)
+    }
+
+    fn config_def(&self) -> ConfigDef {
+        Self::def()
+    }
+}
+
+/// `RecordIsTombstone`: true when the record's value is null.
+#[derive(Default)]
+pub struct RecordIsTombstone;
+
+impl Predicate for RecordIsTombstone {
+    fn configure(&mut self, _config: &RawConfig) -> Result<()> {
+        Ok(())
+    }
+
+    fn test(&self, record: &ConnectRecord) -> bool {
+        record.value.is_null()
+    }
+}
+
+/// The predicate plugins.
+pub fn plugins() -> Vec<PluginDesc> {
+    vec![
+        PluginDesc {
+            class: "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            aliases: &[],
+            version: crate::VERSION,
+            config_def: TopicNameMatches::def,
+            kind: PluginKind::Predicate(|| Box::<TopicNameMatches>::default()),
+        },
+        PluginDesc {
+            class: "org.apache.kafka.connect.transforms.predicates.HasHeaderKey",
+            aliases: &[],
+            version: crate::VERSION,
+            config_def: HasHeaderKey::def,
+            kind: PluginKind::Predicate(|| Box::<HasHeaderKey>::default()),
+        },
+        PluginDesc {
+            class: "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+            aliases: &[],
+            version: crate::VERSION,
+            config_def: ConfigDef::default,
+            kind: PluginKind::Predicate(|| Box::new(RecordIsTombstone)),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use velocity_api::{Header, Value};
+
+    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn rec(topic: &str, value: Value) -> ConnectRecord {
+        ConnectRecord::new(topic, None, Value::Null, None, value)
+    }
+
+    #[test]
+    fn topic_name_matches_whole_name() {
+        let mut p = TopicNameMatches::default();
+        p.configure(&cfg(&[("pattern", "tms\\..*\\.shipment")]))
+            .unwrap();
+        assert!(p.test(&rec("tms.tms.shipment", Value::Null)));
+        assert!(!p.test(&rec("tms.tms.shipment_x", Value::Null)));
+        assert!(!p.test(&rec("x.tms.tms.shipment", Value::Null)));
+    }
+
+    #[test]
+    fn topic_name_matches_requires_valid_pattern() {
+        let e = TopicNameMatches::default()
+            .configure(&cfg(&[]))
+            .unwrap_err();
+        assert!(e.to_string().contains("pattern"), "{e}");
+        let e = TopicNameMatches::default()
+            .configure(&cfg(&[("pattern", "(")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("Invalid regex"), "{e}");
+    }
+
+    #[test]
+    fn has_header_key() {
+        let mut p = HasHeaderKey::default();
+        p.configure(&cfg(&[("name", "h")])).unwrap();
+        let mut r = rec("t", Value::Null);
+        assert!(!p.test(&r));
+        r.headers.push(Header {
+            key: "h".into(),
+            schema: None,
+            value: Value::Null,
+        });
+        assert!(p.test(&r));
+        assert!(HasHeaderKey::default().configure(&cfg(&[])).is_err());
+    }
+
+    #[test]
+    fn record_is_tombstone() {
+        let p = RecordIsTombstone;
+        assert!(p.test(&rec("t", Value::Null)));
+        assert!(!p.test(&rec("t", Value::from("x"))));
+    }
+}
