@@ -20,7 +20,7 @@ TOTAL=$((ROWS * TXNS))
 VELOCITY_SERVICES=postgres scripts/services.sh up >/dev/null
 eval "$(VELOCITY_SERVICES=postgres scripts/services.sh env)"
 cargo build --release --quiet --bin velocity
-bin=$PWD/target/release/velocity
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 [ -x "$tansu" ] || VELOCITY_SERVICES=kafka scripts/services.sh up >/dev/null   # installs tansu when missing
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
