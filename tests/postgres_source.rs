@@ -400,16 +400,11 @@ struct ReplicaCluster {
 
 impl ReplicaCluster {
     fn start() -> ReplicaCluster {
-        let bin = String::from_utf8(
-            Command::new("pg_config")
-                .arg("--bindir")
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap()
-        .trim()
-        .to_owned();
+        let bin = Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
         let bin = if Path::new(&format!("{bin}/initdb")).exists() {
             bin
         } else {
