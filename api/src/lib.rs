@@ -16,6 +16,7 @@ pub mod error;
 pub mod plugin;
 pub mod record;
 pub mod schema;
+pub mod source;
 pub mod transform;
 pub mod value;
 

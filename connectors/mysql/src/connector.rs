@@ -4,7 +4,7 @@
 //! exactly one task (one binlog stream, as in Debezium).
 
 use async_trait::async_trait;
-use velocity_api::{ConnectError, Connector, RawConfig, Result, SourceConnector};
+use velocity_api::{Connector, RawConfig, Result, SourceConnector};
 
 use crate::config::MySqlConfig;
 
@@ -22,8 +22,7 @@ impl Connector for MySqlConnector {
 
     async fn start(&mut self, config: &RawConfig) -> Result<()> {
         if let Err(errs) = MySqlConfig::parse(config) {
-            let (k, m) = errs.into_iter().next().unwrap_or_default();
-            return Err(ConnectError::config(k, m));
+            return Err(velocity_api::source::first_config_error(errs));
         }
         self.config = Some(config.clone());
         Ok(())

@@ -3,7 +3,7 @@
 //! stream per slot, as in Debezium).
 
 use async_trait::async_trait;
-use velocity_api::{ConnectError, Connector, RawConfig, Result, SourceConnector};
+use velocity_api::{Connector, RawConfig, Result, SourceConnector};
 
 use crate::config::PostgresConfig;
 
@@ -21,8 +21,7 @@ impl Connector for PostgresConnector {
 
     async fn start(&mut self, config: &RawConfig) -> Result<()> {
         if let Err(errs) = PostgresConfig::parse(config) {
-            let (k, m) = errs.into_iter().next().unwrap_or_default();
-            return Err(ConnectError::config(k, m));
+            return Err(velocity_api::source::first_config_error(errs));
         }
         self.config = Some(config.clone());
         Ok(())

@@ -15,9 +15,7 @@ use crate::reader::{self, ReaderHandle};
 
 /// The source partition of a connector: `{"server": "<topic.prefix>"}`, as Debezium writes it.
 pub fn partition(topic_prefix: &str) -> Partition {
-    let mut p = Partition::new();
-    p.insert("server".into(), topic_prefix.into());
-    p
+    velocity_api::source::server_partition(topic_prefix)
 }
 
 /// The task object.
@@ -31,10 +29,8 @@ pub struct PostgresSourceTask {
 #[async_trait]
 impl SourceTask for PostgresSourceTask {
     async fn start(&mut self, config: &RawConfig, ctx: TaskContext) -> Result<()> {
-        let cfg = PostgresConfig::parse(config).map_err(|errs| {
-            let (k, m) = errs.into_iter().next().unwrap_or_default();
-            ConnectError::config(k, m)
-        })?;
+        let cfg =
+            PostgresConfig::parse(config).map_err(velocity_api::source::first_config_error)?;
         let cfg = Arc::new(cfg);
         self.partition = partition(&cfg.topic_prefix);
         let stored = ctx.offsets.offset(&self.partition);
@@ -47,14 +43,8 @@ impl SourceTask for PostgresSourceTask {
         let (Some(r), Some(cfg)) = (self.reader.as_mut(), self.cfg.as_ref()) else {
             return Err(ConnectError::fatal("poll before start"));
         };
-        match tokio::time::timeout(cfg.poll_interval, r.rx.recv()).await {
-            Err(_) => Ok(Vec::new()),
-            Ok(None) => Err(ConnectError::fatal(
-                "the PostgreSQL reader stopped unexpectedly",
-            )),
-            Ok(Some(Ok(batch))) => Ok(batch),
-            Ok(Some(Err(e))) => Err(e.into()),
-        }
+        velocity_api::source::poll_reader(&mut r.rx, cfg.poll_interval, "the PostgreSQL reader")
+            .await
     }
 
     async fn commit(&mut self, offsets: &[(Partition, Offset)]) -> Result<()> {
