@@ -909,22 +909,8 @@ impl Reader {
         let Some(ts) = self.table_schema(client, rel_id, None).await? else {
             return Ok(Vec::new());
         };
-        let advanced = self.offset(&[
-            ("lsn_proc", lsn.0.into()),
-            ("lsn_commit", last_end.0.into()),
-            ("lsn", lsn.0.into()),
-            ("txId", i64::from(xid).into()),
-            ("ts_usec", commit_ts.into()),
-        ]);
         let prev = self.last_offset.clone();
-        let pos = SourcePosition {
-            snapshot: "false",
-            ts_us: commit_ts,
-            tx_id: Some(i64::from(xid)),
-            lsn: Some(lsn.0 as i64),
-            sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
-            transaction,
-        };
+        let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
         let skip = |op: char| cfg.skipped_operations.contains(&op);
         let mut out = Vec::new();
         match m {
@@ -1059,6 +1045,34 @@ impl Reader {
 }
 
 impl Reader {
+    /// The offset a streamed event advances to (stored once its record is
+    /// acknowledged) and its `source` position.
+    fn stream_point(
+        &self,
+        lsn: Lsn,
+        xid: u32,
+        commit_ts: i64,
+        last_end: Lsn,
+        transaction: Option<(String, i64, i64)>,
+    ) -> (Offset, SourcePosition) {
+        let offset = self.offset(&[
+            ("lsn_proc", lsn.0.into()),
+            ("lsn_commit", last_end.0.into()),
+            ("lsn", lsn.0.into()),
+            ("txId", i64::from(xid).into()),
+            ("ts_usec", commit_ts.into()),
+        ]);
+        let pos = SourcePosition {
+            snapshot: "false",
+            ts_us: commit_ts,
+            tx_id: Some(i64::from(xid)),
+            lsn: Some(lsn.0 as i64),
+            sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
+            transaction,
+        };
+        (offset, pos)
+    }
+
     /// `op: "t"` events, one per truncated captured table (unless `t` is in
     /// `skipped.operations`, Debezium's default). Key and row images are null.
     #[allow(clippy::too_many_arguments)]
@@ -1083,21 +1097,7 @@ impl Reader {
             }
         }
         let prev = self.last_offset.clone();
-        let advanced = self.offset(&[
-            ("lsn_proc", lsn.0.into()),
-            ("lsn_commit", last_end.0.into()),
-            ("lsn", lsn.0.into()),
-            ("txId", i64::from(xid).into()),
-            ("ts_usec", commit_ts.into()),
-        ]);
-        let pos = SourcePosition {
-            snapshot: "false",
-            ts_us: commit_ts,
-            tx_id: Some(i64::from(xid)),
-            lsn: Some(lsn.0 as i64),
-            sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
-            transaction,
-        };
+        let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
         let n = tables.len();
         let mut out = Vec::with_capacity(n);
         for (i, ts) in tables.iter().enumerate() {
