@@ -9,6 +9,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use velocity_runtime::logging::LogControl;
 
+/// mimalloc instead of glibc's malloc: a change event is built from many small
+/// allocations (row values, offsets, the source block) that die within
+/// milliseconds; glibc spent over a third of the task thread's time in
+/// malloc/free in the PostgreSQL backlog benchmark (bench/postgres/run.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Velocity: change data capture and Kafka Connect, compatible with Debezium
 /// and the Kafka Connect REST API.
 #[derive(Parser)]

@@ -67,6 +67,7 @@ bootstrap.servers=127.0.0.1:$kport
 listeners=http://127.0.0.1:$port
 offset.storage.file.filename=$work/offsets.json
 offset.flush.interval.ms=100
+${VELOCITY_BENCH_WORKER_EXTRA:-}
 PROPS
 cat > "$work/bench.json" <<JSON
 {"name": "bench", "config": {
@@ -80,8 +81,13 @@ cat > "$work/bench.json" <<JSON
 JSON
 echo "velocity: draining slot bench_velocity into the broker"
 start=$(date +%s.%N)
-VELOCITY_LOG=warn "$bin" standalone "$work/worker.properties" "$work/bench.json" >"$work/worker.log" 2>&1 &
+VELOCITY_LOG=warn ${VELOCITY_BENCH_WRAP:-} "$bin" standalone "$work/worker.properties" "$work/bench.json" >"$work/worker.log" 2>&1 &
 worker=$!
+if [ -n "${VELOCITY_BENCH_PERF:-}" ]; then   # optional profile: perf report -i $VELOCITY_BENCH_PERF
+  perf record -q -e cpu-clock -g -p "$worker" -o "$VELOCITY_BENCH_PERF" >/dev/null 2>&1 &
+fi
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+tansu_cpu0=$(cpu "$broker")
 target=$(python3 -c "a,b='$before_last'.split('/'); print((int(a,16)<<32)+int(b,16))")
 peak=0
 while :; do
@@ -100,15 +106,18 @@ except Exception: print(0)' 2>/dev/null || echo 0)
 done
 end=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status); [ "$hwm" -gt "$peak" ] && peak=$hwm
+vel_cpu=$(cpu "$worker"); tansu_cpu=$(( $(cpu "$broker") - tansu_cpu0 )); tck=$(getconf CLK_TCK)
 kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
 vel_s=$(echo "$end - $start" | bc -l)
-python3 - "$TOTAL" "$recv_s" "$recv_kb" "$vel_s" "$peak" <<'PY'
+python3 - "$TOTAL" "$recv_s" "$recv_kb" "$vel_s" "$peak" "$vel_cpu" "$tansu_cpu" "$tck" <<'PY'
 import sys
 total, recv_s, recv_kb, vel_s, peak_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+vel_cpu, tansu_cpu, tck = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 r, v = total / recv_s, total / vel_s
 print(f"rows/events          {total}")
 print(f"pg_recvlogical       {recv_s:7.2f} s  {r:10.0f} rows/s    peak RSS {recv_kb/1024:6.1f} MB")
 print(f"velocity -> broker   {vel_s:7.2f} s  {v:10.0f} events/s  peak RSS {peak_kb/1024:6.1f} MB")
+print(f"CPU during the drain: velocity {vel_cpu / tck:.2f} s, broker (tansu) {tansu_cpu / tck:.2f} s")
 print(f"ratio velocity/pg_recvlogical: {v / r:.2f}")
 PY
 q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity')" >/dev/null

@@ -171,14 +171,24 @@ impl Reader {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
+        if let Some(last) = batch.last() {
+            self.last_offset = last.source_offset.clone();
+        }
         self.tx
             .send(Ok(batch))
             .await
             .map_err(|_| PostgresError::Query("task stopped".into()))
     }
 
+    /// The offset of the last record pushed (cloned once per batch in
+    /// [`Self::send_batch`], not once per record).
+    fn last_offset(&self) -> Offset {
+        self.batch
+            .last()
+            .map_or_else(|| self.last_offset.clone(), |r| r.source_offset.clone())
+    }
+
     async fn push(&mut self, r: SourceRecord) -> Result<(), PostgresError> {
-        self.last_offset = r.source_offset.clone();
         self.batch.push(r);
         if self.batch.len() >= self.cfg.max_batch_size {
             self.send_batch().await?;
@@ -712,7 +722,7 @@ impl Reader {
         let (ms, us, _) = now();
         let key = Struct::new(key_schema.clone()).put("serverName", self.cfg.topic_prefix.as_str());
         let value = Struct::new(value_schema.clone()).put("ts_ms", ms);
-        let mut offset = self.last_offset.clone();
+        let mut offset = self.last_offset();
         offset.remove("snapshot");
         offset.remove("last_snapshot_record");
         offset.insert("lsn_commit".into(), pos.0.into());
@@ -830,7 +840,7 @@ impl Reader {
                                 commit_ts.div_euclid(1000),
                                 None,
                                 &self.partition,
-                                self.last_offset.clone(),
+                                self.last_offset(),
                             );
                             t.meta_id = Some(id);
                             // flush earlier transactions' records first: BEGIN precedes this one's
@@ -909,7 +919,6 @@ impl Reader {
         let Some(ts) = self.table_schema(client, rel_id, None).await? else {
             return Ok(Vec::new());
         };
-        let prev = self.last_offset.clone();
         let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
         let skip = |op: char| cfg.skipped_operations.contains(&op);
         let mut out = Vec::new();
@@ -957,6 +966,7 @@ impl Reader {
                     .is_some_and(|o| ts.key_schema.is_some() && ts.key_of(o) != ts.key_of(&after));
                 if key_changed {
                     let old = old.expect("checked");
+                    let prev = self.last_offset();
                     if !skip('d') {
                         out.push(ts.change(
                             &cfg,
@@ -1020,7 +1030,7 @@ impl Reader {
                         None,
                         &pos,
                         &self.partition,
-                        prev,
+                        self.last_offset(),
                     ));
                     out.push(ts.tombstone(&before, &self.partition, advanced));
                 } else {
@@ -1096,7 +1106,7 @@ impl Reader {
                 tables.push(ts);
             }
         }
-        let prev = self.last_offset.clone();
+        let prev = self.last_offset();
         let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
         let n = tables.len();
         let mut out = Vec::with_capacity(n);

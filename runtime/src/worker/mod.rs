@@ -405,8 +405,8 @@ pub fn producer_config(
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "200000")
-        .set("queue.buffering.max.kbytes", "262144")
+        .set("queue.buffering.max.messages", "100000")
+        .set("queue.buffering.max.kbytes", "32768")
         .set("message.max.bytes", "10000000");
     for (k, v) in worker.raw.with_prefix("producer.") {
         c.set(k, v);

@@ -32,10 +32,13 @@ use crate::status::{State, Status, TargetState};
 /// Most records waiting for a Kafka acknowledgement at once per task.
 pub const MAX_IN_FLIGHT: usize = 100_000;
 
+/// A record handed to the producer. Only the last record of a run of records
+/// from the same source partition within one poll batch keeps its offset:
+/// storing an earlier offset than possible is always safe (it can only cause
+/// duplicates after a crash, never loss), and it keeps the queue small.
 struct InFlight {
     delivery: Option<DeliveryFuture>,
-    partition: Partition,
-    offset: Offset,
+    position: Option<(Partition, Offset)>,
 }
 
 /// Runs a source task until it is stopped or fails; publishes its state.
@@ -156,8 +159,12 @@ impl Loop {
                 TargetState::Started => rt.status.set(Status::of(State::Running)),
             }
             let batch = task.poll().await?;
-            for record in batch {
-                self.send(record, rt).await?;
+            let mut records = batch.into_iter().peekable();
+            while let Some(record) = records.next() {
+                let keep_offset = records
+                    .peek()
+                    .is_none_or(|next| next.source_partition != record.source_partition);
+                self.send(record, keep_offset, rt).await?;
             }
             self.reap()?;
             if last_flush.elapsed() >= interval {
@@ -179,7 +186,12 @@ impl Loop {
         self.commit(task, rt).await
     }
 
-    async fn send(&mut self, sr: SourceRecord, rt: &TaskRuntime) -> Result<(), ConnectError> {
+    async fn send(
+        &mut self,
+        sr: SourceRecord,
+        keep_offset: bool,
+        rt: &TaskRuntime,
+    ) -> Result<(), ConnectError> {
         let SourceRecord {
             source_partition,
             source_offset,
@@ -255,8 +267,7 @@ impl Loop {
         };
         self.in_flight.push_back(InFlight {
             delivery,
-            partition: source_partition,
-            offset: source_offset,
+            position: keep_offset.then_some((source_partition, source_offset)),
         });
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             self.wait_oldest().await?;
@@ -293,10 +304,13 @@ impl Loop {
     }
 
     fn record_ack(&mut self, f: InFlight) {
+        let Some((partition, offset)) = f.position else {
+            return;
+        };
         self.dirty = true;
-        match self.acked.iter_mut().find(|(p, _)| *p == f.partition) {
-            Some(slot) => slot.1 = f.offset,
-            None => self.acked.push((f.partition, f.offset)),
+        match self.acked.iter_mut().find(|(p, _)| *p == partition) {
+            Some(slot) => slot.1 = offset,
+            None => self.acked.push((partition, offset)),
         }
     }
 
