@@ -842,3 +842,106 @@ fn mariadb_schema_history_replay_recovery_and_lost_position() {
     w.stop();
     sql(&format!("DROP DATABASE {db}"));
 }
+
+/// `provide.transaction.metadata` (BEGIN / END on `<prefix>.transaction`,
+/// the `transaction` block), `include.query` (MariaDB ANNOTATE_ROWS events)
+/// and column defaults in the field schemas, as Debezium writes them.
+#[test]
+fn mariadb_transaction_metadata_query_and_defaults() {
+    let db = unique("vmy_tx");
+    let prefix = unique("mx").replace('_', "");
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; \
+         CREATE TABLE a (id INT PRIMARY KEY, qty INT NOT NULL DEFAULT 7, label VARCHAR(10) DEFAULT 'new', n INT); \
+         CREATE TABLE b (id INT PRIMARY KEY);"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connector_file(
+        dir.path(),
+        "mx",
+        &db,
+        &prefix,
+        json!({"provide.transaction.metadata": "true", "include.query": "true"}),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    assert_eq!(
+        read(&prefix, 2, Duration::from_secs(60)).len(),
+        2,
+        "log:\n{}",
+        w.log_text()
+    );
+    sql(&format!(
+        "USE {db}; BEGIN; INSERT INTO a (id) VALUES (1); INSERT INTO b VALUES (1); \
+         INSERT INTO a VALUES (2, 3, 'x', 4); COMMIT;"
+    ));
+    let ta = read(&format!("{prefix}.{db}.a"), 2, Duration::from_secs(60));
+    assert_eq!(ta.len(), 2, "log:\n{}", w.log_text());
+    let tb = read(&format!("{prefix}.{db}.b"), 1, Duration::from_secs(30));
+    assert_eq!(tb.len(), 1);
+    let tx = read(&format!("{prefix}.transaction"), 2, Duration::from_secs(30));
+    assert_eq!(tx.len(), 2, "BEGIN + END: {tx:?}");
+
+    // BEGIN / END
+    let (bk, begin) = &tx[0];
+    let (_, end) = &tx[1];
+    let id = ta[0].1["payload"]["source"]["gtid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(bk["payload"], json!({"id": id}));
+    assert_eq!(
+        bk["schema"]["name"],
+        "io.debezium.connector.common.TransactionMetadataKey"
+    );
+    assert_eq!(
+        begin["schema"]["name"],
+        "io.debezium.connector.common.TransactionMetadataValue"
+    );
+    assert_eq!(begin["payload"]["status"], "BEGIN");
+    assert_eq!(begin["payload"]["id"], id.as_str());
+    assert!(begin["payload"]["event_count"].is_null());
+    assert_eq!(end["payload"]["status"], "END");
+    assert_eq!(end["payload"]["event_count"], 3);
+    assert_eq!(
+        end["payload"]["data_collections"],
+        json!([
+            {"data_collection": format!("{db}.a"), "event_count": 2},
+            {"data_collection": format!("{db}.b"), "event_count": 1}
+        ])
+    );
+    // transaction blocks
+    assert_eq!(
+        ta[0].1["payload"]["transaction"],
+        json!({"id": id, "total_order": 1, "data_collection_order": 1})
+    );
+    assert_eq!(
+        tb[0].1["payload"]["transaction"],
+        json!({"id": id, "total_order": 2, "data_collection_order": 1})
+    );
+    assert_eq!(
+        ta[1].1["payload"]["transaction"],
+        json!({"id": id, "total_order": 3, "data_collection_order": 2})
+    );
+    // include.query: the statement of each row event
+    assert_eq!(
+        ta[0].1["payload"]["source"]["query"],
+        "INSERT INTO a (id) VALUES (1)"
+    );
+    assert_eq!(
+        ta[1].1["payload"]["source"]["query"],
+        "INSERT INTO a VALUES (2, 3, 'x', 4)"
+    );
+    // defaults: the column's DEFAULT in its field schema
+    let v = &ta[0].1;
+    assert_eq!(
+        v["payload"]["after"],
+        json!({"id": 1, "qty": 7, "label": "new", "n": null})
+    );
+    assert_eq!(field_schema(v, "qty")["default"], 7);
+    assert_eq!(field_schema(v, "qty")["optional"], false);
+    assert_eq!(field_schema(v, "label")["default"], "new");
+    assert_eq!(field_schema(v, "label")["optional"], true);
+    assert!(field_schema(v, "n").get("default").is_none());
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+}

@@ -23,6 +23,21 @@
 //! - Acknowledgement: a binlog is retained by the server's own expiry
 //!   settings, not by its replicas, so there is nothing to release on
 //!   commit; the stored offset is all the connector needs.
+//! - Schemas: rows are decoded with the table model of [`crate::ddl`],
+//!   rebuilt at start by replaying the schema history ([`crate::history`])
+//!   up to the stored offset and advanced by every DDL read from the binlog,
+//!   so rows written before an `ALTER` decode with the columns they had. Each
+//!   DDL is written to the history (synchronously) before any record after
+//!   it is handed on. Offsets without a history topic refuse to start
+//!   (Debezium's "db history topic is missing"), unless `snapshot.mode=recovery`
+//!   rebuilds it from the current definitions.
+//! - Transaction metadata (`provide.transaction.metadata`): a BEGIN record
+//!   before the first change of a transaction (carrying that change's
+//!   previous offset), an END record after its commit (carrying the offset
+//!   after the transaction), and the `transaction` block on change events.
+//! - `include.query` on MariaDB: the ANNOTATE_ROWS event before a row event's
+//!   TABLE_MAP (read with `SHOW BINLOG EVENTS` when the server skipped it in
+//!   the stream); on MySQL the ROWS_QUERY event.
 //! - Backpressure: batches go through a bounded channel
 //!   (`max.queue.size / max.batch.size` batches); when it is full the reader
 //!   stops reading the binlog socket and the server waits.
@@ -762,6 +777,7 @@ impl Reader {
         };
         let mut first_txn_pending = skip.is_some();
         let mut stop = self.stop.clone();
+        let mut prev_end: u64 = 0;
         loop {
             let next = if self.batch.is_empty() {
                 tokio::select! {
@@ -789,6 +805,9 @@ impl Reader {
             let header = event.header();
             let end_pos = header.log_pos() as u64;
             let ev_start = end_pos.saturating_sub(header.event_size() as u64);
+            // where the previous event ended: a gap before this event is an
+            // event the server did not send (MariaDB's ANNOTATE_ROWS)
+            let gap_from = std::mem::replace(&mut prev_end, end_pos);
             let ts_ms = header.timestamp() as i64 * 1000;
             let server_id = header.server_id() as i64;
             let raw_type = header.event_type_raw();
@@ -943,6 +962,20 @@ impl Reader {
                 EventData::TableMapEvent(tm) => {
                     let db = tm.database_name().into_owned();
                     let table = tm.table_name().into_owned();
+                    if cfg.include_query
+                        && self.server == Server::MariaDb
+                        && gap_from > 0
+                        && gap_from < ev_start
+                        && cfg.filters.table(&db, &table)
+                    {
+                        // mysql_async cannot request ANNOTATE_ROWS events
+                        // (COM_BINLOG_DUMP flag 2): read the skipped one
+                        if let Some(query) =
+                            annotate_at(&mut meta, &cur_file, gap_from, &cfg).await?
+                        {
+                            txn.query = Some(query);
+                        }
+                    }
                     let ts = self.load(&mut meta, &db, &table).await?;
                     if ts.is_some_and(|t| t.width != tm.columns_count() as usize) {
                         // the model disagrees with the binlog: fall back to the server's definition
@@ -1263,6 +1296,29 @@ pub fn plan_start(
             SnapshotMode::Never => StartPlan::FromStart,
         }),
     }
+}
+
+/// The statement of the MariaDB ANNOTATE_ROWS event at `file`:`pos`, if
+/// that is one (`SHOW BINLOG EVENTS` shows its text as `Info`).
+async fn annotate_at(
+    meta: &mut Conn,
+    file: &str,
+    pos: u64,
+    cfg: &MySqlConfig,
+) -> Result<Option<String>, MySqlError> {
+    let row: Option<Row> = meta
+        .query_first(format!(
+            "SHOW BINLOG EVENTS IN '{}' FROM {pos} LIMIT 1",
+            file.replace('\\', "").replace('\'', "")
+        ))
+        .await
+        .map_err(|e| q(e, cfg))?;
+    Ok(row.and_then(|r| {
+        let kind: Option<String> = r.get(2);
+        let info: Option<String> = r.get(5);
+        kind.filter(|k| k.eq_ignore_ascii_case("Annotate_rows"))
+            .and(info)
+    }))
 }
 
 /// The before and after images of one row (driver values by column).
