@@ -1309,7 +1309,7 @@ async fn annotate_at(
     let row: Option<Row> = meta
         .query_first(format!(
             "SHOW BINLOG EVENTS IN '{}' FROM {pos} LIMIT 1",
-            file.replace('\\', "").replace('\'', "")
+            file.replace(['\\', '\''], "")
         ))
         .await
         .map_err(|e| q(e, cfg))?;
