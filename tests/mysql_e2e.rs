@@ -593,3 +593,355 @@ fn mariadb_statement_binlog_format_is_reported() {
     assert!(trace.contains("set binlog_format=ROW"), "{trace}");
     assert!(trace.contains("'STATEMENT'"), "{trace}");
 }
+
+/// The field names of the `after` struct schema of an envelope.
+fn after_fields(value: &Value) -> Vec<String> {
+    value["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "after")
+        .unwrap()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The connector's stored offsets entry (`{"partition", "offset"}`), once one exists
+/// that satisfies `pred`.
+fn stored_offset(w: &Worker, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let (_, v) = w.call("GET", &format!("/connectors/{name}/offsets"), None);
+        if let Some(e) = v["offsets"].as_array().and_then(|a| a.first()) {
+            if pred(&e["offset"]) {
+                return e.clone();
+            }
+        }
+        last = v;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no stored offset matching the condition; last: {last}");
+}
+
+fn stop_connector(w: &Worker, name: &str) {
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/stop"), None).0,
+        202
+    );
+    w.wait_status(name, |s| {
+        s["connector"]["state"] == "STOPPED" && s["tasks"].as_array().is_some_and(|t| t.is_empty())
+    });
+}
+
+fn patch_offsets(w: &Worker, name: &str, entry: &Value) {
+    let body = json!({ "offsets": [entry] }).to_string();
+    let (c, v) = w.call("PATCH", &format!("/connectors/{name}/offsets"), Some(&body));
+    assert_eq!(c, 200, "{v}");
+}
+
+fn patch_config(w: &Worker, name: &str, patch: Value) {
+    let (c, v) = w.call(
+        "PATCH",
+        &format!("/connectors/{name}/config"),
+        Some(&patch.to_string()),
+    );
+    assert_eq!(c, 200, "{v}");
+}
+
+/// Schema history end to end: an `ALTER TABLE ADD COLUMN` mid-stream, the
+/// offset rewound (REST offsets API) to before it, and the rows written
+/// before the ALTER decoded again with the old column set (the history is
+/// replayed up to the offset), those after it with the new one; then a
+/// missing history topic (FAILED with Debezium's recovery message),
+/// `snapshot.mode=recovery` rebuilding it, a stored binlog file that is not
+/// on the server (Debezium's "no longer available" error) and
+/// `snapshot.mode=when_needed` taking a new snapshot instead.
+#[test]
+fn mariadb_schema_history_replay_recovery_and_lost_position() {
+    let db = unique("vmy_hist");
+    let prefix = unique("mh").replace('_', "");
+    let name = "mh";
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; CREATE TABLE a (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 5); \
+         INSERT INTO a VALUES (1, 10);"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connector_file(dir.path(), name, &db, &prefix, json!({}));
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    let topic = format!("{prefix}.{db}.a");
+    let history = format!("{prefix}.history");
+    assert_eq!(
+        read(&topic, 1, Duration::from_secs(60)).len(),
+        1,
+        "snapshot; log:\n{}",
+        w.log_text()
+    );
+    let snap_offset = stored_offset(&w, name, |o| o["snapshot_completed"] == true);
+
+    // --- ALTER mid-stream
+    sql(&format!(
+        "USE {db}; INSERT INTO a VALUES (2, 20); \
+         ALTER TABLE a ADD COLUMN note VARCHAR(10) NOT NULL DEFAULT 'none'; \
+         INSERT INTO a VALUES (3, 30, 'hi');"
+    ));
+    let recs = read(&topic, 3, Duration::from_secs(60));
+    assert_eq!(recs.len(), 3, "log:\n{}", w.log_text());
+    assert_eq!(recs[1].1["payload"]["after"], json!({"id": 2, "v": 20}));
+    assert_eq!(after_fields(&recs[1].1), vec!["id", "v"]);
+    assert_eq!(
+        recs[2].1["payload"]["after"],
+        json!({"id": 3, "v": 30, "note": "hi"})
+    );
+    assert_eq!(after_fields(&recs[2].1), vec!["id", "v", "note"]);
+
+    // the history topic: CREATE DATABASE + CREATE TABLE of the snapshot, then the ALTER
+    let h = read(&history, 3, Duration::from_secs(30));
+    assert_eq!(h.len(), 3, "history records: {h:?}");
+    for (k, v) in &h {
+        assert!(k.is_null(), "history records have no key");
+        assert_eq!(v["source"]["server"], prefix.as_str());
+        assert!(v["position"]["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("mariadb-bin."));
+        assert_eq!(v["databaseName"], db.as_str());
+    }
+    assert!(h[0].1["ddl"]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE DATABASE"));
+    assert_eq!(h[0].1["position"]["snapshot"], true);
+    assert!(h[1].1["ddl"].as_str().unwrap().starts_with("CREATE TABLE"));
+    assert_eq!(h[1].1["tableChanges"][0]["type"], "CREATE");
+    assert_eq!(h[1].1["tableChanges"][0]["id"], format!("\"{db}\".\"a\""));
+    assert!(h[2].1["ddl"]
+        .as_str()
+        .unwrap()
+        .starts_with("ALTER TABLE a ADD COLUMN note"));
+    let alter = &h[2].1["tableChanges"][0];
+    assert_eq!(alter["type"], "ALTER");
+    assert_eq!(alter["table"]["primaryKeyColumnNames"], json!(["id"]));
+    let cols: Vec<&str> = alter["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols, vec!["id", "v", "note"]);
+    assert_eq!(alter["table"]["columns"][2]["typeName"], "VARCHAR");
+    assert_eq!(alter["table"]["columns"][2]["length"], 10);
+    assert_eq!(alter["table"]["columns"][2]["optional"], false);
+    assert!(h[2].1["position"]["event"].as_u64().unwrap() >= 1);
+    // the schema change event of the ALTER carries the same tableChanges
+    let sc = read(&prefix, 2, Duration::from_secs(20));
+    assert_eq!(sc.len(), 2);
+    assert_eq!(sc[1].1["payload"]["tableChanges"][0]["type"], "ALTER");
+    assert_eq!(
+        sc[1].1["payload"]["tableChanges"][0]["table"]["columns"][2]["name"],
+        "note"
+    );
+
+    // --- rewind to the snapshot's offset: rows 2 and 3 are read again
+    stop_connector(&w, name);
+    patch_offsets(&w, name, &snap_offset);
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/resume"), None).0,
+        202
+    );
+    let all = read(&topic, 5, Duration::from_secs(60));
+    assert_eq!(all.len(), 5, "log:\n{}", w.log_text());
+    assert_eq!(
+        all[3].1["payload"]["after"],
+        json!({"id": 2, "v": 20}),
+        "pre-ALTER row, old schema"
+    );
+    assert_eq!(after_fields(&all[3].1), vec!["id", "v"]);
+    assert_eq!(
+        all[4].1["payload"]["after"],
+        json!({"id": 3, "v": 30, "note": "hi"})
+    );
+    assert_eq!(after_fields(&all[4].1), vec!["id", "v", "note"]);
+    // the re-read ALTER is not recorded twice
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(read(&history, 10, Duration::from_secs(3)).len(), 3);
+
+    // --- a missing history topic: FAILED with Debezium's message
+    let missing = format!("{prefix}.history2");
+    patch_config(
+        &w,
+        name,
+        json!({"schema.history.internal.kafka.topic": missing}),
+    );
+    let s = w.wait_status(name, |s| s["tasks"][0]["state"] == "FAILED");
+    let trace = s["tasks"][0]["trace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        trace.contains("The db history topic is missing. You may attempt to recover it by reconfiguring the connector to recovery"),
+        "{trace}"
+    );
+    assert!(trace.contains("snapshot.mode=recovery"), "{trace}");
+
+    // --- recovery rebuilds it from the current schema and streams on
+    patch_config(&w, name, json!({"snapshot.mode": "recovery"}));
+    w.wait_status(name, |s| s["tasks"][0]["state"] == "RUNNING");
+    let h2 = read(&missing, 2, Duration::from_secs(30));
+    assert_eq!(
+        h2.len(),
+        2,
+        "recovered history: {h2:?}\nlog:\n{}",
+        w.log_text()
+    );
+    assert!(h2[1].1["ddl"].as_str().unwrap().contains("`note`"));
+    sql(&format!("USE {db}; INSERT INTO a VALUES (4, 40, 'after');"));
+    let all = read(&topic, 6, Duration::from_secs(60));
+    assert_eq!(all.len(), 6, "log:\n{}", w.log_text());
+    assert_eq!(
+        all[5].1["payload"]["after"],
+        json!({"id": 4, "v": 40, "note": "after"})
+    );
+
+    // --- a stored binlog file the server does not have
+    patch_config(&w, name, json!({"snapshot.mode": "initial"}));
+    w.wait_status(name, |s| s["tasks"][0]["state"] == "RUNNING");
+    let mut lost = stored_offset(&w, name, |o| o["file"].is_string());
+    stop_connector(&w, name);
+    lost["offset"]["file"] = json!("mariadb-bin.999999");
+    lost["offset"]["pos"] = json!(4);
+    patch_offsets(&w, name, &lost);
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/resume"), None).0,
+        202
+    );
+    let s = w.wait_status(name, |s| s["tasks"][0]["state"] == "FAILED");
+    let trace = s["tasks"][0]["trace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        trace.contains("The connector is trying to read binlog starting at file=mariadb-bin.999999")
+            && trace.contains("but this is no longer available on the server. Reconfigure the connector to use a snapshot when needed"),
+        "{trace}"
+    );
+
+    // --- when_needed: a new snapshot instead
+    patch_config(&w, name, json!({"snapshot.mode": "when_needed"}));
+    w.wait_status(name, |s| s["tasks"][0]["state"] == "RUNNING");
+    let all = read(&topic, 10, Duration::from_secs(60));
+    let reads: Vec<i64> = all[6..]
+        .iter()
+        .filter(|(_, v)| v["payload"]["op"] == "r")
+        .map(|(_, v)| v["payload"]["after"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(reads, vec![1, 2, 3, 4], "log:\n{}", w.log_text());
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// `provide.transaction.metadata` (BEGIN / END on `<prefix>.transaction`,
+/// the `transaction` block), `include.query` (MariaDB ANNOTATE_ROWS events)
+/// and column defaults in the field schemas, as Debezium writes them.
+#[test]
+fn mariadb_transaction_metadata_query_and_defaults() {
+    let db = unique("vmy_tx");
+    let prefix = unique("mx").replace('_', "");
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; \
+         CREATE TABLE a (id INT PRIMARY KEY, qty INT NOT NULL DEFAULT 7, label VARCHAR(10) DEFAULT 'new', n INT); \
+         CREATE TABLE b (id INT PRIMARY KEY);"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connector_file(
+        dir.path(),
+        "mx",
+        &db,
+        &prefix,
+        json!({"provide.transaction.metadata": "true", "include.query": "true"}),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    assert_eq!(
+        read(&prefix, 2, Duration::from_secs(60)).len(),
+        2,
+        "log:\n{}",
+        w.log_text()
+    );
+    sql(&format!(
+        "USE {db}; BEGIN; INSERT INTO a (id) VALUES (1); INSERT INTO b VALUES (1); \
+         INSERT INTO a VALUES (2, 3, 'x', 4); COMMIT;"
+    ));
+    let ta = read(&format!("{prefix}.{db}.a"), 2, Duration::from_secs(60));
+    assert_eq!(ta.len(), 2, "log:\n{}", w.log_text());
+    let tb = read(&format!("{prefix}.{db}.b"), 1, Duration::from_secs(30));
+    assert_eq!(tb.len(), 1);
+    let tx = read(&format!("{prefix}.transaction"), 2, Duration::from_secs(30));
+    assert_eq!(tx.len(), 2, "BEGIN + END: {tx:?}");
+
+    // BEGIN / END
+    let (bk, begin) = &tx[0];
+    let (_, end) = &tx[1];
+    let id = ta[0].1["payload"]["source"]["gtid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(bk["payload"], json!({"id": id}));
+    assert_eq!(
+        bk["schema"]["name"],
+        "io.debezium.connector.common.TransactionMetadataKey"
+    );
+    assert_eq!(
+        begin["schema"]["name"],
+        "io.debezium.connector.common.TransactionMetadataValue"
+    );
+    assert_eq!(begin["payload"]["status"], "BEGIN");
+    assert_eq!(begin["payload"]["id"], id.as_str());
+    assert!(begin["payload"]["event_count"].is_null());
+    assert_eq!(end["payload"]["status"], "END");
+    assert_eq!(end["payload"]["event_count"], 3);
+    assert_eq!(
+        end["payload"]["data_collections"],
+        json!([
+            {"data_collection": format!("{db}.a"), "event_count": 2},
+            {"data_collection": format!("{db}.b"), "event_count": 1}
+        ])
+    );
+    // transaction blocks
+    assert_eq!(
+        ta[0].1["payload"]["transaction"],
+        json!({"id": id, "total_order": 1, "data_collection_order": 1})
+    );
+    assert_eq!(
+        tb[0].1["payload"]["transaction"],
+        json!({"id": id, "total_order": 2, "data_collection_order": 1})
+    );
+    assert_eq!(
+        ta[1].1["payload"]["transaction"],
+        json!({"id": id, "total_order": 3, "data_collection_order": 2})
+    );
+    // include.query: the statement of each row event
+    assert_eq!(
+        ta[0].1["payload"]["source"]["query"],
+        "INSERT INTO a (id) VALUES (1)"
+    );
+    assert_eq!(
+        ta[1].1["payload"]["source"]["query"],
+        "INSERT INTO a VALUES (2, 3, 'x', 4)"
+    );
+    // defaults: the column's DEFAULT in its field schema
+    let v = &ta[0].1;
+    assert_eq!(
+        v["payload"]["after"],
+        json!({"id": 1, "qty": 7, "label": "new", "n": null})
+    );
+    assert_eq!(field_schema(v, "qty")["default"], 7);
+    assert_eq!(field_schema(v, "qty")["optional"], false);
+    assert_eq!(field_schema(v, "label")["default"], "new");
+    assert_eq!(field_schema(v, "label")["optional"], true);
+    assert!(field_schema(v, "n").get("default").is_none());
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+}

@@ -17,6 +17,7 @@ pub mod plugin;
 pub mod record;
 pub mod schema;
 pub mod source;
+pub mod transaction;
 pub mod transform;
 pub mod value;
 

@@ -2,18 +2,17 @@
 //! columns (type, nullability, signedness, precision, charset) and primary
 //! keys.
 //!
-//! Velocity does not keep a DDL-parsed schema history: the schema of a table
-//! is read from `information_schema` at start (snapshot) and again whenever a
-//! TABLE_MAP event names a table id not seen since the last DDL, so a row
-//! event is decoded with the *current* definition of its table. Rows written
-//! before a later `ALTER TABLE` and read after it (a lagging connector) are
-//! mapped by column position onto the newer definition.
+//! The table definitions the reader decodes rows with come from the parsed
+//! DDL ([`crate::ddl`], replayed from the schema history); this module is the
+//! fallback for a table the model does not know (or whose column count
+//! disagrees with the binlog's TABLE_MAP): its *current* definition is read
+//! from `information_schema`.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 
 /// One column of a table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Column {
     /// Column name.
     pub name: String,
@@ -31,6 +30,17 @@ pub struct Column {
     pub fsp: u32,
     /// `CHARACTER_SET_NAME`.
     pub charset: Option<String>,
+    /// Declared length (CHAR(n), VARCHAR(n), INT(n) display width …).
+    pub length: Option<u32>,
+    /// The DEFAULT expression as written (string literals unquoted); None
+    /// without a DEFAULT clause.
+    pub default: Option<String>,
+    /// `AUTO_INCREMENT`.
+    pub auto_increment: bool,
+    /// A generated (computed) column.
+    pub generated: bool,
+    /// `COMMENT '…'`.
+    pub comment: Option<String>,
 }
 
 impl Column {
@@ -86,6 +96,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Primary key column names in key order (empty: no primary key).
     pub primary_key: Vec<String>,
+    /// The table's default character set.
+    pub default_charset: Option<String>,
 }
 
 /// Lists the base tables of the server as `(db, table)`, sorted.
@@ -112,7 +124,8 @@ pub async fn load_table(
     let rows: Vec<Row> = conn
         .exec(
             "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE, \
-             NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME \
+             NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, \
+             COLUMN_DEFAULT, EXTRA, CHARACTER_MAXIMUM_LENGTH \
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
              ORDER BY ORDINAL_POSITION",
             (db, table),
@@ -144,6 +157,23 @@ pub async fn load_table(
                 scale: opt_u32(r, 5),
                 fsp: opt_u32(r, 6).unwrap_or(0),
                 charset: r.get::<Option<String>, _>(7).flatten(),
+                length: opt_u32(r, 10),
+                default: r
+                    .get::<Option<String>, _>(8)
+                    .flatten()
+                    .filter(|d| d != "NULL")
+                    .map(
+                        |d| match d.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+                            Some(inner) => inner.replace("''", "'"),
+                            None => d,
+                        },
+                    ),
+                auto_increment: r
+                    .get::<Option<String>, _>(9)
+                    .flatten()
+                    .is_some_and(|e| e.to_ascii_lowercase().contains("auto_increment")),
+                generated: false,
+                comment: None,
             }
         })
         .collect();
@@ -160,6 +190,7 @@ pub async fn load_table(
         name: table.to_owned(),
         columns,
         primary_key,
+        default_charset: None,
     }))
 }
 
@@ -182,6 +213,7 @@ mod tests {
             scale: None,
             fsp: 0,
             charset: None,
+            ..Column::default()
         }
     }
 

@@ -221,6 +221,8 @@ pub struct MySqlConfig {
     pub poll_interval: Duration,
     /// `provide.transaction.metadata` (default false).
     pub provide_transaction_metadata: bool,
+    /// `topic.transaction` (default `transaction`): suffix of the transaction topic.
+    pub transaction_topic: String,
     /// `connect.timeout.ms` (default 30000).
     pub connect_timeout: Duration,
 }
@@ -283,6 +285,7 @@ pub fn config_def() -> ConfigDef {
         k("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the binlog reader and Kafka."),
         k("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events."),
         k("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block."),
+        k("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic (<topic.prefix>.<topic.transaction>)."),
         k("connect.timeout.ms", Int, Some("30000"), Low, "Maximum time to wait when connecting to the database."),
     ])
 }
@@ -475,6 +478,7 @@ impl MySqlConfig {
                 max_queue_size,
                 poll_interval: Duration::from_millis(poll_ms as u64),
                 provide_transaction_metadata,
+                transaction_topic: c.str_or("topic.transaction", "transaction").to_owned(),
                 connect_timeout: Duration::from_millis(connect_ms as u64),
             })
         } else {

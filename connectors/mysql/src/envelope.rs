@@ -15,6 +15,7 @@ use velocity_api::{
 
 use crate::catalog::{Column, Table};
 use crate::config::{Flavor, MySqlConfig};
+use crate::ddl::TableChange;
 use crate::types::{map_column, ColumnMapping};
 
 /// The version string written to `source.version`.
@@ -63,20 +64,10 @@ pub fn source_schema(flavor: Flavor) -> SchemaRef {
     }
 }
 
-/// The `transaction` block schema (`event.block`).
+/// The `transaction` block schema (`event.block`), shared with the other
+/// CDC connectors ([`velocity_api::transaction::block_schema`]).
 pub fn transaction_block_schema() -> SchemaRef {
-    static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        Schema::struct_()
-            .optional()
-            .named("event.block")
-            .version(1)
-            .field("id", Schema::string())
-            .field("total_order", Schema::int64())
-            .field("data_collection_order", Schema::int64())
-            .build()
-    })
-    .clone()
+    velocity_api::transaction::block_schema()
 }
 
 /// Where an event comes from, for the `source` block.
@@ -409,12 +400,54 @@ pub fn schema_change_value_schema(flavor: Flavor) -> SchemaRef {
         .build()
 }
 
-/// A schema-change record on the topic named `topic.prefix`. `tableChanges`
-/// is left empty: Velocity does not parse DDL (see [`crate::catalog`]).
+/// Converts Debezium's JSON form of a structure into a value of `schema`
+/// (fields matched by name; absent fields are null).
+fn json_to_value(schema: &SchemaRef, j: &serde_json::Value) -> Value {
+    use velocity_api::Type;
+    if j.is_null() {
+        return Value::Null;
+    }
+    match schema.type_ {
+        Type::Struct => Value::Struct(Struct {
+            schema: schema.clone(),
+            values: schema
+                .fields
+                .iter()
+                .map(|f| json_to_value(&f.schema, &j[f.name.as_str()]))
+                .collect(),
+        }),
+        Type::Array => match (&schema.value_schema, j.as_array()) {
+            (Some(elem), Some(items)) => {
+                Value::Array(items.iter().map(|x| json_to_value(elem, x)).collect())
+            }
+            _ => Value::Null,
+        },
+        Type::String => j
+            .as_str()
+            .map_or(Value::Null, |s| Value::String(s.to_owned())),
+        Type::Int32 => j.as_i64().map_or(Value::Null, |n| Value::Int32(n as i32)),
+        Type::Int64 => j.as_i64().map_or(Value::Null, Value::Int64),
+        Type::Boolean => j.as_bool().map_or(Value::Null, Value::Boolean),
+        _ => Value::Null,
+    }
+}
+
+/// The `tableChanges` element (`io.debezium.connector.schema.Change`) of a change.
+pub fn table_change_value(ch: &TableChange) -> Value {
+    json_to_value(
+        &table_change_schema(),
+        &crate::history::table_change_json(ch),
+    )
+}
+
+/// A schema-change record on the topic named `topic.prefix`, with
+/// `tableChanges` from the parsed DDL.
+#[allow(clippy::too_many_arguments)]
 pub fn schema_change(
     cfg: &MySqlConfig,
     db: &str,
     ddl: &str,
+    changes: &[TableChange],
     info: &SourceInfo,
     partition: &Partition,
     offset: Offset,
@@ -434,7 +467,7 @@ pub fn schema_change(
             Value::String(db.to_owned()),
             Value::Null,
             Value::String(ddl.to_owned()),
-            Value::Array(Vec::new()),
+            Value::Array(changes.iter().map(table_change_value).collect()),
         ],
     };
     let mut record = ConnectRecord::new(

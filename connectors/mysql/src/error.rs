@@ -47,6 +47,15 @@ pub enum MySqlError {
     /// The stored binlog position is no longer on the server.
     #[error("{0}")]
     PositionLost(String),
+    /// The schema history topic is missing or empty although offsets exist.
+    #[error("{}. Set snapshot.mode=recovery to rebuild the schema history topic '{topic}' from the current table definitions, then set it back", crate::history::MISSING_HISTORY)]
+    MissingHistory {
+        /// `schema.history.internal.kafka.topic`.
+        topic: String,
+    },
+    /// The schema history topic could not be read or written (broker trouble).
+    #[error("schema history: {0}")]
+    History(String),
     /// A query or the binlog connection failed.
     #[error("database error: {0}")]
     Query(String),
@@ -67,9 +76,10 @@ impl MySqlError {
     /// Retriable (connection trouble) or fatal (configuration, server setup, data).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            MySqlError::Unreachable { .. } | MySqlError::Query(_) | MySqlError::Stopped => {
-                ErrorKind::Retriable
-            }
+            MySqlError::Unreachable { .. }
+            | MySqlError::Query(_)
+            | MySqlError::History(_)
+            | MySqlError::Stopped => ErrorKind::Retriable,
             _ => ErrorKind::Fatal,
         }
     }
@@ -91,7 +101,7 @@ impl MySqlError {
                 },
                 // ER_MASTER_FATAL_ERROR_READING_BINLOG
                 1236 => MySqlError::PositionLost(format!(
-                    "the server cannot send the binlog from the stored position: {}. The binlog file was probably purged; set snapshot.mode=when_needed to take a new snapshot, or reset the offsets",
+                    "The connector is trying to read binlog from a position that is no longer available on the server ({}). Reconfigure the connector to use a snapshot when needed (snapshot.mode=when_needed), or reset the offsets",
                     s.message
                 )),
                 _ => MySqlError::Query(format!("{} (error {})", s.message, s.code)),

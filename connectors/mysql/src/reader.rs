@@ -23,6 +23,21 @@
 //! - Acknowledgement: a binlog is retained by the server's own expiry
 //!   settings, not by its replicas, so there is nothing to release on
 //!   commit; the stored offset is all the connector needs.
+//! - Schemas: rows are decoded with the table model of [`crate::ddl`],
+//!   rebuilt at start by replaying the schema history ([`crate::history`])
+//!   up to the stored offset and advanced by every DDL read from the binlog,
+//!   so rows written before an `ALTER` decode with the columns they had. Each
+//!   DDL is written to the history (synchronously) before any record after
+//!   it is handed on. Offsets without a history topic refuse to start
+//!   (Debezium's "db history topic is missing"), unless `snapshot.mode=recovery`
+//!   rebuilds it from the current definitions.
+//! - Transaction metadata (`provide.transaction.metadata`): a BEGIN record
+//!   before the first change of a transaction (carrying that change's
+//!   previous offset), an END record after its commit (carrying the offset
+//!   after the transaction), and the `transaction` block on change events.
+//! - `include.query` on MariaDB: the ANNOTATE_ROWS event before a row event's
+//!   TABLE_MAP (read with `SHOW BINLOG EVENTS` when the server skipped it in
+//!   the stream); on MySQL the ROWS_QUERY event.
 //! - Backpressure: batches go through a bounded channel
 //!   (`max.queue.size / max.batch.size` batches); when it is full the reader
 //!   stops reading the binlog socket and the server waits.
@@ -37,7 +52,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder, Row};
 use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
-use velocity_api::{Offset, Partition, SourceRecord, Struct};
+use velocity_api::transaction::TxCounter;
+use velocity_api::{Offset, Partition, SourceRecord, Struct, Value};
 
 use crate::binlog::{
     uuid_string, GtidSet, MariaGtid, Position, Server, MARIADB_ANNOTATE_ROWS_EVENT,
@@ -45,8 +61,12 @@ use crate::binlog::{
 };
 use crate::catalog::{self, quote_ident};
 use crate::config::{LockingMode, MySqlConfig, SnapshotMode};
+use crate::ddl::{Outcome, TableChange, Tables};
 use crate::envelope::{now, schema_change, SourceInfo, TableSchema};
 use crate::error::MySqlError;
+use crate::history::{
+    position_le, replay_filter, table_change_json, HistoryRecord, KafkaHistory, TopicState,
+};
 
 /// What the reader sends: a batch, or the error that stopped it.
 pub type Item = Result<Vec<SourceRecord>, MySqlError>;
@@ -75,7 +95,15 @@ pub fn spawn(cfg: Arc<MySqlConfig>, partition: Partition, stored: Option<Offset>
         batch: Vec::new(),
         tables: HashMap::new(),
         server: Server::MariaDb,
+        model: Tables::new(true),
+        history: None,
+        recorded_upto: None,
+        tx_topic: String::new(),
     };
+    reader.tx_topic = format!(
+        "{}.{}",
+        reader.cfg.topic_prefix, reader.cfg.transaction_topic
+    );
     let join = tokio::spawn(async move {
         let tx = reader.tx.clone();
         if let Err(e) = reader.run().await {
@@ -128,6 +156,8 @@ struct Txn {
     open: bool,
     /// Events and rows to skip on resume: (event, row).
     skip: Option<(u64, u64)>,
+    /// Transaction metadata counters, once its BEGIN record is out.
+    tx: Option<TxCounter>,
 }
 
 struct Reader {
@@ -139,6 +169,14 @@ struct Reader {
     batch: Vec<SourceRecord>,
     tables: HashMap<(String, String), Option<Arc<TableSchema>>>,
     server: Server,
+    /// The table definitions (parsed DDL, replayed history).
+    model: Tables,
+    /// The schema history topic, when configured.
+    history: Option<KafkaHistory>,
+    /// The last position already in the history (no re-recording up to it).
+    recorded_upto: Option<Position>,
+    /// `<topic.prefix>.<topic.transaction>`.
+    tx_topic: String,
 }
 
 fn q(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
@@ -275,66 +313,193 @@ impl Reader {
         let cfg = self.cfg.clone();
         let mut conn = connect(&cfg).await?;
         self.server = self.check_server(&mut conn).await?;
+        self.model = Tables::new(self.server == Server::MariaDb);
         tracing::info!(server = ?self.server, addr = %cfg.addr(), "connected");
 
         let stored = self.stored.clone();
-        let resume_ok = match &stored {
+        let has_offset = stored.as_ref().is_some_and(|p| !p.snapshot_incomplete());
+        // the schema history must exist whenever offsets do (Debezium's rule)
+        let mut history_state = None;
+        if let (Some(topic), Some(bootstrap)) = (&cfg.history_topic, &cfg.history_bootstrap) {
+            let h = KafkaHistory::new(bootstrap, topic)?;
+            let state = h.state().await?;
+            if has_offset
+                && state != TopicState::HasRecords
+                && cfg.snapshot_mode != SnapshotMode::Recovery
+            {
+                return Err(MySqlError::MissingHistory {
+                    topic: topic.clone(),
+                });
+            }
+            if state == TopicState::Missing {
+                h.ensure_topic().await?;
+            }
+            history_state = Some(state);
+            self.history = Some(h);
+        } else {
+            tracing::warn!("schema.history.internal.kafka.topic / .bootstrap.servers are not set: the schema history is kept in memory only, and after a restart table definitions are read from the server's current schema");
+        }
+        let available = match &stored {
             Some(p) if !p.snapshot_incomplete() => {
                 let logs: Vec<Row> = conn
                     .query("SHOW BINARY LOGS")
                     .await
                     .map_err(|e| q(e, &cfg))?;
-                logs.iter()
-                    .any(|r| r.get::<String, _>(0).as_deref() == Some(p.file.as_str()))
+                let names: Vec<String> =
+                    logs.iter().filter_map(|r| r.get::<String, _>(0)).collect();
+                p.file.is_empty() || names.contains(&p.file)
             }
             _ => false,
         };
-        let snapshot_data = match cfg.snapshot_mode {
-            SnapshotMode::Initial | SnapshotMode::InitialOnly => {
-                stored.is_none() || stored.as_ref().is_some_and(Position::snapshot_incomplete)
+        let plan = plan_start(cfg.snapshot_mode, stored.as_ref(), available)?;
+        tracing::info!(?plan, "starting");
+        match plan {
+            StartPlan::Snapshot { data } => {
+                let pos = self.snapshot(conn, data).await?;
+                if cfg.snapshot_mode == SnapshotMode::InitialOnly {
+                    tracing::info!("snapshot.mode=initial_only: snapshot complete, not streaming");
+                    let _ = self.stop.changed().await;
+                    return Ok(());
+                }
+                self.stream(pos, None).await
             }
-            SnapshotMode::WhenNeeded => !resume_ok,
-            _ => false,
-        };
-        if let Some(p) = &stored {
-            if !resume_ok && !snapshot_data && !p.snapshot_incomplete() {
-                return Err(MySqlError::PositionLost(format!(
-                    "the stored binlog file {} is no longer on the server (purged): changes since the stored position are lost. Set snapshot.mode=when_needed to take a new snapshot, or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)",
-                    p.file
-                )));
+            StartPlan::Resume { recover_schema } => {
+                let p = stored.unwrap_or_default();
+                if recover_schema {
+                    // rebuild the history from the current definitions, at the stored position
+                    let ddls = self.read_schema(&mut conn).await?;
+                    let _ = conn.disconnect().await;
+                    let at = Position {
+                        snapshot: true,
+                        ..p.clone()
+                    };
+                    for (db, ddl, out) in &ddls {
+                        self.record_history(db, ddl, &out.changes, &at).await?;
+                    }
+                    tracing::info!(
+                        statements = ddls.len(),
+                        "schema history recovered from the current schema"
+                    );
+                } else {
+                    let _ = conn.disconnect().await;
+                    if history_state == Some(TopicState::HasRecords) {
+                        self.replay_history(&p).await?;
+                    }
+                }
+                let skip = Some((p.event, p.row));
+                self.stream(p, skip).await
+            }
+            StartPlan::FromStart => {
+                let _ = conn.disconnect().await;
+                // Debezium's `never`: read the binlog from its beginning
+                self.stream(Position::default(), None).await
             }
         }
-        let (start, skip) = if snapshot_data {
-            let pos = self.snapshot(conn).await?;
-            if cfg.snapshot_mode == SnapshotMode::InitialOnly {
-                tracing::info!("snapshot.mode=initial_only: snapshot complete, not streaming");
-                let _ = self.stop.changed().await;
-                return Ok(());
-            }
-            (pos, None)
-        } else if let Some(p) = stored.filter(|_| resume_ok) {
-            let skip = Some((p.event, p.row));
-            (p, skip)
-        } else if cfg.snapshot_mode == SnapshotMode::Never {
-            // Debezium's `never`: read the binlog from its beginning.
-            (Position::default(), None)
-        } else {
-            // no_data / recovery: the current position, schema only
-            let (file, pos, gtids) = self.binlog_position(&mut conn).await?;
-            let _ = conn.disconnect().await;
-            (
-                Position {
-                    file,
-                    pos,
-                    gtids,
-                    ..Position::default()
-                },
-                None,
-            )
-        };
-        self.stream(start, skip).await
     }
 
+    /// Rebuilds the table model from the history up to `upto`.
+    async fn replay_history(&mut self, upto: &Position) -> Result<(), MySqlError> {
+        let Some(h) = &self.history else {
+            return Ok(());
+        };
+        let records = h.read_all().await?;
+        let replay = replay_filter(&records, upto);
+        for r in &replay {
+            let out = self.model.apply(&r.database, &r.ddl);
+            if !out.understood {
+                tracing::debug!(ddl = %r.ddl, "history statement not understood; skipped");
+            }
+        }
+        self.recorded_upto = records
+            .iter()
+            .filter_map(|r| Position::from_offset(&r.position))
+            .reduce(|a, b| if position_le(&a, &b) { b } else { a });
+        tracing::info!(
+            records = records.len(),
+            replayed = replay.len(),
+            tables = self.model.len(),
+            "schema history replayed"
+        );
+        Ok(())
+    }
+
+    /// Appends one statement to the history (when configured).
+    async fn record_history(
+        &self,
+        db: &str,
+        ddl: &str,
+        changes: &[TableChange],
+        at: &Position,
+    ) -> Result<(), MySqlError> {
+        let Some(h) = &self.history else {
+            return Ok(());
+        };
+        let r = HistoryRecord {
+            server: self.cfg.topic_prefix.clone(),
+            position: at.to_offset(),
+            ts_ms: now().0,
+            database: db.to_owned(),
+            ddl: ddl.to_owned(),
+            table_changes: changes.iter().map(table_change_json).collect(),
+        };
+        h.record(&r).await
+    }
+
+    /// Reads the definitions of the captured databases and tables
+    /// (`SHOW CREATE DATABASE` / `SHOW CREATE TABLE`) into the model;
+    /// returns `(database, statement, outcome)` in order.
+    async fn read_schema(
+        &mut self,
+        conn: &mut Conn,
+    ) -> Result<Vec<(String, String, Outcome)>, MySqlError> {
+        let cfg = self.cfg.clone();
+        let captured: Vec<(String, String)> = catalog::list_tables(conn)
+            .await
+            .map_err(|e| q(e, &cfg))?
+            .into_iter()
+            .filter(|(d, t)| cfg.filters.table(d, t))
+            .collect();
+        let mut out = Vec::new();
+        let mut last_db: Option<String> = None;
+        for (d, t) in &captured {
+            if last_db.as_deref() != Some(d.as_str()) {
+                let row: Option<(String, String)> = conn
+                    .query_first(format!("SHOW CREATE DATABASE {}", quote_ident(d)))
+                    .await
+                    .map_err(|e| q(e, &cfg))?;
+                if let Some((_, ddl)) = row {
+                    let o = self.model.apply(d, &ddl);
+                    out.push((d.clone(), ddl, o));
+                }
+                last_db = Some(d.clone());
+            }
+            let row: Option<(String, String)> = conn
+                .query_first(format!(
+                    "SHOW CREATE TABLE {}.{}",
+                    quote_ident(d),
+                    quote_ident(t)
+                ))
+                .await
+                .map_err(|e| q(e, &cfg))?;
+            if let Some((_, ddl)) = row {
+                let o = self.model.apply(d, &ddl);
+                if self.model.get(d, t).is_none() {
+                    tracing::warn!(table = %format!("{d}.{t}"), "could not parse SHOW CREATE TABLE; reading information_schema");
+                    if let Some(tb) = catalog::load_table(conn, d, t)
+                        .await
+                        .map_err(|e| q(e, &cfg))?
+                    {
+                        self.model.put(tb);
+                    }
+                }
+                out.push((d.clone(), ddl, o));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The schemas of `db`.`table`: from the model, else (unknown table)
+    /// from `information_schema`; None when not captured or gone.
     async fn load(
         &mut self,
         meta: &mut Conn,
@@ -346,10 +511,18 @@ impl Reader {
             return Ok(t.clone());
         }
         let ts = if self.cfg.filters.table(db, table) {
-            catalog::load_table(meta, db, table)
-                .await
-                .map_err(|e| q(e, &self.cfg))?
-                .map(|t| Arc::new(TableSchema::build(&self.cfg, &t)))
+            if self.model.get(db, table).is_none() {
+                tracing::debug!(table = %format!("{db}.{table}"), "table not in the schema history; reading information_schema");
+                if let Some(t) = catalog::load_table(meta, db, table)
+                    .await
+                    .map_err(|e| q(e, &self.cfg))?
+                {
+                    self.model.put(t);
+                }
+            }
+            self.model
+                .get(db, table)
+                .map(|t| Arc::new(TableSchema::build(&self.cfg, t)))
         } else {
             None
         };
@@ -357,8 +530,9 @@ impl Reader {
         Ok(ts)
     }
 
-    /// Takes the snapshot on `conn`; returns the position to stream from.
-    async fn snapshot(&mut self, mut conn: Conn) -> Result<Position, MySqlError> {
+    /// Takes the snapshot on `conn` (rows only when `data`); returns the
+    /// position to stream from.
+    async fn snapshot(&mut self, mut conn: Conn, data: bool) -> Result<Position, MySqlError> {
         let cfg = self.cfg.clone();
         let lock = cfg.locking_mode == LockingMode::Minimal;
         conn.query_drop("SET SESSION time_zone = '+00:00'")
@@ -383,30 +557,20 @@ impl Reader {
             .map_err(|e| q(e, &cfg))?;
         let (file, pos, gtids) = self.binlog_position(&mut conn).await?;
         let ts_ms = now().0;
-        let captured: Vec<(String, String)> = catalog::list_tables(&mut conn)
-            .await
-            .map_err(|e| q(e, &cfg))?
-            .into_iter()
-            .filter(|(d, t)| cfg.filters.table(d, t))
-            .collect();
+        self.model.clear();
+        self.tables.clear();
+        let statements = self.read_schema(&mut conn).await?;
         let mut schemas = Vec::new();
         let mut ddls = Vec::new();
-        for (d, t) in &captured {
-            if let Some(ts) = self.load(&mut conn, d, t).await? {
-                if cfg.include_schema_changes {
-                    let row: Option<(String, String)> = conn
-                        .query_first(format!(
-                            "SHOW CREATE TABLE {}.{}",
-                            quote_ident(d),
-                            quote_ident(t)
-                        ))
-                        .await
-                        .map_err(|e| q(e, &cfg))?;
-                    if let Some((_, ddl)) = row {
-                        ddls.push((d.clone(), ddl));
-                    }
+        for (d, ddl, out) in &statements {
+            for ch in &out.changes {
+                let t = &ch.table;
+                if let Some(ts) = self.load(&mut conn, &t.db, &t.name).await? {
+                    schemas.push(ts);
                 }
-                schemas.push(ts);
+            }
+            if !out.changes.is_empty() && cfg.include_schema_changes {
+                ddls.push((d.clone(), ddl.clone(), out.changes.clone()));
             }
         }
         if lock {
@@ -424,6 +588,12 @@ impl Reader {
             snapshot: true,
             ..Position::default()
         };
+        for (d, ddl, out) in &statements {
+            self.record_history(d, ddl, &out.changes, &base).await?;
+        }
+        if !data {
+            schemas.clear();
+        }
         let info = |marker: &'static str| SourceInfo {
             snapshot: marker,
             ts_ms,
@@ -436,13 +606,14 @@ impl Reader {
             query: None,
         };
         // schema changes first; the last is held until we know whether rows follow
-        let mut held_ddl: Option<(String, String)> = None;
-        for (d, ddl) in ddls {
-            if let Some((hd, hddl)) = held_ddl.replace((d, ddl)) {
+        let mut held_ddl: Option<(String, String, Vec<TableChange>)> = None;
+        for (d, ddl, ch) in ddls {
+            if let Some((hd, hddl, hch)) = held_ddl.replace((d, ddl, ch)) {
                 let r = schema_change(
                     &cfg,
                     &hd,
                     &hddl,
+                    &hch,
                     &info("true"),
                     &self.partition,
                     base.to_offset(),
@@ -470,11 +641,12 @@ impl Reader {
                     what: format!("{}.{}", ts.db, ts.table),
                     detail: d,
                 })?;
-                if let Some((hd, hddl)) = held_ddl.take() {
+                if let Some((hd, hddl, hch)) = held_ddl.take() {
                     let r = schema_change(
                         &cfg,
                         &hd,
                         &hddl,
+                        &hch,
                         &info("true"),
                         &self.partition,
                         base.to_offset(),
@@ -540,11 +712,12 @@ impl Reader {
                 done.to_offset(),
             );
             self.push(r).await?;
-        } else if let Some((hd, hddl)) = held_ddl.take() {
+        } else if let Some((hd, hddl, hch)) = held_ddl.take() {
             let r = schema_change(
                 &cfg,
                 &hd,
                 &hddl,
+                &hch,
                 &info("last"),
                 &self.partition,
                 done.to_offset(),
@@ -604,6 +777,7 @@ impl Reader {
         };
         let mut first_txn_pending = skip.is_some();
         let mut stop = self.stop.clone();
+        let mut prev_end: u64 = 0;
         loop {
             let next = if self.batch.is_empty() {
                 tokio::select! {
@@ -631,6 +805,9 @@ impl Reader {
             let header = event.header();
             let end_pos = header.log_pos() as u64;
             let ev_start = end_pos.saturating_sub(header.event_size() as u64);
+            // where the previous event ended: a gap before this event is an
+            // event the server did not send (MariaDB's ANNOTATE_ROWS)
+            let gap_from = std::mem::replace(&mut prev_end, end_pos);
             let ts_ms = header.timestamp() as i64 * 1000;
             let server_id = header.server_id() as i64;
             let raw_type = header.event_type_raw();
@@ -690,6 +867,8 @@ impl Reader {
                         || upper.starts_with("XA END")
                         || upper.starts_with("XA COMMIT")
                     {
+                        let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
+                        self.finish_tx(&mut txn, ts_ms, after).await?;
                         self.end_txn(&mut txn, &cur_file, end_pos);
                         continue;
                     }
@@ -701,12 +880,47 @@ impl Reader {
                     self.tables.clear();
                     let k = txn.events;
                     let skipped = txn.skip.is_some_and(|(e, _)| k < e);
-                    let is_ddl = is_ddl(&upper);
-                    if cfg.include_schema_changes
-                        && is_ddl
-                        && !skipped
-                        && (db.is_empty() || cfg.filters.database(&db))
+                    let pos = Position {
+                        file: txn.file.clone(),
+                        pos: txn.start,
+                        event: k + 1,
+                        row: 0,
+                        gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
+                        ts_sec: ts_ms / 1000,
+                        server_id,
+                        ..Position::default()
+                    };
+                    // a statement already covered by the stored offset is
+                    // already in the model (replayed from the history)
+                    let out = if skipped {
+                        Outcome::default()
+                    } else {
+                        self.model.apply(&db, &sql)
+                    };
+                    if !skipped && !out.understood {
+                        tracing::debug!(statement = %sql, "statement not understood by the DDL parser; recorded and skipped");
+                    }
+                    let is_ddl = out.is_ddl || is_ddl(&upper);
+                    let target = if out.database.is_empty() {
+                        db.clone()
+                    } else {
+                        out.database.clone()
+                    };
+                    let relevant = target.is_empty() || cfg.filters.database(&target);
+                    let transactional = ["SAVEPOINT", "ROLLBACK", "RELEASE"]
+                        .iter()
+                        .any(|p| upper.starts_with(p));
+                    if !skipped
+                        && relevant
+                        && !transactional
+                        && !self
+                            .recorded_upto
+                            .as_ref()
+                            .is_some_and(|u| position_le(&pos, u))
                     {
+                        self.record_history(&db, &sql, &out.changes, &pos).await?;
+                    }
+                    if cfg.include_schema_changes && is_ddl && !skipped && relevant {
                         let info = SourceInfo {
                             snapshot: "false",
                             ts_ms,
@@ -718,27 +932,28 @@ impl Reader {
                             thread: Some(thread),
                             query: None,
                         };
-                        let pos = Position {
-                            file: txn.file.clone(),
-                            pos: txn.start,
-                            event: k + 1,
-                            row: 0,
-                            gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
-                            ts_sec: ts_ms / 1000,
-                            server_id,
-                            ..Position::default()
-                        };
-                        let r =
-                            schema_change(&cfg, &db, &sql, &info, &self.partition, pos.to_offset());
+                        let r = schema_change(
+                            &cfg,
+                            &target,
+                            &sql,
+                            &out.changes,
+                            &info,
+                            &self.partition,
+                            pos.to_offset(),
+                        );
                         self.push(r).await?;
                     }
                     txn.events += 1;
                     // DDL commits implicitly
                     if is_ddl {
+                        let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
+                        self.finish_tx(&mut txn, ts_ms, after).await?;
                         self.end_txn(&mut txn, &cur_file, end_pos);
                     }
                 }
                 EventData::XidEvent(_) => {
+                    let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
+                    self.finish_tx(&mut txn, ts_ms, after).await?;
                     self.end_txn(&mut txn, &cur_file, end_pos);
                 }
                 EventData::RowsQueryEvent(rq) if cfg.include_query => {
@@ -747,7 +962,37 @@ impl Reader {
                 EventData::TableMapEvent(tm) => {
                     let db = tm.database_name().into_owned();
                     let table = tm.table_name().into_owned();
-                    self.load(&mut meta, &db, &table).await?;
+                    if cfg.include_query
+                        && self.server == Server::MariaDb
+                        && gap_from > 0
+                        && gap_from < ev_start
+                        && cfg.filters.table(&db, &table)
+                    {
+                        // mysql_async cannot request ANNOTATE_ROWS events
+                        // (COM_BINLOG_DUMP flag 2): read the skipped one
+                        if let Some(query) =
+                            annotate_at(&mut meta, &cur_file, gap_from, &cfg).await?
+                        {
+                            txn.query = Some(query);
+                        }
+                    }
+                    let ts = self.load(&mut meta, &db, &table).await?;
+                    if ts.is_some_and(|t| t.width != tm.columns_count() as usize) {
+                        // the model disagrees with the binlog: fall back to the server's definition
+                        tracing::warn!(
+                            table = %format!("{db}.{table}"),
+                            binlog_columns = tm.columns_count(),
+                            "the table definition from the schema history does not match the binlog; reading information_schema"
+                        );
+                        if let Some(t) = catalog::load_table(&mut meta, &db, &table)
+                            .await
+                            .map_err(|e| q(e, &cfg))?
+                        {
+                            self.model.put(t);
+                        }
+                        self.tables.remove(&(db.clone(), table.clone()));
+                        self.load(&mut meta, &db, &table).await?;
+                    }
                 }
                 EventData::RowsEvent(rows) => {
                     if !txn.open {
@@ -840,7 +1085,36 @@ impl Reader {
                             thread: txn.thread,
                             query: txn.query.clone(),
                         };
-                        let recs = self.records(&ts, op, before, after, &info, prev, next);
+                        let begin_offset = prev.clone();
+                        let mut recs = self.records(&ts, op, before, after, &info, prev, next);
+                        if cfg.provide_transaction_metadata {
+                            if txn.tx.is_none() {
+                                let id = txn
+                                    .gtid
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{}:{}", txn.file, txn.start));
+                                let begin = velocity_api::transaction::record(
+                                    &self.tx_topic,
+                                    "BEGIN",
+                                    &id,
+                                    ts_ms,
+                                    None,
+                                    &self.partition,
+                                    begin_offset,
+                                    now().0,
+                                );
+                                self.push(begin).await?;
+                                txn.tx = Some(TxCounter::new(id));
+                            }
+                            let collection = format!("{}.{}", ts.db, ts.table);
+                            if let Some(tx) = txn.tx.as_mut() {
+                                for r in recs.iter_mut() {
+                                    if let Value::Struct(env) = &mut r.record.value {
+                                        env.values[3] = tx.next_block(&collection);
+                                    }
+                                }
+                            }
+                        }
                         for r in recs {
                             self.push(r).await?;
                         }
@@ -901,6 +1175,49 @@ impl Reader {
         }
     }
 
+    /// The offset of the position after a transaction (where the next starts).
+    fn after_txn(
+        &self,
+        file: &str,
+        end_pos: u64,
+        gtids: &GtidSet,
+        ts_ms: i64,
+        server_id: i64,
+    ) -> Offset {
+        Position {
+            file: file.to_owned(),
+            pos: end_pos,
+            gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
+            ts_sec: ts_ms / 1000,
+            server_id,
+            ..Position::default()
+        }
+        .to_offset()
+    }
+
+    /// Emits the END record of the transaction, if its BEGIN was emitted.
+    async fn finish_tx(
+        &mut self,
+        txn: &mut Txn,
+        ts_ms: i64,
+        after: Offset,
+    ) -> Result<(), MySqlError> {
+        if let Some(tx) = txn.tx.take() {
+            let end = velocity_api::transaction::record(
+                &self.tx_topic,
+                "END",
+                &tx.id,
+                ts_ms,
+                Some(&tx.per_collection),
+                &self.partition,
+                after,
+                now().0,
+            );
+            self.push(end).await?;
+        }
+        Ok(())
+    }
+
     fn begin_txn(&self, txn: &mut Txn, file: &str, start: u64, first_pending: &mut bool) {
         let skip = if *first_pending {
             *first_pending = false;
@@ -924,6 +1241,84 @@ impl Reader {
             ..Txn::default()
         };
     }
+}
+
+/// What the reader does at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPlan {
+    /// Snapshot (rows only when `data`), then stream from the snapshot's position.
+    Snapshot {
+        /// Read table rows (`initial`, `when_needed`) or only the schema.
+        data: bool,
+    },
+    /// Stream from the stored offset; with `recover_schema` the history is
+    /// first rebuilt from the current definitions (`recovery`).
+    Resume {
+        /// `snapshot.mode=recovery`.
+        recover_schema: bool,
+    },
+    /// Stream from the oldest binlog (`never` without an offset).
+    FromStart,
+}
+
+/// Decides how to start from the mode, the stored offset and whether its
+/// binlog file is still on the server (`available`). A stored position
+/// that is gone is Debezium's error unless `when_needed` allows a new
+/// snapshot.
+pub fn plan_start(
+    mode: SnapshotMode,
+    stored: Option<&Position>,
+    available: bool,
+) -> Result<StartPlan, MySqlError> {
+    match stored {
+        Some(p) if !p.snapshot_incomplete() => {
+            if available {
+                Ok(StartPlan::Resume {
+                    recover_schema: mode == SnapshotMode::Recovery,
+                })
+            } else if mode == SnapshotMode::WhenNeeded {
+                tracing::warn!(file = %p.file, pos = p.pos, "the stored binlog position is no longer available; snapshot.mode=when_needed: taking a new snapshot");
+                Ok(StartPlan::Snapshot { data: true })
+            } else {
+                Err(MySqlError::PositionLost(format!(
+                    "The connector is trying to read binlog starting at file={}, pos={}, gtids={}, but this is no longer available on the server. Reconfigure the connector to use a snapshot when needed (snapshot.mode=when_needed), or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)",
+                    p.file,
+                    p.pos,
+                    p.gtids.as_deref().unwrap_or("")
+                )))
+            }
+        }
+        _ => Ok(match mode {
+            SnapshotMode::Initial | SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded => {
+                StartPlan::Snapshot { data: true }
+            }
+            SnapshotMode::NoData | SnapshotMode::Recovery => StartPlan::Snapshot { data: false },
+            SnapshotMode::Never => StartPlan::FromStart,
+        }),
+    }
+}
+
+/// The statement of the MariaDB ANNOTATE_ROWS event at `file`:`pos`, if
+/// that is one (`SHOW BINLOG EVENTS` shows its text as `Info`).
+async fn annotate_at(
+    meta: &mut Conn,
+    file: &str,
+    pos: u64,
+    cfg: &MySqlConfig,
+) -> Result<Option<String>, MySqlError> {
+    let row: Option<Row> = meta
+        .query_first(format!(
+            "SHOW BINLOG EVENTS IN '{}' FROM {pos} LIMIT 1",
+            file.replace(['\\', '\''], "")
+        ))
+        .await
+        .map_err(|e| q(e, cfg))?;
+    Ok(row.and_then(|r| {
+        let kind: Option<String> = r.get(2);
+        let info: Option<String> = r.get(5);
+        kind.filter(|k| k.eq_ignore_ascii_case("Annotate_rows"))
+            .and(info)
+    }))
 }
 
 /// The before and after images of one row (driver values by column).
@@ -1032,5 +1427,68 @@ mod tests {
         assert!(!is_ddl("INSERT INTO T VALUES (1)"));
         assert_eq!(snapshot_marker(true, false, true, false), "first");
         assert_eq!(snapshot_marker(false, true, false, true), "last");
+    }
+
+    #[test]
+    fn start_plan_by_mode_offset_and_binlog_availability() {
+        let stored = Position {
+            file: "mariadb-bin.000007".into(),
+            pos: 1234,
+            gtids: Some("0-1-99".into()),
+            ..Position::default()
+        };
+        let incomplete = Position {
+            snapshot: true,
+            ..stored.clone()
+        };
+        use SnapshotMode::*;
+        // no offset (or an unfinished snapshot)
+        for p in [None, Some(&incomplete)] {
+            assert_eq!(
+                plan_start(Initial, p, false).unwrap(),
+                StartPlan::Snapshot { data: true }
+            );
+            assert_eq!(
+                plan_start(WhenNeeded, p, false).unwrap(),
+                StartPlan::Snapshot { data: true }
+            );
+            assert_eq!(
+                plan_start(NoData, p, false).unwrap(),
+                StartPlan::Snapshot { data: false }
+            );
+            assert_eq!(
+                plan_start(Recovery, p, false).unwrap(),
+                StartPlan::Snapshot { data: false }
+            );
+            assert_eq!(plan_start(Never, p, false).unwrap(), StartPlan::FromStart);
+        }
+        // a stored offset whose binlog is there
+        assert_eq!(
+            plan_start(Initial, Some(&stored), true).unwrap(),
+            StartPlan::Resume {
+                recover_schema: false
+            }
+        );
+        assert_eq!(
+            plan_start(Recovery, Some(&stored), true).unwrap(),
+            StartPlan::Resume {
+                recover_schema: true
+            }
+        );
+        // purged: Debezium's error, or a new snapshot under when_needed
+        for mode in [Initial, NoData, Never, Recovery, InitialOnly] {
+            let e = plan_start(mode, Some(&stored), false).unwrap_err();
+            let m = e.to_string();
+            assert!(
+                m.starts_with("The connector is trying to read binlog starting at file=mariadb-bin.000007, pos=1234")
+                    && m.contains("but this is no longer available on the server. Reconfigure the connector to use a snapshot when needed"),
+                "{m}"
+            );
+            assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        }
+        assert_eq!(
+            plan_start(WhenNeeded, Some(&stored), false).unwrap(),
+            StartPlan::Snapshot { data: true }
+        );
     }
 }

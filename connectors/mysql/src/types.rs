@@ -219,10 +219,61 @@ pub fn map_column(col: &Column, cfg: &MySqlConfig) -> Option<ColumnMapping> {
             .param("allowed", labels.join(",")),
         Kind::Geometry => geometry_schema(false),
     };
+    let mut schema = schema.with_optional(col.nullable);
+    if let Some(d) = default_value(&kind, col) {
+        schema = schema.default_value(d);
+    }
     Some(ColumnMapping {
         name: col.name.clone(),
-        schema: schema.with_optional(col.nullable).build(),
+        schema: schema.build(),
         kind,
+    })
+}
+
+/// The column's DEFAULT as a Kafka Connect value of its schema, as
+/// Debezium writes it into the field schema (`"default"`): literals of
+/// numeric, boolean, decimal, character, ENUM/SET and BIT(1) columns, and
+/// `CURRENT_TIMESTAMP` of a NOT NULL TIMESTAMP as the epoch. Expressions,
+/// `NULL` and other types give no default.
+pub fn default_value(kind: &Kind, col: &Column) -> Option<Value> {
+    let d = col.default.as_deref()?.trim();
+    let lower = d.to_ascii_lowercase();
+    let int = || -> Option<i128> {
+        if let Some(bits) = lower.strip_prefix("b'").and_then(|x| x.strip_suffix('\'')) {
+            return i128::from_str_radix(bits, 2).ok();
+        }
+        match lower.as_str() {
+            "true" => Some(1),
+            "false" => Some(0),
+            _ => d
+                .parse::<i128>()
+                .ok()
+                .or_else(|| d.parse::<f64>().ok().map(|f| f.round() as i128)),
+        }
+    };
+    Some(match kind {
+        Kind::Bool => Value::Boolean(int()? != 0),
+        Kind::Int16 { .. } => Value::Int16(i16::try_from(int()?).ok()?),
+        Kind::Int32 { .. } => Value::Int32(i32::try_from(int()?).ok()?),
+        Kind::Int64 { .. } => Value::Int64(int()? as i64),
+        Kind::Float32 => Value::Float32(d.parse().ok()?),
+        Kind::Float64 => Value::Float64(d.parse().ok()?),
+        Kind::Decimal { scale, mode } => match mode {
+            DecimalMode::Precise => Value::Bytes(decimal_bytes(d, *scale)?),
+            DecimalMode::Double => Value::Float64(d.parse().ok()?),
+            DecimalMode::String => Value::String(d.to_owned()),
+        },
+        Kind::Text | Kind::Enum(_) | Kind::Set(_) => {
+            if lower.contains('(') || lower.starts_with("current_") {
+                return None;
+            }
+            Value::String(d.to_owned())
+        }
+        Kind::Timestamp { fsp } if !col.nullable && lower.starts_with("current_timestamp") => {
+            Value::String(zoned_timestamp(0, *fsp))
+        }
+        Kind::Year => Value::Int32(i32::try_from(int()?).ok()?),
+        _ => return None,
     })
 }
 
@@ -613,6 +664,7 @@ mod tests {
             scale: Some(2),
             fsp: 0,
             charset: None,
+            ..Column::default()
         }
     }
 
@@ -735,5 +787,35 @@ mod tests {
         let c = col("datetime", "datetime");
         let m = map_column(&c, &cfg()).unwrap();
         assert!(m.schema.is_named(logical::DBZ_TIMESTAMP));
+    }
+
+    #[test]
+    fn defaults_from_the_ddl_in_field_schemas() {
+        let mut m = crate::ddl::Tables::new(true);
+        m.apply(
+            "db",
+            "CREATE TABLE t (a INT NOT NULL DEFAULT 5, b VARCHAR(5) DEFAULT 'x', c DECIMAL(5,2) DEFAULT 1.50, \
+             d TINYINT(1) NOT NULL DEFAULT TRUE, e BIT(1) DEFAULT b'1', f INT DEFAULT NULL, \
+             g TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, h ENUM('p','q') DEFAULT 'q', i DOUBLE DEFAULT -2.5, \
+             j DATETIME DEFAULT CURRENT_TIMESTAMP, k INT)",
+        );
+        let t = m.get("db", "t").unwrap();
+        let d = |n: &str| {
+            let c = t.columns.iter().find(|c| c.name == n).unwrap();
+            map_column(c, &cfg()).unwrap().schema.default.clone()
+        };
+        assert_eq!(d("a"), Some(Value::Int32(5)));
+        assert_eq!(d("b"), Some(Value::String("x".into())));
+        assert_eq!(d("c"), Some(Value::Bytes(vec![0x00, 0x96])));
+        assert_eq!(d("d"), Some(Value::Int16(1)));
+        assert_eq!(d("e"), Some(Value::Boolean(true)));
+        assert_eq!(d("f"), None);
+        assert_eq!(d("g"), Some(Value::String("1970-01-01T00:00:00Z".into())));
+        assert_eq!(d("h"), Some(Value::String("q".into())));
+        assert_eq!(d("i"), Some(Value::Float64(-2.5)));
+        assert_eq!(d("j"), None);
+        assert_eq!(d("k"), None);
+        let a = t.columns.iter().find(|c| c.name == "a").unwrap();
+        assert!(!map_column(a, &cfg()).unwrap().schema.optional);
     }
 }
