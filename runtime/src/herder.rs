@@ -44,6 +44,10 @@ pub fn common_config_def() -> ConfigDef {
         ConfigKey::new("predicates", List, Some(""), Low, "Aliases for the predicates used by transformations."),
         ConfigKey::new("errors.tolerance", String, Some("none"), Medium, "Behavior for tolerating errors during connector operation: 'none' fails the task, 'all' skips problematic records.").one_of(&["none", "all"]),
         ConfigKey::new("errors.log.enable", Boolean, Some("false"), Medium, "Log each error and the details of the failed operation."),
+        ConfigKey::new("errors.log.include.messages", Boolean, Some("false"), Medium, "Include in the log the Connect record that resulted in a failure (key and value)."),
+        ConfigKey::new("errors.deadletterqueue.topic.name", String, Some(""), Medium, "Sink connectors: the topic receiving records that failed conversion or transformation (with errors.tolerance=all). Created if absent."),
+        ConfigKey::new("errors.deadletterqueue.topic.replication.factor", Short, Some("3"), Medium, "Replication factor used to create the dead letter queue topic when it does not exist."),
+        ConfigKey::new("errors.deadletterqueue.context.headers.enable", Boolean, Some("false"), Medium, "Add __connect.errors.* headers with the error context to dead letter queue records."),
     ])
 }
 
@@ -195,6 +199,7 @@ impl Herder {
                 };
                 errors.push(("topics".into(), msg.into()));
             }
+            errors.extend(worker::errors::ErrorConfig::validate(config));
         }
         let instance = make_connector(&plugin);
         errors.extend(instance.validate(config));

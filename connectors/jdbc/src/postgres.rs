@@ -141,6 +141,9 @@ impl PgWriter {
             .transaction()
             .await
             .map_err(|e| pg_error("starting a transaction", &e))?;
+        // staging tables filled earlier in this transaction (they are
+        // emptied by ON COMMIT DELETE ROWS, within it by TRUNCATE)
+        let mut used_stages = HashSet::new();
         for p in plans {
             let tname = qualified(&p.table);
             let Some(meta) = ensure_table(&tx, tables, *evolution, p).await? else {
@@ -160,7 +163,17 @@ impl PgWriter {
             for (shape, rows) in &p.writes {
                 match method {
                     WriteMethod::Copy => {
-                        copy_merge(&tx, stages, &tname, meta, shape, rows, *insert_mode).await
+                        copy_merge(
+                            &tx,
+                            stages,
+                            &mut used_stages,
+                            &tname,
+                            meta,
+                            shape,
+                            rows,
+                            *insert_mode,
+                        )
+                        .await
                     }
                     WriteMethod::Rows => {
                         row_by_row(&tx, &tname, meta, shape, rows, *insert_mode).await
@@ -414,9 +427,11 @@ pub fn encode_copy_rows(buf: &mut BytesMut, rows: &[Vec<Cell>], scratch: &mut St
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn copy_merge(
     tx: &Transaction<'_>,
     stages: &mut HashSet<usize>,
+    used_in_tx: &mut HashSet<usize>,
     tname: &str,
     meta: &TableMeta,
     shape: &Shape,
@@ -425,6 +440,10 @@ async fn copy_merge(
 ) -> Result<(), tokio_postgres::Error> {
     let n = shape.columns.len();
     let stage = format!("pg_temp.velocity_stage_{n}");
+    if !used_in_tx.insert(n) {
+        // a second shape with n columns in this transaction: empty the stage
+        tx.batch_execute(&format!("TRUNCATE {stage}")).await?;
+    }
     if !stages.contains(&n) {
         let cols: Vec<String> = (0..n).map(|i| format!("c{i} text")).collect();
         tx.batch_execute(&format!(
@@ -454,7 +473,7 @@ async fn copy_merge(
     sink.as_mut().finish().await?;
     tx.execute(&merge_sql(tname, &stage, meta, shape, mode), &[])
         .await?;
-    tx.batch_execute(&format!("TRUNCATE {stage}")).await
+    Ok(())
 }
 
 async fn row_by_row(

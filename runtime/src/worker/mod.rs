@@ -1,6 +1,7 @@
 //! Task execution: the loops that run source and sink tasks, and what they
 //! share (converters, the transform chain, Kafka client settings).
 
+pub mod errors;
 pub mod sink;
 pub mod source;
 
@@ -54,6 +55,8 @@ pub struct TaskRuntime {
 /// by a predicate (Kafka Connect's `TransformationStage`).
 struct Step {
     alias: String,
+    /// `transforms.<alias>.type` as configured (for error reports).
+    class: String,
     transform: Box<dyn Transform>,
     /// The predicate alias and instance, when `transforms.<alias>.predicate` is set.
     predicate: Option<(String, Box<dyn Predicate>)>,
@@ -263,6 +266,7 @@ impl TransformChain {
             match t.configure(&own) {
                 Ok(()) => steps.push(Step {
                     alias,
+                    class: class.to_owned(),
                     transform: t,
                     predicate,
                     negate,
@@ -311,10 +315,16 @@ impl TransformChain {
     /// Applies every transform in order; `Ok(None)` when one dropped the
     /// record. A transform whose predicate (after `negate`) does not match
     /// leaves the record unchanged.
-    pub fn apply(
+    pub fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
+        self.apply_staged(record).map_err(|(_, e)| e)
+    }
+
+    /// Like [`TransformChain::apply`], but a failure also names the failing
+    /// transform's configured class (`transforms.<alias>.type`).
+    pub fn apply_staged(
         &mut self,
         mut record: ConnectRecord,
-    ) -> Result<Option<ConnectRecord>, ConnectError> {
+    ) -> Result<Option<ConnectRecord>, (String, ConnectError)> {
         for step in self.steps.iter_mut() {
             if let Some((_, p)) = &step.predicate {
                 if p.test(&record) == step.negate {
@@ -325,10 +335,10 @@ impl TransformChain {
                 Ok(Some(r)) => record = r,
                 Ok(None) => return Ok(None),
                 Err(e) => {
-                    return Err(ConnectError::fatal(format!(
-                        "transform {} failed: {e}",
-                        step.alias
-                    )))
+                    return Err((
+                        step.class.clone(),
+                        ConnectError::fatal(format!("transform {} failed: {e}", step.alias)),
+                    ))
                 }
             }
         }
@@ -360,6 +370,17 @@ pub fn validate_converters(config: &RawConfig) -> Vec<(String, String)> {
         }
     }
     errors
+}
+
+/// The class name of the `side` (`key`/`value`) converter in effect: the
+/// connector's override, else the worker's, else JsonConverter.
+pub fn converter_class(worker: &WorkerConfig, connector: &RawConfig, side: &str) -> String {
+    let key = format!("{side}.converter");
+    connector
+        .opt_str(&key)
+        .or_else(|| worker.raw.opt_str(&key))
+        .unwrap_or(JSON_CONVERTER)
+        .to_owned()
 }
 
 /// A key converter and a value converter.

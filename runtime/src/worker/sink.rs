@@ -6,6 +6,12 @@
 //! [`SinkTask::flush`] and only after that succeeds commits the consumed
 //! offsets, so a crash re-delivers at most what was not yet durably written
 //! (at-least-once).
+//!
+//! A record that cannot be converted or transformed is handed to the
+//! [`ErrorReporter`] (`errors.*` keys): it fails the task naming topic,
+//! partition and offset (`errors.tolerance=none`), or is skipped and written
+//! to the dead letter queue (`all`); dead-letter records are acknowledged
+//! before the offsets past them are committed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -17,7 +23,8 @@ use rdkafka::{Message, TopicPartitionList};
 use velocity_api::config::ConfigExt;
 use velocity_api::{ConnectError, ConnectRecord, Header, SinkRecord, SinkTask, Value};
 
-use super::{build_converters, consumer_config, TaskRuntime, TransformChain};
+use super::errors::{ErrorReporter, Failure, Stage};
+use super::{build_converters, consumer_config, converter_class, TaskRuntime, TransformChain};
 use crate::converters::Converter;
 use crate::status::{State, Status, TargetState};
 
@@ -55,7 +62,15 @@ async fn run_inner(
                 .join("; "),
         )
     })?;
-    let tolerate_all = cc.enum_or("errors.tolerance", "none", &["none", "all"])? == "all";
+    let mut reporter = ErrorReporter::new(
+        &rt.worker.config,
+        &cc,
+        &rt.task_ctx.connector,
+        rt.task_ctx.task_id,
+    )
+    .await?;
+    let key_class = converter_class(&rt.worker.config, &cc, "key");
+    let value_class = converter_class(&rt.worker.config, &cc, "value");
     let max_records = cc.int_or("consumer.override.max.poll.records", 500, 1, 1_000_000)? as usize;
     let group = format!("connect-{}", rt.task_ctx.connector);
     let consumer: StreamConsumer = consumer_config(
@@ -97,7 +112,7 @@ async fn run_inner(
         match target {
             TargetState::Stopped => break,
             TargetState::Paused => {
-                flush_and_commit(task, &consumer, &mut pending).await?;
+                flush_and_commit(task, &consumer, &mut pending, &mut reporter).await?;
                 rt.status.set(Status::of(State::Paused));
                 if let Ok(assignment) = consumer.assignment() {
                     let _ = consumer.pause(&assignment);
@@ -139,41 +154,62 @@ async fn run_inner(
                 }
             }
             pending.insert((topic.clone(), partition), offset + 1);
-            match convert(&msg, key_conv.as_ref(), value_conv.as_ref()) {
-                Ok(record) => match chain.apply(record) {
-                    Ok(Some(record)) => batch.push(SinkRecord { record, kafka_offset: offset }),
-                    Ok(None) => {}
-                    Err(e) if tolerate_all => tracing::warn!(task = %label, %topic, partition, offset, error = %e, "skipping record (errors.tolerance=all)"),
-                    Err(e) => return Err(e),
+            let failed = match convert(&msg, key_conv.as_ref(), value_conv.as_ref()) {
+                Ok(record) => match chain.apply_staged(record) {
+                    Ok(Some(record)) => {
+                        batch.push(SinkRecord {
+                            record,
+                            kafka_offset: offset,
+                        });
+                        None
+                    }
+                    Ok(None) => None,
+                    Err((class_name, error)) => Some((Stage::Transformation, class_name, error)),
                 },
-                Err(e) if tolerate_all => tracing::warn!(task = %label, %topic, partition, offset, error = %e, "skipping unconvertible record (errors.tolerance=all)"),
-                Err(e) => {
-                    return Err(ConnectError::fatal(format!(
-                        "Error converting record at topic {topic} partition {partition} offset {offset}: {e}"
-                    )))
+                Err((Stage::KeyConverter, error)) => {
+                    Some((Stage::KeyConverter, key_class.clone(), error))
                 }
+                Err((stage, error)) => Some((stage, value_class.clone(), error)),
+            };
+            if let Some((stage, class_name, error)) = failed {
+                let owned = msg.detach();
+                drop(msg);
+                let failure = Failure {
+                    stage,
+                    class_name,
+                    error,
+                    topic,
+                    partition,
+                    offset,
+                };
+                reporter.report(failure, &owned).await?;
             }
         }
         if !batch.is_empty() {
             task.put(batch).await?;
         }
         if last_flush.elapsed() >= interval {
-            flush_and_commit(task, &consumer, &mut pending).await?;
+            flush_and_commit(task, &consumer, &mut pending, &mut reporter).await?;
             last_flush = Instant::now();
         }
     }
     drop(stream);
-    flush_and_commit(task, &consumer, &mut pending).await
+    flush_and_commit(task, &consumer, &mut pending, &mut reporter).await
 }
 
+/// Converts key and value; a failure names the converter stage.
 fn convert(
     msg: &BorrowedMessage<'_>,
     key_conv: &dyn Converter,
     value_conv: &dyn Converter,
-) -> Result<ConnectRecord, ConnectError> {
+) -> Result<ConnectRecord, (Stage, ConnectError)> {
     let topic = msg.topic();
-    let (key_schema, key) = key_conv.to_connect(topic, msg.key())?;
-    let (value_schema, value) = value_conv.to_connect(topic, msg.payload())?;
+    let (key_schema, key) = key_conv
+        .to_connect(topic, msg.key())
+        .map_err(|e| (Stage::KeyConverter, e))?;
+    let (value_schema, value) = value_conv
+        .to_connect(topic, msg.payload())
+        .map_err(|e| (Stage::ValueConverter, e))?;
     let mut record = ConnectRecord::new(topic, key_schema, key, value_schema, value);
     record.partition = Some(msg.partition());
     record.timestamp = msg.timestamp().to_millis();
@@ -193,10 +229,12 @@ async fn flush_and_commit(
     task: &mut dyn SinkTask,
     consumer: &StreamConsumer,
     pending: &mut BTreeMap<(String, i32), i64>,
+    reporter: &mut ErrorReporter,
 ) -> Result<(), ConnectError> {
     if pending.is_empty() {
         return Ok(());
     }
+    reporter.drain().await?;
     task.flush().await?;
     let mut tpl = TopicPartitionList::new();
     for ((t, p), o) in pending.iter() {
