@@ -10,6 +10,7 @@
 
 pub mod cast;
 pub mod debezium;
+pub mod domain;
 pub mod error;
 pub mod fields;
 pub mod filter;
@@ -23,6 +24,7 @@ pub mod schema_metadata;
 pub mod time;
 pub mod timestamp_converter;
 pub mod util;
+pub mod wasm;
 
 #[cfg(test)]
 mod testutil;
@@ -67,5 +69,7 @@ pub fn plugins() -> Vec<PluginDesc> {
     v.extend(timestamp_converter::plugins());
     v.extend(predicates::plugins());
     v.extend(debezium::plugins());
+    v.extend(domain::plugins());
+    v.extend(wasm::plugins());
     v
 }
