@@ -77,7 +77,11 @@ fn transactions_collapse_into_one_domain_event_per_note() {
     let snap = consume_until(&domain_topic, Duration::from_secs(90), |r| !r.is_empty());
     assert_eq!(snap.len(), 1, "snapshot event; log:\n{}", w.log_text());
     let tech = consume_until(&tech_topic, Duration::from_secs(90), |r| !r.is_empty());
-    assert!(!tech.is_empty(), "technical snapshot; log:\n{}", w.log_text());
+    assert!(
+        !tech.is_empty(),
+        "technical snapshot; log:\n{}",
+        w.log_text()
+    );
 
     for sql in [
         "BEGIN; DELETE FROM tms.note WHERE id = 1; INSERT INTO tms.note VALUES (1, 11, 'rewritten'); COMMIT;",
@@ -89,14 +93,22 @@ fn transactions_collapse_into_one_domain_event_per_note() {
     }
 
     let last = |recs: &[common::Kv]| {
-        json_values(recs)
-            .iter()
-            .any(|v| v["data"]["text"] == "last" || v["payload"]["after"]["body"] == "last" || v["after"]["body"] == "last")
+        json_values(recs).iter().any(|v| {
+            v["data"]["text"] == "last"
+                || v["payload"]["after"]["body"] == "last"
+                || v["after"]["body"] == "last"
+        })
     };
     let recs = consume_until(&domain_topic, Duration::from_secs(90), last);
     let events: Vec<(String, Value, Value)> = json_values(&recs)
         .into_iter()
-        .map(|v| (v["type"].as_str().unwrap_or("?").to_owned(), v["data"].clone(), v["tx_id"].clone()))
+        .map(|v| {
+            (
+                v["type"].as_str().unwrap_or("?").to_owned(),
+                v["data"].clone(),
+                v["tx_id"].clone(),
+            )
+        })
         .collect();
     let kinds: Vec<(&str, i64, &str)> = events
         .iter()
@@ -123,7 +135,14 @@ fn transactions_collapse_into_one_domain_event_per_note() {
     let update = &events[1].1;
     assert_eq!(update["shipment"]["id"], 11);
     assert_eq!(update["label"], "note 1: rewritten");
-    assert!(events[1].2.as_str().is_some_and(|t| t.parse::<u64>().is_ok()), "tx_id {:?}", events[1].2);
+    assert!(
+        events[1]
+            .2
+            .as_str()
+            .is_some_and(|t| t.parse::<u64>().is_ok()),
+        "tx_id {:?}",
+        events[1].2
+    );
     assert_eq!(recs[1].0.as_deref(), Some(&b"1"[..]), "key is the note id");
 
     // the connector without the chain still sees every technical event
@@ -132,19 +151,35 @@ fn transactions_collapse_into_one_domain_event_per_note() {
         .into_iter()
         .filter_map(|v| {
             let p = &v["payload"];
-            let row = if p["after"].is_null() { &p["before"] } else { &p["after"] };
+            let row = if p["after"].is_null() {
+                &p["before"]
+            } else {
+                &p["after"]
+            };
             Some((p["op"].as_str()?.to_owned(), row["id"].as_i64()?))
         })
         .collect();
-    let want: Vec<(String, i64)> = [("r", 1), ("d", 1), ("c", 1), ("c", 2), ("u", 2), ("c", 3), ("d", 3), ("u", 2)]
-        .iter()
-        .map(|(o, i)| (o.to_string(), *i))
-        .collect();
+    let want: Vec<(String, i64)> = [
+        ("r", 1),
+        ("d", 1),
+        ("c", 1),
+        ("c", 2),
+        ("u", 2),
+        ("c", 3),
+        ("d", 3),
+        ("u", 2),
+    ]
+    .iter()
+    .map(|(o, i)| (o.to_string(), *i))
+    .collect();
     assert_eq!(ops, want, "technical events; log:\n{}", w.log_text());
 
     drop(w);
     for s in [&slot, &tech_slot] {
         psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{s}' AND NOT active")]);
     }
-    psql("postgres", &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")]);
+    psql(
+        "postgres",
+        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
+    );
 }

@@ -27,7 +27,7 @@ pub use connector::{
 pub use error::{ConnectError, ErrorKind, Result};
 pub use plugin::{PluginDesc, PluginKind, PluginRegistry};
 pub use record::{
-    Control, ConnectRecord, Header, Offset, Partition, SinkRecord, SourceRecord, CONTROL_HEADER,
+    ConnectRecord, Control, Header, Offset, Partition, SinkRecord, SourceRecord, CONTROL_HEADER,
 };
 pub use schema::{Field, Schema, SchemaRef, Type};
 pub use transform::{Predicate, Transform};

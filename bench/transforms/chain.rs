@@ -68,7 +68,11 @@ fn round(chain: &mut TransformChain, templates: &[ConnectRecord], n: usize) -> (
 }
 
 /// A round through `apply_many`, as the source loop drives stateful chains.
-fn round_many(chain: &mut TransformChain, templates: &[ConnectRecord], n: usize) -> (Duration, usize) {
+fn round_many(
+    chain: &mut TransformChain,
+    templates: &[ConnectRecord],
+    n: usize,
+) -> (Duration, usize) {
     let start = Instant::now();
     let mut out = Vec::new();
     let mut kept = 0;

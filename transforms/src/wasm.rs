@@ -66,9 +66,27 @@ impl WasmTransform {
     /// The keys of this transform.
     pub fn def() -> ConfigDef {
         ConfigDef::new(vec![
-            ConfigKey::new("wasm.path", ConfigType::String, None, Importance::High, "The plugin module: a .wasm binary or a .wat text file."),
-            ConfigKey::new("wasm.fuel", ConfigType::Long, Some("10000000"), Importance::Medium, "Fuel (about one unit per instruction) the plugin may use per record."),
-            ConfigKey::new("wasm.memory.max.bytes", ConfigType::Long, Some("16777216"), Importance::Medium, "Most linear memory the plugin may grow to."),
+            ConfigKey::new(
+                "wasm.path",
+                ConfigType::String,
+                None,
+                Importance::High,
+                "The plugin module: a .wasm binary or a .wat text file.",
+            ),
+            ConfigKey::new(
+                "wasm.fuel",
+                ConfigType::Long,
+                Some("10000000"),
+                Importance::Medium,
+                "Fuel (about one unit per instruction) the plugin may use per record.",
+            ),
+            ConfigKey::new(
+                "wasm.memory.max.bytes",
+                ConfigType::Long,
+                Some("16777216"),
+                Importance::Medium,
+                "Most linear memory the plugin may grow to.",
+            ),
         ])
     }
 
@@ -82,7 +100,12 @@ impl WasmTransform {
             .is_some_and(|e| e.eq_ignore_ascii_case("wat"));
         let wasm = if is_text {
             wat::parse_bytes(&bytes)
-                .map_err(|e| config_err(key, format!("invalid WebAssembly text in {}: {e}", self.path)))?
+                .map_err(|e| {
+                    config_err(
+                        key,
+                        format!("invalid WebAssembly text in {}: {e}", self.path),
+                    )
+                })?
                 .into_owned()
         } else {
             bytes
@@ -90,8 +113,12 @@ impl WasmTransform {
         let mut config = wasmi::Config::default();
         config.consume_fuel(true);
         let engine = Engine::new(&config);
-        let module = Module::new(&engine, &wasm)
-            .map_err(|e| config_err(key, format!("invalid WebAssembly module {}: {e}", self.path)))?;
+        let module = Module::new(&engine, &wasm).map_err(|e| {
+            config_err(
+                key,
+                format!("invalid WebAssembly module {}: {e}", self.path),
+            )
+        })?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.max_memory)
             .memories(1)
@@ -143,7 +170,10 @@ impl WasmTransform {
 
     fn plugin_error(&self, plugin: &Plugin, e: wasmi::Error) -> ConnectError {
         let out_of_fuel = e.as_trap_code() == Some(TrapCode::OutOfFuel)
-            || matches!(e.kind(), ErrorKind::ResumableOutOfFuel(_) | ErrorKind::Fuel(_))
+            || matches!(
+                e.kind(),
+                ErrorKind::ResumableOutOfFuel(_) | ErrorKind::Fuel(_)
+            )
             || plugin.store.get_fuel().is_ok_and(|f| f == 0);
         let memory = matches!(
             e.kind(),
@@ -255,12 +285,21 @@ pub fn json_to_value(j: &serde_json::Value) -> Value {
 
 fn record_from_json(out: &[u8]) -> Result<ConnectRecord> {
     let j: serde_json::Value = serde_json::from_slice(out).map_err(|e| {
-        ConnectError::fatal(format!("plugin output is not JSON ({e}): {}", String::from_utf8_lossy(&out[..out.len().min(200)])))
+        ConnectError::fatal(format!(
+            "plugin output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out[..out.len().min(200)])
+        ))
     })?;
     let topic = j["topic"].as_str().ok_or_else(|| {
         ConnectError::fatal("plugin output has no \"topic\" string (see the ABI in examples/plugins/route-by-prefix/README.md)")
     })?;
-    let mut r = ConnectRecord::new(topic, None, json_to_value(&j["key"]), None, json_to_value(&j["value"]));
+    let mut r = ConnectRecord::new(
+        topic,
+        None,
+        json_to_value(&j["key"]),
+        None,
+        json_to_value(&j["value"]),
+    );
     r.partition = j["partition"].as_i64().and_then(|p| i32::try_from(p).ok());
     r.timestamp = j["timestamp"].as_i64();
     if let Some(h) = j["headers"].as_object() {
@@ -293,10 +332,9 @@ impl Transform for WasmTransform {
     }
 
     fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>> {
-        let mut plugin = self
-            .plugin
-            .take()
-            .ok_or_else(|| ConnectError::fatal("the wasm transform is not configured (or failed before)"))?;
+        let mut plugin = self.plugin.take().ok_or_else(|| {
+            ConnectError::fatal("the wasm transform is not configured (or failed before)")
+        })?;
         // a plugin that failed once stays failed (its state may be broken)
         let result = self.call(&mut plugin, &record);
         if result.is_ok() {
@@ -337,14 +375,19 @@ impl WasmTransform {
         if packed == -1 {
             return Ok(None);
         }
-        let (out_ptr, out_len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
+        let (out_ptr, out_len) = (
+            (packed as u64 >> 32) as usize,
+            (packed as u64 & 0xffff_ffff) as usize,
+        );
         let data = p.memory.data(&p.store);
-        let out = data.get(out_ptr..out_ptr.saturating_add(out_len)).ok_or_else(|| {
-            ConnectError::fatal(format!(
-                "plugin {} returned an output ({out_ptr}, {out_len}) outside its memory",
-                self.path
-            ))
-        })?;
+        let out = data
+            .get(out_ptr..out_ptr.saturating_add(out_len))
+            .ok_or_else(|| {
+                ConnectError::fatal(format!(
+                    "plugin {} returned an output ({out_ptr}, {out_len}) outside its memory",
+                    self.path
+                ))
+            })?;
         record_from_json(out).map(Some)
     }
 }
@@ -385,7 +428,10 @@ mod tests {
     fn the_example_plugin_transforms_and_drops_records() {
         let mut t = plugin(&example("route-by-prefix/plugin.wat"), &[]).expect("load");
         for i in 0..200 {
-            let out = t.apply(rec("tms.tms.note", &format!("hello {i}"))).unwrap().unwrap();
+            let out = t
+                .apply(rec("tms.tms.note", &format!("hello {i}")))
+                .unwrap()
+                .unwrap();
             assert_eq!(out.topic, "plugin.tms.tms.note");
             assert_eq!(out.value, Value::String(format!("hello {i}")));
             assert_eq!(out.key, Value::Int64(1));
@@ -429,14 +475,21 @@ mod tests {
 
     #[test]
     fn a_memory_hog_fails_with_the_memory_error() {
-        let mut t = plugin(&example("misbehaving/memory-hog.wat"), &[("wasm.memory.max.bytes", "1048576")]).unwrap();
+        let mut t = plugin(
+            &example("misbehaving/memory-hog.wat"),
+            &[("wasm.memory.max.bytes", "1048576")],
+        )
+        .unwrap();
         let e = t.apply(rec("a", "b")).unwrap_err().to_string();
         assert!(e.contains("plugin exceeded its memory limit"), "{e}");
     }
 
     #[test]
     fn bad_plugins_are_config_errors() {
-        let e = plugin("/nonexistent/p.wasm", &[]).err().unwrap().to_string();
+        let e = plugin("/nonexistent/p.wasm", &[])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("wasm.path") && e.contains("cannot read"), "{e}");
         let dir = tempfile_dir();
         let p = dir.join("noexports.wat");

@@ -97,7 +97,11 @@ impl Stager {
         } = sr;
         if chain.is_empty() {
             entries.push(Staged {
-                record: if control.is_some() { None } else { Some(record) },
+                record: if control.is_some() {
+                    None
+                } else {
+                    Some(record)
+                },
                 position: Some((source_partition, source_offset)),
             });
             return Ok(());
@@ -561,7 +565,13 @@ mod offset_rule_tests {
                 return Ok(());
             }
             let name: Vec<&str> = held.iter().map(|r| r.topic.as_str()).collect();
-            out.push(ConnectRecord::new(name.join("+"), None, Value::Null, None, Value::Null));
+            out.push(ConnectRecord::new(
+                name.join("+"),
+                None,
+                Value::Null,
+                None,
+                Value::Null,
+            ));
             Ok(())
         }
         fn holds_records(&self) -> bool {
@@ -584,8 +594,20 @@ mod offset_rule_tests {
             out: &mut Vec<ConnectRecord>,
         ) -> Result<(), ConnectError> {
             if r.topic == "split" {
-                out.push(ConnectRecord::new("split1", None, Value::Null, None, Value::Null));
-                out.push(ConnectRecord::new("split2", None, Value::Null, None, Value::Null));
+                out.push(ConnectRecord::new(
+                    "split1",
+                    None,
+                    Value::Null,
+                    None,
+                    Value::Null,
+                ));
+                out.push(ConnectRecord::new(
+                    "split2",
+                    None,
+                    Value::Null,
+                    None,
+                    Value::Null,
+                ));
                 return Ok(());
             }
             if let Some(r) = self.apply(r)? {
@@ -615,7 +637,11 @@ mod offset_rule_tests {
         if !transforms.is_empty() {
             c.insert("transforms".into(), transforms.into());
             for t in transforms.split(',') {
-                let class = if t.starts_with("collapse") { "test.Collapse" } else { "test.DropSplit" };
+                let class = if t.starts_with("collapse") {
+                    "test.Collapse"
+                } else {
+                    "test.DropSplit"
+                };
                 c.insert(format!("transforms.{t}.type"), class.into());
             }
         }
@@ -650,7 +676,9 @@ mod offset_rule_tests {
         let mut task = FakeTask {
             batches: batches.into(),
         };
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
         let mut stager = Stager::default();
         let mut entries = Vec::new();
         loop {
@@ -670,8 +698,8 @@ mod offset_rule_tests {
     fn stored_after(entries: &[Staged], k: usize) -> Option<i64> {
         entries[..k]
             .iter()
-            .filter_map(|e| e.position.as_ref())
-            .last()
+            .rev()
+            .find_map(|e| e.position.as_ref())
             .map(|(_, o)| o["n"].as_i64().expect("n"))
     }
 
@@ -681,7 +709,9 @@ mod offset_rule_tests {
             .map(|e| {
                 (
                     e.record.as_ref().map(|r| r.topic.clone()),
-                    e.position.as_ref().map(|(_, o)| o["n"].as_i64().expect("n")),
+                    e.position
+                        .as_ref()
+                        .map(|(_, o)| o["n"].as_i64().expect("n")),
                 )
             })
             .collect()
@@ -728,7 +758,10 @@ mod offset_rule_tests {
         let mut c = chain("ds,collapse");
         let e = run(
             &mut c,
-            vec![vec![rec("a", 1), rec("drop1", 2), rec("drop2", 3)], vec![end(4)]],
+            vec![
+                vec![rec("a", 1), rec("drop1", 2), rec("drop2", 3)],
+                vec![end(4)],
+            ],
         );
         assert_eq!(summary(&e), [(some("a"), Some(4))]);
         // without anything held, a dropped record advances as before
@@ -740,7 +773,10 @@ mod offset_rule_tests {
     #[test]
     fn several_outputs_complete_the_input_only_with_the_last() {
         let mut c = chain("ds");
-        let e = run(&mut c, vec![vec![rec("a", 1), rec("split", 2), rec("b", 3)]]);
+        let e = run(
+            &mut c,
+            vec![vec![rec("a", 1), rec("split", 2), rec("b", 3)]],
+        );
         assert_eq!(
             summary(&e),
             [

@@ -161,9 +161,10 @@ fn conv_of(s: &Schema) -> Conv {
         (Some("org.apache.kafka.connect.data.Date" | "io.debezium.time.Date"), Type::Int32) => {
             Conv::Date
         }
-        (Some("org.apache.kafka.connect.data.Timestamp" | "io.debezium.time.Timestamp"), Type::Int64) => {
-            Conv::Timestamp(1000)
-        }
+        (
+            Some("org.apache.kafka.connect.data.Timestamp" | "io.debezium.time.Timestamp"),
+            Type::Int64,
+        ) => Conv::Timestamp(1000),
         (Some("io.debezium.time.MicroTimestamp"), Type::Int64) => Conv::Timestamp(1_000_000),
         (Some("io.debezium.time.NanoTimestamp"), Type::Int64) => Conv::Timestamp(1_000_000_000),
         _ => Conv::Keep,
@@ -275,7 +276,11 @@ impl Transform for Cast {
         let Value::Struct(env) = std::mem::replace(&mut record.value, Value::Null) else {
             return other(record, self.pass_others);
         };
-        let op = env.get("op").and_then(Value::as_str).unwrap_or("").to_owned();
+        let op = env
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         if !matches!(op.as_str(), "c" | "u" | "d" | "r") {
             record.value = Value::Struct(env);
             return other(record, self.pass_others);
@@ -300,14 +305,12 @@ impl Transform for Cast {
             Some(schema) if !schema.is_empty() => format!("{schema}.{table_name}"),
             _ => table_name.to_owned(),
         };
-        let ts_ms = source
-            .and_then(|s| s.get("ts_ms"))
-            .and_then(Value::as_i64);
+        let ts_ms = source.and_then(|s| s.get("ts_ms")).and_then(Value::as_i64);
         let mut values = env.values;
         let take = |name: &str, values: &mut Vec<Value>| {
-            env.schema
-                .field_named(name)
-                .map_or(Value::Null, |f| std::mem::replace(&mut values[f.index], Value::Null))
+            env.schema.field_named(name).map_or(Value::Null, |f| {
+                std::mem::replace(&mut values[f.index], Value::Null)
+            })
         };
         let before = take("before", &mut values);
         let after = take("after", &mut values);
@@ -361,10 +364,15 @@ pub(crate) mod tests {
             .optional()
             .field("id", Schema::int32())
             .field("body", Schema::string().optional())
-            .field("weight", velocity_api::schema::logical::decimal(2, None).optional())
+            .field(
+                "weight",
+                velocity_api::schema::logical::decimal(2, None).optional(),
+            )
             .field(
                 "at",
-                Schema::int64().named("io.debezium.time.MicroTimestamp").optional(),
+                Schema::int64()
+                    .named("io.debezium.time.MicroTimestamp")
+                    .optional(),
             )
             .build();
         let source_schema = Schema::struct_()
@@ -424,7 +432,12 @@ pub(crate) mod tests {
     #[test]
     fn update_becomes_a_typed_change() {
         let out = cast()
-            .apply(note_event("u", Some(77), Some((1, "old")), Some((1, "new"))))
+            .apply(note_event(
+                "u",
+                Some(77),
+                Some((1, "old")),
+                Some((1, "new")),
+            ))
             .unwrap()
             .unwrap();
         assert_eq!(out.topic, "tms.tms.note");
@@ -468,7 +481,8 @@ pub(crate) mod tests {
         let mut t = note_event("t", Some(5), None, None);
         assert_eq!(cast().apply(t.clone()).unwrap(), None);
         let mut pass = Cast::default();
-        pass.configure(&cfg(&[("non.change.records", "pass")])).unwrap();
+        pass.configure(&cfg(&[("non.change.records", "pass")]))
+            .unwrap();
         assert_eq!(pass.apply(tomb.clone()).unwrap(), Some(tomb));
         t.topic = "x".into();
         assert_eq!(pass.apply(t.clone()).unwrap(), Some(t));

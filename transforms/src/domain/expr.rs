@@ -273,7 +273,10 @@ pub fn parse(src: &str) -> std::result::Result<Expr, String> {
     let mut p = Parser { toks, pos: 0 };
     let e = p.concat()?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected {:?} after the expression", p.toks[p.pos]));
+        return Err(format!(
+            "unexpected {:?} after the expression",
+            p.toks[p.pos]
+        ));
     }
     Ok(e)
 }
@@ -345,7 +348,9 @@ impl Expr {
                 let v = a.eval(change)?;
                 match num(&v) {
                     _ if v.is_null() => Value::Null,
-                    Some(Num::I(i)) => Value::Int64(i.checked_neg().ok_or_else(|| err("integer overflow"))?),
+                    Some(Num::I(i)) => {
+                        Value::Int64(i.checked_neg().ok_or_else(|| err("integer overflow"))?)
+                    }
                     Some(Num::F(f)) => Value::Float64(-f),
                     None => return Err(err(format!("cannot negate {v:?}: not a number"))),
                 }
@@ -356,12 +361,20 @@ impl Expr {
                     return Ok(Value::Null);
                 }
                 let (Some(x), Some(y)) = (num(&va), num(&vb)) else {
-                    return Err(err(format!("cannot compute {va:?} {op} {vb:?}: not a number")));
+                    return Err(err(format!(
+                        "cannot compute {va:?} {op} {vb:?}: not a number"
+                    )));
                 };
                 match (x, y, op) {
-                    (Num::I(x), Num::I(y), '+') => Value::Int64(x.checked_add(y).ok_or_else(|| err("integer overflow"))?),
-                    (Num::I(x), Num::I(y), '-') => Value::Int64(x.checked_sub(y).ok_or_else(|| err("integer overflow"))?),
-                    (Num::I(x), Num::I(y), '*') => Value::Int64(x.checked_mul(y).ok_or_else(|| err("integer overflow"))?),
+                    (Num::I(x), Num::I(y), '+') => {
+                        Value::Int64(x.checked_add(y).ok_or_else(|| err("integer overflow"))?)
+                    }
+                    (Num::I(x), Num::I(y), '-') => {
+                        Value::Int64(x.checked_sub(y).ok_or_else(|| err("integer overflow"))?)
+                    }
+                    (Num::I(x), Num::I(y), '*') => {
+                        Value::Int64(x.checked_mul(y).ok_or_else(|| err("integer overflow"))?)
+                    }
                     _ => {
                         let f = |n: Num| match n {
                             Num::I(i) => i as f64,
@@ -424,18 +437,15 @@ mod tests {
             .field("tx_id", Schema::string().optional())
             .field("row", row.clone())
             .build();
-        Struct::new(s)
-            .put("op", "u")
-            .put("tx_id", "42")
-            .put(
-                "row",
-                Value::Struct(
-                    Struct::new(row)
-                        .put("id", 7)
-                        .put("ref", "SHP-1")
-                        .put("kg", "120.50"),
-                ),
-            )
+        Struct::new(s).put("op", "u").put("tx_id", "42").put(
+            "row",
+            Value::Struct(
+                Struct::new(row)
+                    .put("id", 7)
+                    .put("ref", "SHP-1")
+                    .put("kg", "120.50"),
+            ),
+        )
     }
 
     fn ev(src: &str) -> Value {

@@ -129,7 +129,9 @@ impl NetChangeFilter {
         }
         let mut held: Vec<Option<ConnectRecord>> = held.into_iter().map(Some).collect();
         for i in 0..held.len() {
-            let is_change = held[i].as_ref().is_some_and(|r| change_of(&r.value).is_some());
+            let is_change = held[i]
+                .as_ref()
+                .is_some_and(|r| change_of(&r.value).is_some());
             if !is_change {
                 if let Some(r) = held[i].take() {
                     out.push(r);
@@ -149,7 +151,11 @@ impl NetChangeFilter {
 }
 
 /// The net change of a key whose last change is `last`.
-fn net_effect(mut last: ConnectRecord, existed: bool, initial: Option<Value>) -> Option<ConnectRecord> {
+fn net_effect(
+    mut last: ConnectRecord,
+    existed: bool,
+    initial: Option<Value>,
+) -> Option<ConnectRecord> {
     let Value::Struct(ch) = &mut last.value else {
         return Some(last);
     };
@@ -166,7 +172,11 @@ fn net_effect(mut last: ConnectRecord, existed: bool, initial: Option<Value>) ->
         }
     };
     set(ch, "op", Value::String(op.to_owned()));
-    let before = if op == "u" { initial.unwrap_or(Value::Null) } else { Value::Null };
+    let before = if op == "u" {
+        initial.unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
     set(ch, "before", before);
     Some(last)
 }
@@ -180,7 +190,12 @@ fn set(s: &mut Struct, name: &str, v: Value) {
 
 impl Transform for NetChangeFilter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let n = config.int_or("max.buffered.records", DEFAULT_MAX_BUFFERED as i64, 1, i64::from(i32::MAX));
+        let n = config.int_or(
+            "max.buffered.records",
+            DEFAULT_MAX_BUFFERED as i64,
+            1,
+            i64::from(i32::MAX),
+        );
         self.max_buffered = n.map_err(|_| {
             config_err(
                 "max.buffered.records",
@@ -279,7 +294,7 @@ mod tests {
         }
 
         /// Feeds the events; returns what came out before the end, and at it.
-        fn run(&mut self, events: Vec<ConnectRecord>) -> (Vec<(String, i32, String)>, Vec<(String, i32, String)>) {
+        fn run(&mut self, events: Vec<ConnectRecord>) -> (Vec<Out>, Vec<Out>) {
             let mut early = Vec::new();
             for e in events {
                 if let Some(c) = self.cast.apply(e).unwrap() {
@@ -293,7 +308,10 @@ mod tests {
         }
     }
 
-    fn summary(v: &[ConnectRecord]) -> Vec<(String, i32, String)> {
+    /// (op, id, body) of an emitted change.
+    type Out = (String, i32, String);
+
+    fn summary(v: &[ConnectRecord]) -> Vec<Out> {
         v.iter()
             .map(|r| {
                 let ch = change_of(&r.value).unwrap();
@@ -301,13 +319,16 @@ mod tests {
                 (
                     op_of(ch).unwrap().to_owned(),
                     row.get("id").and_then(Value::as_i64).unwrap() as i32,
-                    row.get("body").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    row.get("body")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
                 )
             })
             .collect()
     }
 
-    fn t(op: &str, id: i32, body: &str) -> (String, i32, String) {
+    fn t(op: &str, id: i32, body: &str) -> Out {
         (op.to_owned(), id, body.to_owned())
     }
 
@@ -367,7 +388,8 @@ mod tests {
 
     #[test]
     fn snapshot_reads_pass_at_once() {
-        let (early, end) = Pipe::new("100").run(vec![note_event("r", Some(1), None, Some((1, "s")))]);
+        let (early, end) =
+            Pipe::new("100").run(vec![note_event("r", Some(1), None, Some((1, "s")))]);
         assert_eq!(early, [t("r", 1, "s")]);
         assert!(end.is_empty());
     }
@@ -382,7 +404,12 @@ mod tests {
         ]);
         assert_eq!(
             early,
-            [t("c", 1, "a"), t("u", 1, "b"), t("u", 1, "c"), t("d", 1, "c")]
+            [
+                t("c", 1, "a"),
+                t("u", 1, "b"),
+                t("u", 1, "c"),
+                t("d", 1, "c")
+            ]
         );
         assert!(end.is_empty());
     }

@@ -67,7 +67,7 @@ impl Map {
 
 /// `shipment_event` → `ShipmentEvent`.
 pub fn pascal_case(s: &str) -> String {
-    s.split(|c: char| c == '_' || c == '-' || c == ' ')
+    s.split(['_', '-', ' '])
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut cs = w.chars();
@@ -125,7 +125,10 @@ impl Transform for Map {
         for name in names {
             let path: Vec<String> = name.split('.').map(str::to_owned).collect();
             if path.iter().any(String::is_empty) {
-                return Err(config_err("fields", format!("'{name}' is not a field name")));
+                return Err(config_err(
+                    "fields",
+                    format!("'{name}' is not a field name"),
+                ));
             }
             let key = format!("field.{name}");
             let src = config.opt_str(&key).unwrap_or(&name);
@@ -224,7 +227,9 @@ mod tests {
         cast.configure(&cfg(&[])).unwrap();
         let mut m = Map::default();
         m.configure(&cfg(pairs)).unwrap();
-        m.apply(cast.apply(event).unwrap().unwrap()).unwrap().unwrap()
+        m.apply(cast.apply(event).unwrap().unwrap())
+            .unwrap()
+            .unwrap()
     }
 
     const NOTE: &[(&str, &str)] = &[
@@ -282,8 +287,14 @@ mod tests {
             map_get(m, "type").cloned().unwrap()
         };
         assert_eq!(ty("u", "Note${Op}"), Value::String("NoteUpdated".into()));
-        assert_eq!(ty("d", "${Table}${Op}"), Value::String("NoteDeleted".into()));
-        assert_eq!(ty("r", "${table}.${op}"), Value::String("note.created".into()));
+        assert_eq!(
+            ty("d", "${Table}${Op}"),
+            Value::String("NoteDeleted".into())
+        );
+        assert_eq!(
+            ty("r", "${table}.${op}"),
+            Value::String("note.created".into())
+        );
         assert_eq!(pascal_case("shipment_event"), "ShipmentEvent");
     }
 
@@ -298,7 +309,10 @@ mod tests {
             map(&[("id", Value::Int32(4)), ("body", Value::String("b".into()))])
         );
         assert_eq!(r.headers.last().unwrap().key, "eventType");
-        assert_eq!(r.headers.last().unwrap().value, Value::String("NoteUpdated".into()));
+        assert_eq!(
+            r.headers.last().unwrap().value,
+            Value::String("NoteUpdated".into())
+        );
         // the key stays the change's key
         assert!(matches!(r.key, Value::Struct(_)));
     }
@@ -308,7 +322,10 @@ mod tests {
         for (pairs, key) in [
             (vec![("fields", "a")], "topic"),
             (vec![("topic", "t")], "fields"),
-            (vec![("topic", "t"), ("fields", "a"), ("field.a", "1 +")], "field.a"),
+            (
+                vec![("topic", "t"), ("fields", "a"), ("field.a", "1 +")],
+                "field.a",
+            ),
             (vec![("topic", "t"), ("fields", "a"), ("key", "f(")], "key"),
         ] {
             let e = Map::default().configure(&cfg(&pairs)).unwrap_err();
@@ -316,7 +333,8 @@ mod tests {
         }
         let other = ConnectRecord::new("x", None, Value::Null, None, Value::Int32(1));
         let mut m = Map::default();
-        m.configure(&cfg(&[("topic", "t"), ("fields", "a")])).unwrap();
+        m.configure(&cfg(&[("topic", "t"), ("fields", "a")]))
+            .unwrap();
         assert_eq!(m.apply(other.clone()).unwrap(), Some(other));
     }
 }
