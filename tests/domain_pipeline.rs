@@ -45,7 +45,9 @@ fn transactions_collapse_into_one_domain_event_per_note() {
         &slot,
         json!({
             "table.include.list": "tms.note",
+            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
             "key.converter.schemas.enable": "false",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.schemas.enable": "false",
             "transforms": "cast,filter,map",
             "transforms.cast.type": "io.velocity.transforms.domain.Cast",

@@ -23,7 +23,8 @@
 //!   with false it is just the fields and the type goes into the header
 //!   `eventType`.
 //!
-//! Values are schemaless maps: use `value.converter.schemas.enable=false`
+//! Values are schemaless maps: set `value.converter` (JsonConverter) with
+//! `value.converter.schemas.enable=false` on the connector
 //! for plain JSON. Deletes evaluate the fields against the deleted row (with
 //! PostgreSQL's default replica identity only the key columns are set).
 //! Records that are not cast changes pass unchanged.
