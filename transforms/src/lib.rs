@@ -5,6 +5,10 @@
 //! same behaviour on records with a schema and on schemaless records (whose
 //! values are [`velocity_api::Value::Map`] with string keys).
 //!
+//! Besides them: the domain pipeline ([`domain`]: cast → net-change filter
+//! → map, configured without code) and the sandboxed WebAssembly plugin
+//! host ([`wasm`]) for user transforms loaded at run time.
+//!
 //! Modules are grouped by SMT family; [`plugins`] lists every plugin for the
 //! binary's registry.
 
@@ -53,8 +57,8 @@ pub(crate) const fn transform(
 }
 
 /// The plugins of this crate, for the binary's registry: Kafka's SMTs (with
-/// `$Key`/`$Value` variants where Kafka has them), Kafka's predicates and
-/// Debezium's SMTs.
+/// `$Key`/`$Value` variants where Kafka has them), Kafka's predicates,
+/// Debezium's SMTs, the domain pipeline and the wasm plugin transform.
 pub fn plugins() -> Vec<PluginDesc> {
     let mut v = Vec::new();
     v.extend(insert_field::plugins());
