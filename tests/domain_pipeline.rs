@@ -186,7 +186,9 @@ fn transactions_collapse_into_one_domain_event_per_note() {
     );
 }
 
-/// SIGKILL while transactions stream through the filter, then restart:
+/// SIGKILL while transactions stream through the filter (as soon as the
+/// first domain event arrives, while psql may still be committing more),
+/// then restart:
 /// every transaction (insert + update of a new note) still yields its one
 /// NoteCreated with the final text, and never a half-collapsed event (an
 /// update without its insert would mean an offset inside a transaction was
@@ -214,6 +216,7 @@ fn sigkill_replays_whole_transactions() {
         &slot,
         json!({
             "snapshot.mode": "no_data",
+            "slot.retry.delay.ms": "500",
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.schemas.enable": "false",
             "transforms": "cast,filter,map",
@@ -225,15 +228,27 @@ fn sigkill_replays_whole_transactions() {
         }),
     );
     let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=100", &[conn]);
-    std::thread::sleep(Duration::from_secs(2));
-    let n = 300;
+    w.wait_status("notes-kill", |s| s["tasks"][0]["state"] == "RUNNING");
+    common::wait_until(Duration::from_secs(30), "the slot to be active", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
+    });
+    let n = 3000;
+    // one transaction per note, written in the background while the worker
+    // is killed
     let mut sql = String::new();
     for i in 1..=n {
         sql.push_str(&format!(
             "BEGIN; INSERT INTO note VALUES ({i}, 'draft'); UPDATE note SET body = 'final' WHERE id = {i}; COMMIT;\n"
         ));
     }
-    psql(&db, &["-c", &sql]);
+    let file = dir.path().join("txns.sql");
+    std::fs::write(&file, sql).unwrap();
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            psql(&db, &["-f", file.to_str().unwrap()]);
+        })
+    };
     let some = consume_until(&topic, Duration::from_secs(60), |r| r.len() >= 20);
     assert!(
         some.len() >= 20,
@@ -241,6 +256,7 @@ fn sigkill_replays_whole_transactions() {
         w.log_text()
     );
     w.kill9();
+    writer.join().unwrap();
     w.restart();
     let ids = |recs: &[common::Kv]| -> std::collections::BTreeSet<i64> {
         json_values(recs)
@@ -256,6 +272,11 @@ fn sigkill_replays_whole_transactions() {
         n as usize,
         "every transaction; log:\n{}",
         w.log_text()
+    );
+    eprintln!(
+        "{} events read before the kill, {} after the restart for {n} transactions",
+        some.len(),
+        recs.len()
     );
     for v in json_values(&recs) {
         assert_eq!(v["type"], "NoteCreated", "{v}");
