@@ -27,7 +27,9 @@ pub use connector::{
 };
 pub use error::{ConnectError, ErrorKind, Result};
 pub use plugin::{PluginDesc, PluginKind, PluginRegistry};
-pub use record::{ConnectRecord, Header, Offset, Partition, SinkRecord, SourceRecord};
+pub use record::{
+    ConnectRecord, Control, Header, Offset, Partition, SinkRecord, SourceRecord, CONTROL_HEADER,
+};
 pub use schema::{Field, Schema, SchemaRef, Type};
 pub use transform::{Predicate, Transform};
 pub use value::{Struct, Value};

@@ -95,3 +95,84 @@ pub struct SinkRecord {
     /// The Kafka offset of the record within its topic partition.
     pub kafka_offset: i64,
 }
+
+/// Header key that marks a [`SourceRecord`] as a control record (see
+/// [`SourceRecord::transaction_end`]); never produced to Kafka.
+pub const CONTROL_HEADER: &str = "__velocity.control";
+
+/// What a control record tells the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// The source transaction whose records precede this marker has ended
+    /// (committed); `id` is the source's transaction id when known.
+    TransactionEnd {
+        /// The transaction id as the source spells it (e.g. PostgreSQL's xid).
+        id: Option<String>,
+    },
+}
+
+impl SourceRecord {
+    /// A transaction-boundary marker: every record of the transaction was
+    /// emitted before it, in order. `source_offset` is the position after the
+    /// whole transaction (normally the offset of its last record). The
+    /// runtime hands it to the transform chain
+    /// ([`crate::Transform::on_transaction_end`]) and stores its offset once
+    /// everything before it is acknowledged; it is never produced to Kafka.
+    /// Sources may emit it or not; without it stateful transforms only see
+    /// a transaction end when the next transaction's first record arrives.
+    pub fn transaction_end(
+        source_partition: Partition,
+        source_offset: Offset,
+        id: Option<String>,
+    ) -> SourceRecord {
+        let mut record = ConnectRecord::new("", None, Value::Null, None, Value::Null);
+        record.headers.push(Header {
+            key: CONTROL_HEADER.to_owned(),
+            schema: None,
+            value: id.map_or(Value::Null, Value::String),
+        });
+        SourceRecord {
+            source_partition,
+            source_offset,
+            record,
+        }
+    }
+
+    /// The control this record carries, or None for an ordinary record.
+    /// A control record has an empty topic and [`CONTROL_HEADER`] as its
+    /// only header.
+    pub fn control(&self) -> Option<Control> {
+        let r = &self.record;
+        if !r.topic.is_empty() || r.headers.len() != 1 || r.headers[0].key != CONTROL_HEADER {
+            return None;
+        }
+        Some(Control::TransactionEnd {
+            id: r.headers[0].value.as_str().map(str::to_owned),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_end_is_a_control_record() {
+        let mut o = Offset::new();
+        o.insert("lsn".into(), 7.into());
+        let m = SourceRecord::transaction_end(Partition::new(), o.clone(), Some("42".into()));
+        assert_eq!(
+            m.control(),
+            Some(Control::TransactionEnd {
+                id: Some("42".into())
+            })
+        );
+        assert_eq!(m.source_offset, o);
+        let plain = SourceRecord {
+            source_partition: Partition::new(),
+            source_offset: o,
+            record: ConnectRecord::new("t", None, Value::Null, None, Value::Null),
+        };
+        assert_eq!(plain.control(), None);
+    }
+}

@@ -22,6 +22,35 @@ pub trait Transform: Send {
     fn config_def(&self) -> ConfigDef {
         ConfigDef::default()
     }
+
+    /// Applies the transform to one record, pushing zero or more outputs to
+    /// `out` in order. Stateful transforms (e.g. one that collapses a
+    /// transaction) override this and may keep the record instead of
+    /// emitting it, or emit records they held earlier; the default calls
+    /// [`Transform::apply`]. The runtime always calls this method, never
+    /// `apply` directly.
+    fn apply_many(&mut self, record: ConnectRecord, out: &mut Vec<ConnectRecord>) -> Result<()> {
+        if let Some(r) = self.apply(record)? {
+            out.push(r);
+        }
+        Ok(())
+    }
+
+    /// The source transaction whose records were passed to `apply_many`
+    /// has ended: push whatever is still held for it to `out`, in order.
+    /// Called only on the source side, when the source emits a
+    /// transaction-end marker ([`crate::SourceRecord::transaction_end`]).
+    fn on_transaction_end(&mut self, _out: &mut Vec<ConnectRecord>) -> Result<()> {
+        Ok(())
+    }
+
+    /// True while the transform holds input records it has not emitted (or
+    /// dropped) yet. While any transform of a chain holds records, the
+    /// source runtime stores no offset beyond the first held record, so a
+    /// restart replays every held record. Default: false (stateless).
+    fn holds_records(&self) -> bool {
+        false
+    }
 }
 
 /// A condition on a record, used to apply a transform only to some records

@@ -1,7 +1,10 @@
 //! Throughput of the transform chain: records/s through a 3-SMT chain
-//! (ExtractNewRecordState + ReplaceField$Value + InsertField$Value) and
-//! through the empty chain in the same run, on real Debezium PostgreSQL
-//! change events (`tests/fixtures/postgres/golden.jsonl`).
+//! (ExtractNewRecordState + ReplaceField$Value + InsertField$Value), the
+//! domain pipeline (cast → filter → map, as the source loop drives it:
+//! `apply_many` per record, `on_transaction_end` at the end of each round)
+//! and the wasm plugin path (`examples/plugins/route-by-prefix/plugin.wat`),
+//! each against the empty chain in the same run, on real Debezium
+//! PostgreSQL change events (`tests/fixtures/postgres/golden.jsonl`).
 //!
 //! Run: `cargo bench -p velocity-transforms --bench transforms_chain`
 //! (optional argument: number of records per round, default 500000).
@@ -64,6 +67,27 @@ fn round(chain: &mut TransformChain, templates: &[ConnectRecord], n: usize) -> (
     (start.elapsed(), kept)
 }
 
+/// A round through `apply_many`, as the source loop drives stateful chains.
+fn round_many(
+    chain: &mut TransformChain,
+    templates: &[ConnectRecord],
+    n: usize,
+) -> (Duration, usize) {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut kept = 0;
+    for i in 0..n {
+        let r = templates[i % templates.len()].clone();
+        chain.apply_many(r, &mut out).expect("transform");
+        kept += out.len();
+        black_box(&out);
+        out.clear();
+    }
+    chain.on_transaction_end(&mut out).expect("transaction end");
+    kept += out.len();
+    (start.elapsed(), kept)
+}
+
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
@@ -98,36 +122,83 @@ fn main() {
         ]),
     )
     .expect("3-SMT chain");
+    let mut domain = TransformChain::from_config(
+        &registry,
+        &cfg(&[
+            ("transforms", "cast,filter,map"),
+            ("transforms.cast.type", "io.velocity.transforms.domain.Cast"),
+            (
+                "transforms.filter.type",
+                "io.velocity.transforms.domain.NetChangeFilter",
+            ),
+            ("transforms.map.type", "io.velocity.transforms.domain.Map"),
+            ("transforms.map.topic", "domain.${table}"),
+            ("transforms.map.key", "id"),
+            ("transforms.map.fields", "id,op,label,meta.source"),
+            ("transforms.map.field.op", "$op"),
+            ("transforms.map.field.label", "concat($table, ':', id)"),
+            ("transforms.map.field.meta.source", "'tms'"),
+        ]),
+    )
+    .expect("domain chain");
+    let plugin = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/plugins/route-by-prefix/plugin.wat"
+    );
+    let mut wasm = TransformChain::from_config(
+        &registry,
+        &cfg(&[
+            ("transforms", "plugin"),
+            ("transforms.plugin.type", "wasm"),
+            ("transforms.plugin.wasm.path", plugin),
+        ]),
+    )
+    .expect("wasm chain");
     // Warm up (schema caches, allocator).
     round(&mut empty, &templates, templates.len() * 10);
     round(&mut three, &templates, templates.len() * 10);
-    let mut best_empty = Duration::MAX;
-    let mut best_three = Duration::MAX;
-    let mut kept = 0;
+    round_many(&mut domain, &templates, templates.len() * 10);
+    round(&mut wasm, &templates, templates.len() * 10);
+    let mut best = [Duration::MAX; 4];
+    let mut kept = [0usize; 4];
     for _ in 0..3 {
-        best_empty = best_empty.min(round(&mut empty, &templates, n).0);
-        let (d, k) = round(&mut three, &templates, n);
-        best_three = best_three.min(d);
-        kept = k;
+        let results = [
+            round(&mut empty, &templates, n),
+            round(&mut three, &templates, n),
+            round_many(&mut domain, &templates, n),
+            round(&mut wasm, &templates, n),
+        ];
+        for (i, (d, k)) in results.into_iter().enumerate() {
+            best[i] = best[i].min(d);
+            kept[i] = k;
+        }
     }
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!(
         "records per round: {n} ({} distinct Debezium change events, best of 3 rounds)",
         templates.len()
     );
-    println!(
-        "empty chain:  {:>12.0} records/s  ({:.0} ns/record)",
-        rate(best_empty),
-        best_empty.as_nanos() as f64 / n as f64
-    );
-    println!(
-        "3-SMT chain:  {:>12.0} records/s  ({:.0} ns/record, {kept} of {n} kept)",
-        rate(best_three),
-        best_three.as_nanos() as f64 / n as f64
-    );
-    println!(
-        "ratio 3-SMT / empty throughput: {:.3}  (empty is {:.2}x faster)",
-        rate(best_three) / rate(best_empty),
-        rate(best_empty) / rate(best_three)
-    );
+    let names = [
+        "empty chain",
+        "3-SMT chain",
+        "domain cast→filter→map",
+        "wasm plugin",
+    ];
+    for i in 0..4 {
+        println!(
+            "{:<24} {:>12.0} records/s  ({:.0} ns/record, {} of {n} out)",
+            names[i],
+            rate(best[i]),
+            best[i].as_nanos() as f64 / n as f64,
+            kept[i]
+        );
+    }
+    for i in 1..4 {
+        println!(
+            "ratio {} / empty throughput: {:.3}  (empty is {:.2}x faster)",
+            names[i],
+            rate(best[i]) / rate(best[0]),
+            rate(best[0]) / rate(best[i])
+        );
+    }
 }

@@ -112,7 +112,7 @@ pub fn java_float_string(v: f64, is_f32: bool) -> String {
 }
 
 /// The unscaled big-endian two's-complement bytes of a Decimal as f64 and string.
-fn decimal_parts(bytes: &[u8], scale: i32) -> (f64, String) {
+pub(crate) fn decimal_parts(bytes: &[u8], scale: i32) -> (f64, String) {
     let mut unscaled: i128 = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
         -1
     } else {

@@ -5,11 +5,16 @@
 //! same behaviour on records with a schema and on schemaless records (whose
 //! values are [`velocity_api::Value::Map`] with string keys).
 //!
+//! Besides them: the domain pipeline ([`domain`]: cast → net-change filter
+//! → map, configured without code) and the sandboxed WebAssembly plugin
+//! host ([`wasm`]) for user transforms loaded at run time.
+//!
 //! Modules are grouped by SMT family; [`plugins`] lists every plugin for the
 //! binary's registry.
 
 pub mod cast;
 pub mod debezium;
+pub mod domain;
 pub mod error;
 pub mod fields;
 pub mod filter;
@@ -23,6 +28,7 @@ pub mod schema_metadata;
 pub mod time;
 pub mod timestamp_converter;
 pub mod util;
+pub mod wasm;
 
 #[cfg(test)]
 mod testutil;
@@ -51,8 +57,8 @@ pub(crate) const fn transform(
 }
 
 /// The plugins of this crate, for the binary's registry: Kafka's SMTs (with
-/// `$Key`/`$Value` variants where Kafka has them), Kafka's predicates and
-/// Debezium's SMTs.
+/// `$Key`/`$Value` variants where Kafka has them), Kafka's predicates,
+/// Debezium's SMTs, the domain pipeline and the wasm plugin transform.
 pub fn plugins() -> Vec<PluginDesc> {
     let mut v = Vec::new();
     v.extend(insert_field::plugins());
@@ -67,5 +73,7 @@ pub fn plugins() -> Vec<PluginDesc> {
     v.extend(timestamp_converter::plugins());
     v.extend(predicates::plugins());
     v.extend(debezium::plugins());
+    v.extend(domain::plugins());
+    v.extend(wasm::plugins());
     v
 }

@@ -19,6 +19,11 @@
 //! - Acknowledgement: the flush LSN sent to PostgreSQL is the `lsn_commit`
 //!   of the newest offset the runtime reports as stored (see
 //!   [`crate::task`]); never anything newer.
+//! - Transaction boundaries: after the last record of every transaction
+//!   that yielded records (and after its END metadata record) comes a
+//!   [`SourceRecord::transaction_end`] marker carrying the transaction's
+//!   completing offset, for the runtime's stateful transforms; the runtime
+//!   never produces it.
 //! - Backpressure: batches go through a bounded channel
 //!   (`max.queue.size / max.batch.size` batches); when it is full the reader
 //!   waits, and PostgreSQL buffers WAL in the slot.
@@ -771,9 +776,11 @@ impl Reader {
                 if let Some(mut t) = txn.take() {
                     *last_end = c.end_lsn;
                     let mut final_offset = None;
+                    let mut end_offset = None;
                     if let Some(last) = t.pending.last_mut() {
                         let mut o = last.source_offset.clone();
                         o.insert("lsn_commit".into(), c.end_lsn.0.into());
+                        end_offset = Some(o.clone());
                         if t.meta_id.is_none() {
                             last.source_offset = o;
                         } else {
@@ -799,6 +806,16 @@ impl Reader {
                             o,
                         );
                         self.push(rec).await?;
+                    }
+                    // the runtime's transaction boundary for stateful
+                    // transforms; never produced to Kafka
+                    if let Some(o) = end_offset {
+                        let marker = SourceRecord::transaction_end(
+                            self.partition.clone(),
+                            o,
+                            Some(t.xid.to_string()),
+                        );
+                        self.push(marker).await?;
                     }
                 }
             }

@@ -55,13 +55,13 @@ pub struct TaskRuntime {
 /// by a predicate (Kafka Connect's `TransformationStage`).
 struct Step {
     alias: String,
-    /// `transforms.<alias>.type` as configured (for error reports).
-    class: String,
     transform: Box<dyn Transform>,
     /// The predicate alias and instance, when `transforms.<alias>.predicate` is set.
     predicate: Option<(String, Box<dyn Predicate>)>,
     /// `transforms.<alias>.negate`: run the transform when the predicate is false.
     negate: bool,
+    /// `transforms.<alias>.type` as configured (for error reports).
+    class: String,
 }
 
 /// The configured transforms of a connector, applied in `transforms=` order.
@@ -76,6 +76,8 @@ struct Step {
 /// predicate instance, as in Kafka Connect.
 pub struct TransformChain {
     steps: Vec<Step>,
+    /// Reused per call to avoid an allocation per record.
+    scratch: Vec<ConnectRecord>,
 }
 
 /// Re-keys a plugin's configuration error under the plugin's prefix (e.g.
@@ -287,7 +289,10 @@ impl TransformChain {
             }
         }
         if errors.is_empty() {
-            Ok(TransformChain { steps })
+            Ok(TransformChain {
+                steps,
+                scratch: Vec::new(),
+            })
         } else {
             Err(errors)
         }
@@ -314,7 +319,9 @@ impl TransformChain {
 
     /// Applies every transform in order; `Ok(None)` when one dropped the
     /// record. A transform whose predicate (after `negate`) does not match
-    /// leaves the record unchanged.
+    /// leaves the record unchanged. A transform that emits several records
+    /// for one (only stateful, source-side transforms do) is an error here:
+    /// use [`TransformChain::apply_many`].
     pub fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
         self.apply_staged(record).map_err(|(_, e)| e)
     }
@@ -323,27 +330,123 @@ impl TransformChain {
     /// transform's configured class (`transforms.<alias>.type`).
     pub fn apply_staged(
         &mut self,
-        mut record: ConnectRecord,
+        record: ConnectRecord,
     ) -> Result<Option<ConnectRecord>, (String, ConnectError)> {
+        let mut record = record;
+        let mut buf = std::mem::take(&mut self.scratch);
         for step in self.steps.iter_mut() {
-            if let Some((_, p)) = &step.predicate {
-                if p.test(&record) == step.negate {
-                    continue;
-                }
+            buf.clear();
+            if let Err(e) = Self::step_apply(step, record, &mut buf) {
+                self.scratch = buf;
+                return Err((step.class.clone(), e));
             }
-            match step.transform.apply(record) {
-                Ok(Some(r)) => record = r,
-                Ok(None) => return Ok(None),
-                Err(e) => {
-                    return Err((
-                        step.class.clone(),
-                        ConnectError::fatal(format!("transform {} failed: {e}", step.alias)),
-                    ))
+            match buf.len() {
+                0 => {
+                    self.scratch = buf;
+                    return Ok(None);
+                }
+                1 => record = buf.pop().expect("one record"),
+                n => {
+                    self.scratch = buf;
+                    return Err((step.class.clone(), ConnectError::fatal(format!(
+                        "transform {} emitted {n} records for one input; stateful transforms (such as the domain filter) only run in a source connector's chain",
+                        step.alias
+                    ))));
                 }
             }
         }
+        self.scratch = buf;
         Ok(Some(record))
     }
+
+    /// Applies every transform in order, pushing the chain's outputs for
+    /// `record` to `out` in order (none when dropped or held by a stateful
+    /// transform; records an earlier input left held may come out too).
+    /// Predicates guard each step as in [`TransformChain::apply`].
+    pub fn apply_many(
+        &mut self,
+        record: ConnectRecord,
+        out: &mut Vec<ConnectRecord>,
+    ) -> Result<(), ConnectError> {
+        let mut cur = std::mem::take(&mut self.scratch);
+        cur.clear();
+        cur.push(record);
+        let r = self.run_steps(&mut cur, out);
+        cur.clear();
+        self.scratch = cur;
+        r
+    }
+
+    /// Tells every transform, first to last, that the source transaction
+    /// ended; what a step releases runs through the steps after it before
+    /// those are told. Outputs go to `out` in order.
+    pub fn on_transaction_end(&mut self, out: &mut Vec<ConnectRecord>) -> Result<(), ConnectError> {
+        let mut pending: Vec<ConnectRecord> = Vec::new();
+        for i in 0..self.steps.len() {
+            let mut next = Vec::new();
+            for r in pending.drain(..) {
+                Self::step_apply(&mut self.steps[i], r, &mut next)?;
+            }
+            let step = &mut self.steps[i];
+            step.transform
+                .on_transaction_end(&mut next)
+                .map_err(|e| step_error(&step.alias, e))?;
+            pending = next;
+        }
+        out.append(&mut pending);
+        Ok(())
+    }
+
+    /// True while any transform holds input records it has not released.
+    pub fn holds_records(&self) -> bool {
+        self.steps.iter().any(|s| s.transform.holds_records())
+    }
+
+    /// Runs `records` through every step, appending the survivors to `out`.
+    fn run_steps(
+        &mut self,
+        records: &mut Vec<ConnectRecord>,
+        out: &mut Vec<ConnectRecord>,
+    ) -> Result<(), ConnectError> {
+        let mut next = Vec::new();
+        for step in self.steps.iter_mut() {
+            if records.is_empty() {
+                return Ok(());
+            }
+            if records.len() == 1 {
+                // the common case: one record in, at most one out
+                let r = records.pop().expect("one record");
+                Self::step_apply(step, r, records)?;
+            } else {
+                for r in records.drain(..) {
+                    Self::step_apply(step, r, &mut next)?;
+                }
+                std::mem::swap(records, &mut next);
+            }
+        }
+        out.append(records);
+        Ok(())
+    }
+
+    fn step_apply(
+        step: &mut Step,
+        record: ConnectRecord,
+        out: &mut Vec<ConnectRecord>,
+    ) -> Result<(), ConnectError> {
+        if let Some((_, p)) = &step.predicate {
+            if p.test(&record) == step.negate {
+                out.push(record);
+                return Ok(());
+            }
+        }
+        step.transform
+            .apply_many(record, out)
+            .map_err(|e| step_error(&step.alias, e))
+    }
+}
+
+fn step_error(alias: &str, e: ConnectError) -> ConnectError {
+    ConnectError::fatal(format!("transform {alias} failed: {e}"))
 }
 
 /// Validation errors of the `transforms` keys.

@@ -10,6 +10,15 @@
 //! acknowledged offsets are written to the offset store and then passed to
 //! [`SourceTask::commit`], which is when a database may be acknowledged.
 //!
+//! Stateful transforms (see [`Stager`]): records a transform holds (e.g. the
+//! domain filter collapsing a transaction) do not enter the in-flight queue,
+//! and while any transform holds records no offset is advanced at all — not
+//! by records other transforms drop, nor by outputs released meanwhile. The
+//! first output released once nothing is held carries the offset of the
+//! input (or transaction-end marker) that released it, so a crash before it
+//! is acknowledged replays every input it was made from. Transaction-end
+//! markers ([`velocity_api::Control`]) go to the chain, never to Kafka.
+//!
 //! Backpressure: at most [`MAX_IN_FLIGHT`] records wait for acknowledgement;
 //! beyond that, and whenever librdkafka's queue is full, the loop waits for
 //! the oldest delivery before polling again.
@@ -24,7 +33,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use velocity_api::config::ConfigExt;
-use velocity_api::{ConnectError, Offset, Partition, SourceRecord, SourceTask, Value};
+use velocity_api::{
+    ConnectError, ConnectRecord, Control, Offset, Partition, SourceRecord, SourceTask, Value,
+};
 
 use super::{build_converters, producer_config, TaskRuntime, TransformChain};
 use crate::status::{State, Status, TargetState};
@@ -32,13 +43,91 @@ use crate::status::{State, Status, TargetState};
 /// Most records waiting for a Kafka acknowledgement at once per task.
 pub const MAX_IN_FLIGHT: usize = 100_000;
 
-/// A record handed to the producer. Only the last record of a run of records
-/// from the same source partition within one poll batch keeps its offset:
-/// storing an earlier offset than possible is always safe (it can only cause
-/// duplicates after a crash, never loss), and it keeps the queue small.
 struct InFlight {
     delivery: Option<DeliveryFuture>,
+    /// The source position stored once this and every earlier entry is
+    /// acknowledged; None leaves the stored position as it is.
     position: Option<(Partition, Offset)>,
+}
+
+/// One entry for the in-flight queue: a record to produce (None: nothing to
+/// produce, only a position to store once everything earlier is
+/// acknowledged) and the source position it completes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staged {
+    /// The transformed record to produce, if any.
+    pub record: Option<ConnectRecord>,
+    /// The position stored once this entry and every earlier one are
+    /// acknowledged; None for outputs that do not complete an input.
+    pub position: Option<(Partition, Offset)>,
+}
+
+/// Runs source records through the transform chain and decides which source
+/// position each output completes (the offset rule of this module):
+///
+/// - an input whose outputs leave no transform holding records completes
+///   its position with its *last* output (earlier outputs of the same input
+///   complete nothing, so the position is stored only once all are
+///   acknowledged); with no output at all, an entry without a record
+///   carries the position;
+/// - while any transform holds records after an input, that input and its
+///   outputs complete nothing: the stored position stays before the first
+///   held input until the holding transform releases it;
+/// - a transaction-end marker runs [`TransformChain::on_transaction_end`]
+///   and is then treated as an input, so the collapsed outputs of a
+///   transaction carry the marker's position (the transaction's end).
+#[derive(Default)]
+pub struct Stager {
+    outs: Vec<ConnectRecord>,
+}
+
+impl Stager {
+    /// Stages `sr`: pushes its in-flight entries to `entries`, in order.
+    pub fn stage(
+        &mut self,
+        chain: &mut TransformChain,
+        sr: SourceRecord,
+        entries: &mut Vec<Staged>,
+    ) -> Result<(), ConnectError> {
+        let control = sr.control();
+        let SourceRecord {
+            source_partition,
+            source_offset,
+            record,
+        } = sr;
+        if chain.is_empty() {
+            entries.push(Staged {
+                record: if control.is_some() {
+                    None
+                } else {
+                    Some(record)
+                },
+                position: Some((source_partition, source_offset)),
+            });
+            return Ok(());
+        }
+        self.outs.clear();
+        match control {
+            Some(Control::TransactionEnd { .. }) => chain.on_transaction_end(&mut self.outs)?,
+            None => chain.apply_many(record, &mut self.outs)?,
+        }
+        let advance = !chain.holds_records();
+        let n = self.outs.len();
+        let mut position = advance.then_some((source_partition, source_offset));
+        for (i, r) in self.outs.drain(..).enumerate() {
+            entries.push(Staged {
+                record: Some(r),
+                position: if i + 1 == n { position.take() } else { None },
+            });
+        }
+        if position.is_some() {
+            entries.push(Staged {
+                record: None,
+                position,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Runs a source task until it is stopped or fails; publishes its state.
@@ -69,6 +158,8 @@ struct Loop {
     key_conv: Box<dyn crate::converters::Converter>,
     value_conv: Box<dyn crate::converters::Converter>,
     chain: TransformChain,
+    stager: Stager,
+    staged: Vec<Staged>,
     producer: FutureProducer,
     admin: Option<(AdminClient<DefaultClientContext>, i32, i32)>,
     known_topics: HashSet<String>,
@@ -125,6 +216,8 @@ impl Loop {
             key_conv,
             value_conv,
             chain,
+            stager: Stager::default(),
+            staged: Vec::new(),
             producer,
             admin,
             known_topics: HashSet::new(),
@@ -161,16 +254,26 @@ impl Loop {
             let batch = task.poll().await?;
             let mut records = batch.into_iter().peekable();
             while let Some(record) = records.next() {
-                let keep_offset = records
-                    .peek()
-                    .is_none_or(|next| next.source_partition != record.source_partition);
-                self.send(record, keep_offset, rt).await?;
+                // Without transforms only the last record of a run of records
+                // from one source partition keeps its position in the queue:
+                // storing an earlier offset is always safe (duplicates after a
+                // crash, never loss) and keeps the queue small. With a chain the
+                // Stager's rule decides alone (a stateful transform may hold the
+                // records that would carry the later position).
+                let keep_position = !self.chain.is_empty()
+                    || records
+                        .peek()
+                        .is_none_or(|next| next.source_partition != record.source_partition);
+                self.send(record, keep_position, rt).await?;
             }
             self.reap()?;
             if last_flush.elapsed() >= interval {
                 self.commit(task, rt).await?;
                 last_flush = Instant::now();
             }
+        }
+        if self.chain.holds_records() {
+            tracing::warn!(task = %self.label, "a transform still holds records of an unfinished transaction at shutdown; their offsets are not stored and the source sends them again after a restart");
         }
         let deadline = rt
             .worker
@@ -189,19 +292,30 @@ impl Loop {
     async fn send(
         &mut self,
         sr: SourceRecord,
-        keep_offset: bool,
+        keep_position: bool,
         rt: &TaskRuntime,
     ) -> Result<(), ConnectError> {
-        let SourceRecord {
-            source_partition,
-            source_offset,
-            record,
-        } = sr;
-        let record = if self.chain.is_empty() {
-            Some(record)
-        } else {
-            self.chain.apply(record)?
-        };
+        let mut staged = std::mem::take(&mut self.staged);
+        self.stager.stage(&mut self.chain, sr, &mut staged)?;
+        if !keep_position {
+            for entry in staged.iter_mut() {
+                entry.position = None;
+            }
+        }
+        let mut result = Ok(());
+        for entry in staged.drain(..) {
+            result = self.send_one(entry, rt).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        staged.clear();
+        self.staged = staged;
+        result
+    }
+
+    async fn send_one(&mut self, entry: Staged, rt: &TaskRuntime) -> Result<(), ConnectError> {
+        let Staged { record, position } = entry;
         let delivery = match record {
             None => None,
             Some(rec) => {
@@ -265,10 +379,7 @@ impl Loop {
                 }
             }
         };
-        self.in_flight.push_back(InFlight {
-            delivery,
-            position: keep_offset.then_some((source_partition, source_offset)),
-        });
+        self.in_flight.push_back(InFlight { delivery, position });
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             self.wait_oldest().await?;
         }
@@ -413,4 +524,329 @@ fn header_bytes(v: &Value) -> Option<Vec<u8>> {
             None => format!("{other:?}").into_bytes(),
         },
     })
+}
+
+#[cfg(test)]
+mod offset_rule_tests {
+    //! The offset rule with a fake source task and fake transforms: a
+    //! simulated crash after any acknowledged prefix of the in-flight queue
+    //! must never have stored a position beyond an input whose outputs are
+    //! not all acknowledged.
+
+    use std::collections::VecDeque;
+
+    use async_trait::async_trait;
+    use velocity_api::{
+        ConfigDef, PluginDesc, PluginKind, PluginRegistry, RawConfig, TaskContext, Transform,
+    };
+
+    use super::*;
+
+    /// Emits its scripted batches, then empty ones.
+    struct FakeTask {
+        batches: VecDeque<Vec<SourceRecord>>,
+    }
+
+    #[async_trait]
+    impl SourceTask for FakeTask {
+        async fn start(&mut self, _: &RawConfig, _: TaskContext) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+            Ok(self.batches.pop_front().unwrap_or_default())
+        }
+        async fn stop(&mut self) -> Result<(), ConnectError> {
+            Ok(())
+        }
+    }
+
+    /// Holds every record until the transaction ends, then emits one record
+    /// naming the topics it collapsed (`a+b`); emits nothing for topics
+    /// starting with `cancel`.
+    #[derive(Default)]
+    struct Collapse(Vec<ConnectRecord>);
+    impl Transform for Collapse {
+        fn configure(&mut self, _: &RawConfig) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn apply(&mut self, r: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
+            Ok(Some(r))
+        }
+        fn apply_many(
+            &mut self,
+            r: ConnectRecord,
+            _: &mut Vec<ConnectRecord>,
+        ) -> Result<(), ConnectError> {
+            self.0.push(r);
+            Ok(())
+        }
+        fn on_transaction_end(&mut self, out: &mut Vec<ConnectRecord>) -> Result<(), ConnectError> {
+            let held = std::mem::take(&mut self.0);
+            if held.is_empty() || held.iter().any(|r| r.topic.starts_with("cancel")) {
+                return Ok(());
+            }
+            let name: Vec<&str> = held.iter().map(|r| r.topic.as_str()).collect();
+            out.push(ConnectRecord::new(
+                name.join("+"),
+                None,
+                Value::Null,
+                None,
+                Value::Null,
+            ));
+            Ok(())
+        }
+        fn holds_records(&self) -> bool {
+            !self.0.is_empty()
+        }
+    }
+
+    /// Drops records whose topic starts with `drop`; splits `split` in two.
+    struct DropSplit;
+    impl Transform for DropSplit {
+        fn configure(&mut self, _: &RawConfig) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn apply(&mut self, r: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
+            Ok((!r.topic.starts_with("drop")).then_some(r))
+        }
+        fn apply_many(
+            &mut self,
+            r: ConnectRecord,
+            out: &mut Vec<ConnectRecord>,
+        ) -> Result<(), ConnectError> {
+            if r.topic == "split" {
+                out.push(ConnectRecord::new(
+                    "split1",
+                    None,
+                    Value::Null,
+                    None,
+                    Value::Null,
+                ));
+                out.push(ConnectRecord::new(
+                    "split2",
+                    None,
+                    Value::Null,
+                    None,
+                    Value::Null,
+                ));
+                return Ok(());
+            }
+            if let Some(r) = self.apply(r)? {
+                out.push(r);
+            }
+            Ok(())
+        }
+    }
+
+    fn chain(transforms: &str) -> TransformChain {
+        let registry = PluginRegistry::new()
+            .register(PluginDesc {
+                class: "test.Collapse",
+                aliases: &[],
+                version: "1",
+                config_def: ConfigDef::default,
+                kind: PluginKind::Transform(|| Box::<Collapse>::default()),
+            })
+            .register(PluginDesc {
+                class: "test.DropSplit",
+                aliases: &[],
+                version: "1",
+                config_def: ConfigDef::default,
+                kind: PluginKind::Transform(|| Box::new(DropSplit)),
+            });
+        let mut c = RawConfig::new();
+        if !transforms.is_empty() {
+            c.insert("transforms".into(), transforms.into());
+            for t in transforms.split(',') {
+                let class = if t.starts_with("collapse") {
+                    "test.Collapse"
+                } else {
+                    "test.DropSplit"
+                };
+                c.insert(format!("transforms.{t}.type"), class.into());
+            }
+        }
+        TransformChain::from_config(&registry, &c).expect("chain")
+    }
+
+    fn partition() -> Partition {
+        velocity_api::source::server_partition("fake")
+    }
+
+    fn at(n: i64) -> Offset {
+        let mut o = Offset::new();
+        o.insert("n".into(), n.into());
+        o
+    }
+
+    /// Input `n` for `topic`; position `n`.
+    fn rec(topic: &str, n: i64) -> SourceRecord {
+        SourceRecord {
+            source_partition: partition(),
+            source_offset: at(n),
+            record: ConnectRecord::new(topic, None, Value::Null, None, Value::Null),
+        }
+    }
+
+    fn end(n: i64) -> SourceRecord {
+        SourceRecord::transaction_end(partition(), at(n), Some(format!("tx{n}")))
+    }
+
+    /// Polls the fake task dry and stages every record.
+    fn run(chain: &mut TransformChain, batches: Vec<Vec<SourceRecord>>) -> Vec<Staged> {
+        let mut task = FakeTask {
+            batches: batches.into(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        let mut stager = Stager::default();
+        let mut entries = Vec::new();
+        loop {
+            let batch = rt.block_on(task.poll()).expect("poll");
+            if batch.is_empty() {
+                break;
+            }
+            for r in batch {
+                stager.stage(chain, r, &mut entries).expect("stage");
+            }
+        }
+        entries
+    }
+
+    /// The position stored after a crash once the first `k` entries are
+    /// acknowledged (what `record_ack` keeps).
+    fn stored_after(entries: &[Staged], k: usize) -> Option<i64> {
+        entries[..k]
+            .iter()
+            .rev()
+            .find_map(|e| e.position.as_ref())
+            .map(|(_, o)| o["n"].as_i64().expect("n"))
+    }
+
+    fn summary(entries: &[Staged]) -> Vec<(Option<String>, Option<i64>)> {
+        entries
+            .iter()
+            .map(|e| {
+                (
+                    e.record.as_ref().map(|r| r.topic.clone()),
+                    e.position
+                        .as_ref()
+                        .map(|(_, o)| o["n"].as_i64().expect("n")),
+                )
+            })
+            .collect()
+    }
+
+    fn some(t: &str) -> Option<String> {
+        Some(t.to_owned())
+    }
+
+    #[test]
+    fn empty_chain_keeps_one_entry_per_record_and_skips_markers() {
+        let mut c = chain("");
+        let e = run(&mut c, vec![vec![rec("a", 1), rec("b", 2)], vec![end(2)]]);
+        assert_eq!(
+            summary(&e),
+            [(some("a"), Some(1)), (some("b"), Some(2)), (None, Some(2))]
+        );
+    }
+
+    #[test]
+    fn held_inputs_do_not_enter_the_queue_and_the_output_carries_the_end() {
+        let mut c = chain("collapse");
+        let e = run(
+            &mut c,
+            vec![vec![rec("a", 1), rec("b", 2)], vec![rec("c", 3), end(3)]],
+        );
+        assert_eq!(summary(&e), [(some("a+b+c"), Some(3))]);
+        // nothing acknowledged: nothing stored; the whole transaction replays
+        assert_eq!(stored_after(&e, 0), None);
+        assert_eq!(stored_after(&e, 1), Some(3));
+    }
+
+    #[test]
+    fn a_cancelled_transaction_still_advances_at_its_end() {
+        let mut c = chain("collapse");
+        let e = run(&mut c, vec![vec![rec("cancel", 1), rec("x", 2), end(2)]]);
+        assert_eq!(summary(&e), [(None, Some(2))]);
+    }
+
+    #[test]
+    fn records_dropped_while_another_stage_holds_do_not_advance() {
+        // drop runs first: "drop" inputs never reach the collapsing stage,
+        // but they arrive while it holds "a"
+        let mut c = chain("ds,collapse");
+        let e = run(
+            &mut c,
+            vec![
+                vec![rec("a", 1), rec("drop1", 2), rec("drop2", 3)],
+                vec![end(4)],
+            ],
+        );
+        assert_eq!(summary(&e), [(some("a"), Some(4))]);
+        // without anything held, a dropped record advances as before
+        let mut c = chain("ds,collapse");
+        let e = run(&mut c, vec![vec![rec("drop1", 1)]]);
+        assert_eq!(summary(&e), [(None, Some(1))]);
+    }
+
+    #[test]
+    fn several_outputs_complete_the_input_only_with_the_last() {
+        let mut c = chain("ds");
+        let e = run(
+            &mut c,
+            vec![vec![rec("a", 1), rec("split", 2), rec("b", 3)]],
+        );
+        assert_eq!(
+            summary(&e),
+            [
+                (some("a"), Some(1)),
+                (some("split1"), None),
+                (some("split2"), Some(2)),
+                (some("b"), Some(3)),
+            ]
+        );
+        // split1 acknowledged but not split2: position 2 is not stored yet
+        assert_eq!(stored_after(&e, 2), Some(1));
+    }
+
+    #[test]
+    fn a_crash_at_any_point_never_stores_past_an_unacknowledged_input() {
+        // inputs → the entries that carry them; a stored position p means
+        // every input <= p has all its outputs acknowledged
+        let mut c = chain("ds,collapse");
+        let batches = vec![
+            vec![rec("a", 1), rec("split", 2), end(2)],
+            vec![rec("drop", 3), end(3)],
+            vec![rec("cancel", 4), rec("b", 5)],
+            vec![end(5), rec("c", 6), rec("d", 7)],
+            vec![end(7)],
+        ];
+        let e = run(&mut c, batches);
+        assert_eq!(
+            summary(&e),
+            [
+                (some("a+split1+split2"), Some(2)),
+                // the dropped record, with nothing held, then its marker
+                (None, Some(3)),
+                (None, Some(3)),
+                (None, Some(5)),
+                (some("c+d"), Some(7)),
+            ]
+        );
+        // the inputs each entry was made from, by position
+        let made_from: [&[i64]; 5] = [&[1, 2], &[3], &[], &[4, 5], &[6, 7]];
+        for k in 0..=e.len() {
+            let stored = stored_after(&e, k).unwrap_or(0);
+            for (j, inputs) in made_from.iter().enumerate() {
+                if j >= k {
+                    assert!(
+                        inputs.iter().all(|&i| i > stored),
+                        "after {k} acks, stored {stored} covers input of unacknowledged entry {j}"
+                    );
+                }
+            }
+        }
+    }
 }

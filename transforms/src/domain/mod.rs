@@ -1,0 +1,68 @@
+//! The domain pipeline: three transforms that turn Debezium change events
+//! into domain events by configuration alone, run in this order in a
+//! source connector's chain:
+//!
+//! 1. [`cast`] (`io.velocity.transforms.domain.Cast`, alias `domain-cast`):
+//!    a change event → a [`CHANGE_SCHEMA_NAME`] struct: operation,
+//!    transaction id, table, key and the typed flat row;
+//! 2. [`filter`] (`io.velocity.transforms.domain.NetChangeFilter`, alias
+//!    `domain-filter`): per transaction, the net effect per key (stateful:
+//!    it holds a transaction's changes until the source reports the
+//!    transaction's end, see [`velocity_api::Transform::on_transaction_end`]);
+//! 3. [`map`] (`io.velocity.transforms.domain.Map`, alias `domain-map`):
+//!    the change → a domain event (selected, renamed, nested and computed
+//!    fields, an envelope with an event type derived from the operation),
+//!    routed to a domain topic. Expressions: [`expr`].
+//!
+//! Records that are not change events (heartbeats, transaction metadata,
+//! tombstones) are dropped by `cast` unless `non.change.records=pass`; the
+//! filter and map pass them through unchanged.
+
+pub mod cast;
+pub mod expr;
+pub mod filter;
+pub mod map;
+
+use velocity_api::{PluginDesc, PluginKind, Struct, Value};
+
+/// Schema name of the records `cast` produces and `filter`/`map` consume.
+pub const CHANGE_SCHEMA_NAME: &str = "io.velocity.domain.Change";
+
+/// The change struct of a cast record, or None for other records.
+pub fn change_of(value: &Value) -> Option<&Struct> {
+    value
+        .as_struct()
+        .filter(|s| s.schema.name.as_deref() == Some(CHANGE_SCHEMA_NAME))
+}
+
+/// The operation letter of a change struct (`c`, `u`, `d`, `r`).
+pub fn op_of(change: &Struct) -> Option<&str> {
+    change.get("op").and_then(Value::as_str)
+}
+
+/// The plugins of the domain pipeline.
+pub fn plugins() -> Vec<PluginDesc> {
+    vec![
+        PluginDesc {
+            class: "io.velocity.transforms.domain.Cast",
+            aliases: &["domain-cast"],
+            version: crate::VERSION,
+            config_def: cast::Cast::def,
+            kind: PluginKind::Transform(|| Box::<cast::Cast>::default()),
+        },
+        PluginDesc {
+            class: "io.velocity.transforms.domain.NetChangeFilter",
+            aliases: &["domain-filter"],
+            version: crate::VERSION,
+            config_def: filter::NetChangeFilter::def,
+            kind: PluginKind::Transform(|| Box::<filter::NetChangeFilter>::default()),
+        },
+        PluginDesc {
+            class: "io.velocity.transforms.domain.Map",
+            aliases: &["domain-map"],
+            version: crate::VERSION,
+            config_def: map::Map::def,
+            kind: PluginKind::Transform(|| Box::<map::Map>::default()),
+        },
+    ]
+}
