@@ -11,7 +11,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{env, unique, Worker};
@@ -563,35 +563,174 @@ fn mariadb_ddl_while_streaming_is_published_and_new_columns_are_captured() {
     sql(&format!("DROP DATABASE {db}"));
 }
 
-/// Changes the *global* binlog_format of the shared server, so it is
-/// ignored by default (other tests on the same server would be disturbed);
-/// run it alone with `cargo test --test mysql_e2e -- --ignored`.
+/// A throwaway MariaDB server (own data dir in a temp dir, own port on
+/// 127.0.0.1) with the binary log on but `binlog_format=STATEMENT`, so a
+/// misconfigured server can be tested without touching the shared one.
+/// The server process is killed and its directory removed on drop, also
+/// when the test panics.
+struct StatementServer {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl StatementServer {
+    /// User and password the connector logs in with (over TCP).
+    const USER: &'static str = "vfmt";
+    const PASSWORD: &'static str = "vfmt-pw";
+
+    /// Initialises a data dir, starts `mariadbd` on a free port and
+    /// provisions [`Self::USER`] as root over the unix socket; blocks until
+    /// the server answers (panics with its error log after 15 s).
+    fn start() -> StatementServer {
+        let mariadbd = if Path::new("/usr/sbin/mariadbd").exists() {
+            "/usr/sbin/mariadbd"
+        } else {
+            "mariadbd"
+        };
+        // mariadbd refuses to run as root unless told to
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let user_arg: &[&str] = if is_root { &["--user=root"] } else { &[] };
+        // a short path: the unix socket path must fit in 108 bytes
+        let dir = tempfile::Builder::new()
+            .prefix("velocity-stmt-my")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let data = dir.path().join("data");
+        let out = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .args(user_arg)
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .output()
+            .expect("mariadb-install-db is installed (scripts/services.sh installs it)");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = common::free_port();
+        let p = |name: &str| dir.path().join(name).display().to_string();
+        let child = Command::new(mariadbd)
+            .arg("--no-defaults")
+            .args(user_arg)
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", p("mariadb.sock")))
+            .arg(format!("--pid-file={}", p("mariadb.pid")))
+            .arg(format!("--log-error={}", p("mariadb.log")))
+            .arg(format!("--port={port}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--server-id=1",
+                "--log-bin=mariadb-bin",
+                "--binlog-format=STATEMENT",
+                "--binlog-row-image=FULL",
+                "--innodb-buffer-pool-size=16M",
+                "--innodb-flush-log-at-trx-commit=2",
+                "--sync-binlog=0",
+            ])
+            .current_dir(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd starts");
+        let mut server = StatementServer { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while server.root_sql("SELECT 1").is_err() {
+            let exited = server.child.try_wait().ok().flatten();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "throwaway mariadbd not ready (exit {exited:?}): {}",
+                std::fs::read_to_string(server.dir.path().join("mariadb.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (u, pw) = (Self::USER, Self::PASSWORD);
+        server
+            .root_sql(&format!(
+                "CREATE USER '{u}'@'%' IDENTIFIED BY '{pw}'; \
+                 GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{u}'@'%'; \
+                 CREATE DATABASE vfmt; GRANT ALL PRIVILEGES ON vfmt.* TO '{u}'@'%'; \
+                 CREATE TABLE vfmt.t (id INT PRIMARY KEY); INSERT INTO vfmt.t VALUES (1)"
+            ))
+            .unwrap();
+        server
+    }
+
+    /// Runs SQL as root over the unix socket; Err(stderr) on failure.
+    fn root_sql(&self, stmt: &str) -> Result<String, String> {
+        let out = Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg("-S")
+            .arg(self.dir.path().join("mariadb.sock"))
+            .args(["-uroot", "-N", "-B", "-e", stmt])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for StatementServer {
+    fn drop(&mut self) {
+        // SIGKILL: nothing on this server is worth a clean shutdown
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server with the binary log in STATEMENT format cannot feed row
+/// events: the task fails with a message naming `binlog_format`, the value
+/// found and the fix. Runs against a throwaway server, never the shared one.
 #[test]
-#[ignore = "changes the shared server's global binlog_format; run alone with --ignored"]
 fn mariadb_statement_binlog_format_is_reported() {
-    let db = unique("vmy_fmt");
+    let server = StatementServer::start();
+    assert_eq!(
+        server
+            .root_sql("SELECT @@GLOBAL.binlog_format, @@GLOBAL.log_bin")
+            .unwrap(),
+        "STATEMENT\t1",
+        "the throwaway server runs the setting under test"
+    );
     let dir = tempfile::tempdir().unwrap();
     let conn = connector_file(
         dir.path(),
         "fmt",
-        &db,
+        "vfmt",
         &unique("bf").replace('_', ""),
-        json!({}),
+        json!({
+            "database.hostname": "127.0.0.1",
+            "database.port": server.port.to_string(),
+            "database.user": StatementServer::USER,
+            "database.password": StatementServer::PASSWORD,
+        }),
     );
-    sql("SET GLOBAL binlog_format = 'STATEMENT'");
-    // restore the setting whatever happens
-    let result = std::panic::catch_unwind(|| {
-        let w = Worker::start(dir.path(), "", &[conn]);
-        let s = w.wait_status("fmt", |s| s["tasks"][0]["state"] == "FAILED");
-        s["tasks"][0]["trace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+    let w = Worker::start(dir.path(), "", &[conn]);
+    let s = w.wait_status("fmt", |s| {
+        s["tasks"][0]["state"] == "FAILED" || s["connector"]["state"] == "FAILED"
     });
-    sql("SET GLOBAL binlog_format = 'ROW'");
-    let trace = result.unwrap();
-    assert!(trace.contains("set binlog_format=ROW"), "{trace}");
+    let trace = if s["connector"]["state"] == "FAILED" {
+        &s["connector"]["trace"]
+    } else {
+        &s["tasks"][0]["trace"]
+    };
+    let trace = trace.as_str().unwrap_or_default().to_owned();
+    assert!(trace.contains("binlog_format"), "{trace}");
     assert!(trace.contains("'STATEMENT'"), "{trace}");
+    assert!(trace.contains("set binlog_format=ROW"), "{trace}");
+    assert!(
+        !trace.contains(StatementServer::PASSWORD),
+        "no password in the trace: {trace}"
+    );
 }
 
 /// The field names of the `after` struct schema of an envelope.
