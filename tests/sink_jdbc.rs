@@ -455,5 +455,8 @@ fn unknown_table_without_schema_evolution_fails_writes_nothing_and_loses_nothing
     });
     drop(w);
     drop_source(&db, &prefix);
-    assert!(converged, "after the fix the sink table never equalled the source");
+    assert!(
+        converged,
+        "after the fix the sink table never equalled the source"
+    );
 }
