@@ -53,22 +53,6 @@ pub fn source_schema() -> SchemaRef {
     .clone()
 }
 
-/// The `transaction` block schema (`event.block`).
-pub fn transaction_block_schema() -> SchemaRef {
-    static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        Schema::struct_()
-            .optional()
-            .named("event.block")
-            .version(1)
-            .field("id", Schema::string())
-            .field("total_order", Schema::int64())
-            .field("data_collection_order", Schema::int64())
-            .build()
-    })
-    .clone()
-}
-
 /// Where in the event stream a record comes from, for the `source` block.
 #[derive(Debug, Clone)]
 pub struct SourcePosition {
@@ -171,7 +155,7 @@ impl TableSchema {
             .field("before", value_schema.clone())
             .field("after", value_schema.clone())
             .field("source", source_schema())
-            .field("transaction", transaction_block_schema())
+            .field("transaction", velocity_api::transaction::block_schema())
             .field("op", Schema::string())
             .field("ts_ms", Schema::int64().optional())
             .field("ts_us", Schema::int64().optional())
@@ -252,7 +236,7 @@ impl TableSchema {
                     .as_ref()
                     .map_or(Value::Null, |(id, total, dc)| {
                         Value::Struct(Struct {
-                            schema: transaction_block_schema(),
+                            schema: velocity_api::transaction::block_schema(),
                             values: vec![
                                 Value::String(id.clone()),
                                 Value::Int64(*total),
@@ -322,100 +306,3 @@ pub fn now() -> (i64, i64, i64) {
 
 /// Shared handle to a table's schemas.
 pub type TableSchemaRef = Arc<TableSchema>;
-
-/// `io.debezium.connector.common.TransactionMetadataKey`.
-pub fn transaction_key_schema() -> SchemaRef {
-    static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        Schema::struct_()
-            .named("io.debezium.connector.common.TransactionMetadataKey")
-            .field("id", Schema::string())
-            .build()
-    })
-    .clone()
-}
-
-/// `io.debezium.connector.common.TransactionMetadataValue`.
-pub fn transaction_value_schema() -> SchemaRef {
-    static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        let dc = Schema::struct_()
-            .named("event.collection")
-            .version(1)
-            .field("data_collection", Schema::string())
-            .field("event_count", Schema::int64())
-            .build();
-        Schema::struct_()
-            .named("io.debezium.connector.common.TransactionMetadataValue")
-            .version(1)
-            .field("status", Schema::string())
-            .field("id", Schema::string())
-            .field("event_count", Schema::int64().optional())
-            .field("data_collections", Schema::array(dc).optional())
-            .field("ts_ms", Schema::int64())
-            .build()
-    })
-    .clone()
-}
-
-/// A BEGIN or END record for the `<prefix>.transaction` topic. `counts`
-/// (END only) lists `schema.table` and the events of each, in first-seen order.
-pub fn transaction_record(
-    topic: &str,
-    status: &str,
-    id: &str,
-    ts_ms: i64,
-    counts: Option<&[(String, i64)]>,
-    partition: &Partition,
-    offset: Offset,
-) -> SourceRecord {
-    let key = Struct {
-        schema: transaction_key_schema(),
-        values: vec![Value::String(id.to_owned())],
-    };
-    let vs = transaction_value_schema();
-    let dc_schema = vs.fields[3]
-        .schema
-        .value_schema
-        .clone()
-        .expect("array of structs");
-    let (count, collections) = match counts {
-        None => (Value::Null, Value::Null),
-        Some(c) => (
-            Value::Int64(c.iter().map(|(_, n)| n).sum()),
-            Value::Array(
-                c.iter()
-                    .map(|(t, n)| {
-                        Value::Struct(Struct {
-                            schema: dc_schema.clone(),
-                            values: vec![Value::String(t.clone()), Value::Int64(*n)],
-                        })
-                    })
-                    .collect(),
-            ),
-        ),
-    };
-    let value = Struct {
-        schema: vs.clone(),
-        values: vec![
-            Value::String(status.to_owned()),
-            Value::String(id.to_owned()),
-            count,
-            collections,
-            Value::Int64(ts_ms),
-        ],
-    };
-    let mut record = ConnectRecord::new(
-        topic,
-        Some(transaction_key_schema()),
-        Value::Struct(key),
-        Some(vs),
-        Value::Struct(value),
-    );
-    record.timestamp = Some(now().0);
-    SourceRecord {
-        source_partition: partition.clone(),
-        source_offset: offset,
-        record,
-    }
-}

@@ -796,7 +796,7 @@ impl Reader {
                         let id = format!("{}:{}", t.xid, c.commit_lsn.0);
                         let topic =
                             format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
-                        let rec = crate::envelope::transaction_record(
+                        let rec = velocity_api::transaction::record(
                             &topic,
                             "END",
                             &id,
@@ -804,6 +804,7 @@ impl Reader {
                             Some(&t.per_table),
                             &self.partition,
                             o,
+                            crate::envelope::now().0,
                         );
                         self.push(rec).await?;
                     }
@@ -850,7 +851,7 @@ impl Reader {
                             let id = format!("{xid}:{}", lsn.0);
                             let topic =
                                 format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
-                            let rec = crate::envelope::transaction_record(
+                            let rec = velocity_api::transaction::record(
                                 &topic,
                                 "BEGIN",
                                 &id,
@@ -858,6 +859,7 @@ impl Reader {
                                 None,
                                 &self.partition,
                                 self.last_offset(),
+                                crate::envelope::now().0,
                             );
                             t.meta_id = Some(id);
                             // flush earlier transactions' records first: BEGIN precedes this one's
