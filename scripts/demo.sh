@@ -15,7 +15,7 @@ eval "$(scripts/services.sh env)"
 
 echo "== building velocity"
 cargo build --quiet --bin velocity
-bin=target/debug/velocity
+bin=${CARGO_TARGET_DIR:-target}/debug/velocity
 
 export PGPASSWORD=$VELOCITY_PG_PASSWORD
 psql_() { psql -q -v ON_ERROR_STOP=1 "host=$VELOCITY_PG_HOST port=$VELOCITY_PG_PORT user=$VELOCITY_PG_USER dbname=$VELOCITY_PG_DB" "$@"; }
@@ -53,6 +53,6 @@ psql_ -f examples/tms/changes.sql
 echo "== events in the topics ($topics), one line each: topic, key, op, before -> after"
 sleep 2
 "$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --idle-ms 3000 $topics | python3 scripts/show_events.py
-echo "== one full Debezium-format event: target/debug/velocity tail --max-records 1 $prefix.tms.shipment"
+echo "== one full Debezium-format event: $bin tail --max-records 1 $prefix.tms.shipment"
 "$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --max-records 1 "$prefix.tms.shipment"
 echo "== offsets stored by the worker: $(curl -s "http://127.0.0.1:$port/connectors/tms-postgres/offsets")"
