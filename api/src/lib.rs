@@ -16,6 +16,7 @@ pub mod error;
 pub mod plugin;
 pub mod record;
 pub mod schema;
+pub mod sink;
 pub mod source;
 pub mod transaction;
 pub mod transform;

@@ -1,49 +1,31 @@
-//! The JDBC sink connector: checks its configuration (without contacting
-//! the database) and hands it, unchanged, to `tasks.max` tasks; Kafka's
-//! consumer group spreads the topic partitions over them.
+//! The JDBC sink connector: [`FanOutSinkConnector`] with the
+//! JdbcSinkConfig check (it never contacts the database).
 
-use async_trait::async_trait;
-use velocity_api::{ConnectError, Connector, RawConfig, Result, SinkConnector};
+use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
+use velocity_api::{RawConfig, Result};
 
 use crate::config::JdbcSinkConfig;
 
 /// `io.debezium.connector.jdbc.JdbcSinkConnector`.
-#[derive(Debug, Default)]
-pub struct JdbcSinkConnector {
-    config: Option<RawConfig>,
-}
+pub type JdbcSinkConnector = FanOutSinkConnector<JdbcSinkConfig>;
 
-#[async_trait]
-impl Connector for JdbcSinkConnector {
-    fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
+impl SinkConfigCheck for JdbcSinkConfig {
+    const CONNECTOR: &'static str = "JdbcSinkConnector";
+
+    fn validate(config: &RawConfig) -> Vec<(String, String)> {
         JdbcSinkConfig::validate(config)
     }
 
-    async fn start(&mut self, config: &RawConfig) -> Result<()> {
+    fn check(config: &RawConfig) -> Result<()> {
         JdbcSinkConfig::from_raw(config)?;
-        self.config = Some(config.clone());
-        Ok(())
-    }
-
-    /// `max_tasks` copies of the connector's configuration.
-    async fn task_configs(&mut self, max_tasks: usize) -> Result<Vec<RawConfig>> {
-        let config = self
-            .config
-            .clone()
-            .ok_or_else(|| ConnectError::fatal("JdbcSinkConnector is not started"))?;
-        Ok(vec![config; max_tasks.max(1)])
-    }
-
-    async fn stop(&mut self) -> Result<()> {
         Ok(())
     }
 }
-
-impl SinkConnector for JdbcSinkConnector {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::Connector;
 
     #[tokio::test]
     async fn start_checks_and_fans_out() {

@@ -1,49 +1,31 @@
-//! The Redis sink connector: checks its configuration (without contacting
-//! Redis) and hands it, unchanged, to `tasks.max` tasks; Kafka's consumer
-//! group spreads the topic partitions over them.
+//! The Redis sink connector: [`FanOutSinkConnector`] with the
+//! RedisSinkConfig check (it never contacts Redis).
 
-use async_trait::async_trait;
-use velocity_api::{ConnectError, Connector, RawConfig, Result, SinkConnector};
+use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
+use velocity_api::{RawConfig, Result};
 
 use crate::config::RedisSinkConfig;
 
 /// `io.velocity.connector.redis.RedisSinkConnector`.
-#[derive(Debug, Default)]
-pub struct RedisSinkConnector {
-    config: Option<RawConfig>,
-}
+pub type RedisSinkConnector = FanOutSinkConnector<RedisSinkConfig>;
 
-#[async_trait]
-impl Connector for RedisSinkConnector {
-    fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
+impl SinkConfigCheck for RedisSinkConfig {
+    const CONNECTOR: &'static str = "RedisSinkConnector";
+
+    fn validate(config: &RawConfig) -> Vec<(String, String)> {
         RedisSinkConfig::validate(config)
     }
 
-    async fn start(&mut self, config: &RawConfig) -> Result<()> {
+    fn check(config: &RawConfig) -> Result<()> {
         RedisSinkConfig::from_raw(config)?;
-        self.config = Some(config.clone());
-        Ok(())
-    }
-
-    /// `max_tasks` copies of the connector's configuration.
-    async fn task_configs(&mut self, max_tasks: usize) -> Result<Vec<RawConfig>> {
-        let config = self
-            .config
-            .clone()
-            .ok_or_else(|| ConnectError::fatal("RedisSinkConnector is not started"))?;
-        Ok(vec![config; max_tasks.max(1)])
-    }
-
-    async fn stop(&mut self) -> Result<()> {
         Ok(())
     }
 }
-
-impl SinkConnector for RedisSinkConnector {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::Connector;
 
     #[tokio::test]
     async fn start_checks_and_fans_out() {
