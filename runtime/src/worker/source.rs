@@ -316,6 +316,11 @@ impl Loop {
 
     async fn send_one(&mut self, entry: Staged, rt: &TaskRuntime) -> Result<(), ConnectError> {
         let Staged { record, position } = entry;
+        if record.is_none() && position.is_none() {
+            // nothing to produce and no position to store (a control record
+            // whose position a later record of its batch carries)
+            return Ok(());
+        }
         let delivery = match record {
             None => None,
             Some(rec) => {
