@@ -64,7 +64,56 @@ enum Command {
     },
 }
 
+/// mimalloc settings applied unless the environment already sets them:
+/// commit arena memory on demand and return freed pages after 10 ms instead
+/// of 1 s. The PostgreSQL backlog benchmark peaked at 59–74 MB RSS with the
+/// defaults and at 39–42 MB with these, at the same rate.
+const ALLOCATOR_TUNING: [(&str, &str); 2] = [
+    ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+    ("MIMALLOC_PURGE_DELAY", "10"),
+];
+
+/// Set in the environment of the re-executed process (and by users who want
+/// the allocator's own defaults): the tuning step is skipped.
+const ALLOCATOR_TUNED: &str = "VELOCITY_ALLOCATOR_TUNED";
+
+/// Applies [`ALLOCATOR_TUNING`]. mimalloc reads its options from the
+/// environment once, before `main` runs (the Rust runtime allocates first),
+/// and setting them through its C API would need `unsafe`; so the process
+/// re-executes itself once, with the same arguments and pid, and the options
+/// in its environment. Returns (and the process runs untuned) only when that
+/// is impossible, e.g. the executable is gone.
+#[cfg(unix)]
+fn tune_allocator() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(ALLOCATOR_TUNED).is_some()
+        || ALLOCATOR_TUNING
+            .iter()
+            .all(|(k, _)| std::env::var_os(k).is_some())
+    {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    cmd.args(args).env(ALLOCATOR_TUNED, "1");
+    for (k, v) in ALLOCATOR_TUNING {
+        if std::env::var_os(k).is_none() {
+            cmd.env(k, v);
+        }
+    }
+    // only returns on failure; the untuned process then goes on
+    let _ = cmd.exec();
+}
+
 fn main() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Plugins => {

@@ -60,13 +60,26 @@ fn names() -> (String, String) {
     (prefix, slot)
 }
 
+/// A worker running one PostgreSQL source connector `src` on `db` with a
+/// fresh topic prefix and slot: (prefix, slot, the worker's directory, the
+/// worker). `extra` adds connector keys, `worker_extra` worker properties.
+fn start_source(
+    db: &str,
+    extra: Value,
+    worker_extra: &str,
+) -> (String, String, tempfile::TempDir, Worker) {
+    let (prefix, slot) = names();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = pg_connector_file(dir.path(), "src", db, &prefix, &slot, extra);
+    let w = Worker::start(dir.path(), worker_extra, &[conn]);
+    (prefix, slot, dir, w)
+}
+
 #[test]
 fn clean_stop_and_restart_deliver_every_change_exactly_once() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'snap' FROM generate_series(1, 100) g;");
-    let (prefix, slot) = names();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(dir.path(), "src", &db, &prefix, &slot, json!({}));
-    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=600000", &[conn]);
+    let (prefix, slot, _dir, mut w) =
+        start_source(&db, json!({}), "offset.flush.interval.ms=600000");
     let topic = format!("{prefix}.public.t");
     assert_eq!(
         events(&topic, |r| count_values(r) >= 100).len(),
@@ -129,17 +142,11 @@ fn stored_offset(dir: &Path) -> Value {
 #[test]
 fn sigkill_mid_stream_loses_nothing_and_duplicates_only_after_the_stored_offset() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, v text)");
-    let (prefix, slot) = names();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
+    let (prefix, slot, dir, mut w) = start_source(
         &db,
-        &prefix,
-        &slot,
         json!({"max.batch.size": "256", "max.queue.size": "1024", "slot.retry.delay.ms": "500"}),
+        "offset.flush.interval.ms=200",
     );
-    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
     w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
     wait_until(Duration::from_secs(30), "the slot to be created", || {
         psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
@@ -319,17 +326,8 @@ fn slot_in_use_fails_with_the_cause_and_creates_nothing() {
 #[test]
 fn missing_publication_with_autocreate_disabled_fails_and_creates_no_slot() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
-    let (prefix, slot) = names();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
-        &db,
-        &prefix,
-        &slot,
-        json!({"publication.autocreate.mode": "disabled"}),
-    );
-    let w = Worker::start(dir.path(), "", &[conn]);
+    let (_prefix, slot, _dir, w) =
+        start_source(&db, json!({"publication.autocreate.mode": "disabled"}), "");
     let trace = failed_trace(&w, "src");
     let slots = psql(
         "postgres",
@@ -503,17 +501,11 @@ fn wal_level_not_logical_says_how_to_fix_it() {
 #[test]
 fn heartbeats_advance_the_slot_on_an_idle_database() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
-    let (prefix, slot) = names();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
+    let (prefix, slot, _dir, mut w) = start_source(
         &db,
-        &prefix,
-        &slot,
         json!({"heartbeat.interval.ms": "300", "status.update.interval.ms": "500"}),
+        "offset.flush.interval.ms=200",
     );
-    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
     w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
     let lsn = |s: &str| -> u64 {
         let (a, b) = s.split_once('/').unwrap_or(("0", "0"));
@@ -550,17 +542,11 @@ fn transaction_metadata_and_truncate_events() {
     let db = fresh_db(
         "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE u (id int PRIMARY KEY)",
     );
-    let (prefix, slot) = names();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
+    let (prefix, slot, _dir, mut w) = start_source(
         &db,
-        &prefix,
-        &slot,
         json!({"provide.transaction.metadata": "true", "skipped.operations": "none"}),
+        "",
     );
-    let mut w = Worker::start(dir.path(), "", &[conn]);
     w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
     wait_until(Duration::from_secs(30), "the slot to be active", || {
         psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
@@ -614,4 +600,62 @@ fn transaction_metadata_and_truncate_events() {
     assert_eq!(trunc["payload"]["op"], "t");
     assert!(trunc["payload"]["before"].is_null() && trunc["payload"]["after"].is_null());
     assert!(t_events[2].0.is_none(), "truncate events have no key");
+}
+
+#[test]
+fn streamed_values_do_not_depend_on_the_database_output_settings() {
+    // pgoutput renders values with the walsender's session settings; a
+    // database whose defaults differ from PostgreSQL's must stream the same
+    // events (the replication connection pins the formats the decoders parse)
+    let db = fresh_db(
+        "CREATE TABLE t (id int PRIMARY KEY, d date, ts timestamp, tstz timestamptz, iv interval, b bytea, f float8)",
+    );
+    psql(
+        "postgres",
+        &[
+            "-c",
+            &format!("ALTER DATABASE {db} SET DateStyle = 'SQL, DMY'"),
+            "-c",
+            &format!("ALTER DATABASE {db} SET IntervalStyle = 'sql_standard'"),
+            "-c",
+            &format!("ALTER DATABASE {db} SET bytea_output = 'escape'"),
+            "-c",
+            &format!("ALTER DATABASE {db} SET extra_float_digits = 0"),
+        ],
+    );
+    let (prefix, slot, _dir, mut w) = start_source(&db, json!({"snapshot.mode": "no_data"}), "");
+    let topic = format!("{prefix}.public.t");
+    // the slot exists once the connector streams; wait for it before writing
+    let active =
+        format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active");
+    wait_until(Duration::from_secs(60), "the slot to become active", || {
+        psql("postgres", &["-c", &active]).trim() == "1"
+    });
+    psql(
+        &db,
+        &[
+            "-c",
+            "INSERT INTO t VALUES (1, '2024-03-01', '2024-03-01 08:15:30.25', '2024-03-01 08:15:30.25+02', '1 day 02:03:04.5', '\\x00ff41', 0.1)",
+        ],
+    );
+    let recs = consume_until(&topic, Duration::from_secs(60), |r| count_values(r) >= 1);
+    w.stop();
+    drop_db(&db, &slot);
+    let v: Value = serde_json::from_slice(
+        recs.iter()
+            .find_map(|(_, v)| v.as_deref())
+            .expect("one change event"),
+    )
+    .unwrap();
+    let after = &v["payload"]["after"];
+    assert_eq!(after["d"], json!(19783), "date as days: {after}");
+    assert_eq!(after["ts"], json!(1_709_280_930_250_000i64), "{after}");
+    assert_eq!(
+        after["tstz"],
+        json!("2024-03-01T06:15:30.250000Z"),
+        "{after}"
+    );
+    assert_eq!(after["iv"], json!(93_784_500_000i64), "{after}");
+    assert_eq!(after["b"], json!("AP9B"), "bytea as base64: {after}");
+    assert_eq!(after["f"], json!(0.1), "{after}");
 }

@@ -77,11 +77,19 @@ impl ConnectRecord {
 /// `source_offset` is the position *after* this record: if the runtime stores
 /// it and the task restarts, the task resumes without emitting this record
 /// again. Records of one source partition are emitted in offset order.
+///
+/// An empty `source_offset` means the record completes no position of its
+/// own (e.g. the first records of a batch whose last record carries the
+/// position after all of them); the runtime then stores nothing for it, and
+/// its partition is ignored. A source that leaves offsets empty must give a
+/// later record (at the latest the last of the same `poll` batch) the
+/// position that covers them, or they are sent again after a restart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
     /// Which stream this record comes from.
     pub source_partition: Partition,
-    /// Where that stream stands once this record is delivered.
+    /// Where that stream stands once this record is delivered; empty when
+    /// the record completes no position of its own (see above).
     pub source_offset: Offset,
     /// The record itself.
     pub record: ConnectRecord,

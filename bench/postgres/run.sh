@@ -9,6 +9,12 @@
 #             JsonConverter schemas.enable=true, producing to a tansu broker,
 #             until the offset of the last transaction is stored
 # and prints events/s, peak RSS and the ratio velocity/baseline.
+# The connector runs with Debezium's default max.batch.size / max.queue.size
+# (2048 / 8192) unless VELOCITY_BENCH_BATCH / VELOCITY_BENCH_QUEUE say
+# otherwise. VELOCITY_BENCH_BIN=path runs an already built binary (A/B runs
+# of two commits); VELOCITY_BENCH_WORKER_EXTRA adds worker properties (e.g.
+# producer.linger.ms=5); VELOCITY_BENCH_WRAP prefixes the worker command
+# (e.g. "perf record -g --"); VELOCITY_BENCH_PERF=file records a profile.
 # The broker for this run is a separate in-memory tansu (the durable SQLite
 # broker of scripts/services.sh accepts ~16k msg/s and would measure itself).
 set -euo pipefail
@@ -19,8 +25,12 @@ TOTAL=$((ROWS * TXNS))
 
 VELOCITY_SERVICES=postgres scripts/services.sh up >/dev/null
 eval "$(VELOCITY_SERVICES=postgres scripts/services.sh env)"
-cargo build --release --quiet --bin velocity
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
+if [ -n "${VELOCITY_BENCH_BIN:-}" ]; then   # an already built binary (e.g. of another commit, for A/B runs)
+  bin=$VELOCITY_BENCH_BIN
+else
+  cargo build --release --quiet --bin velocity
+  bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
+fi
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 [ -x "$tansu" ] || VELOCITY_SERVICES=kafka scripts/services.sh up >/dev/null   # installs tansu when missing
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
@@ -76,7 +86,7 @@ cat > "$work/bench.json" <<JSON
   "database.user": "$VELOCITY_PG_SUPERUSER", "database.password": "$VELOCITY_PG_SUPERUSER_PASSWORD",
   "database.dbname": "velocity_bench", "database.sslmode": "disable", "topic.prefix": "bench",
   "slot.name": "bench_velocity", "publication.name": "bench_pub", "publication.autocreate.mode": "disabled",
-  "snapshot.mode": "no_data", "max.batch.size": "${VELOCITY_BENCH_BATCH:-8192}", "max.queue.size": "${VELOCITY_BENCH_QUEUE:-32768}",
+  "snapshot.mode": "no_data", "max.batch.size": "${VELOCITY_BENCH_BATCH:-2048}", "max.queue.size": "${VELOCITY_BENCH_QUEUE:-8192}",
   "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1"}}
 JSON
 echo "velocity: draining slot bench_velocity into the broker"

@@ -189,14 +189,15 @@ impl TableSchema {
         }
     }
 
-    /// Builds a change record. `op` is `r`, `c`, `u` or `d`.
+    /// Builds a change record. `op` is `r`, `c`, `u` or `d`; `key` is
+    /// [`Self::key_of`] the row that identifies it (the old row of a delete).
     #[allow(clippy::too_many_arguments)]
     pub fn change(
         &self,
         cfg: &PostgresConfig,
         db: &str,
         op: &'static str,
-        key_row: &Struct,
+        key: Value,
         before: Option<Struct>,
         after: Option<Struct>,
         pos: &SourcePosition,
@@ -253,7 +254,7 @@ impl TableSchema {
         let mut record = ConnectRecord::new(
             self.topic.clone(),
             self.key_schema.clone(),
-            self.key_of(key_row),
+            key,
             Some(self.envelope_schema.clone()),
             Value::Struct(envelope),
         );
@@ -266,16 +267,11 @@ impl TableSchema {
     }
 
     /// The tombstone that follows a delete (same key, null value).
-    pub fn tombstone(
-        &self,
-        key_row: &Struct,
-        partition: &Partition,
-        offset: Offset,
-    ) -> SourceRecord {
+    pub fn tombstone(&self, key: Value, partition: &Partition, offset: Offset) -> SourceRecord {
         let record = ConnectRecord::new(
             self.topic.clone(),
             self.key_schema.clone(),
-            self.key_of(key_row),
+            key,
             None,
             Value::Null,
         );

@@ -10,8 +10,13 @@
 //!   whose events precede or include this record; `lsn_proc`/`txId` identify
 //!   the last event delivered inside a transaction still in progress. Of the
 //!   several records one event can yield (delete + tombstone, or delete +
-//!   tombstone + create for a key change) only the last carries the advanced
-//!   offset, so a stored offset never claims half an event.
+//!   tombstone + create for a key change) only the last completes the
+//!   event's position, so a stored offset never claims half an event.
+//! - Offsets are materialized lazily: a streamed change record carries an
+//!   empty offset and partition (no position of its own, see
+//!   [`velocity_api::SourceRecord`]); the position an event completes is kept
+//!   as a [`StreamOffset`] and written into the record that ends a batch, so
+//!   every batch's last record carries the newest position pushed so far.
 //! - Resume: after a restart, transactions whose commit LSN is below the
 //!   stored `lsn_commit` are skipped, and inside the stored transaction the
 //!   events at or below `lsn_proc` — so nothing stored is emitted twice and
@@ -24,14 +29,17 @@
 //!   [`SourceRecord::transaction_end`] marker carrying the transaction's
 //!   completing offset, for the runtime's stateful transforms; the runtime
 //!   never produces it.
-//! - Backpressure: batches go through a bounded channel
-//!   (`max.queue.size / max.batch.size` batches); when it is full the reader
-//!   waits, and PostgreSQL buffers WAL in the slot.
+//! - Backpressure: batches go through a bounded channel; when it is full the
+//!   reader waits, and PostgreSQL buffers WAL in the slot. At most
+//!   `max.queue.size` records wait between the database and the task, as in
+//!   Debezium (those in the channel, the batch whose send waits, and the
+//!   batch being filled), plus the batch the task is working on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -47,6 +55,14 @@ use crate::protocol::{
 };
 use crate::sql;
 use crate::types::Phase;
+
+/// Most replication messages handled per wake-up of the stream loop before
+/// its stop, commit-feedback and timer branches are looked at again.
+const READY_BURST: usize = 1024;
+
+/// Most records a new batch vector is allocated for up front (larger
+/// `max.batch.size` values grow it on demand).
+const BATCH_PREALLOC: usize = 4096;
 
 /// What the reader sends: a batch, or the error that stopped it.
 pub type Item = Result<Vec<SourceRecord>, PostgresError>;
@@ -104,7 +120,11 @@ pub fn spawn(
     partition: Partition,
     stored: Option<Offset>,
 ) -> ReaderHandle {
-    let capacity = (cfg.max_queue_size / cfg.max_batch_size).max(1);
+    // the channel's batches, plus one waiting in `send`, plus the one being
+    // filled make max.queue.size (config validation: queue > batch)
+    let capacity = (cfg.max_queue_size / cfg.max_batch_size)
+        .saturating_sub(2)
+        .max(1);
     let (tx, rx) = mpsc::channel(capacity);
     let (committed_tx, committed_rx) = watch::channel(None);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -119,6 +139,7 @@ pub fn spawn(
         stop: stop_rx,
         tables: HashMap::new(),
         batch: Vec::new(),
+        last_pos: LastPos::Sent,
         last_offset: stored.unwrap_or_default(),
     };
     let join = tokio::spawn(async move {
@@ -135,11 +156,48 @@ pub fn spawn(
     }
 }
 
+/// The position a streamed change event completes (Debezium's offset keys),
+/// kept as numbers until a record that ends a batch needs it as an
+/// [`Offset`]: building a JSON map per event cost more than decoding it.
+#[derive(Debug, Clone, Copy)]
+struct StreamOffset {
+    lsn_proc: u64,
+    lsn_commit: u64,
+    lsn: u64,
+    tx_id: i64,
+    ts_usec: i64,
+}
+
+impl StreamOffset {
+    fn to_offset(self) -> Offset {
+        let mut o = Offset::new();
+        o.insert("lsn_proc".into(), self.lsn_proc.into());
+        o.insert("lsn_commit".into(), self.lsn_commit.into());
+        o.insert("lsn".into(), self.lsn.into());
+        o.insert("txId".into(), self.tx_id.into());
+        o.insert("ts_usec".into(), self.ts_usec.into());
+        o
+    }
+}
+
+/// Where the newest position pushed so far lives.
+#[derive(Debug, Clone, Copy)]
+enum LastPos {
+    /// In [`Reader::last_offset`] (the end of the last batch sent).
+    Sent,
+    /// In the offset of the batch's record at this index.
+    InBatch(usize),
+    /// Completed by a streamed record of the batch, not materialized yet.
+    Lazy(StreamOffset),
+}
+
 struct Txn {
     xid: u32,
     commit_ts_us: i64,
     skip_all: bool,
     pending: Vec<SourceRecord>,
+    /// The position the last of `pending` completes (None: it completes none).
+    pending_pos: Option<StreamOffset>,
     /// `txId:lsn` once the first captured event was seen (transaction metadata).
     meta_id: Option<String>,
     /// Events so far, for `total_order`.
@@ -159,6 +217,7 @@ struct Reader {
     stop: watch::Receiver<bool>,
     tables: HashMap<u32, Option<Arc<TableSchema>>>,
     batch: Vec<SourceRecord>,
+    last_pos: LastPos,
     last_offset: Offset,
 }
 
@@ -175,25 +234,71 @@ impl Reader {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
-        if let Some(last) = batch.last() {
-            self.last_offset = last.source_offset.clone();
+        let latest = self.last_offset();
+        let mut batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.cfg.max_batch_size.min(BATCH_PREALLOC)),
+        );
+        if let Some(last) = batch.last_mut() {
+            if last.source_offset.is_empty() && !latest.is_empty() {
+                // the batch ends with a record of no position of its own:
+                // it carries the newest position pushed (storing it once
+                // this record is acknowledged claims nothing unsent)
+                last.source_offset = latest.clone();
+                last.source_partition = self.partition.clone();
+            }
         }
+        self.last_offset = latest;
+        self.last_pos = LastPos::Sent;
         self.tx
             .send(Ok(batch))
             .await
             .map_err(|_| PostgresError::Query("task stopped".into()))
     }
 
-    /// The offset of the last record pushed (cloned once per batch in
-    /// [`Self::send_batch`], not once per record).
+    /// The newest position pushed (materialized on demand: once per batch
+    /// in [`Self::send_batch`], and for the rare records that need it).
     fn last_offset(&self) -> Offset {
-        self.batch
-            .last()
-            .map_or_else(|| self.last_offset.clone(), |r| r.source_offset.clone())
+        match self.last_pos {
+            LastPos::Sent => self.last_offset.clone(),
+            LastPos::InBatch(i) => self.batch[i].source_offset.clone(),
+            LastPos::Lazy(p) => p.to_offset(),
+        }
     }
 
+    /// Pushes a record that carries its own offset, or none (empty).
     async fn push(&mut self, r: SourceRecord) -> Result<(), PostgresError> {
+        self.push_at(r, None).await
+    }
+
+    /// Pushes the records of one event; the last completes `pos`, if any.
+    async fn push_event(
+        &mut self,
+        records: Vec<SourceRecord>,
+        pos: Option<StreamOffset>,
+    ) -> Result<(), PostgresError> {
+        let n = records.len();
+        for (i, r) in records.into_iter().enumerate() {
+            self.push_at(r, if i + 1 == n { pos } else { None }).await?;
+        }
+        Ok(())
+    }
+
+    async fn push_at(
+        &mut self,
+        mut r: SourceRecord,
+        pos: Option<StreamOffset>,
+    ) -> Result<(), PostgresError> {
+        if let Some(p) = pos {
+            if !r.source_offset.is_empty() {
+                // a record built with its own offset (truncate) takes the
+                // completed position, so record and reader agree
+                r.source_offset = p.to_offset();
+            }
+            self.last_pos = LastPos::Lazy(p);
+        } else if !r.source_offset.is_empty() {
+            self.last_pos = LastPos::InBatch(self.batch.len());
+        }
         self.batch.push(r);
         if self.batch.len() >= self.cfg.max_batch_size {
             self.send_batch().await?;
@@ -622,9 +727,9 @@ impl Reader {
             &self.cfg,
             &self.db,
             "r",
-            &row,
+            ts.key_of(&row),
             None,
-            Some(row.clone()),
+            Some(row),
             &pos,
             &self.partition,
             offset,
@@ -687,25 +792,42 @@ impl Reader {
                     }
                 }
                 msg = stream.next() => {
-                    let Some(msg) = msg.map_err(|e| PostgresError::from_protocol(e, &cfg.connect.user, &self.addr()))? else {
-                        return Err(PostgresError::Query("the server ended replication".into()));
-                    };
-                    match msg {
-                        ReplicationMessage::PrimaryKeepalive { wal_end, reply_requested, .. } => {
-                            if txn.is_none() {
-                                idle_wal_end = idle_wal_end.max(wal_end);
+                    let mut msg = msg;
+                    // Messages already buffered (or readable without waiting)
+                    // are handled here, up to READY_BURST of them, without
+                    // going back through the select: re-arming its timers
+                    // and watches per WAL message cost more than decoding it.
+                    let mut burst = 0;
+                    loop {
+                        let Some(m) = msg.map_err(|e| PostgresError::from_protocol(e, &cfg.connect.user, &self.addr()))? else {
+                            return Err(PostgresError::Query("the server ended replication".into()));
+                        };
+                        match m {
+                            ReplicationMessage::PrimaryKeepalive { wal_end, reply_requested, .. } => {
+                                if txn.is_none() {
+                                    idle_wal_end = idle_wal_end.max(wal_end);
+                                }
+                                if reply_requested {
+                                    stream.send_standby_status(stream.last_wal_end().max(confirmed), confirmed, confirmed, false).await.map_err(PostgresError::Protocol)?;
+                                }
                             }
-                            if reply_requested {
-                                stream.send_standby_status(stream.last_wal_end().max(confirmed), confirmed, confirmed, false).await.map_err(PostgresError::Protocol)?;
+                            ReplicationMessage::XLogData { wal_start, data, .. } => {
+                                let m = decode_pgoutput(&data).map_err(|e| PostgresError::Decode { what: "pgoutput message".into(), detail: e.to_string() })?;
+                                self.handle(client, m, wal_start, &mut txn, &mut last_end, &resume).await?;
                             }
                         }
-                        ReplicationMessage::XLogData { wal_start, data, .. } => {
-                            let m = decode_pgoutput(&data).map_err(|e| PostgresError::Decode { what: "pgoutput message".into(), detail: e.to_string() })?;
-                            self.handle(client, m, wal_start, &mut txn, &mut last_end, &resume).await?;
-                            if !self.batch.is_empty() && linger.is_none() {
-                                linger = Some(Instant::now() + Duration::from_millis(2));
-                            }
+                        burst += 1;
+                        if burst >= READY_BURST {
+                            break;
                         }
+                        // cancel-safe: a message not complete yet stays buffered
+                        match stream.next().now_or_never() {
+                            Some(next) => msg = next,
+                            None => break,
+                        }
+                    }
+                    if !self.batch.is_empty() && linger.is_none() {
+                        linger = Some(Instant::now() + Duration::from_millis(2));
                     }
                 }
             }
@@ -767,6 +889,7 @@ impl Reader {
                     commit_ts_us: pg_ts_to_unix_us(b.commit_ts_us),
                     skip_all: b.final_lsn.0 < resume.lsn_commit,
                     pending: Vec::new(),
+                    pending_pos: None,
                     meta_id: None,
                     total: 0,
                     per_table: Vec::new(),
@@ -777,21 +900,41 @@ impl Reader {
                     *last_end = c.end_lsn;
                     let mut final_offset = None;
                     let mut end_offset = None;
-                    if let Some(last) = t.pending.last_mut() {
-                        let mut o = last.source_offset.clone();
-                        o.insert("lsn_commit".into(), c.end_lsn.0.into());
-                        end_offset = Some(o.clone());
+                    if !t.pending.is_empty() {
+                        let mut p = match t.pending_pos {
+                            Some(p) => p,
+                            // the last event completed no position (its
+                            // create was skipped): the transaction ends at the
+                            // newest position pushed
+                            None => {
+                                let o = match t.pending.last() {
+                                    Some(r) if !r.source_offset.is_empty() => {
+                                        r.source_offset.clone()
+                                    }
+                                    _ => self.last_offset(),
+                                };
+                                let n = |k: &str| o.get(k).and_then(|v| v.as_i64());
+                                StreamOffset {
+                                    lsn_proc: n("lsn_proc").unwrap_or(0) as u64,
+                                    lsn_commit: 0,
+                                    lsn: n("lsn").unwrap_or(0) as u64,
+                                    tx_id: n("txId").unwrap_or(i64::from(t.xid)),
+                                    ts_usec: n("ts_usec").unwrap_or(t.commit_ts_us),
+                                }
+                            }
+                        };
+                        p.lsn_commit = c.end_lsn.0;
+                        end_offset = Some(p.to_offset());
                         if t.meta_id.is_none() {
-                            last.source_offset = o;
+                            t.pending_pos = Some(p);
                         } else {
                             // the END record carries the completing offset, so a
                             // stored last event without its END re-emits the END
-                            final_offset = Some(o);
+                            final_offset = end_offset.clone();
                         }
                     }
-                    for r in t.pending.drain(..) {
-                        self.push(r).await?;
-                    }
+                    let pending = std::mem::take(&mut t.pending);
+                    self.push_event(pending, t.pending_pos.take()).await?;
                     if let (Some(_), Some(o)) = (&t.meta_id, final_offset) {
                         let id = format!("{}:{}", t.xid, c.commit_lsn.0);
                         let topic =
@@ -864,9 +1007,8 @@ impl Reader {
                             t.meta_id = Some(id);
                             // flush earlier transactions' records first: BEGIN precedes this one's
                             let prev = std::mem::take(&mut t.pending);
-                            for r in prev {
-                                self.push(r).await?;
-                            }
+                            let prev_pos = t.pending_pos.take();
+                            self.push_event(prev, prev_pos).await?;
                             self.push(rec).await?;
                         }
                         let t = txn.as_mut().expect("in a transaction");
@@ -885,7 +1027,7 @@ impl Reader {
                         block = Some((t.meta_id.clone().unwrap_or_default(), t.total, dc));
                     }
                 }
-                let records = self
+                let (records, pos) = self
                     .change_records(client, m, lsn, xid, commit_ts, *last_end, block)
                     .await?;
                 if records.is_empty() {
@@ -893,9 +1035,8 @@ impl Reader {
                 }
                 let t = txn.as_mut().expect("in a transaction");
                 let prev: Vec<SourceRecord> = std::mem::replace(&mut t.pending, records);
-                for r in prev {
-                    self.push(r).await?;
-                }
+                let prev_pos = std::mem::replace(&mut t.pending_pos, pos);
+                self.push_event(prev, prev_pos).await?;
             }
             PgOutputMessage::Type(_) | PgOutputMessage::Origin(_) | PgOutputMessage::Message(_) => {
             }
@@ -903,7 +1044,9 @@ impl Reader {
         Ok(())
     }
 
-    /// The records of one change event; only the last carries the advanced offset.
+    /// The records of one change event, with empty offsets and partitions,
+    /// and the position the last of them completes (None when the record
+    /// that would complete it is skipped).
     #[allow(clippy::too_many_arguments)]
     async fn change_records(
         &mut self,
@@ -914,14 +1057,14 @@ impl Reader {
         commit_ts: i64,
         last_end: Lsn,
         transaction: Option<(String, i64, i64)>,
-    ) -> Result<Vec<SourceRecord>, PostgresError> {
+    ) -> Result<(Vec<SourceRecord>, Option<StreamOffset>), PostgresError> {
         let cfg = self.cfg.clone();
         let rel_id = match &m {
             PgOutputMessage::Insert(i) => i.rel_id,
             PgOutputMessage::Update(u) => u.rel_id,
             PgOutputMessage::Delete(d) => d.rel_id,
             PgOutputMessage::Truncate(t) => {
-                return self
+                let records = self
                     .truncate_records(
                         client,
                         &t.rel_ids,
@@ -931,32 +1074,36 @@ impl Reader {
                         last_end,
                         transaction,
                     )
-                    .await;
+                    .await?;
+                return Ok((records, None));
             }
-            _ => return Ok(Vec::new()),
+            _ => return Ok((Vec::new(), None)),
         };
         let Some(ts) = self.table_schema(client, rel_id, None).await? else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
+        // positions travel in `advanced`, not in the records (see the module doc)
+        let none = Partition::new;
+        let mut completes = true;
         let skip = |op: char| cfg.skipped_operations.contains(&op);
         let mut out = Vec::new();
         match m {
             PgOutputMessage::Insert(i) => {
                 if skip('c') {
-                    return Ok(out);
+                    return Ok((out, None));
                 }
                 let after = Self::row_from_tuple(&ts, &i.new)?;
                 out.push(ts.change(
                     &cfg,
                     &self.db,
                     "c",
-                    &after,
+                    ts.key_of(&after),
                     None,
-                    Some(after.clone()),
+                    Some(after),
                     &pos,
-                    &self.partition,
-                    advanced,
+                    &none(),
+                    Offset::new(),
                 ));
             }
             PgOutputMessage::Update(u) => {
@@ -985,34 +1132,47 @@ impl Reader {
                     .is_some_and(|o| ts.key_schema.is_some() && ts.key_of(o) != ts.key_of(&after));
                 if key_changed {
                     let old = old.expect("checked");
-                    let prev = self.last_offset();
                     if !skip('d') {
-                        out.push(ts.change(
-                            &cfg,
-                            &self.db,
-                            "d",
-                            &old,
-                            Some(old.clone()),
-                            None,
-                            &pos,
-                            &self.partition,
-                            prev.clone(),
-                        ));
+                        let old_key = ts.key_of(&old);
                         if cfg.tombstones_on_delete {
-                            out.push(ts.tombstone(&old, &self.partition, prev.clone()));
+                            out.push(ts.change(
+                                &cfg,
+                                &self.db,
+                                "d",
+                                old_key.clone(),
+                                Some(old),
+                                None,
+                                &pos,
+                                &none(),
+                                Offset::new(),
+                            ));
+                            out.push(ts.tombstone(old_key, &none(), Offset::new()));
+                        } else {
+                            out.push(ts.change(
+                                &cfg,
+                                &self.db,
+                                "d",
+                                old_key,
+                                Some(old),
+                                None,
+                                &pos,
+                                &none(),
+                                Offset::new(),
+                            ));
                         }
                     }
-                    if !skip('c') {
+                    completes = !skip('c');
+                    if completes {
                         out.push(ts.change(
                             &cfg,
                             &self.db,
                             "c",
-                            &after,
+                            ts.key_of(&after),
                             None,
-                            Some(after.clone()),
+                            Some(after),
                             &pos,
-                            &self.partition,
-                            advanced,
+                            &none(),
+                            Offset::new(),
                         ));
                     }
                 } else if !skip('u') {
@@ -1021,55 +1181,55 @@ impl Reader {
                         &cfg,
                         &self.db,
                         "u",
-                        &after,
+                        ts.key_of(&after),
                         before,
-                        Some(after.clone()),
+                        Some(after),
                         &pos,
-                        &self.partition,
-                        advanced,
+                        &none(),
+                        Offset::new(),
                     ));
                 }
             }
             PgOutputMessage::Delete(d) => {
                 if skip('d') {
-                    return Ok(out);
+                    return Ok((out, None));
                 }
                 let tuple = d.old.as_ref().or(d.key.as_ref());
                 let before = match tuple {
                     Some(t) => Self::row_from_tuple(&ts, t)?,
-                    None => return Ok(out),
+                    None => return Ok((out, None)),
                 };
+                let key = ts.key_of(&before);
                 if cfg.tombstones_on_delete {
                     out.push(ts.change(
                         &cfg,
                         &self.db,
                         "d",
-                        &before,
-                        Some(before.clone()),
+                        key.clone(),
+                        Some(before),
                         None,
                         &pos,
-                        &self.partition,
-                        self.last_offset(),
+                        &none(),
+                        Offset::new(),
                     ));
-                    out.push(ts.tombstone(&before, &self.partition, advanced));
+                    out.push(ts.tombstone(key, &none(), Offset::new()));
                 } else {
                     out.push(ts.change(
                         &cfg,
                         &self.db,
                         "d",
-                        &before,
-                        Some(before.clone()),
+                        key,
+                        Some(before),
                         None,
                         &pos,
-                        &self.partition,
-                        advanced,
+                        &none(),
+                        Offset::new(),
                     ));
                 }
             }
             _ => {}
         }
-        // when the event yields nothing advanced (all skipped) keep the old offset
-        Ok(out)
+        Ok((out, completes.then_some(advanced)))
     }
 }
 
@@ -1083,14 +1243,14 @@ impl Reader {
         commit_ts: i64,
         last_end: Lsn,
         transaction: Option<(String, i64, i64)>,
-    ) -> (Offset, SourcePosition) {
-        let offset = self.offset(&[
-            ("lsn_proc", lsn.0.into()),
-            ("lsn_commit", last_end.0.into()),
-            ("lsn", lsn.0.into()),
-            ("txId", i64::from(xid).into()),
-            ("ts_usec", commit_ts.into()),
-        ]);
+    ) -> (StreamOffset, SourcePosition) {
+        let offset = StreamOffset {
+            lsn_proc: lsn.0,
+            lsn_commit: last_end.0,
+            lsn: lsn.0,
+            tx_id: i64::from(xid),
+            ts_usec: commit_ts,
+        };
         let pos = SourcePosition {
             snapshot: "false",
             ts_us: commit_ts,
@@ -1127,6 +1287,7 @@ impl Reader {
         }
         let prev = self.last_offset();
         let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
+        let advanced = advanced.to_offset();
         let n = tables.len();
         let mut out = Vec::with_capacity(n);
         for (i, ts) in tables.iter().enumerate() {
@@ -1135,12 +1296,11 @@ impl Reader {
             } else {
                 prev.clone()
             };
-            let nulls = Struct::new(ts.value_schema.clone());
             let mut rec = ts.change(
                 &cfg,
                 &self.db,
                 "t",
-                &nulls,
+                Value::Null,
                 None,
                 None,
                 &pos,

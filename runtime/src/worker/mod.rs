@@ -517,6 +517,23 @@ pub fn build_converters(
 /// librdkafka settings for a source task's producer: idempotent, acks=all,
 /// then the worker's `producer.*` keys, then the connector's
 /// `producer.override.*` keys.
+///
+/// `linger.ms` defaults to 100 (Kafka's Java producer: 5). With an idempotent
+/// producer at most 5 requests are in flight; while they are and messages are
+/// queued, librdkafka's broker thread re-polls its socket with a zero timeout
+/// (measured: 586,000 `poll(…, 0)` calls while draining 200,000 change events
+/// at `linger.ms=5`, 1,700 at 100) and takes a core from the database and the
+/// broker. Full batches (`batch.size`) still go out at once; only a partial
+/// batch waits, so an isolated change reaches Kafka up to 100 ms later. Set
+/// `producer.linger.ms` (worker) or `producer.override.linger.ms` (connector)
+/// for lower latency.
+///
+/// `queue.buffering.max.kbytes` defaults to 4096 (Kafka's `buffer.memory`:
+/// 32 MiB): librdkafka holds each queued message twice while its request is
+/// in flight (the message and the request buffer), so the queue's memory is
+/// about twice this; at 4 MiB the PostgreSQL backlog benchmark kept its rate
+/// (32 MiB: 125 MB peak RSS, 4 MiB: 60 MB). A record larger than the queue
+/// fails its task with an error naming this key.
 pub fn producer_config(
     worker: &WorkerConfig,
     connector: &RawConfig,
@@ -527,10 +544,10 @@ pub fn producer_config(
         .set("client.id", client_id)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "5")
+        .set("linger.ms", "100")
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "100000")
-        .set("queue.buffering.max.kbytes", "32768")
+        .set("queue.buffering.max.kbytes", "4096")
         .set("message.max.bytes", "10000000");
     for (k, v) in worker.raw.with_prefix("producer.") {
         c.set(k, v);

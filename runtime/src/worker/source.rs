@@ -65,6 +65,8 @@ pub struct Staged {
 /// Runs source records through the transform chain and decides which source
 /// position each output completes (the offset rule of this module):
 ///
+/// - an input with an empty offset completes no position (its outputs and
+///   any entry for it carry none);
 /// - an input whose outputs leave no transform holding records completes
 ///   its position with its *last* output (earlier outputs of the same input
 ///   complete nothing, so the position is stored only once all are
@@ -95,6 +97,8 @@ impl Stager {
             source_offset,
             record,
         } = sr;
+        // an empty offset completes no position (see SourceRecord)
+        let has_position = !source_offset.is_empty();
         if chain.is_empty() {
             entries.push(Staged {
                 record: if control.is_some() {
@@ -102,7 +106,7 @@ impl Stager {
                 } else {
                     Some(record)
                 },
-                position: Some((source_partition, source_offset)),
+                position: has_position.then_some((source_partition, source_offset)),
             });
             return Ok(());
         }
@@ -111,7 +115,7 @@ impl Stager {
             Some(Control::TransactionEnd { .. }) => chain.on_transaction_end(&mut self.outs)?,
             None => chain.apply_many(record, &mut self.outs)?,
         }
-        let advance = !chain.holds_records();
+        let advance = !chain.holds_records() && has_position;
         let n = self.outs.len();
         let mut position = advance.then_some((source_partition, source_offset));
         for (i, r) in self.outs.drain(..).enumerate() {
@@ -161,11 +165,15 @@ struct Loop {
     stager: Stager,
     staged: Vec<Staged>,
     producer: FutureProducer,
+    /// librdkafka's queue limit in bytes (`queue.buffering.max.kbytes`).
+    queue_bytes: Option<usize>,
     admin: Option<(AdminClient<DefaultClientContext>, i32, i32)>,
     known_topics: HashSet<String>,
     in_flight: VecDeque<InFlight>,
     acked: Vec<(Partition, Offset)>,
     dirty: bool,
+    /// Offsets stored but not yet passed to [`SourceTask::commit`].
+    task_behind: bool,
     label: String,
 }
 
@@ -185,7 +193,16 @@ impl Loop {
                         .join("; "),
                 )
             })?;
-        let producer: FutureProducer = producer_config(&rt.worker.config, &rt.connector_config, &format!("connector-producer-{label}"))
+        let pc = producer_config(
+            &rt.worker.config,
+            &rt.connector_config,
+            &format!("connector-producer-{label}"),
+        );
+        let queue_bytes = pc
+            .get("queue.buffering.max.kbytes")
+            .and_then(|k| k.trim().parse::<usize>().ok())
+            .map(|k| k.saturating_mul(1024));
+        let producer: FutureProducer = pc
             .create()
             .map_err(|e| ConnectError::fatal(format!("invalid producer configuration (check producer.* and producer.override.* keys): {e}")))?;
         let cc = &rt.connector_config;
@@ -219,11 +236,13 @@ impl Loop {
             stager: Stager::default(),
             staged: Vec::new(),
             producer,
+            queue_bytes,
             admin,
             known_topics: HashSet::new(),
             in_flight: VecDeque::new(),
             acked: Vec::new(),
             dirty: false,
+            task_behind: false,
             label: label.to_owned(),
         })
     }
@@ -251,7 +270,30 @@ impl Loop {
                 }
                 TargetState::Started => rt.status.set(Status::of(State::Running)),
             }
-            let batch = task.poll().await?;
+            let batch = {
+                // While the task waits for data, acknowledgements keep
+                // arriving: take them as they come and store the offsets on
+                // schedule, so an idle source does not hold back offsets
+                // for up to its poll interval. (`task.commit` waits until
+                // `poll` returns: the poll future borrows the task.)
+                let mut poll = task.poll();
+                loop {
+                    if self.in_flight.is_empty() {
+                        break poll.await?;
+                    }
+                    tokio::select! {
+                        biased;
+                        r = &mut poll => break r?,
+                        r = self.ack_front() => {
+                            r?;
+                            if last_flush.elapsed() >= interval {
+                                self.store(rt).await?;
+                                last_flush = Instant::now();
+                            }
+                        }
+                    }
+                }
+            };
             let mut records = batch.into_iter().peekable();
             while let Some(record) = records.next() {
                 // Without transforms only the last record of a run of records
@@ -261,9 +303,10 @@ impl Loop {
                 // Stager's rule decides alone (a stateful transform may hold the
                 // records that would carry the later position).
                 let keep_position = !self.chain.is_empty()
-                    || records
-                        .peek()
-                        .is_none_or(|next| next.source_partition != record.source_partition);
+                    || records.peek().is_none_or(|next| {
+                        next.source_offset.is_empty()
+                            || next.source_partition != record.source_partition
+                    });
                 self.send(record, keep_position, rt).await?;
             }
             self.reap()?;
@@ -352,6 +395,14 @@ impl Loop {
                         });
                     }
                     headers = Some(h);
+                }
+                let size = key.as_ref().map_or(0, Vec::len) + value.as_ref().map_or(0, Vec::len);
+                if let Some(limit) = self.queue_bytes.filter(|&l| size > l) {
+                    // it would never fit: librdkafka would report QueueFull forever
+                    return Err(ConnectError::fatal(format!(
+                        "a record of {size} bytes for topic {} is larger than the producer queue ({limit} bytes): raise producer.queue.buffering.max.kbytes (worker) or producer.override.queue.buffering.max.kbytes (connector)",
+                        rec.topic
+                    )));
                 }
                 loop {
                     let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);
@@ -466,16 +517,30 @@ impl Loop {
         Ok(true)
     }
 
+    /// Waits for the oldest in-flight record's acknowledgement, then takes it
+    /// and every acknowledged one after it off the queue; false when nothing
+    /// is in flight. Cancel-safe: nothing leaves the queue before the wait
+    /// completes, and nothing is awaited after that.
+    async fn ack_front(&mut self) -> Result<bool, ConnectError> {
+        let Some(front) = self.in_flight.front_mut() else {
+            return Ok(false);
+        };
+        if let Some(d) = front.delivery.as_mut() {
+            let r = d.await;
+            front.delivery = None;
+            check_delivery(r)?;
+        }
+        self.reap()?;
+        Ok(true)
+    }
+
     async fn drain_all(&mut self) -> Result<(), ConnectError> {
         while self.wait_oldest().await? {}
         Ok(())
     }
 
-    async fn commit(
-        &mut self,
-        task: &mut dyn SourceTask,
-        rt: &TaskRuntime,
-    ) -> Result<(), ConnectError> {
+    /// Writes the acknowledged offsets to the offset store, if any changed.
+    async fn store(&mut self, rt: &TaskRuntime) -> Result<(), ConnectError> {
         self.reap()?;
         if !self.dirty {
             return Ok(());
@@ -492,7 +557,22 @@ impl Loop {
             .map_err(|e| ConnectError::fatal(format!("offset store task panicked: {e}")))?
             .map_err(|e| ConnectError::retriable(format!("could not store offsets: {e}")))?;
         self.dirty = false;
-        task.commit(&self.acked).await?;
+        self.task_behind = true;
+        Ok(())
+    }
+
+    /// Stores the acknowledged offsets, then tells the task (which may then
+    /// acknowledge its database).
+    async fn commit(
+        &mut self,
+        task: &mut dyn SourceTask,
+        rt: &TaskRuntime,
+    ) -> Result<(), ConnectError> {
+        self.store(rt).await?;
+        if self.task_behind {
+            task.commit(&self.acked).await?;
+            self.task_behind = false;
+        }
         Ok(())
     }
 }
@@ -755,6 +835,34 @@ mod offset_rule_tests {
             summary(&e),
             [(some("a"), Some(1)), (some("b"), Some(2)), (None, Some(2))]
         );
+    }
+
+    /// Input for `topic` that completes no position of its own.
+    fn unpositioned(topic: &str) -> SourceRecord {
+        SourceRecord {
+            source_partition: Partition::new(),
+            source_offset: Offset::new(),
+            record: ConnectRecord::new(topic, None, Value::Null, None, Value::Null),
+        }
+    }
+
+    #[test]
+    fn empty_offsets_complete_no_position() {
+        let mut c = chain("");
+        let e = run(
+            &mut c,
+            vec![vec![unpositioned("a"), unpositioned("b"), rec("c", 3)]],
+        );
+        assert_eq!(
+            summary(&e),
+            [(some("a"), None), (some("b"), None), (some("c"), Some(3))]
+        );
+        assert_eq!(stored_after(&e, 2), None);
+        // through a chain, too: the dropping stage passes "a" on unchanged
+        let mut c = chain("ds");
+        let e = run(&mut c, vec![vec![rec("a", 1), unpositioned("b")]]);
+        assert_eq!(summary(&e), [(some("a"), Some(1)), (some("b"), None)]);
+        assert_eq!(stored_after(&e, 2), Some(1));
     }
 
     #[test]

@@ -508,6 +508,13 @@ impl ReplicationConnection {
             ("replication", "database"),
             ("application_name", params.application_name.as_str()),
             ("client_encoding", "UTF8"),
+            // pgoutput renders values in the walsender with its session
+            // settings: pin the text formats the decoders parse
+            // (crate::types::text), whatever the server or database default
+            ("DateStyle", "ISO, MDY"),
+            ("IntervalStyle", "postgres"),
+            ("bytea_output", "hex"),
+            ("extra_float_digits", "1"),
         ];
         frontend::startup_message(startup.iter().copied(), &mut self.io.wbuf).map_err(|e| {
             ProtocolError::InvalidArgument(format!("invalid connection parameter: {e}"))

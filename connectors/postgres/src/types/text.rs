@@ -523,22 +523,43 @@ pub(crate) fn format_zoned_timestamp(micros: i128, width: u32) -> String {
     let tod = micros.rem_euclid(day) as i64;
     let (y, m, d) = civil_from_days(days);
     let secs = tod / 1_000_000;
-    let mut out = format!(
-        "{}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        java_year(y),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    let mut out = String::with_capacity(32);
+    if (0..=9999).contains(&y) {
+        push_digits(&mut out, y, 4);
+    } else {
+        out.push_str(&java_year(y));
+    }
+    out.push('-');
+    push_digits(&mut out, i64::from(m), 2);
+    out.push('-');
+    push_digits(&mut out, i64::from(d), 2);
+    out.push('T');
+    push_digits(&mut out, secs / 3600, 2);
+    out.push(':');
+    push_digits(&mut out, secs / 60 % 60, 2);
+    out.push(':');
+    push_digits(&mut out, secs % 60, 2);
     if width > 0 {
-        let frac = format!("{:06}", tod % 1_000_000);
         let w = width.min(6) as usize;
         out.push('.');
-        out.push_str(&frac[..w]);
+        // the first `w` of the six fractional digits
+        push_digits(&mut out, (tod % 1_000_000) / 10i64.pow(6 - w as u32), w);
         out.extend(std::iter::repeat_n('0', width as usize - w));
     }
     out.push('Z');
     out
+}
+
+/// Appends `v` (0 ≤ v < 10^width) zero-padded to `width` digits; the hot
+/// path of timestamp rendering, without `format!`'s machinery.
+fn push_digits(out: &mut String, v: i64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut v = v.unsigned_abs();
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[..width]).expect("ascii digits"));
 }
 
 /// ISO-8601 time with the fraction stripped of trailing zeros (Java's
