@@ -441,22 +441,21 @@ fn unknown_table_without_schema_evolution_fails_writes_nothing_and_loses_nothing
         &format!("/connectors/{name}/config"),
         Some(&cfg.to_string()),
     );
+    // the config update restarts the connector and its tasks, as in Kafka
+    // Connect; an extra POST .../restart right after it made tansu 0.6 leave
+    // the sink's consumer group without an assignment now and then (see the
+    // README's notes on tansu)
     assert!(code == 200 || code == 201, "{code} {body}");
-    let (code, body) = w.call(
-        "POST",
-        &format!("/connectors/{name}/restart?includeTasks=true"),
-        None,
-    );
-    assert!(code < 300, "{code} {body}");
     let want = pg_shipments(&db, "tms.shipment", false);
     let converged = eventually(Duration::from_secs(60), || {
         psql_sink(&format!("SELECT to_regclass('\"{table}\"') IS NOT NULL")).trim() == "t"
             && pg_shipments(&db, &format!("\"{table}\""), true) == want
     });
+    let log = w.log_text();
     drop(w);
     drop_source(&db, &prefix);
     assert!(
         converged,
-        "after the fix the sink table never equalled the source"
+        "after the fix the sink table never equalled the source; worker log:\n{log}"
     );
 }

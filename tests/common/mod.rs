@@ -82,7 +82,10 @@ impl Worker {
             .arg("standalone")
             .arg(&self.worker_props)
             .args(&self.connector_files)
-            .env("VELOCITY_LOG", "info")
+            .env(
+                "VELOCITY_LOG",
+                std::env::var("VELOCITY_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
