@@ -266,6 +266,35 @@ impl TableSchema {
         }
     }
 
+    /// The records of a streamed delete of `before`: the `d` event, then its
+    /// tombstone when `tombstones.on.delete` is on; both without a position
+    /// of their own (the reader attaches the event's position).
+    pub fn delete_records(
+        &self,
+        cfg: &PostgresConfig,
+        db: &str,
+        before: Struct,
+        pos: &SourcePosition,
+        out: &mut Vec<SourceRecord>,
+    ) {
+        let key = self.key_of(&before);
+        let tombstone = cfg.tombstones_on_delete.then(|| key.clone());
+        out.push(self.change(
+            cfg,
+            db,
+            "d",
+            key,
+            Some(before),
+            None,
+            pos,
+            &Partition::new(),
+            Offset::new(),
+        ));
+        if let Some(key) = tombstone {
+            out.push(self.tombstone(key, &Partition::new(), Offset::new()));
+        }
+    }
+
     /// The tombstone that follows a delete (same key, null value).
     pub fn tombstone(&self, key: Value, partition: &Partition, offset: Offset) -> SourceRecord {
         let record = ConnectRecord::new(

@@ -286,15 +286,10 @@ impl Reader {
 
     async fn push_at(
         &mut self,
-        mut r: SourceRecord,
+        r: SourceRecord,
         pos: Option<StreamOffset>,
     ) -> Result<(), PostgresError> {
         if let Some(p) = pos {
-            if !r.source_offset.is_empty() {
-                // a record built with its own offset (truncate) takes the
-                // completed position, so record and reader agree
-                r.source_offset = p.to_offset();
-            }
             self.last_pos = LastPos::Lazy(p);
         } else if !r.source_offset.is_empty() {
             self.last_pos = LastPos::InBatch(self.batch.len());
@@ -900,37 +895,33 @@ impl Reader {
                     *last_end = c.end_lsn;
                     let mut final_offset = None;
                     let mut end_offset = None;
-                    if !t.pending.is_empty() {
-                        let mut p = match t.pending_pos {
-                            Some(p) => p,
+                    if let Some(last) = t.pending.last_mut() {
+                        let end = c.end_lsn.0;
+                        let o = match t.pending_pos {
+                            Some(p) => StreamOffset {
+                                lsn_commit: end,
+                                ..p
+                            }
+                            .to_offset(),
                             // the last event completed no position (its
                             // create was skipped): the transaction ends at the
                             // newest position pushed
                             None => {
-                                let o = match t.pending.last() {
-                                    Some(r) if !r.source_offset.is_empty() => {
-                                        r.source_offset.clone()
-                                    }
-                                    _ => self.last_offset(),
-                                };
-                                let n = |k: &str| o.get(k).and_then(|v| v.as_i64());
-                                StreamOffset {
-                                    lsn_proc: n("lsn_proc").unwrap_or(0) as u64,
-                                    lsn_commit: 0,
-                                    lsn: n("lsn").unwrap_or(0) as u64,
-                                    tx_id: n("txId").unwrap_or(i64::from(t.xid)),
-                                    ts_usec: n("ts_usec").unwrap_or(t.commit_ts_us),
-                                }
+                                let mut o = self.last_offset();
+                                o.insert("lsn_commit".into(), end.into());
+                                o
                             }
                         };
-                        p.lsn_commit = c.end_lsn.0;
-                        end_offset = Some(p.to_offset());
-                        if t.meta_id.is_none() {
-                            t.pending_pos = Some(p);
-                        } else {
+                        end_offset = Some(o.clone());
+                        if t.meta_id.is_some() {
                             // the END record carries the completing offset, so a
                             // stored last event without its END re-emits the END
-                            final_offset = end_offset.clone();
+                            final_offset = Some(o);
+                        } else if let Some(p) = t.pending_pos.as_mut() {
+                            p.lsn_commit = end;
+                        } else {
+                            last.source_offset = o;
+                            last.source_partition = self.partition.clone();
                         }
                     }
                     let pending = std::mem::take(&mut t.pending);
@@ -1064,7 +1055,7 @@ impl Reader {
             PgOutputMessage::Update(u) => u.rel_id,
             PgOutputMessage::Delete(d) => d.rel_id,
             PgOutputMessage::Truncate(t) => {
-                let records = self
+                return self
                     .truncate_records(
                         client,
                         &t.rel_ids,
@@ -1074,8 +1065,7 @@ impl Reader {
                         last_end,
                         transaction,
                     )
-                    .await?;
-                return Ok((records, None));
+                    .await;
             }
             _ => return Ok((Vec::new(), None)),
         };
@@ -1133,33 +1123,7 @@ impl Reader {
                 if key_changed {
                     let old = old.expect("checked");
                     if !skip('d') {
-                        let old_key = ts.key_of(&old);
-                        if cfg.tombstones_on_delete {
-                            out.push(ts.change(
-                                &cfg,
-                                &self.db,
-                                "d",
-                                old_key.clone(),
-                                Some(old),
-                                None,
-                                &pos,
-                                &none(),
-                                Offset::new(),
-                            ));
-                            out.push(ts.tombstone(old_key, &none(), Offset::new()));
-                        } else {
-                            out.push(ts.change(
-                                &cfg,
-                                &self.db,
-                                "d",
-                                old_key,
-                                Some(old),
-                                None,
-                                &pos,
-                                &none(),
-                                Offset::new(),
-                            ));
-                        }
+                        ts.delete_records(&cfg, &self.db, old, &pos, &mut out);
                     }
                     completes = !skip('c');
                     if completes {
@@ -1199,33 +1163,7 @@ impl Reader {
                     Some(t) => Self::row_from_tuple(&ts, t)?,
                     None => return Ok((out, None)),
                 };
-                let key = ts.key_of(&before);
-                if cfg.tombstones_on_delete {
-                    out.push(ts.change(
-                        &cfg,
-                        &self.db,
-                        "d",
-                        key.clone(),
-                        Some(before),
-                        None,
-                        &pos,
-                        &none(),
-                        Offset::new(),
-                    ));
-                    out.push(ts.tombstone(key, &none(), Offset::new()));
-                } else {
-                    out.push(ts.change(
-                        &cfg,
-                        &self.db,
-                        "d",
-                        key,
-                        Some(before),
-                        None,
-                        &pos,
-                        &none(),
-                        Offset::new(),
-                    ));
-                }
+                ts.delete_records(&cfg, &self.db, before, &pos, &mut out);
             }
             _ => {}
         }
@@ -1274,10 +1212,10 @@ impl Reader {
         commit_ts: i64,
         last_end: Lsn,
         transaction: Option<(String, i64, i64)>,
-    ) -> Result<Vec<SourceRecord>, PostgresError> {
+    ) -> Result<(Vec<SourceRecord>, Option<StreamOffset>), PostgresError> {
         let cfg = self.cfg.clone();
         if cfg.skipped_operations.contains(&'t') {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let mut tables = Vec::new();
         for &r in rel_ids {
@@ -1285,17 +1223,9 @@ impl Reader {
                 tables.push(ts);
             }
         }
-        let prev = self.last_offset();
         let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
-        let advanced = advanced.to_offset();
-        let n = tables.len();
-        let mut out = Vec::with_capacity(n);
-        for (i, ts) in tables.iter().enumerate() {
-            let offset = if i + 1 == n {
-                advanced.clone()
-            } else {
-                prev.clone()
-            };
+        let mut out = Vec::with_capacity(tables.len());
+        for ts in &tables {
             let mut rec = ts.change(
                 &cfg,
                 &self.db,
@@ -1304,14 +1234,15 @@ impl Reader {
                 None,
                 None,
                 &pos,
-                &self.partition,
-                offset,
+                &Partition::new(),
+                Offset::new(),
             );
             rec.record.key = Value::Null;
             rec.record.key_schema = None;
             out.push(rec);
         }
-        Ok(out)
+        let completes = !out.is_empty();
+        Ok((out, completes.then_some(advanced)))
     }
 }
 

@@ -284,7 +284,7 @@ impl Loop {
                     tokio::select! {
                         biased;
                         r = &mut poll => break r?,
-                        r = self.ack_front() => {
+                        r = self.wait_oldest() => {
                             r?;
                             if last_flush.elapsed() >= interval {
                                 self.store(rt).await?;
@@ -504,31 +504,17 @@ impl Loop {
         Ok(())
     }
 
-    /// Waits for the oldest in-flight record; false when nothing is in flight.
-    async fn wait_oldest(&mut self) -> Result<bool, ConnectError> {
-        let Some(mut f) = self.in_flight.pop_front() else {
-            return Ok(false);
-        };
-        if let Some(d) = f.delivery.take() {
-            check_delivery(d.await)?;
-        }
-        self.record_ack(f);
-        self.reap()?;
-        Ok(true)
-    }
-
     /// Waits for the oldest in-flight record's acknowledgement, then takes it
     /// and every acknowledged one after it off the queue; false when nothing
     /// is in flight. Cancel-safe: nothing leaves the queue before the wait
     /// completes, and nothing is awaited after that.
-    async fn ack_front(&mut self) -> Result<bool, ConnectError> {
+    async fn wait_oldest(&mut self) -> Result<bool, ConnectError> {
         let Some(front) = self.in_flight.front_mut() else {
             return Ok(false);
         };
         if let Some(d) = front.delivery.as_mut() {
-            let r = d.await;
+            check_delivery(d.await)?;
             front.delivery = None;
-            check_delivery(r)?;
         }
         self.reap()?;
         Ok(true)
