@@ -996,6 +996,17 @@ cmd_env() {
             echo "export VELOCITY_MARIADB_DB=$MARIADB_DB"
             echo "export VELOCITY_MARIADB_SINK_DB=$MARIADB_SINK_DB"
             echo "export VELOCITY_MARIADB_URL=$(q "mysql://$MARIADB_USER:$MARIADB_PASSWORD@$HOST:$MARIADB_PORT/$MARIADB_DB")"
+            # root's unix socket of the instance serving the port: this
+            # checkout's, or another checkout's when it is shared
+            local my_home other sock
+            my_home=$(svc_dir mariadb)
+            if other=$(foreign_instance "$MARIADB_PORT" mariadb); then
+                my_home=$other
+            fi
+            sock=$(sed -n 's/^socket = //p' "$my_home/my.cnf" 2>/dev/null | head -n 1)
+            if [ -n "$sock" ]; then
+                echo "export VELOCITY_MARIADB_SOCKET=$(q "$sock")"
+            fi
             ;;
         redis)
             echo "export VELOCITY_REDIS_URL=$(q "redis://$HOST:$REDIS_PORT")"

@@ -659,3 +659,35 @@ fn streamed_values_do_not_depend_on_the_database_output_settings() {
     assert_eq!(after["b"], json!("AP9B"), "bytea as base64: {after}");
     assert_eq!(after["f"], json!(0.1), "{after}");
 }
+
+#[test]
+fn a_record_larger_than_the_producer_queue_fails_naming_the_key_and_loses_nothing() {
+    let db = fresh_db(
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'small'), (2, repeat('x', 4000));",
+    );
+    let (prefix, slot, _dir, w) = start_source(
+        &db,
+        json!({"producer.override.queue.buffering.max.kbytes": "1"}),
+        "",
+    );
+    let trace = failed_trace(&w, "src");
+    assert!(
+        trace.contains("larger than the producer queue")
+            && trace.contains("producer.override.queue.buffering.max.kbytes"),
+        "{trace}"
+    );
+    // the fix the message names: raise the limit, and every row arrives
+    let (_, mut cfg) = w.call("GET", "/connectors/src/config", None);
+    cfg["producer.override.queue.buffering.max.kbytes"] = json!("4096");
+    let (code, body) = w.call("PUT", "/connectors/src/config", Some(&cfg.to_string()));
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let topic = format!("{prefix}.public.t");
+    let got = events(&topic, |r| count_values(r) >= 2);
+    let log = w.log_text();
+    drop(w);
+    drop_db(&db, &slot);
+    let mut ids: Vec<i64> = got.iter().map(|(id, _, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, [1, 2], "log:\n{log}");
+}
