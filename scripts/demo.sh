@@ -2,7 +2,10 @@
 # The main job, end to end: start PostgreSQL (wal_level=logical) and the Kafka
 # broker, build Velocity, create a small TMS schema, run a standalone worker
 # with the Debezium PostgreSQL connector, change some rows, and print the
-# change events that arrived in the topics.
+# change events that arrived in the topics (technical events); then run the
+# whole Velocity pipeline on the TMS schema of examples/velocity/, stage by
+# stage: technical events -> domain events (cast, net-change filter, map) and
+# business events -> fast-storage tables (examples/velocity/pipeline.sh).
 #
 #   scripts/demo.sh
 #
@@ -10,8 +13,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-VELOCITY_SERVICES=postgres,kafka scripts/services.sh up
-eval "$(scripts/services.sh env)"
+# only the services the demo needs; `env` fails (and so does this script)
+# when one of them is not running
+export VELOCITY_SERVICES=postgres,kafka
+scripts/build-deps.sh
+scripts/services.sh up
+envs=$(scripts/services.sh env)
+eval "$envs"
 
 echo "== building velocity"
 cargo build --quiet --bin velocity
@@ -52,7 +60,25 @@ psql_ -f examples/tms/changes.sql
 
 echo "== events in the topics ($topics), one line each: topic, key, op, before -> after"
 sleep 2
-"$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --idle-ms 3000 $topics | python3 scripts/show_events.py
+"$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --idle-ms 3000 $topics > .velocity/demo/events.jsonl
+python3 scripts/show_events.py < .velocity/demo/events.jsonl
+events=$(wc -l < .velocity/demo/events.jsonl)
+if [ "$events" -eq 0 ]; then
+  echo "demo: no change events arrived in $topics; the worker log follows" >&2
+  tail -n 50 .velocity/demo/worker.log >&2
+  exit 1
+fi
+ops=$(python3 -c 'import json,sys; print("".join(sorted({json.loads(l)["value"]["payload"]["op"] for l in sys.stdin if json.loads(l)["value"]})))' < .velocity/demo/events.jsonl)
+echo "== $events records; operations seen: $ops (r snapshot, c insert, u update, d delete)"
+for op in r c u d; do
+  case "$ops" in *$op*) ;; *) echo "demo: no '$op' event arrived; the worker log follows" >&2; tail -n 50 .velocity/demo/worker.log >&2; exit 1 ;; esac
+done
 echo "== one full Debezium-format event: $bin tail --max-records 1 $prefix.tms.shipment"
 "$bin" tail --bootstrap-servers "$VELOCITY_KAFKA_BOOTSTRAP" --max-records 1 "$prefix.tms.shipment"
 echo "== offsets stored by the worker: $(curl -s "http://127.0.0.1:$port/connectors/tms-postgres/offsets")"
+
+echo
+echo "== the whole Velocity pipeline: examples/velocity/pipeline.sh"
+kill "$worker" 2>/dev/null || true
+wait "$worker" 2>/dev/null || true
+VELOCITY_BIN="$bin" examples/velocity/pipeline.sh

@@ -4,6 +4,14 @@
 #   scripts/golden-postgres.sh            # writes tests/fixtures/postgres/golden.jsonl
 #   scripts/golden-postgres.sh --modes    # also writes golden-modes.jsonl (tms.all_types
 #                                         # with the non-default handling modes)
+#   scripts/golden-postgres.sh --avro     # only writes golden-avro.jsonl: the same workload
+#                                         # through Confluent's AvroConverter 7.0 (the
+#                                         # reference's avro-capture.sh), exact bytes and
+#                                         # registered schemas, plus golden-avro.decoded.jsonl
+#   FIXTURES=tests/fixtures/postgres/arrays scripts/golden-postgres.sh
+#                                         # another workload: that folder's schema.sql,
+#                                         # snapshot.sql and stream.sql -> its golden.jsonl
+#                                         # (database and slot "golden_<folder name>")
 #
 # It (re)creates database "golden" (and "golden_modes") on the PostgreSQL given by
 # PGHOST/PGPORT/PGUSER/PGPASSWORD (wal_level=logical; user must be a superuser),
@@ -15,7 +23,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-fx="$root/tests/fixtures/postgres"
+fx="$root/${FIXTURES:-tests/fixtures/postgres}"
+fx="$(cd "$fx" && pwd)"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-55999}" PGUSER="${PGUSER:-postgres}" PGPASSWORD="${PGPASSWORD:-postgres}"
 DBZ_REF="${DBZ_REF:-/work/shared/debezium-reference}"
 IDLE_MS="${IDLE_MS:-15000}"
@@ -71,9 +80,10 @@ SQL
   for kv in "$@"; do echo "$kv" >> "$props"; done
   rm -f "$offsets"
 
-  log "[$db] starting Debezium ($DBZ_REF/run.sh), idle timeout ${IDLE_MS} ms"
+  local runner="${RUNNER:-run.sh}"
+  log "[$db] starting Debezium ($DBZ_REF/$runner), idle timeout ${IDLE_MS} ms"
   local t0=$SECONDS
-  nice -n 10 "$DBZ_REF/run.sh" "$props" "$events" 1000000 "$IDLE_MS" >"$dlog" 2>&1 &
+  nice -n 10 "$DBZ_REF/$runner" "$props" "$events" 1000000 "$IDLE_MS" >"$dlog" 2>&1 &
   bg_pid=$!
 
   # DbzRef writes through a BufferedWriter that is only flushed when it closes,
@@ -99,7 +109,14 @@ SQL
   q -d postgres -c "select pg_drop_replication_slot('$slot')" >/dev/null
 
   local got
-  got="$(grep -c '"op":"r"' "$events" || true)"
+  if [ "$runner" = avro-capture.sh ]; then
+    # the capture holds Avro bytes: count snapshot events in its decoded form
+    "$DBZ_REF/avro-capture.sh" decode "$events" > "$work/$db.decoded.jsonl"
+    got="$(grep -c '"op": "r"' "$work/$db.decoded.jsonl" || true)"
+    cp "$work/$db.decoded.jsonl" "$fx/${out%.jsonl}.decoded.jsonl"
+  else
+    got="$(grep -c '"op":"r"' "$events" || true)"
+  fi
   log "[$db] snapshot events: $got (expected $expected); total lines: $(wc -l < "$events")"
   [ "$got" = "$expected" ] || { log "snapshot event count mismatch"; exit 1; }
   python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$events" \
@@ -111,6 +128,20 @@ SQL
   log "[$db] wrote $fx/$out in $((SECONDS - t0)) s"
 }
 
+if [ "${1:-}" = "--avro" ]; then
+  RUNNER=avro-capture.sh INCLUDE_TABLES="" capture golden_avro golden_avro golden-avro.jsonl
+  mv "$fx/golden-avro.properties.tmp" "$fx/debezium-avro.properties"
+  log "done"
+  exit 0
+fi
+
+if [ -n "${FIXTURES:-}" ]; then
+  set_name="golden_$(basename "$fx")"
+  INCLUDE_TABLES="" capture "$set_name" "$set_name" golden.jsonl
+  mv "$fx/golden.properties.tmp" "$fx/debezium.properties"
+  log "done"
+  exit 0
+fi
 INCLUDE_TABLES="" capture golden golden golden.jsonl
 mv "$fx/golden.properties.tmp" "$fx/debezium.properties"
 

@@ -4,7 +4,13 @@
 #   scripts/services.sh up       start (and on first use install/initialise) the services
 #   scripts/services.sh down     stop the services this checkout started
 #   scripts/services.sh status   print up/down per service; exits non-zero if any is down
-#   scripts/services.sh env      print `export VELOCITY_...=...` lines:  eval "$(scripts/services.sh env)"
+#   scripts/services.sh env      print `export VELOCITY_...=...` lines of every selected service
+#                                (defaults for one that is not running); exit status: the sum of
+#                                the bits of the services not running (postgres 1, mariadb 2,
+#                                redis 4, kafka 8), 0 when all are up. Use it as
+#                                  envs=$(scripts/services.sh env) && eval "$envs"
+#                                so that a service that is down stops the caller (eval "$(...)"
+#                                would hide the status).
 #
 # Services (all bound to 127.0.0.1 only, each with its own data under
 # <repo>/.velocity/services/<name>/, never touching the system's own instances):
@@ -761,8 +767,10 @@ ensure_tansu() {
         [ -n "$cargo" ] || die "kafka: tansu is not installed and cargo is not available to install it"
         local ilog="$home/tansu-install.log"
         log "kafka: installing tansu $TANSU_VERSION with cargo (features $TANSU_FEATURES; ~10 min on 2 cores); log: $ilog"
+        # a kept target directory: an interrupted install (timeout, ^C)
+        # resumes where it stopped instead of building everything again
         "$cargo" install tansu --version "$TANSU_VERSION" --locked --features "$TANSU_FEATURES" \
-            >"$ilog" 2>&1 &
+            --target-dir "$home/tansu-build" >"$ilog" 2>&1 &
         pid=$!
         while pid_alive "$pid"; do
             if [ $SECONDS -ge $deadline ]; then
@@ -913,7 +921,7 @@ cmd_up() {
             printf '%-9s %-16s %-58s %s\n' "$s" "$(svc_addr "$s")" "$(svc_creds "$s")" "$dir"
         done
         echo
-        echo "Use them with:  eval \"\$(scripts/services.sh env)\""
+        echo "Use them with:  envs=\$(scripts/services.sh env) && eval \"\$envs\""
     } >&2
 }
 
@@ -972,10 +980,37 @@ cmd_status() {
 
 q() { printf '%q' "$1"; }
 
+# Up (0) or not (1), counting an instance of another checkout that serves the port.
+svc_up() {
+    local port
+    svc_status "$1" && return 0
+    port=$(svc_addr "$1" | cut -d: -f2)
+    port_open "$port" && foreign_instance "$port" "$1" >/dev/null
+}
+
+# Bit of a service in the exit status of `env` and `status`-like checks.
+svc_bit() {
+    case "$1" in
+    postgres) echo 1 ;;
+    mariadb) echo 2 ;;
+    redis) echo 4 ;;
+    kafka) echo 8 ;;
+    esac
+}
+
+# Prints the export lines of every selected service, always all of them: a
+# service that is not running gets its configured address and credentials
+# (what `up` would start). Each service not running is named on stderr, and
+# the exit status is the sum of their bits (postgres 1, mariadb 2, redis 4,
+# kafka 8): 0 when every selected service is up.
 cmd_env() {
-    local services s
+    local services s down=0
     mapfile -t services < <(selected_services)
     for s in "${services[@]}"; do
+        if ! svc_up "$s"; then
+            down=$((down + $(svc_bit "$s")))
+            log "$s: not running on $(svc_addr "$s") (printing its defaults; start it with: VELOCITY_SERVICES=$s scripts/services.sh up)"
+        fi
         case "$s" in
         postgres)
             echo "export VELOCITY_PG_HOST=$HOST"
@@ -997,13 +1032,16 @@ cmd_env() {
             echo "export VELOCITY_MARIADB_SINK_DB=$MARIADB_SINK_DB"
             echo "export VELOCITY_MARIADB_URL=$(q "mysql://$MARIADB_USER:$MARIADB_PASSWORD@$HOST:$MARIADB_PORT/$MARIADB_DB")"
             # root's unix socket of the instance serving the port: this
-            # checkout's, or another checkout's when it is shared
-            local my_home other sock
+            # checkout's, or another checkout's when it is shared (none
+            # when MariaDB was never set up here)
+            local my_home other sock=""
             my_home=$(svc_dir mariadb)
             if other=$(foreign_instance "$MARIADB_PORT" mariadb); then
                 my_home=$other
             fi
-            sock=$(sed -n 's/^socket = //p' "$my_home/my.cnf" 2>/dev/null | head -n 1)
+            if [ -f "$my_home/my.cnf" ]; then
+                sock=$(sed -n 's/^socket = //p' "$my_home/my.cnf" | head -n 1)
+            fi
             if [ -n "$sock" ]; then
                 echo "export VELOCITY_MARIADB_SOCKET=$(q "$sock")"
             fi
@@ -1016,6 +1054,7 @@ cmd_env() {
             ;;
         esac
     done
+    return $down
 }
 
 usage() {

@@ -39,6 +39,15 @@ enum Command {
         /// (`{"name":…,"config":{…}}` or a flat object) or `.properties`.
         connector_configs: Vec<PathBuf>,
     },
+    /// Run a distributed worker, like Kafka's `connect-distributed`:
+    /// connectors and source offsets in Kafka Connect's config and offsets
+    /// topics (`group.id`, `config.storage.topic`, `offset.storage.topic`,
+    /// `status.storage.topic`), created through the REST API. This version
+    /// runs one worker per group (no group membership yet).
+    Distributed {
+        /// Worker properties.
+        worker_properties: PathBuf,
+    },
     /// List the plugins this binary ships (class, type, aliases).
     Plugins,
     /// Print the records of Kafka topics, one JSON line each
@@ -58,6 +67,9 @@ enum Command {
         /// Stop after this many milliseconds without a new record.
         #[arg(long)]
         idle_ms: Option<u64>,
+        /// Print only `records=N key_bytes=K value_bytes=V` at the end (bytes as stored, e.g. for benchmarks).
+        #[arg(long)]
+        summary: bool,
         /// Topics to read.
         #[arg(required = true)]
         topics: Vec<String>,
@@ -131,43 +143,63 @@ fn main() -> anyhow::Result<()> {
             bootstrap_servers,
             max_records,
             idle_ms,
+            summary,
             topics,
         } => tail::run(
             &bootstrap_servers,
             &topics,
             max_records,
             idle_ms.map(std::time::Duration::from_millis),
+            summary,
         ),
+        Command::Distributed { worker_properties } => {
+            let logs = LogControl::init();
+            let worker = read_worker_properties(&worker_properties)?;
+            block_on(velocity_runtime::distributed::worker::run(
+                worker,
+                registry::registry(),
+                logs,
+                shutdown_signal(),
+                None,
+            ))
+        }
         Command::Standalone {
             worker_properties,
             connector_configs,
         } => {
             let logs = LogControl::init();
-            let text = std::fs::read_to_string(&worker_properties).with_context(|| {
-                format!("reading worker properties {}", worker_properties.display())
-            })?;
-            let worker = velocity_runtime::properties::parse(&text);
+            let worker = read_worker_properties(&worker_properties)?;
             let connectors = connector_configs
                 .iter()
                 .map(|p| velocity_runtime::standalone::load_connector_file(p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                velocity_runtime::standalone::run(
-                    worker,
-                    connectors,
-                    registry::registry(),
-                    logs,
-                    shutdown_signal(),
-                    None,
-                )
-                .await
-            })?;
-            Ok(())
+            block_on(velocity_runtime::standalone::run(
+                worker,
+                connectors,
+                registry::registry(),
+                logs,
+                shutdown_signal(),
+                None,
+            ))
         }
     }
+}
+
+/// Runs a worker on a multi-threaded Tokio runtime until it returns.
+fn block_on(
+    worker: impl std::future::Future<Output = velocity_runtime::Result<()>>,
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(worker)?;
+    Ok(())
+}
+
+fn read_worker_properties(path: &std::path::Path) -> anyhow::Result<velocity_api::RawConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading worker properties {}", path.display()))?;
+    Ok(velocity_runtime::properties::parse(&text))
 }
 
 async fn shutdown_signal() {

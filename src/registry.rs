@@ -10,9 +10,13 @@ pub fn registry() -> PluginRegistry {
     let groups = [
         velocity_connector_mysql::plugins(),
         velocity_connector_jdbc::plugins(),
+        velocity_connector_jdbc_source::plugins(),
         velocity_connector_redis::plugins(),
+        velocity_connector_materialize::plugins(),
         velocity_connector_file::plugins(),
         velocity_transforms::plugins(),
+        velocity_runtime::converters::plugins(),
+        vec![velocity_converter_avro::plugin()],
     ];
     for p in groups.into_iter().flatten() {
         r = r.register(p);

@@ -70,7 +70,11 @@ fn ten_thousand_lines_round_trip_in_order() {
             "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "file": output, "topics": topic,
         }),
     );
-    let w = Worker::start(dir.path(), "", &[src, sink]);
+    let w = Worker::start(
+        dir.path(),
+        "velocity.file.connectors.enable=true",
+        &[src, sink],
+    );
     wait_until(
         Duration::from_secs(120),
         "10,000 lines in the sink file",
@@ -117,7 +121,7 @@ fn sigkill_then_restart_loses_nothing_and_duplicates_only_after_the_stored_offse
     write_lines(&input, 0, 3_000);
     let topic = unique("fs_kill");
     let src = source_only(dir.path(), &input, &topic);
-    let mut w = Worker::start(dir.path(), "", &[src]);
+    let mut w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[src]);
     assert_eq!(
         topic_lines(&topic, 3_000).len(),
         3_000,
@@ -188,7 +192,11 @@ fn clean_stop_then_restart_has_no_duplicates() {
     write_lines(&input, 0, 2_000);
     let topic = unique("fs_clean");
     let src = source_only(dir.path(), &input, &topic);
-    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=600000", &[src]);
+    let mut w = Worker::start(
+        dir.path(),
+        "offset.flush.interval.ms=600000\nvelocity.file.connectors.enable=true",
+        &[src],
+    );
     assert_eq!(topic_lines(&topic, 2_000).len(), 2_000);
     w.stop();
     write_lines(&input, 2_000, 3_000);

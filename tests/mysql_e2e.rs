@@ -485,7 +485,8 @@ fn mariadb_wrong_password_and_unreachable_host_fail_with_clear_messages() {
         "nohost",
         &db,
         &unique("nh").replace('_', ""),
-        json!({"database.port": port.to_string(), "connect.timeout.ms": "3000"}),
+        // unreachable is retriable: without retries it fails at once
+        json!({"database.port": port.to_string(), "connect.timeout.ms": "3000", "errors.max.retries": "0"}),
     );
     let w = Worker::start(dir.path(), "", &[bad_pw, unreachable]);
     let s = w.wait_status("badpw", |s| s["tasks"][0]["state"] == "FAILED");
@@ -769,7 +770,7 @@ fn stored_offset(w: &Worker, name: &str, pred: impl Fn(&Value) -> bool) -> Value
 fn stop_connector(w: &Worker, name: &str) {
     assert_eq!(
         w.call("PUT", &format!("/connectors/{name}/stop"), None).0,
-        202
+        204
     );
     w.wait_status(name, |s| {
         s["connector"]["state"] == "STOPPED" && s["tasks"].as_array().is_some_and(|t| t.is_empty())
@@ -1082,5 +1083,178 @@ fn mariadb_transaction_metadata_query_and_defaults() {
     assert_eq!(field_schema(v, "label")["optional"], true);
     assert!(field_schema(v, "n").get("default").is_none());
     w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// The domain pipeline from MariaDB: the binlog source marks each
+/// transaction's end (XID) like the PostgreSQL source, so cast → filter →
+/// map collapses a DELETE + INSERT of one note in one transaction into ONE
+/// `NoteUpdated` event with the final row, an INSERT + UPDATE into one
+/// `NoteCreated`, an INSERT + DELETE into nothing. The transaction id is
+/// the `transaction.id` of `provide.transaction.metadata=true` (MariaDB's
+/// GTID events are not in the source block).
+#[test]
+fn mariadb_domain_pipeline_collapses_a_delete_insert_into_one_update() {
+    let db = unique("vmy_dom");
+    let prefix = unique("md").replace('_', "");
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; CREATE TABLE note (id INT PRIMARY KEY, shipment_id INT, body VARCHAR(40)); \
+         INSERT INTO note VALUES (1, 10, 'first');"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let domain_topic = format!("{prefix}.domain.notes");
+    let conn = connector_file(
+        dir.path(),
+        "md",
+        &db,
+        &prefix,
+        json!({
+            "provide.transaction.metadata": "true",
+            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "key.converter.schemas.enable": "false",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+            "transforms": "cast,filter,map",
+            "transforms.cast.type": "domain-cast",
+            "transforms.filter.type": "domain-filter",
+            "transforms.map.type": "domain-map",
+            "transforms.map.topic": domain_topic,
+            "transforms.map.event.type": "Note${Op}",
+            "transforms.map.key": "id",
+            "transforms.map.fields": "noteId,text,shipmentId",
+            "transforms.map.field.noteId": "id",
+            "transforms.map.field.text": "body",
+            "transforms.map.field.shipmentId": "shipment_id",
+        }),
+    );
+    let w = Worker::start(dir.path(), "", &[conn]);
+    let snap = read(&domain_topic, 1, Duration::from_secs(90));
+    assert_eq!(snap.len(), 1, "snapshot event; log:\n{}", w.log_text());
+    sql(&format!(
+        "USE {db}; \
+         BEGIN; DELETE FROM note WHERE id = 1; INSERT INTO note VALUES (1, 11, 'rewritten'); COMMIT; \
+         BEGIN; INSERT INTO note VALUES (2, 20, 'draft'); UPDATE note SET body = 'final' WHERE id = 2; COMMIT; \
+         BEGIN; INSERT INTO note VALUES (3, 30, 'tmp'); DELETE FROM note WHERE id = 3; COMMIT; \
+         UPDATE note SET body = 'last' WHERE id = 2;"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut recs = Vec::new();
+    while Instant::now() < deadline {
+        recs = read(&domain_topic, 4, Duration::from_secs(5));
+        if recs.iter().any(|(_, v)| v["data"]["text"] == "last") {
+            break;
+        }
+    }
+    let kinds: Vec<(String, i64, String)> = recs
+        .iter()
+        .map(|(_, v)| {
+            (
+                v["type"].as_str().unwrap_or("?").to_owned(),
+                v["data"]["noteId"].as_i64().unwrap_or(-1),
+                v["data"]["text"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, i64, String)> = [
+        ("NoteCreated", 1, "first"),
+        ("NoteUpdated", 1, "rewritten"),
+        ("NoteCreated", 2, "final"),
+        ("NoteUpdated", 2, "last"),
+    ]
+    .iter()
+    .map(|(t, i, b)| (t.to_string(), *i, b.to_string()))
+    .collect();
+    assert_eq!(kinds, want, "domain events; log:\n{}", w.log_text());
+    assert_eq!(recs[1].1["data"]["shipmentId"], 11);
+    assert!(
+        recs[1].1["tx_id"].as_str().is_some_and(|t| !t.is_empty()),
+        "tx_id of the collapsed update: {}",
+        recs[1].1
+    );
+    drop(w);
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// MariaDB source with Confluent's AvroConverter (registry double in this
+/// process): the same database captured by a JSON connector and an Avro
+/// connector; the Avro records, read back by the converter and shown by the
+/// JsonConverter, carry the same value schema and the same payload.
+#[test]
+fn mariadb_with_avro_reads_back_as_the_json_connector_writes() {
+    use velocity_api::Converter as _;
+    let registry = velocity_test_registry::TestRegistry::start().unwrap();
+    let db = unique("vmy_avro");
+    let (pj, pa) = (unique("mj").replace('_', ""), unique("ma").replace('_', ""));
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; {TABLE_DDL}; INSERT INTO t VALUES {};",
+        row_values(1, "héllo")
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let json_conn = connector_file(dir.path(), "mj", &db, &pj, json!({}));
+    let avro_conn = connector_file(
+        dir.path(),
+        "ma",
+        &db,
+        &pa,
+        json!({
+            "key.converter": "io.confluent.connect.avro.AvroConverter",
+            "key.converter.schema.registry.url": registry.url,
+            "value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": registry.url,
+        }),
+    );
+    let mut w = Worker::start(dir.path(), "", &[json_conn, avro_conn]);
+    let (tj, ta) = (format!("{pj}.{db}.t"), format!("{pa}.{db}.t"));
+    assert_eq!(
+        read(&tj, 1, Duration::from_secs(60)).len(),
+        1,
+        "log:\n{}",
+        w.log_text()
+    );
+    sql(&format!(
+        "USE {db}; INSERT INTO t VALUES {};",
+        row_values(2, "wörld")
+    ));
+    let json_side = read(&tj, 2, Duration::from_secs(60));
+    let avro_raw = common::read_records(std::slice::from_ref(&ta), 2, Duration::from_secs(60));
+    w.stop();
+    assert_eq!(avro_raw.len(), 2, "Avro records; log:\n{}", w.log_text());
+    let cfg: velocity_api::RawConfig =
+        [("schema.registry.url".to_owned(), registry.url.clone())].into();
+    let mut kc = velocity_converter_avro::AvroConverter::new();
+    kc.configure(&cfg, true).unwrap();
+    let mut vc = velocity_converter_avro::AvroConverter::new();
+    vc.configure(&cfg, false).unwrap();
+    let mut jc = velocity_runtime::converters::JsonConverter::new();
+    jc.configure(&velocity_api::RawConfig::new(), false)
+        .unwrap();
+    for (i, ((_, k, v), (jk, jv))) in avro_raw.iter().zip(&json_side).enumerate() {
+        assert_eq!(v.as_ref().unwrap()[0], 0, "Confluent wire format");
+        let (ks, kv) = kc.to_connect(&ta, k.as_deref()).unwrap();
+        let (vs, vv) = vc.to_connect(&ta, v.as_deref()).unwrap();
+        let show = |s: Option<velocity_api::SchemaRef>, x: velocity_api::Value| -> Value {
+            let text = jc.from_connect(&ta, s.as_deref(), &x).unwrap().unwrap();
+            let text = String::from_utf8(text)
+                .unwrap()
+                .replace(&format!("{pa}."), &format!("{pj}."));
+            serde_json::from_str(&text).unwrap()
+        };
+        let (ak, av) = (show(ks, kv), show(vs, vv));
+        assert_eq!(ak["payload"], jk["payload"], "[{i}] key");
+        assert_eq!(av["schema"], jv["schema"], "[{i}] value schema");
+        for f in ["op", "before", "after"] {
+            assert_eq!(av["payload"][f], jv["payload"][f], "[{i}] {f}");
+        }
+        assert_eq!(
+            av["payload"]["source"]["name"],
+            json!(pa),
+            "[{i}] source.name"
+        );
+    }
+    let subjects: Vec<String> = reqwest::blocking::get(format!("{}/subjects", registry.url))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(subjects.contains(&format!("{ta}-value")), "{subjects:?}");
     sql(&format!("DROP DATABASE {db}"));
 }

@@ -8,14 +8,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{unique, Worker};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message};
+use common::Worker;
 use serde_json::{json, Value};
 
-use common::{env, psql};
+use common::psql;
 
 const VOLATILE_PAYLOAD: &[&str] = &["ts_ms", "ts_us", "ts_ns"];
 const VOLATILE_SOURCE: &[&str] = &[
@@ -104,28 +102,11 @@ fn rename_prefix(v: &mut Value, from: &str, to: &str) {
 }
 
 fn read_topics(topics: &[String], want: usize, timeout: Duration) -> Vec<Value> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", common::kafka_bootstrap())
-        .set("group.id", unique("golden-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("topic.metadata.refresh.interval.ms", "500")
-        .create()
-        .unwrap();
-    let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&refs).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + timeout;
-    while out.len() < want && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            let parse =
-                |b: Option<&[u8]>| b.map_or(Value::Null, |b| serde_json::from_slice(b).unwrap());
-            out.push(
-                json!({"topic": m.topic(), "key": parse(m.key()), "value": parse(m.payload())}),
-            );
-        }
-    }
-    out
+    let parse = |b: Option<Vec<u8>>| b.map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
+    common::read_records(topics, want, timeout)
+        .into_iter()
+        .map(|(t, k, v)| json!({"topic": t, "key": parse(k), "value": parse(v)}))
+        .collect()
 }
 
 fn by_topic(events: &[Value]) -> BTreeMap<String, Vec<Value>> {
@@ -140,7 +121,22 @@ fn by_topic(events: &[Value]) -> BTreeMap<String, Vec<Value>> {
 
 #[test]
 fn golden_postgres_events_match_debezium_field_by_field() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postgres");
+    golden_run("tests/fixtures/postgres", "golden");
+}
+
+/// Arrays of every element type Debezium supports (`numeric[]` without
+/// precision among them: arrays of optional VariableScaleDecimal structs).
+#[test]
+fn golden_postgres_arrays_match_debezium_field_by_field() {
+    golden_run("tests/fixtures/postgres/arrays", "golden_arrays");
+}
+
+/// Runs the workload of `fixtures` (schema.sql, snapshot.sql, then
+/// stream.sql once streaming) through Velocity and compares every event
+/// with `fixtures/golden.jsonl`, which Debezium captured from database
+/// `capture_db`.
+fn golden_run(fixtures: &str, capture_db: &str) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixtures);
     let golden: Vec<Value> = std::fs::read_to_string(fixtures.join("golden.jsonl"))
         .unwrap()
         .lines()
@@ -150,34 +146,13 @@ fn golden_postgres_events_match_debezium_field_by_field() {
         .iter()
         .filter(|e| e["value"]["payload"]["op"] == "r")
         .count();
-    let db = unique("golden");
-    psql("postgres", &["-c", &format!("CREATE DATABASE {db}")]);
-    psql(&db, &["-f", fixtures.join("schema.sql").to_str().unwrap()]);
-    psql(
-        &db,
-        &["-f", fixtures.join("snapshot.sql").to_str().unwrap()],
-    );
-
-    let prefix = unique("g").replace('_', "");
-    let dir = tempfile::tempdir().unwrap();
-    let slot = unique("golden").to_lowercase();
-    let conn = dir.path().join("pg.json");
-    std::fs::write(
-        &conn,
-        json!({"name": "golden", "config": {
-            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-            "database.hostname": env("VELOCITY_PG_HOST", "127.0.0.1"),
-            "database.port": env("VELOCITY_PG_PORT", "55432"),
-            "database.user": env("VELOCITY_PG_SUPERUSER", "postgres"),
-            "database.password": env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
-            "database.dbname": db, "topic.prefix": prefix, "plugin.name": "pgoutput",
-            "slot.name": slot, "publication.name": slot, "publication.autocreate.mode": "filtered",
-            "schema.include.list": "tms", "snapshot.mode": "initial",
-            "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
-        }})
-        .to_string(),
-    )
-    .unwrap();
+    let common::GoldenSource {
+        db,
+        prefix,
+        slot,
+        dir,
+        conn,
+    } = common::golden_source(&fixtures, "golden", json!({}));
     let mut w = Worker::start(dir.path(), "", &[conn]);
     let topics: Vec<String> = by_topic(&golden)
         .keys()
@@ -205,7 +180,7 @@ fn golden_postgres_events_match_debezium_field_by_field() {
         rename_prefix(e, &prefix, "tms");
         // the database name is unique per run; Debezium's capture used "golden"
         if let Some(src) = e.pointer_mut("/value/payload/source") {
-            src["db"] = json!("golden");
+            src["db"] = json!(capture_db);
         }
     }
     let (got_t, want_t) = (by_topic(&got), by_topic(&golden));

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{consume_until, env, pg_connector_file, psql, unique, wait_until, Worker};
+use common::{
+    consume_until, env, failed_trace, pg_connector_file, psql, unique, wait_until, Worker,
+};
 use serde_json::{json, Value};
 
 fn fresh_db(table_sql: &str) -> String {
@@ -162,22 +164,7 @@ fn sigkill_mid_stream_loses_nothing_and_duplicates_only_after_the_stored_offset(
         ));
     }
     std::fs::write(&sql, text).unwrap();
-    let mut load = Command::new("psql")
-        .arg(format!(
-            "host={} port={} user={} dbname={db}",
-            env("VELOCITY_PG_HOST", "127.0.0.1"),
-            env("VELOCITY_PG_PORT", "55432"),
-            env("VELOCITY_PG_SUPERUSER", "postgres")
-        ))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&sql)
-        .env(
-            "PGPASSWORD",
-            env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut load = common::psql_file_in_background(&db, &sql);
     let topic = format!("{prefix}.public.t");
     consume_until(&topic, Duration::from_secs(60), |r| r.len() >= 3_000);
     w.kill9();
@@ -228,18 +215,6 @@ fn sigkill_mid_stream_loses_nothing_and_duplicates_only_after_the_stored_offset(
         }
     }
     eprintln!("stored offset at kill: {stored}; rows delivered twice: {dups}");
-}
-
-fn failed_trace(w: &Worker, name: &str) -> String {
-    let s = w.wait_status(name, |s| {
-        s["tasks"][0]["state"] == "FAILED" || s["connector"]["state"] == "FAILED"
-    });
-    let t = if s["connector"]["state"] == "FAILED" {
-        &s["connector"]["trace"]
-    } else {
-        &s["tasks"][0]["trace"]
-    };
-    t.as_str().unwrap_or_default().to_owned()
 }
 
 #[test]
@@ -366,6 +341,12 @@ fn wrong_password_names_the_keys_to_fix() {
         !trace.contains("not-the-password") && !w.log_text().contains("not-the-password"),
         "the password leaked"
     );
+    // fatal: failed at once, never retried
+    assert!(
+        !w.log_text().contains("restarting the task in place"),
+        "a fatal error was retried; log:\n{}",
+        w.log_text()
+    );
 }
 
 #[test]
@@ -379,12 +360,15 @@ fn unreachable_host_names_the_keys_to_fix() {
         "postgres",
         &prefix,
         &slot,
-        json!({"database.port": port}),
+        // unreachable is retriable: without retries it fails at once
+        json!({"database.port": port, "errors.max.retries": "0"}),
     );
     let w = Worker::start(dir.path(), "", &[conn]);
     let trace = failed_trace(&w, "src");
     assert!(
-        trace.contains("database.hostname") && trace.contains(&port),
+        trace.contains("database.hostname")
+            && trace.contains(&port)
+            && trace.contains("errors.max.retries"),
         "{trace}"
     );
 }
@@ -518,13 +502,27 @@ fn heartbeats_advance_the_slot_on_an_idle_database() {
         !confirmed().is_empty()
     });
     let before = lsn(&confirmed());
-    // WAL is written elsewhere in the cluster; the captured database stays idle
-    psql("postgres", &["-c", "CREATE TABLE IF NOT EXISTS velocity_wal_filler (x int); INSERT INTO velocity_wal_filler SELECT generate_series(1, 1000)"]);
-    wait_until(
-        Duration::from_secs(30),
-        "confirmed_flush_lsn to advance",
-        || lsn(&confirmed()) > before,
-    );
+    // WAL is written elsewhere in the cluster (every 2 s: the walsender
+    // reports a new end of WAL in its keepalives, whose timing is its own);
+    // the captured database stays idle
+    let filler = || {
+        psql("postgres", &["-c", "CREATE TABLE IF NOT EXISTS velocity_wal_filler (x int); INSERT INTO velocity_wal_filler SELECT generate_series(1, 1000)"]);
+    };
+    filler();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut polls = 0;
+    while lsn(&confirmed()) <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "confirmed_flush_lsn stayed at {before} for 30 s; log:\n{}",
+            w.log_text()
+        );
+        polls += 1;
+        if polls % 20 == 0 {
+            filler();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let hb = consume_until(
         &format!("__debezium-heartbeat.{prefix}"),
         Duration::from_secs(10),
@@ -690,4 +688,74 @@ fn a_record_larger_than_the_producer_queue_fails_naming_the_key_and_loses_nothin
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids, [1, 2], "log:\n{log}");
+}
+
+/// `errors.tolerance=all` in a *source* task: a record that a transform
+/// rejects is skipped with the error logged ("Error encountered in task"),
+/// the records after it are delivered, and its offset is stored; with the
+/// default `none` the same record fails the task naming the stage.
+#[test]
+fn errors_tolerance_all_skips_a_poisoned_source_record_and_delivers_the_next() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, qty text)");
+    // unwrap the envelope, then cast qty to int32: 'oops' cannot be cast
+    let chain = |tolerance: &str| {
+        json!({
+            "transforms": "unwrap,cast",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "transforms.cast.type": "org.apache.kafka.connect.transforms.Cast$Value",
+            "transforms.cast.spec": "qty:int32",
+            "errors.tolerance": tolerance,
+            "errors.log.enable": "true",
+            "errors.log.include.messages": "true",
+        })
+    };
+    let (prefix, slot, _dir, w) = start_source(&db, chain("all"), "");
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    psql(&db, &["-c", "INSERT INTO t VALUES (1, '10')"]);
+    psql(&db, &["-c", "INSERT INTO t VALUES (2, 'oops')"]);
+    psql(&db, &["-c", "INSERT INTO t VALUES (3, '30')"]);
+    let topic = format!("{prefix}.public.t");
+    let got: Vec<Value> = consume_until(&topic, Duration::from_secs(60), |r| r.len() >= 2)
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice(&v?).ok())
+        .collect();
+    let rows: Vec<(i64, i64)> = got
+        .iter()
+        .map(|v| {
+            (
+                v["payload"]["id"].as_i64().unwrap(),
+                v["payload"]["qty"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, vec![(1, 10), (3, 30)], "log:\n{}", w.log_text());
+    wait_until(
+        Duration::from_secs(20),
+        "the error in the worker log",
+        || {
+            w.log_text().contains("Error encountered in task src-0. Executing stage 'TRANSFORMATION' with class 'org.apache.kafka.connect.transforms.Cast$Value'")
+        },
+    );
+    assert!(
+        w.log_text().contains("oops"),
+        "errors.log.include.messages shows the record; log:\n{}",
+        w.log_text()
+    );
+    let status = w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    assert_eq!(status["connector"]["state"], "RUNNING");
+    drop(w);
+    drop_db(&db, &slot);
+
+    // the default errors.tolerance=none fails the task on the same record
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, qty text)");
+    let (_prefix, slot, _dir, w) = start_source(&db, chain("none"), "");
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    psql(&db, &["-c", "INSERT INTO t VALUES (2, 'oops')"]);
+    let trace = failed_trace(&w, "src");
+    assert!(
+        trace.contains("cast") && trace.contains("oops"),
+        "the trace names the transform and the value: {trace}"
+    );
+    drop(w);
+    drop_db(&db, &slot);
 }

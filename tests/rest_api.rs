@@ -19,7 +19,7 @@ fn rest_contract() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "first line\n").unwrap();
-    let mut w = Worker::start(dir.path(), "", &[]);
+    let mut w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[]);
     let topic = unique("rest_topic");
     let name = unique("rest");
 
@@ -316,7 +316,8 @@ fn rest_contract() {
     assert!(error_body(&v, 400).contains("STOPPED"));
     assert_eq!(
         w.call("PUT", &format!("/connectors/{name}/stop"), None).0,
-        202
+        204,
+        "Kafka Connect answers 204 No Content to a stop"
     );
     w.wait_status(&name, |s| {
         s["connector"]["state"] == "STOPPED" && s["tasks"].as_array().unwrap().is_empty()
@@ -479,4 +480,452 @@ fn help_describes_every_flag() {
         text.contains("WORKER_PROPERTIES") && text.contains("CONNECTOR_CONFIGS"),
         "{text}"
     );
+}
+
+/// Kafka Connect REST details that clients depend on (issue 13, point 6).
+#[test]
+fn kafka_connect_contract_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    let w = Worker::start(
+        dir.path(),
+        "velocity.file.connectors.enable=true\nno.such.worker.key=1",
+        &[],
+    );
+    let name = unique("contract");
+    let topic = unique("contract_topic");
+    let config = json!({
+        "connector.class": "FileStreamSource", "file": input, "topic": topic,
+        "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
+    });
+
+    // GET / names Velocity's version and the Kafka Connect API version
+    let (_, v) = w.call("GET", "/", None);
+    assert_eq!(
+        v["velocity_version"],
+        json!(env!("CARGO_PKG_VERSION")),
+        "{v}"
+    );
+    assert_eq!(v["kafka_connect_api_version"], v["version"], "{v}");
+    // unknown worker keys are warned about as Kafka does
+    assert!(
+        w.log_text().contains(
+            "The configuration 'no.such.worker.key' was supplied but isn't a known config."
+        ),
+        "{}",
+        w.log_text()
+    );
+
+    // PUT …/config that creates: 201 with Location; trailing slashes accepted
+    let client = reqwest::blocking::Client::new();
+    let resp = client
+        .put(format!("{}/connectors/{name}/config/", w.base))
+        .header("content-type", "application/json")
+        .body(config.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    assert_eq!(
+        resp.headers().get("location").and_then(|l| l.to_str().ok()),
+        Some(format!("/connectors/{name}").as_str())
+    );
+    assert_eq!(
+        w.call(
+            "PUT",
+            &format!("/connectors/{name}/config"),
+            Some(&config.to_string())
+        )
+        .0,
+        200
+    );
+    let (c, v) = w.call("GET", "/connectors/", None);
+    assert_eq!((c, v), (200, json!([name])));
+    w.wait_status(&name, |s| s["tasks"][0]["state"] == "RUNNING");
+
+    // booleans in query strings as Java parses them
+    let (c, v) = w.call(
+        "POST",
+        &format!("/connectors/{name}/restart?includeTasks=False&onlyFailed=FALSE"),
+        None,
+    );
+    assert_eq!(c, 204, "includeTasks=False is false: {v}");
+    let (c, v) = w.call(
+        "POST",
+        &format!("/connectors/{name}/restart?includeTasks=TRUE"),
+        None,
+    );
+    assert_eq!(c, 202, "includeTasks=TRUE is true: {v}");
+    let (c, v) = w.call(
+        "POST",
+        &format!("/connectors/{name}/restart?includeTasks=yes"),
+        None,
+    );
+    assert_eq!(c, 204, "Boolean.parseBoolean(\"yes\") is false: {v}");
+    w.wait_status(&name, |s| s["tasks"][0]["state"] == "RUNNING");
+
+    // stop → 204; PATCH offsets with an empty list → 400 with Kafka's message
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/stop/"), None).0,
+        204
+    );
+    w.wait_status(&name, |s| s["connector"]["state"] == "STOPPED");
+    let (c, v) = w.call(
+        "PATCH",
+        &format!("/connectors/{name}/offsets"),
+        Some(r#"{"offsets": []}"#),
+    );
+    assert_eq!(c, 400);
+    assert_eq!(
+        error_body(&v, 400),
+        "Partitions / offsets need to be provided for an alter offsets request"
+    );
+
+    // initial_state is case-insensitive
+    let other = unique("contract_paused");
+    let (c, v) = w.call(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": other, "config": config, "initial_state": "paused"}).to_string()),
+    );
+    assert_eq!(c, 201, "{v}");
+    w.wait_status(&other, |s| s["connector"]["state"] == "PAUSED");
+    let (c, v) = w.call(
+        "POST",
+        "/connectors",
+        Some(
+            &json!({"name": unique("x"), "config": config, "initial_state": "sideways"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(c, 400, "{v}");
+
+    // converters and header converters are plugins too
+    let (_, v) = w.call("GET", "/connector-plugins?connectorsOnly=false", None);
+    let has = |class: &str, ty: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["class"] == class && p["type"] == ty)
+    };
+    assert!(
+        has("org.apache.kafka.connect.json.JsonConverter", "converter"),
+        "{v}"
+    );
+    assert!(
+        has(
+            "org.apache.kafka.connect.storage.StringConverter",
+            "converter"
+        ),
+        "{v}"
+    );
+    assert!(
+        has(
+            "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "header_converter"
+        ),
+        "{v}"
+    );
+    assert!(
+        has(
+            "io.debezium.connector.postgresql.PostgresConnector",
+            "source"
+        ),
+        "{v}"
+    );
+    let (_, only) = w.call("GET", "/connector-plugins?connectorsOnly=False", None);
+    assert_eq!(only, v, "connectorsOnly=False is false");
+    let (_, conn_only) = w.call("GET", "/connector-plugins", None);
+    assert!(conn_only
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["type"] == "source" || p["type"] == "sink"));
+    let (c, v) = w.call(
+        "GET",
+        "/connector-plugins/org.apache.kafka.connect.json.JsonConverter/config",
+        None,
+    );
+    assert_eq!(c, 200);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "schemas.enable" && k["default_value"] == "true"),
+        "{v}"
+    );
+
+    // /admin/loggers: Java logger names, status codes, scope=cluster
+    let (c, v) = w.call("GET", "/admin/loggers/com.example.nobody", None);
+    assert_eq!(c, 404, "{v}");
+    assert_eq!(error_body(&v, 404), "Logger com.example.nobody not found.");
+    let (c, v) = w.call(
+        "PUT",
+        "/admin/loggers/io.debezium.connector.postgresql",
+        Some(r#"{"level": "DEBUG"}"#),
+    );
+    assert_eq!(c, 200, "{v}");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .contains(&json!("io.debezium.connector.postgresql")),
+        "{v}"
+    );
+    let (c, v) = w.call(
+        "GET",
+        "/admin/loggers/io.debezium.connector.postgresql",
+        None,
+    );
+    assert_eq!((c, v["level"].as_str()), (200, Some("DEBUG")), "{v}");
+    let (c, v) = w.call(
+        "GET",
+        "/admin/loggers/io.debezium.connector.postgresql.PostgresConnectorTask",
+        None,
+    );
+    assert_eq!(
+        (c, v["level"].as_str()),
+        (200, Some("DEBUG")),
+        "children inherit: {v}"
+    );
+    let (c, _) = w.call(
+        "PUT",
+        "/admin/loggers/org.apache.kafka.connect?scope=cluster",
+        Some(r#"{"level": "WARN"}"#),
+    );
+    assert_eq!(c, 204, "scope=cluster answers 204 No Content");
+    let (c, v) = w.call(
+        "PUT",
+        "/admin/loggers/org.apache.kafka.connect",
+        Some(r#"{"level": "LOUD"}"#),
+    );
+    assert_eq!((c, error_body(&v, 400)), (400, "Invalid log level 'LOUD'."));
+    let (c, v) = w.call(
+        "PUT",
+        "/admin/loggers/org.apache.kafka.connect",
+        Some(r#"{}"#),
+    );
+    assert_eq!(c, 400, "{v}");
+}
+
+/// FileStream connectors read and write any file: absent unless enabled.
+#[test]
+fn file_connectors_are_absent_unless_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Worker::start(dir.path(), "", &[]);
+    let (_, v) = w.call("GET", "/connector-plugins?connectorsOnly=false", None);
+    assert!(
+        !v.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["class"].as_str().unwrap().contains("FileStream")),
+        "{v}"
+    );
+    let (c, v) = w.call(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": unique("fs"), "config": {"connector.class": "FileStreamSource", "file": "/etc/passwd", "topic": "x"}}).to_string()),
+    );
+    assert_eq!(c, 400, "{v}");
+    assert!(error_body(&v, 400).contains("FileStreamSource"));
+    assert_eq!(
+        w.call("GET", "/connector-plugins/FileStreamSource/config", None)
+            .0,
+        404
+    );
+}
+
+/// Sink offsets (KIP-875) come from the consumer group `connect-<name>`.
+#[test]
+fn sink_offsets_from_the_consumer_group() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique("sink_offsets");
+    let name = unique("sink_off");
+    let out = dir.path().join("out.txt");
+    // the topic, with 3 records
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", common::kafka_bootstrap())
+        .create()
+        .unwrap();
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", common::kafka_bootstrap())
+            .create()
+            .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(admin.create_topics(
+        [&rdkafka::admin::NewTopic::new(
+            &topic,
+            1,
+            rdkafka::admin::TopicReplication::Fixed(1),
+        )],
+        &rdkafka::admin::AdminOptions::new(),
+    ))
+    .unwrap();
+    for i in 0..3 {
+        producer
+            .send(BaseRecord::<str, str>::to(&topic).payload(&format!("line {i}")))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[]);
+    let config = json!({
+        "connector.class": "FileStreamSink", "file": out, "topics": topic,
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    });
+    assert_eq!(
+        w.call(
+            "PUT",
+            &format!("/connectors/{name}/config"),
+            Some(&config.to_string())
+        )
+        .0,
+        201
+    );
+    common::wait_until(
+        Duration::from_secs(60),
+        "the sink to commit offset 3",
+        || {
+            let (_, v) = w.call("GET", &format!("/connectors/{name}/offsets"), None);
+            v["offsets"][0]["offset"]["kafka_offset"] == json!(3)
+        },
+    );
+    let (_, v) = w.call("GET", &format!("/connectors/{name}/offsets"), None);
+    assert_eq!(
+        v,
+        json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 3}}]})
+    );
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/stop"), None).0,
+        204
+    );
+    w.wait_status(&name, |s| s["connector"]["state"] == "STOPPED");
+    let alter = json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 1}}]});
+    let (c, v) = w.call(
+        "PATCH",
+        &format!("/connectors/{name}/offsets"),
+        Some(&alter.to_string()),
+    );
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(
+        v["message"],
+        "The offsets for this connector have been altered successfully"
+    );
+    let (_, v) = w.call("GET", &format!("/connectors/{name}/offsets"), None);
+    assert_eq!(v["offsets"][0]["offset"]["kafka_offset"], json!(1), "{v}");
+    let bad = json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": null}]});
+    let (c, v) = w.call(
+        "PATCH",
+        &format!("/connectors/{name}/offsets"),
+        Some(&bad.to_string()),
+    );
+    assert_eq!(c, 400, "{v}");
+    // resuming replays from offset 1: lines 1 and 2 are written again
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/resume"), None).0,
+        202
+    );
+    common::wait_until(
+        Duration::from_secs(60),
+        "the replay after the altered offset",
+        || {
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .lines()
+                .count()
+                >= 5
+        },
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines, ["line 0", "line 1", "line 2", "line 1", "line 2"]);
+    // DELETE resets: the consumer group is deleted
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{name}/stop"), None).0,
+        204
+    );
+    w.wait_status(&name, |s| s["connector"]["state"] == "STOPPED");
+    let (c, v) = w.call("DELETE", &format!("/connectors/{name}/offsets"), None);
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(
+        v["message"],
+        "The offsets for this connector have been reset successfully"
+    );
+    let (_, v) = w.call("GET", &format!("/connectors/{name}/offsets"), None);
+    assert_eq!(v, json!({"offsets": []}));
+}
+
+/// A stateful transform (the domain NetChangeFilter holds records until a
+/// source transaction ends) in a sink connector's chain is a config error
+/// on `transforms.<alias>.type`, both from the validate endpoint and on
+/// create; the same transform in a source connector's chain is accepted.
+#[test]
+fn stateful_transform_in_a_sink_chain_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[]);
+    let name = unique("stateful_sink");
+    let sink = json!({
+        "name": name,
+        "connector.class": "FileStreamSink",
+        "file": dir.path().join("out.txt"),
+        "topics": unique("stateful_in"),
+        "transforms": "cast,filter",
+        "transforms.cast.type": "domain-cast",
+        "transforms.filter.type": "io.velocity.transforms.domain.NetChangeFilter",
+    });
+    let (c, v) = w.call(
+        "PUT",
+        "/connector-plugins/FileStreamSink/config/validate",
+        Some(&sink.to_string()),
+    );
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v["error_count"], json!(1), "{v}");
+    let errors: Vec<&str> = v["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["value"]["name"] == "transforms.filter.type")
+        .flat_map(|c| c["value"]["errors"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(errors.len(), 1, "{v}");
+    assert!(
+        errors[0].contains("NetChangeFilter") && errors[0].contains("source connector"),
+        "{}",
+        errors[0]
+    );
+    let (c, v) = w.call(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": name, "config": sink}).to_string()),
+    );
+    assert_eq!(c, 400, "{v}");
+    let m = error_body(&v, 400);
+    assert!(m.contains("transforms.filter.type"), "{m}");
+    assert_eq!(w.call("GET", "/connectors", None), (200, json!([])));
+
+    // the same chain on a source connector validates cleanly
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "").unwrap();
+    let source = json!({
+        "name": unique("stateful_source"),
+        "connector.class": "FileStreamSource",
+        "file": input,
+        "topic": unique("stateful_out"),
+        "transforms": "cast,filter",
+        "transforms.cast.type": "domain-cast",
+        "transforms.filter.type": "io.velocity.transforms.domain.NetChangeFilter",
+    });
+    let (c, v) = w.call(
+        "PUT",
+        "/connector-plugins/FileStreamSource/config/validate",
+        Some(&source.to_string()),
+    );
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v["error_count"], json!(0), "{v}");
 }

@@ -134,7 +134,7 @@ fn poisoned_record_goes_to_the_dlq_with_context_headers_and_good_records_are_wri
             "errors.log.enable": "true",
         }),
     );
-    let w = Worker::start(dir.path(), "", &[sink]);
+    let w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[sink]);
     wait_until(
         Duration::from_secs(60),
         "5 good records in the sink file",
@@ -184,7 +184,7 @@ fn poisoned_record_fails_the_task_naming_topic_partition_offset_without_toleranc
     let out = dir.path().join("out.txt");
     let name = unique("nonesink");
     let sink = sink_file(dir.path(), &name, &topic, &out, json!({}));
-    let w = Worker::start(dir.path(), "", &[sink]);
+    let w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[sink]);
     let st = w.wait_status(&name, |s| s["tasks"][0]["state"] == "FAILED");
     let trace = st["tasks"][0]["trace"].as_str().unwrap_or_default();
     assert!(

@@ -79,18 +79,53 @@ impl Drop for Pipeline {
     }
 }
 
+/// A connector JSON with Confluent's AvroConverter for keys and values against `registry`.
+fn with_avro(connector_json: &str, registry: &str) -> String {
+    let mut c: serde_json::Value = serde_json::from_str(connector_json).unwrap();
+    for side in ["key", "value"] {
+        c["config"][format!("{side}.converter")] = json!("io.confluent.connect.avro.AvroConverter");
+        c["config"][format!("{side}.converter.schema.registry.url")] = json!(registry);
+    }
+    c.to_string()
+}
+
+/// The PostgreSQL JDBC sink of `prefix`'s topics, reading Avro through `registry`.
+fn avro_pg_sink(prefix: &str, registry: &str) -> String {
+    with_avro(
+        &sink_connector(
+            &format!("{prefix}-sink"),
+            prefix,
+            &pg_sink_url(),
+            &env("VELOCITY_PG_USER", "velocity"),
+            &env("VELOCITY_PG_PASSWORD", "velocity"),
+            json!({}),
+        ),
+        registry,
+    )
+}
+
 /// Source DB with snapshot rows, worker running source + `sink_json(prefix)`.
 fn pipeline(label: &str, snapshot_rows: i64, sink_json: impl Fn(&str) -> String) -> Pipeline {
+    pipeline_with(label, snapshot_rows, None, sink_json)
+}
+
+/// [`pipeline`], the source writing Avro through the registry at `avro` when given.
+fn pipeline_with(
+    label: &str,
+    snapshot_rows: i64,
+    avro: Option<&str>,
+    sink_json: impl Fn(&str) -> String,
+) -> Pipeline {
     let db = create_source_db(label);
     psql(&db, &insert_sql(1, snapshot_rows));
     let prefix = unique_name(label);
     let slot = prefix.clone();
     let dir = tempfile::tempdir().unwrap();
-    let src = write(
-        dir.path(),
-        "source.json",
-        &source_connector(&format!("{prefix}-src"), &db, &prefix, &slot),
-    );
+    let mut src_json = source_connector(&format!("{prefix}-src"), &db, &prefix, &slot);
+    if let Some(url) = avro {
+        src_json = with_avro(&src_json, url);
+    }
+    let src = write(dir.path(), "source.json", &src_json);
     let sink = write(dir.path(), "sink.json", &sink_json(&prefix));
     let worker = Worker::start(dir.path(), "", &[src, sink]);
     Pipeline {
@@ -184,6 +219,194 @@ fn postgres_to_postgres_tables_equal_source_row_for_row() {
         p.prefix
     ));
     assert_eq!(pk.trim(), "shipment_id,leg_no");
+}
+
+/// PostgreSQL → Velocity (AvroConverter) → topic → JDBC sink (AvroConverter)
+/// → PostgreSQL: equal tables; then `ALTER TABLE … ADD COLUMN` mid-stream
+/// registers version 2 of the value subject and the sink reads both versions
+/// (the schema registry is the test double in this process).
+#[test]
+fn postgres_to_postgres_through_avro_with_schema_evolution() {
+    let registry = velocity_test_registry::TestRegistry::start().unwrap();
+    let url = registry.url.clone();
+    let p = pipeline_with("javro", 200, Some(&url), |prefix| {
+        avro_pg_sink(prefix, &url)
+    });
+    assert_converges(&p, "snapshot (Avro)", pg_dumps(&p));
+    psql(&p.db, &insert_sql(201, 300));
+    psql(&p.db, CHANGES);
+    assert_converges(&p, "after the mixed workload (Avro)", pg_dumps(&p));
+    let subject = format!("{}.tms.shipment-value", p.prefix);
+    let versions = |subject: &str| -> String {
+        reqwest::blocking::get(format!("{url}/subjects/{subject}/versions"))
+            .and_then(|r| r.text())
+            .unwrap_or_default()
+    };
+    assert_eq!(versions(&subject), "[1]");
+    psql(
+        &p.db,
+        "ALTER TABLE tms.shipment ADD COLUMN remark text; UPDATE tms.shipment SET remark = 'r' || id WHERE id <= 20;",
+    );
+    psql(&p.db, &insert_sql(301, 310));
+    assert!(
+        eventually(Duration::from_secs(60), || versions(&subject) == "[1,2]"),
+        "value subject {subject} versions: {}; status: {}; log tail:\n{}",
+        versions(&subject),
+        p.worker.call("GET", "/connectors?expand=status", None).1,
+        p.worker
+            .log_text()
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_converges(
+        &p,
+        "after ADD COLUMN (Avro, schema version 2)",
+        pg_dumps(&p),
+    );
+    let sink_table = format!("\"{}_tms_shipment\"", p.prefix);
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            psql_sink(&format!("SELECT count(remark) FROM {sink_table}")).trim()
+                == psql(&p.db, "SELECT count(remark) FROM tms.shipment").trim()
+        }),
+        "remark values did not reach the sink"
+    );
+    let keys = versions(&format!("{}.tms.shipment-key", p.prefix));
+    assert_eq!(keys, "[1]", "the key schema did not change");
+}
+
+/// Avro through a registry that goes away and a change it refuses: the
+/// registry is down for 10 s while the source needs a new schema (ADD COLUMN)
+/// and the converter's retries (`value.converter.max.retries`) ride it out;
+/// then an incompatible change (a column turned NOT NULL: `["null","string"]`
+/// → `"string"`) fails the source task naming the subject and the field, and
+/// once the subject's compatibility is relaxed and the task restarted the
+/// sink converges with nothing lost.
+#[test]
+fn avro_registry_outage_and_incompatible_change() {
+    let mut registry = velocity_test_registry::TestRegistry::start().unwrap();
+    let url = registry.url.clone();
+    let addr = registry.addr.to_string();
+    let patient = |json: String| {
+        let mut c: serde_json::Value = serde_json::from_str(&with_avro(&json, &url)).unwrap();
+        // 1 + 2 + 4 + 8 + 16 s of backoff: longer than the outage
+        c["config"]["value.converter.max.retries"] = json!("5");
+        c["config"]["key.converter.max.retries"] = json!("5");
+        c.to_string()
+    };
+    let src_name = |prefix: &str| format!("{prefix}-src");
+    let p = pipeline_with("javout", 50, Some(&url), |prefix| {
+        avro_pg_sink(prefix, &url)
+    });
+    assert_converges(&p, "snapshot (Avro)", pg_dumps(&p));
+    // the source's converter config with retries: PUT it (restarts the task)
+    let (code, body) = p.worker.call(
+        "PUT",
+        &format!("/connectors/{}/config", src_name(&p.prefix)),
+        Some(
+            &serde_json::from_str::<serde_json::Value>(&patient(source_connector(
+                &src_name(&p.prefix),
+                &p.db,
+                &p.prefix,
+                &p.prefix,
+            )))
+            .unwrap()["config"]
+                .to_string(),
+        ),
+    );
+    assert!(code == 200 || code == 201, "{code} {body}");
+    psql(&p.db, &insert_sql(51, 60));
+    assert_converges(&p, "after the config change", pg_dumps(&p));
+
+    registry.stop();
+    let store = std::sync::Arc::clone(&registry.store);
+    let back = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(10));
+        velocity_test_registry::TestRegistry::start_with(store, &addr, None).unwrap()
+    });
+    psql(&p.db, "ALTER TABLE tms.shipment ADD COLUMN remark text; UPDATE tms.shipment SET remark = 'r' || id;");
+    psql(&p.db, &insert_sql(61, 70));
+    let registry = back.join().unwrap();
+    assert_converges(&p, "after a 10 s registry outage", pg_dumps(&p));
+    let status = p.worker.call("GET", "/connectors?expand=status", None).1;
+    assert!(!status.to_string().contains("FAILED"), "{status}");
+
+    // incompatible: remark becomes required
+    psql(&p.db, "UPDATE tms.shipment SET remark = coalesce(remark, 'x'); ALTER TABLE tms.shipment ALTER COLUMN remark SET NOT NULL;");
+    psql(
+        &p.db,
+        "UPDATE tms.shipment SET status = 'delivered' WHERE id <= 5;",
+    );
+    let subject = format!("{}.tms.shipment-value", p.prefix);
+    let mut trace = String::new();
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let s = p
+                .worker
+                .call(
+                    "GET",
+                    &format!("/connectors/{}/status", src_name(&p.prefix)),
+                    None,
+                )
+                .1;
+            trace = s["tasks"][0]["trace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            s["tasks"][0]["state"] == "FAILED"
+        }),
+        "the source task did not fail on the incompatible schema"
+    );
+    assert!(
+        trace.contains(&format!("\"{subject}\""))
+            && trace.contains("remark")
+            && trace.contains("409"),
+        "{trace}"
+    );
+    let r = reqwest::blocking::Client::new()
+        .put(format!("{}/config/{subject}", registry.url))
+        .body(r#"{"compatibility":"NONE"}"#)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let (code, body) = p.worker.call(
+        "POST",
+        &format!(
+            "/connectors/{}/restart?includeTasks=true",
+            src_name(&p.prefix)
+        ),
+        None,
+    );
+    assert!(code < 300, "{code} {body}");
+    assert_converges(
+        &p,
+        "after relaxing compatibility and restarting",
+        pg_dumps(&p),
+    );
+    let delivered = |sink: bool| {
+        let table = if sink {
+            format!("\"{}_tms_shipment\"", p.prefix)
+        } else {
+            "tms.shipment".into()
+        };
+        let sql = format!("SELECT count(*) FROM {table} WHERE status = 'delivered' AND id <= 5");
+        if sink {
+            psql_sink(&sql)
+        } else {
+            psql(&p.db, &sql)
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || delivered(true).trim()
+            == delivered(false).trim()),
+        "updates made while the task was failed did not arrive"
+    );
 }
 
 /// Session timeout of the sink's consumer in the SIGKILL test.
@@ -342,7 +565,8 @@ fn sink_only(
 fn bad_connection_url_fails_the_task_naming_the_key() {
     let (_w, _, st, _d) = sink_only(
         "jbadurl",
-        json!({"connection.url": "jdbc:postgresql://127.0.0.1:1/sink"}),
+        // unreachable is retriable: without retries it fails at once
+        json!({"connection.url": "jdbc:postgresql://127.0.0.1:1/sink", "errors.max.retries": "0"}),
         "FAILED",
     );
     let trace = st["tasks"][0]["trace"]

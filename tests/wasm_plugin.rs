@@ -63,7 +63,7 @@ fn plugins_transform_records_and_a_looping_plugin_fails_only_its_task() {
         connector(dir.path(), "wasm-good", good),
         connector(dir.path(), "wasm-bad", bad),
     ];
-    let w = Worker::start(dir.path(), "", &files);
+    let w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &files);
 
     let status = w.wait_status("wasm-bad", |s| s["tasks"][0]["state"] == "FAILED");
     let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();

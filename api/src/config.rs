@@ -219,6 +219,7 @@ pub fn looks_secret(name: &str) -> bool {
         || n.contains("api.key")
         || n.contains("private.key")
         || n.contains("sasl.jaas.config")
+        || n.ends_with("user.info")
 }
 
 /// Typed access to a [`RawConfig`]. Every error names the dotted key and the

@@ -77,6 +77,10 @@ pub trait SinkConnector: Connector {}
 ///   LSN, purge a file) until `commit` tells it which offsets are stored.
 /// - After an error from `poll` the runtime stops the task; records returned
 ///   before the error and not acknowledged are delivered again after restart.
+/// - Retriable errors (see [`crate::ErrorKind`]) from `start`, `poll` or
+///   `commit` restart the task in place: the runtime calls `stop`, waits
+///   (the retry policy's backoff) and calls `start` again on the same
+///   object, which must then resume from the offset stored in `ctx`.
 #[async_trait]
 pub trait SourceTask: Send {
     /// Starts the task: connect, read the stored offset from `ctx`, resume.
@@ -94,6 +98,23 @@ pub trait SourceTask: Send {
 
     /// Stops the task and releases connections; must be idempotent.
     async fn stop(&mut self) -> Result<()>;
+
+    /// Whether the batch the last `poll` returned was everything the source
+    /// had ready: the database reported nothing written after it (e.g. a
+    /// PostgreSQL keepalive outside a transaction) and no further batch is
+    /// queued in the task. The runtime then hands the batch to Kafka at once
+    /// instead of lingering to fill a larger request (see the source loop in
+    /// the runtime). Read right after `poll` returns; only a latency hint,
+    /// never a correctness one. Default false: every batch may linger.
+    fn caught_up(&self) -> bool {
+        false
+    }
+
+    /// Debezium's streaming and snapshot metrics of this task, when it has
+    /// them; the runtime exports them on `/metrics`. Read after `start`.
+    fn metrics(&self) -> Option<std::sync::Arc<crate::SourceMetrics>> {
+        None
+    }
 }
 
 /// Writes to an external system.
@@ -102,6 +123,11 @@ pub trait SourceTask: Send {
 /// so far durable (or fail). The runtime commits consumer offsets only after a
 /// successful `flush`, so after a crash records since the last flush are
 /// delivered again: writes should be idempotent.
+///
+/// Retriable errors from `start`, `put` or `flush` restart the task in
+/// place: the runtime calls `stop`, waits (the retry policy's backoff),
+/// resumes consuming from the last committed offsets and calls `start`
+/// again on the same object; records not yet flushed are delivered again.
 #[async_trait]
 pub trait SinkTask: Send {
     /// Starts the task.

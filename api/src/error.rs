@@ -47,6 +47,10 @@ pub enum ConnectError {
         kind: ErrorKind,
         /// Operator-facing description.
         message: String,
+        /// The error this one was made from (driver, I/O), kept for
+        /// `Error::source` chains; never shown in REST answers.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 }
 
@@ -64,6 +68,7 @@ impl ConnectError {
         ConnectError::Other {
             kind: ErrorKind::Fatal,
             message: message.into(),
+            source: None,
         }
     }
 
@@ -72,6 +77,20 @@ impl ConnectError {
         ConnectError::Other {
             kind: ErrorKind::Retriable,
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error of `kind` described by `error`'s text, keeping `error` as
+    /// its source.
+    pub fn from_error(
+        kind: ErrorKind,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ConnectError::Other {
+            kind,
+            message: error.to_string(),
+            source: Some(Box::new(error)),
         }
     }
 

@@ -5,20 +5,26 @@
 //! ([`record`]), typed access to the flat string configuration maps Kafka
 //! Connect uses ([`config`]), the traits a plugin implements ([`connector`],
 //! [`transform`]), the plugin registry type ([`plugin`]) and the error type
-//! with its retriable/fatal kind ([`error`]).
+//! with its retriable/fatal kind ([`error`]), and the Debezium layer every
+//! source connector that emits Debezium's records builds them with
+//! ([`debezium`]: envelope, `source` block, transaction metadata,
+//! heartbeats).
 //!
 //! Connectors depend on this crate and never on each other or on the runtime;
 //! the runtime depends on this crate and never on a connector.
 
 pub mod config;
 pub mod connector;
+pub mod converter;
+pub mod debezium;
 pub mod error;
+pub mod jdbc;
+pub mod metrics;
 pub mod plugin;
 pub mod record;
 pub mod schema;
 pub mod sink;
 pub mod source;
-pub mod transaction;
 pub mod transform;
 pub mod value;
 
@@ -26,7 +32,9 @@ pub use config::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
 pub use connector::{
     Connector, OffsetReader, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskContext,
 };
+pub use converter::Converter;
 pub use error::{ConnectError, ErrorKind, Result};
+pub use metrics::SourceMetrics;
 pub use plugin::{PluginDesc, PluginKind, PluginRegistry};
 pub use record::{
     ConnectRecord, Control, Header, Offset, Partition, SinkRecord, SourceRecord, CONTROL_HEADER,

@@ -1,8 +1,9 @@
-//! The plugin registry: one explicit list of every connector and transform
-//! the binary ships, addressed by Java class name or short alias.
+//! The plugin registry: one explicit list of every connector, transform and
+//! converter the binary ships, addressed by Java class name or short alias.
 
 use crate::config::ConfigDef;
 use crate::connector::{SinkConnector, SinkTask, SourceConnector, SourceTask};
+use crate::converter::Converter;
 use crate::transform::{Predicate, Transform};
 
 /// What a plugin is, with the factories that make its parts.
@@ -26,6 +27,9 @@ pub enum PluginKind {
     Transform(fn() -> Box<dyn Transform>),
     /// A predicate for conditional transforms.
     Predicate(fn() -> Box<dyn Predicate>),
+    /// A converter (`key.converter` / `value.converter`) that is not built
+    /// into the runtime, e.g. Confluent's `AvroConverter`.
+    Converter(fn() -> Box<dyn Converter>),
 }
 
 impl PluginKind {
@@ -36,6 +40,7 @@ impl PluginKind {
             PluginKind::Sink { .. } => "sink",
             PluginKind::Transform(_) => "transformation",
             PluginKind::Predicate(_) => "predicate",
+            PluginKind::Converter(_) => "converter",
         }
     }
 

@@ -146,6 +146,27 @@ impl SourceRecord {
         }
     }
 
+    /// A [`SourceRecord::transaction_end`] marker that also tells when the
+    /// transaction committed in the source (microseconds since the epoch):
+    /// the runtime measures commit → Kafka acknowledgement with it (see
+    /// [`SourceRecord::commit_time_us`]). Kept in the marker's value, which
+    /// is never produced.
+    pub fn committed_at_us(mut self, commit_time_us: i64) -> SourceRecord {
+        self.record.value = Value::Int64(commit_time_us);
+        self
+    }
+
+    /// The source commit time a transaction-end marker carries (see
+    /// [`SourceRecord::committed_at_us`]); None for other records and for
+    /// markers without one.
+    pub fn commit_time_us(&self) -> Option<i64> {
+        self.control()?;
+        match self.record.value {
+            Value::Int64(us) => Some(us),
+            _ => None,
+        }
+    }
+
     /// The control this record carries, or None for an ordinary record.
     /// A control record has an empty topic and [`CONTROL_HEADER`] as its
     /// only header.
@@ -176,6 +197,10 @@ mod tests {
             })
         );
         assert_eq!(m.source_offset, o);
+        assert_eq!(m.commit_time_us(), None);
+        let timed = m.clone().committed_at_us(1_700_000_000_123_456);
+        assert_eq!(timed.commit_time_us(), Some(1_700_000_000_123_456));
+        assert_eq!(timed.control(), m.control());
         let plain = SourceRecord {
             source_partition: Partition::new(),
             source_offset: o,

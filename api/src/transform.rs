@@ -51,6 +51,17 @@ pub trait Transform: Send {
     fn holds_records(&self) -> bool {
         false
     }
+
+    /// True when [`Transform::holds_records`] can ever become true for this
+    /// transform (it keeps records across calls until a transaction ends).
+    /// Such a transform needs a source connector's chain (transaction ends,
+    /// offsets staged behind held records); the runtime rejects it in a
+    /// sink connector's chain at config validation, because a sink commits
+    /// the consumer offsets of records the transform still holds. Default:
+    /// false.
+    fn is_stateful(&self) -> bool {
+        false
+    }
 }
 
 /// A condition on a record, used to apply a transform only to some records

@@ -23,7 +23,8 @@ TXNS=${2:-200}
 TOTAL=$((ROWS * TXNS))
 
 VELOCITY_SERVICES=mariadb scripts/services.sh up >/dev/null
-eval "$(VELOCITY_SERVICES=mariadb scripts/services.sh env)"
+envs=$(VELOCITY_SERVICES=mariadb scripts/services.sh env)
+eval "$envs"
 cargo build --release --quiet --bin velocity
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")

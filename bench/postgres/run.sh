@@ -8,7 +8,11 @@
 #   velocity  the release binary with the Debezium PostgreSQL connector,
 #             JsonConverter schemas.enable=true, producing to a tansu broker,
 #             until the offset of the last transaction is stored
-# and prints events/s, peak RSS and the ratio velocity/baseline.
+#   avro      the same, with io.confluent.connect.avro.AvroConverter for key and
+#             value against velocity-test-registry (the registry test double),
+#             draining its own slot of the same backlog
+# and prints events/s, peak RSS and bytes produced of each, the ratio
+# velocity/baseline and the ratios Avro/JSON.
 # The connector runs with Debezium's default max.batch.size / max.queue.size
 # (2048 / 8192) unless VELOCITY_BENCH_BATCH / VELOCITY_BENCH_QUEUE say
 # otherwise. VELOCITY_BENCH_BIN=path runs an already built binary (A/B runs
@@ -24,13 +28,16 @@ TXNS=${2:-200}
 TOTAL=$((ROWS * TXNS))
 
 VELOCITY_SERVICES=postgres scripts/services.sh up >/dev/null
-eval "$(VELOCITY_SERVICES=postgres scripts/services.sh env)"
+envs=$(VELOCITY_SERVICES=postgres scripts/services.sh env)
+eval "$envs"
 if [ -n "${VELOCITY_BENCH_BIN:-}" ]; then   # an already built binary (e.g. of another commit, for A/B runs)
   bin=$VELOCITY_BENCH_BIN
 else
   cargo build --release --quiet --bin velocity
   bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
 fi
+cargo build --release --quiet -p velocity-test-registry --bin velocity-test-registry
+registry_bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity-test-registry
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 [ -x "$tansu" ] || VELOCITY_SERVICES=kafka scripts/services.sh up >/dev/null   # installs tansu when missing
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
@@ -42,19 +49,23 @@ rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
    --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
    --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1) &
 broker=$!
-cleanup() { kill "$broker" 2>/dev/null || true; [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null || true; }
+sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$registry_bin" "127.0.0.1:$sport" >"$work/registry.log" 2>&1 &
+registry=$!
+cleanup() { kill "$broker" "$registry" 2>/dev/null || true; [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null || true; }
 trap cleanup EXIT
 
 export PGPASSWORD=$VELOCITY_PG_SUPERUSER_PASSWORD
 conn="host=$VELOCITY_PG_HOST port=$VELOCITY_PG_PORT user=$VELOCITY_PG_SUPERUSER"
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$conn dbname=${DB:-postgres}" "$@"; }
-q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity')" >/dev/null
+q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro')" >/dev/null
 q -c "DROP DATABASE IF EXISTS velocity_bench WITH (FORCE)" -c "CREATE DATABASE velocity_bench"
 DB=velocity_bench q -c "CREATE TABLE bench (id bigint PRIMARY KEY, c1 integer, c2 bigint, c3 text, c4 numeric(12,2),
    c5 timestamptz, c6 boolean, c7 double precision, c8 varchar(32), c9 date)" \
    -c "CREATE PUBLICATION bench_pub FOR TABLE bench" \
    -c "SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')" \
-   -c "SELECT pg_create_logical_replication_slot('bench_velocity', 'pgoutput')" >/dev/null
+   -c "SELECT pg_create_logical_replication_slot('bench_velocity', 'pgoutput')" \
+   -c "SELECT pg_create_logical_replication_slot('bench_avro', 'pgoutput')" >/dev/null
 echo "writing the backlog: $TXNS transactions x $ROWS rows"
 for i in $(seq 0 $((TXNS - 1))); do
   a=$((i * ROWS + 1)); b=$(((i + 1) * ROWS))
@@ -71,63 +82,97 @@ echo "baseline: pg_recvlogical draining slot bench_recv to /dev/null"
   -d velocity_bench --slot bench_recv --start --endpos "$end_lsn" -o proto_version=1 -o publication_names=bench_pub -f /dev/null
 read -r recv_s recv_kb < "$work/recv.time"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/worker.properties" <<PROPS
+# drain NAME SLOT PREFIX EXTRA_JSON: one worker drains SLOT into topic PREFIX.public.bench;
+# prints "seconds peak_kb cpu_ticks broker_cpu_ticks"
+drain() {
+  local name=$1 slot=$2 prefix=$3 extra=$4
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat > "$work/worker-$name.properties" <<PROPS
 bootstrap.servers=127.0.0.1:$kport
 listeners=http://127.0.0.1:$port
-offset.storage.file.filename=$work/offsets.json
+offset.storage.file.filename=$work/offsets-$name.json
 offset.flush.interval.ms=100
 ${VELOCITY_BENCH_WORKER_EXTRA:-}
 PROPS
-cat > "$work/bench.json" <<JSON
-{"name": "bench", "config": {
+  cat > "$work/$name.json" <<JSON
+{"name": "$name", "config": {
   "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
   "database.hostname": "$VELOCITY_PG_HOST", "database.port": "$VELOCITY_PG_PORT",
   "database.user": "$VELOCITY_PG_SUPERUSER", "database.password": "$VELOCITY_PG_SUPERUSER_PASSWORD",
-  "database.dbname": "velocity_bench", "database.sslmode": "disable", "topic.prefix": "bench",
-  "slot.name": "bench_velocity", "publication.name": "bench_pub", "publication.autocreate.mode": "disabled",
+  "database.dbname": "velocity_bench", "database.sslmode": "disable", "topic.prefix": "$prefix",
+  "slot.name": "$slot", "publication.name": "bench_pub", "publication.autocreate.mode": "disabled",
   "snapshot.mode": "no_data", "max.batch.size": "${VELOCITY_BENCH_BATCH:-2048}", "max.queue.size": "${VELOCITY_BENCH_QUEUE:-8192}",
-  "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1"}}
+  "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1"$extra}}
 JSON
-echo "velocity: draining slot bench_velocity into the broker"
-start=$(date +%s.%N)
-VELOCITY_LOG=warn ${VELOCITY_BENCH_WRAP:-} "$bin" standalone "$work/worker.properties" "$work/bench.json" >"$work/worker.log" 2>&1 &
-worker=$!
-if [ -n "${VELOCITY_BENCH_PERF:-}" ]; then   # optional profile: perf report -i $VELOCITY_BENCH_PERF
-  perf record -q -e cpu-clock -g -p "$worker" -o "$VELOCITY_BENCH_PERF" >/dev/null 2>&1 &
-fi
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-tansu_cpu0=$(cpu "$broker")
-target=$(python3 -c "a,b='$before_last'.split('/'); print((int(a,16)<<32)+int(b,16))")
-peak=0
-while :; do
-  done_lsn=$(curl -s "http://127.0.0.1:$port/connectors/bench/offsets" | python3 -c 'import json,sys
+  local start end hwm peak=0 done_lsn tansu_cpu0 vel_cpu tansu_cpu
+  start=$(date +%s.%N)
+  VELOCITY_LOG=warn ${VELOCITY_BENCH_WRAP:-} "$bin" standalone "$work/worker-$name.properties" "$work/$name.json" >"$work/worker-$name.log" 2>&1 &
+  worker=$!
+  if [ -n "${VELOCITY_BENCH_PERF:-}" ]; then   # optional profile: perf report -i $VELOCITY_BENCH_PERF.$name
+    perf record -q -e cpu-clock -g -p "$worker" -o "$VELOCITY_BENCH_PERF.$name" >/dev/null 2>&1 &
+  fi
+  tansu_cpu0=$(cpu "$broker")
+  while :; do
+    done_lsn=$(curl -s "http://127.0.0.1:$port/connectors/$name/offsets" | python3 -c 'import json,sys
 try:
   o=json.load(sys.stdin)["offsets"]; print(o[0]["offset"].get("lsn_commit",0) if o else 0)
 except Exception: print(0)' 2>/dev/null || echo 0)
-  hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status 2>/dev/null || echo 0)
-  [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
-  # lsn_commit passes the LSN taken before the last transaction only when the
-  # last transaction's last event is stored: the whole backlog is delivered
-  if [ "$done_lsn" -gt "$target" ] 2>/dev/null; then break; fi
-  if ! kill -0 "$worker" 2>/dev/null; then echo "velocity exited:"; tail -20 "$work/worker.log"; exit 1; fi
-  if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timeout"; tail -20 "$work/worker.log"; exit 1; fi
-  sleep 0.05
-done
-end=$(date +%s.%N)
-hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status); [ "$hwm" -gt "$peak" ] && peak=$hwm
-vel_cpu=$(cpu "$worker"); tansu_cpu=$(( $(cpu "$broker") - tansu_cpu0 )); tck=$(getconf CLK_TCK)
-kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
-vel_s=$(echo "$end - $start" | bc -l)
-python3 - "$TOTAL" "$recv_s" "$recv_kb" "$vel_s" "$peak" "$vel_cpu" "$tansu_cpu" "$tck" <<'PY'
+    hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status 2>/dev/null || echo 0)
+    [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
+    # lsn_commit passes the LSN taken before the last transaction only when the
+    # last transaction's last event is stored: the whole backlog is delivered
+    if [ "$done_lsn" -gt "$target" ] 2>/dev/null; then break; fi
+    if ! kill -0 "$worker" 2>/dev/null; then echo "velocity ($name) exited:" >&2; tail -20 "$work/worker-$name.log" >&2; exit 1; fi
+    if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timeout ($name)" >&2; tail -20 "$work/worker-$name.log" >&2; exit 1; fi
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status); [ "$hwm" -gt "$peak" ] && peak=$hwm
+  vel_cpu=$(cpu "$worker"); tansu_cpu=$(( $(cpu "$broker") - tansu_cpu0 ))
+  # /metrics after the drain (outside the timed part): the counters against the
+  # events produced, and the lag once the walsender reports it has nothing more
+  for _ in $(seq 1 120); do
+    curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics-$name.txt" || true
+    lag=$(awk '/^debezium_metrics_MilliSecondsBehindSource\{/ {print $2}' "$work/metrics-$name.txt")
+    python3 -c "import sys; sys.exit(0 if 0 <= float('${lag:-nan}') < 1000 else 1)" 2>/dev/null && break
+    sleep 0.5
+  done
+  echo "/metrics of $name after the drain ($TOTAL events produced):" >&2
+  grep -E '^(kafka_connect_source_task_metrics_source_record_(poll|write)_total|kafka_connect_source_task_metrics_source_record_write_rate|kafka_connect_connector_task_metrics_offset_commit_avg_time_ms|debezium_metrics_(MilliSecondsBehindSource|TotalNumberOfEventsSeen|QueueRemainingCapacity|Connected))\{' "$work/metrics-$name.txt" | sed 's/^/  /' >&2
+  kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
+  echo "$(echo "$end - $start" | bc -l) $peak $vel_cpu $tansu_cpu"
+}
+# bytes TOPIC: "records key+value_bytes" stored in the topic
+bytes() {
+  "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 --summary "$1" \
+    | sed -n 's/records=\([0-9]*\) key_bytes=\([0-9]*\) value_bytes=\([0-9]*\)/\1 \2 \3/p' | awk '{print $1, $2 + $3}'
+}
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+target=$(python3 -c "a,b='$before_last'.split('/'); print((int(a,16)<<32)+int(b,16))")
+tck=$(getconf CLK_TCK)
+
+echo "velocity (JsonConverter): draining slot bench_velocity into the broker"
+read -r vel_s peak vel_cpu tansu_cpu < <(drain bench bench_velocity bench "")
+echo "velocity (AvroConverter): draining slot bench_avro into the broker"
+avro_conv=", \"key.converter\": \"io.confluent.connect.avro.AvroConverter\", \"key.converter.schema.registry.url\": \"http://127.0.0.1:$sport\", \"value.converter\": \"io.confluent.connect.avro.AvroConverter\", \"value.converter.schema.registry.url\": \"http://127.0.0.1:$sport\""
+read -r avro_s avro_peak avro_cpu avro_tansu_cpu < <(drain benchavro bench_avro benchavro "$avro_conv")
+read -r json_records json_bytes < <(bytes bench.public.bench)
+read -r avro_records avro_bytes < <(bytes benchavro.public.bench)
+python3 - "$TOTAL" "$recv_s" "$recv_kb" "$vel_s" "$peak" "$vel_cpu" "$tansu_cpu" "$tck" "$avro_s" "$avro_peak" "$avro_cpu" "$avro_tansu_cpu" "$json_bytes" "$avro_bytes" "$json_records" "$avro_records" <<'PY'
 import sys
-total, recv_s, recv_kb, vel_s, peak_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-vel_cpu, tansu_cpu, tck = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
-r, v = total / recv_s, total / vel_s
+a = sys.argv
+total, recv_s, recv_kb, vel_s, peak_kb = int(a[1]), float(a[2]), int(a[3]), float(a[4]), int(a[5])
+vel_cpu, tansu_cpu, tck = int(a[6]), int(a[7]), int(a[8])
+avro_s, avro_kb, avro_cpu, avro_tansu = float(a[9]), int(a[10]), int(a[11]), int(a[12])
+json_bytes, avro_bytes = int(a[13] or 0), int(a[14] or 0)
+json_records, avro_records = int(a[15] or 0), int(a[16] or 0)
+r, v, av = total / recv_s, total / vel_s, total / avro_s
 print(f"rows/events          {total}")
 print(f"pg_recvlogical       {recv_s:7.2f} s  {r:10.0f} rows/s    peak RSS {recv_kb/1024:6.1f} MB")
-print(f"velocity -> broker   {vel_s:7.2f} s  {v:10.0f} events/s  peak RSS {peak_kb/1024:6.1f} MB")
-print(f"CPU during the drain: velocity {vel_cpu / tck:.2f} s, broker (tansu) {tansu_cpu / tck:.2f} s")
+print(f"velocity -> broker   {vel_s:7.2f} s  {v:10.0f} events/s  peak RSS {peak_kb/1024:6.1f} MB  {json_bytes/1e6:7.1f} MB produced in {json_records} records (JsonConverter)")
+print(f"velocity avro        {avro_s:7.2f} s  {av:10.0f} events/s  peak RSS {avro_kb/1024:6.1f} MB  {avro_bytes/1e6:7.1f} MB produced in {avro_records} records (AvroConverter)")
+print(f"CPU during the drain: velocity {vel_cpu / tck:.2f} s, broker (tansu) {tansu_cpu / tck:.2f} s; avro: velocity {avro_cpu / tck:.2f} s, broker {avro_tansu / tck:.2f} s")
 print(f"ratio velocity/pg_recvlogical: {v / r:.2f}")
+print(f"ratio avro/json: events/s {av / v:.2f}, bytes {avro_bytes / max(json_bytes, 1):.2f}, peak RSS {avro_kb / max(peak_kb, 1):.2f}")
 PY
-q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity')" >/dev/null
+q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro')" >/dev/null

@@ -13,6 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROWS=${1:-200000}
 # VELOCITY_BENCH_NO_UP=1 skips starting the services (when they already run)
 [ -n "${VELOCITY_BENCH_NO_UP:-}" ] || VELOCITY_SERVICES=postgres,redis scripts/services.sh up >/dev/null
-eval "$(VELOCITY_SERVICES=postgres,redis scripts/services.sh env)"
+envs=$(VELOCITY_SERVICES=postgres,redis scripts/services.sh env)
+eval "$envs"
 cargo bench --quiet -p velocity-connector-jdbc --bench sink_jdbc -- "$ROWS"
 cargo bench --quiet -p velocity-connector-redis --bench sink_redis -- "$ROWS"

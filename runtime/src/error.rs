@@ -15,6 +15,10 @@ pub enum RuntimeError {
     /// The request is invalid (400): bad config, bad state for the operation.
     #[error("{0}")]
     BadRequest(String),
+    /// The request is not allowed (403), e.g. an internal request with an
+    /// invalid signature.
+    #[error("{0}")]
+    Forbidden(String),
     /// A rebalance or a concurrent change is in progress (409).
     #[error("{0}")]
     Conflict(String),
@@ -41,6 +45,7 @@ impl RuntimeError {
             RuntimeError::NotFound(_) => 404,
             RuntimeError::AlreadyExists(_) | RuntimeError::Conflict(_) => 409,
             RuntimeError::BadRequest(_) => 400,
+            RuntimeError::Forbidden(_) => 403,
             RuntimeError::Connect(ConnectError::Config { .. }) => 400,
             _ => 500,
         }

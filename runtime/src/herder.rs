@@ -76,12 +76,118 @@ impl ConnectorInfo {
     }
 }
 
-struct TaskHandle {
-    id: u32,
-    config: RawConfig,
-    status: StatusHandle,
-    control: watch::Sender<TargetState>,
+/// A running (or failed-to-start) task of this worker.
+pub(crate) struct TaskHandle {
+    /// The task number.
+    pub(crate) id: u32,
+    /// Its config as generated (placeholders kept).
+    pub(crate) config: RawConfig,
+    /// Its status, published by the task loop.
+    pub(crate) status: StatusHandle,
+    /// Pause/resume/stop control.
+    pub(crate) control: watch::Sender<TargetState>,
     join: Option<JoinHandle<()>>,
+}
+
+impl TaskHandle {
+    /// A task that could not be started: `status` says why.
+    pub(crate) fn failed(id: u32, config: RawConfig, status: StatusHandle) -> TaskHandle {
+        let (control, _) = watch::channel(TargetState::Stopped);
+        TaskHandle {
+            id,
+            config,
+            status,
+            control,
+            join: None,
+        }
+    }
+}
+
+/// Starts task `id` of connector `name` (`plugin`, connector config as
+/// stored, with placeholders) with `task_config` in `target` state; a
+/// config that cannot be resolved gives a FAILED handle, no task.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn spawn_task(
+    ctx: &Arc<WorkerContext>,
+    registry: &Arc<PluginRegistry>,
+    offsets: &Arc<dyn OffsetStore>,
+    name: &str,
+    plugin: &PluginDesc,
+    connector_config: &RawConfig,
+    target: TargetState,
+    topics: &Arc<StdMutex<BTreeSet<String>>>,
+    id: u32,
+    task_config: RawConfig,
+) -> TaskHandle {
+    let status = StatusHandle::new(State::Unassigned);
+    let (tx, rx) = watch::channel(target);
+    let providers = &ctx.config.providers;
+    let resolved = providers
+        .resolve(connector_config)
+        .and_then(|c| Ok((c, providers.resolve(&task_config)?)));
+    let (connector_config, resolved_task_config) = match resolved {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(connector = %name, task = id, error = %e, "task failed to start");
+            status.set(Status::failed(e.to_string()));
+            return TaskHandle {
+                id,
+                config: task_config,
+                status,
+                control: tx,
+                join: None,
+            };
+        }
+    };
+    let task_ctx = TaskContext {
+        connector: name.to_owned(),
+        task_id: id,
+        offsets: Arc::new(ConnectorOffsets {
+            store: offsets.clone(),
+            connector: name.to_owned(),
+        }),
+    };
+    let rt = TaskRuntime {
+        worker: ctx.clone(),
+        registry: registry.clone(),
+        connector_config,
+        task_config: resolved_task_config,
+        task_ctx,
+        offsets: offsets.clone(),
+        status: status.clone(),
+        control: rx,
+        topics: topics.clone(),
+    };
+    let join = match plugin.kind {
+        PluginKind::Source { task, .. } => tokio::spawn(worker::source::run(task(), rt)),
+        PluginKind::Sink { task, .. } => tokio::spawn(worker::sink::run(task(), rt)),
+        PluginKind::Transform(_) | PluginKind::Predicate(_) | PluginKind::Converter(_) => {
+            unreachable!("transforms and converters are not connectors")
+        }
+    };
+    TaskHandle {
+        id,
+        config: task_config,
+        status,
+        control: tx,
+        join: Some(join),
+    }
+}
+
+/// Stops a task: asks it to stop (it commits its offsets) and waits up to
+/// `task.shutdown.graceful.timeout.ms`, then aborts it.
+pub(crate) async fn stop_task(ctx: &WorkerContext, task: &mut TaskHandle) {
+    let _ = task.control.send(TargetState::Stopped);
+    if let Some(mut join) = task.join.take() {
+        let timeout = ctx.config.task_shutdown_timeout;
+        if tokio::time::timeout(timeout, &mut join).await.is_err() {
+            tracing::warn!(
+                task = task.id,
+                "task did not stop within task.shutdown.graceful.timeout.ms; aborting it"
+            );
+            join.abort();
+        }
+    }
 }
 
 struct ConnectorEntry {
@@ -112,7 +218,9 @@ pub fn redact(config: &RawConfig, def: &ConfigDef) -> RawConfig {
     config
         .iter()
         .map(|(k, v)| {
-            let v = if def.is_secret(k) || looks_secret(k) {
+            let v = if (def.is_secret(k) || looks_secret(k))
+                && !crate::config_providers::is_placeholder(v)
+            {
                 HIDDEN.to_owned()
             } else {
                 v.clone()
@@ -164,55 +272,11 @@ impl Herder {
         Ok(())
     }
 
-    fn plugin_for(&self, config: &RawConfig) -> Result<PluginDesc> {
-        let class = config.opt_str("connector.class").ok_or_else(|| {
-            RuntimeError::BadRequest(
-                "Connector config contains no connector type: set \"connector.class\" to one of the classes listed by GET /connector-plugins".into(),
-            )
-        })?;
-        match self.registry.find(class) {
-            Some(p) if p.kind.is_connector() => Ok(*p),
-            _ => Err(RuntimeError::BadRequest(format!(
-                "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
-                self.registry.connector_classes().join(", ")
-            ))),
-        }
-    }
-
     /// Validates a connector config the way `PUT /connector-plugins/{type}/config/validate` reports it.
-    pub fn validate(&self, config: &RawConfig) -> Result<ValidationReport> {
-        let plugin = self.plugin_for(config)?;
-        let def = common_config_def().with((plugin.config_def)().keys);
-        let mut errors: Vec<(String, String)> = def
-            .validate(config)
-            .into_iter()
-            .filter(|(k, _)| k != "name" || !config.contains_key("name"))
-            .collect();
-        if let PluginKind::Sink { .. } = plugin.kind {
-            let has_topics = config.opt_str("topics").is_some();
-            let has_regex = config.opt_str("topics.regex").is_some();
-            if has_topics == has_regex {
-                let msg = if has_topics {
-                    "topics and topics.regex are mutually exclusive options, but both are set."
-                } else {
-                    "Must configure one of topics or topics.regex"
-                };
-                errors.push(("topics".into(), msg.into()));
-            }
-            errors.extend(worker::errors::ErrorConfig::validate(config));
-        }
-        let instance = make_connector(&plugin);
-        errors.extend(instance.validate(config));
-        errors.extend(worker::validate_transforms(&self.registry, config));
-        errors.extend(worker::validate_converters(config));
-        let mut seen = BTreeSet::new();
-        errors.retain(|e| seen.insert(e.clone()));
-        Ok(ValidationReport {
-            plugin,
-            def,
-            errors,
-            config: config.clone(),
-        })
+    /// Placeholders of the worker's `config.providers` are resolved for the
+    /// checks; the report keeps the values as given.
+    pub fn validate(&self, given: &RawConfig) -> Result<ValidationReport> {
+        validate_connector(&self.ctx, &self.registry, given)
     }
 
     /// Creates a connector (`POST /connectors`). 409 when it exists, 400 when
@@ -249,12 +313,7 @@ impl Herder {
             let map = self.connectors.lock().await;
             map.get(name).ok_or_else(|| not_found(name))?.config.clone()
         };
-        for (k, v) in patch {
-            match v {
-                Some(v) => config.insert(k, v),
-                None => config.remove(&k),
-            };
-        }
+        apply_patch(&mut config, patch);
         Ok(self.put_config_inner(name, config, None, false).await?.1)
     }
 
@@ -265,26 +324,7 @@ impl Herder {
         initial: Option<TargetState>,
         must_be_new: bool,
     ) -> Result<(bool, ConnectorInfo)> {
-        if name.trim().is_empty() {
-            return Err(RuntimeError::BadRequest(
-                "Connector name must not be empty".into(),
-            ));
-        }
-        if name.contains('/') {
-            return Err(RuntimeError::BadRequest(
-                "connector name should not contain '/'".into(),
-            ));
-        }
-        match config.get("name") {
-            Some(n) if n != name => {
-                return Err(RuntimeError::BadRequest(format!(
-                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
-                )))
-            }
-            _ => {
-                config.insert("name".into(), name.to_owned());
-            }
-        }
+        check_name(name, &mut config)?;
         let mut map = self.connectors.lock().await;
         if must_be_new && map.contains_key(name) {
             return Err(RuntimeError::AlreadyExists(format!(
@@ -292,23 +332,9 @@ impl Herder {
             )));
         }
         if let Some(existing) = map.get(name) {
-            for (k, v) in config.iter_mut() {
-                if v == HIDDEN {
-                    if let Some(old) = existing.config.get(k) {
-                        v.clone_from(old);
-                    }
-                }
-            }
+            keep_hidden_values(&mut config, &existing.config);
         }
-        let report = self.validate(&config)?;
-        if !report.errors.is_empty() {
-            let n = report.errors.len();
-            let lines: Vec<String> = report.errors.iter().map(|(_, m)| m.clone()).collect();
-            return Err(RuntimeError::BadRequest(format!(
-                "Connector configuration is invalid and contains the following {n} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
-                lines.join("\n")
-            )));
-        }
+        let report = validated(self.validate(&config)?)?;
         let created = !map.contains_key(name);
         let (target, topics) = match map.remove(name) {
             Some(mut old) => {
@@ -370,8 +396,16 @@ impl Herder {
             entry.status = Status::of(State::Stopped);
             return;
         }
+        let resolved = match self.ctx.config.providers.resolve(&entry.config) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector failed to start");
+                entry.status = Status::failed(e.to_string());
+                return;
+            }
+        };
         let mut instance = make_connector(&entry.plugin);
-        if let Err(e) = instance.start(&entry.config).await {
+        if let Err(e) = instance.start(&resolved).await {
             tracing::error!(connector = %name, error = %e, "connector failed to start");
             entry.status = Status::failed(e.to_string());
             return;
@@ -392,6 +426,9 @@ impl Herder {
             State::Running
         });
         for (i, tc) in task_configs.into_iter().enumerate() {
+            // tasks keep the placeholders (Kafka's reverse transform); they
+            // are resolved again when each task starts
+            let tc = unresolve(tc, &entry.config, &resolved);
             let handle = self.spawn_task(name, entry, i as u32, tc);
             entry.tasks.push(handle);
         }
@@ -404,55 +441,22 @@ impl Herder {
         id: u32,
         task_config: RawConfig,
     ) -> TaskHandle {
-        let status = StatusHandle::new(State::Unassigned);
-        let (tx, rx) = watch::channel(entry.target);
-        let ctx = TaskContext {
-            connector: name.to_owned(),
-            task_id: id,
-            offsets: Arc::new(ConnectorOffsets {
-                store: self.offsets.clone(),
-                connector: name.to_owned(),
-            }),
-        };
-        let rt = TaskRuntime {
-            worker: self.ctx.clone(),
-            registry: self.registry.clone(),
-            connector_config: entry.config.clone(),
-            task_config: task_config.clone(),
-            task_ctx: ctx,
-            offsets: self.offsets.clone(),
-            status: status.clone(),
-            control: rx,
-            topics: entry.topics.clone(),
-        };
-        let join = match entry.plugin.kind {
-            PluginKind::Source { task, .. } => tokio::spawn(worker::source::run(task(), rt)),
-            PluginKind::Sink { task, .. } => tokio::spawn(worker::sink::run(task(), rt)),
-            PluginKind::Transform(_) | PluginKind::Predicate(_) => {
-                unreachable!("transforms are not connectors")
-            }
-        };
-        TaskHandle {
+        spawn_task(
+            &self.ctx,
+            &self.registry,
+            &self.offsets,
+            name,
+            &entry.plugin,
+            &entry.config,
+            entry.target,
+            &entry.topics,
             id,
-            config: task_config,
-            status,
-            control: tx,
-            join: Some(join),
-        }
+            task_config,
+        )
     }
 
     async fn stop_task(&self, task: &mut TaskHandle) {
-        let _ = task.control.send(TargetState::Stopped);
-        if let Some(mut join) = task.join.take() {
-            let timeout = self.ctx.config.task_shutdown_timeout;
-            if tokio::time::timeout(timeout, &mut join).await.is_err() {
-                tracing::warn!(
-                    task = task.id,
-                    "task did not stop within task.shutdown.graceful.timeout.ms; aborting it"
-                );
-                join.abort();
-            }
-        }
+        stop_task(&self.ctx, task).await
     }
 
     async fn stop_entry(&self, name: &str, entry: &mut ConnectorEntry) {
@@ -538,7 +542,11 @@ impl Herder {
                 let _ = c.stop().await;
             }
             let mut c = make_connector(&entry.plugin);
-            match c.start(&entry.config).await {
+            let started = match self.ctx.config.providers.resolve(&entry.config) {
+                Ok(resolved) => c.start(&resolved).await.map_err(RuntimeError::from),
+                Err(e) => Err(e),
+            };
+            match started {
                 Ok(()) => {
                     entry.instance = Some(c);
                     entry.status = Status::of(if entry.target == TargetState::Paused {
@@ -668,15 +676,12 @@ impl Herder {
 
     /// Stored source offsets (`GET /connectors/{name}/offsets`).
     pub async fn offsets(&self, name: &str) -> Result<Json> {
-        let map = self.connectors.lock().await;
-        map.get(name).ok_or_else(|| not_found(name))?;
-        let list: Vec<Json> = self
-            .offsets
-            .all(name)
-            .into_iter()
-            .map(|(p, o)| json!({"partition": p, "offset": o}))
-            .collect();
-        Ok(json!({ "offsets": list }))
+        let (plugin, config) = {
+            let map = self.connectors.lock().await;
+            let e = map.get(name).ok_or_else(|| not_found(name))?;
+            (e.plugin, e.config.clone())
+        };
+        connector_offsets(&self.ctx, self.offsets.as_ref(), &plugin, &config, name).await
     }
 
     /// Alters (`Some`) or resets (`None`) offsets; the connector must be STOPPED (KIP-875).
@@ -685,34 +690,19 @@ impl Herder {
         name: &str,
         offsets: Option<Vec<(velocity_api::Partition, Option<velocity_api::Offset>)>>,
     ) -> Result<&'static str> {
+        // the herder lock stays held: the connector cannot start meanwhile
         let map = self.connectors.lock().await;
         let e = map.get(name).ok_or_else(|| not_found(name))?;
-        if e.target != TargetState::Stopped {
-            return Err(RuntimeError::BadRequest(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
-        }
-        if let PluginKind::Sink { .. } = e.plugin.kind {
-            return Err(RuntimeError::BadRequest(
-                "Altering offsets of sink connectors is not supported yet by Velocity: use kafka-consumer-groups --reset-offsets on group connect-<name>".into(),
-            ));
-        }
-        match offsets {
-            Some(list) => {
-                self.offsets.put(name, &list)?;
-                Ok("The offsets for this connector have been altered successfully")
-            }
-            None => {
-                let all: Vec<_> = self
-                    .offsets
-                    .all(name)
-                    .into_iter()
-                    .map(|(p, _)| (p, None))
-                    .collect();
-                self.offsets.put(name, &all)?;
-                Ok("The offsets for this connector have been reset successfully")
-            }
-        }
+        alter_connector_offsets(
+            &self.ctx,
+            self.offsets.as_ref(),
+            &e.plugin,
+            &e.config,
+            e.target,
+            name,
+            offsets,
+        )
+        .await
     }
 
     /// Stops every connector (worker shutdown); configs stay stored.
@@ -728,16 +718,46 @@ impl Herder {
 }
 
 fn info_of(name: &str, e: &ConnectorEntry) -> ConnectorInfo {
-    let def = common_config_def().with((e.plugin.config_def)().keys);
+    connector_info(
+        name,
+        &e.plugin,
+        &e.config,
+        e.tasks.iter().map(|t| t.id).collect(),
+    )
+}
+
+/// What REST shows for connector `name` with `config` and `tasks`
+/// (secrets hidden).
+pub(crate) fn connector_info(
+    name: &str,
+    plugin: &PluginDesc,
+    config: &RawConfig,
+    tasks: Vec<u32>,
+) -> ConnectorInfo {
+    let def = common_config_def().with((plugin.config_def)().keys);
     ConnectorInfo {
         name: name.to_owned(),
-        config: redact(&e.config, &def),
-        tasks: e.tasks.iter().map(|t| t.id).collect(),
-        type_: e.plugin.kind.type_name(),
+        config: redact(config, &def),
+        tasks,
+        type_: plugin.kind.type_name(),
     }
 }
 
-fn status_json(s: &Status, worker_id: &str, id: Option<u32>) -> Json {
+/// Kafka's reverse transform: a task config value equal to the resolved value
+/// of a connector key that holds a placeholder gets the placeholder back.
+pub(crate) fn unresolve(task: RawConfig, given: &RawConfig, resolved: &RawConfig) -> RawConfig {
+    task.into_iter()
+        .map(|(k, v)| {
+            let back = match (given.get(&k), resolved.get(&k)) {
+                (Some(g), Some(r)) if g != r && *r == v => g.clone(),
+                _ => v,
+            };
+            (k, back)
+        })
+        .collect()
+}
+
+pub(crate) fn status_json(s: &Status, worker_id: &str, id: Option<u32>) -> Json {
     let mut o = serde_json::Map::new();
     if let Some(id) = id {
         o.insert("id".into(), id.into());
@@ -753,14 +773,205 @@ fn status_json(s: &Status, worker_id: &str, id: Option<u32>) -> Json {
     Json::Object(o)
 }
 
-fn make_connector(plugin: &PluginDesc) -> Box<dyn Connector> {
+pub(crate) fn make_connector(plugin: &PluginDesc) -> Box<dyn Connector> {
     match plugin.kind {
         PluginKind::Source { connector, .. } => connector(),
         PluginKind::Sink { connector, .. } => connector(),
-        PluginKind::Transform(_) | PluginKind::Predicate(_) => {
-            unreachable!("transforms are not connectors")
+        PluginKind::Transform(_) | PluginKind::Predicate(_) | PluginKind::Converter(_) => {
+            unreachable!("transforms and converters are not connectors")
         }
     }
+}
+
+pub(crate) fn plugin_for(registry: &PluginRegistry, config: &RawConfig) -> Result<PluginDesc> {
+    let class = config.opt_str("connector.class").ok_or_else(|| {
+        RuntimeError::BadRequest(
+            "Connector config contains no connector type: set \"connector.class\" to one of the classes listed by GET /connector-plugins".into(),
+        )
+    })?;
+    match registry.find(class) {
+        Some(p) if p.kind.is_connector() => Ok(*p),
+        _ => Err(RuntimeError::BadRequest(format!(
+            "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
+            registry.connector_classes().join(", ")
+        ))),
+    }
+}
+
+/// Validates a connector config the way `PUT /connector-plugins/{type}/config/validate` reports it.
+/// Placeholders of the worker's `config.providers` are resolved for the
+/// checks; the report keeps the values as given.
+pub fn validate_connector(
+    ctx: &WorkerContext,
+    registry: &PluginRegistry,
+    given: &RawConfig,
+) -> Result<ValidationReport> {
+    let plugin = plugin_for(registry, given)?;
+    let resolved = ctx.config.providers.resolve(given)?;
+    let config = &resolved;
+    let def = common_config_def().with((plugin.config_def)().keys);
+    let mut errors: Vec<(String, String)> = def
+        .validate(config)
+        .into_iter()
+        .filter(|(k, _)| k != "name" || !config.contains_key("name"))
+        .collect();
+    if let PluginKind::Sink { .. } = plugin.kind {
+        let has_topics = config.opt_str("topics").is_some();
+        let has_regex = config.opt_str("topics.regex").is_some();
+        if has_topics == has_regex {
+            let msg = if has_topics {
+                "topics and topics.regex are mutually exclusive options, but both are set."
+            } else {
+                "Must configure one of topics or topics.regex"
+            };
+            errors.push(("topics".into(), msg.into()));
+        }
+        errors.extend(worker::errors::ErrorConfig::validate(config));
+    }
+    let instance = make_connector(&plugin);
+    errors.extend(instance.validate(config));
+    if let PluginKind::Sink { .. } = plugin.kind {
+        errors.extend(worker::validate_sink_transforms(registry, config));
+    } else {
+        errors.extend(worker::validate_transforms(registry, config));
+    }
+    errors.extend(worker::validate_converters(registry, config));
+    errors.extend(ctx.config.kafka.validate_overrides(config));
+    let mut seen = BTreeSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
+    Ok(ValidationReport {
+        plugin,
+        def,
+        errors,
+        config: given.clone(),
+    })
+}
+
+/// A connector's offsets as `GET /connectors/{name}/offsets` shows them:
+/// a source's from `store`, a sink's from its consumer group.
+pub(crate) async fn connector_offsets(
+    ctx: &WorkerContext,
+    store: &dyn OffsetStore,
+    plugin: &PluginDesc,
+    config: &RawConfig,
+    name: &str,
+) -> Result<Json> {
+    if let PluginKind::Sink { .. } = plugin.kind {
+        let config = ctx.config.providers.resolve(config)?;
+        return crate::sink_offsets::get(&ctx.config, &config, name).await;
+    }
+    let list: Vec<Json> = store
+        .all(name)
+        .into_iter()
+        .map(|(p, o)| json!({"partition": p, "offset": o}))
+        .collect();
+    Ok(json!({ "offsets": list }))
+}
+
+/// Alters (`Some`) or resets (`None`) a connector's offsets (KIP-875): 400
+/// unless `target` is STOPPED; a source's in `store`, a sink's in its
+/// consumer group. The caller keeps the connector from starting meanwhile.
+pub(crate) async fn alter_connector_offsets(
+    ctx: &WorkerContext,
+    store: &dyn OffsetStore,
+    plugin: &PluginDesc,
+    config: &RawConfig,
+    target: TargetState,
+    name: &str,
+    offsets: Option<Vec<(velocity_api::Partition, Option<velocity_api::Offset>)>>,
+) -> Result<&'static str> {
+    if target != TargetState::Stopped {
+        return Err(RuntimeError::BadRequest(format!(
+            "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+        )));
+    }
+    if let PluginKind::Sink { .. } = plugin.kind {
+        let config = ctx.config.providers.resolve(config)?;
+        return match offsets {
+            Some(list) => {
+                crate::sink_offsets::alter(&ctx.config, &config, name, &list).await?;
+                Ok("The offsets for this connector have been altered successfully")
+            }
+            None => {
+                crate::sink_offsets::reset(&ctx.config, &config, name).await?;
+                Ok("The offsets for this connector have been reset successfully")
+            }
+        };
+    }
+    match offsets {
+        Some(list) => {
+            store.put(name, &list)?;
+            Ok("The offsets for this connector have been altered successfully")
+        }
+        None => {
+            let all: Vec<_> = store
+                .all(name)
+                .into_iter()
+                .map(|(p, _)| (p, None))
+                .collect();
+            store.put(name, &all)?;
+            Ok("The offsets for this connector have been reset successfully")
+        }
+    }
+}
+
+/// Checks a connector name from the URL against the config's `name` (set
+/// to it when absent), with Kafka Connect's messages.
+pub(crate) fn check_name(name: &str, config: &mut RawConfig) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(RuntimeError::BadRequest(
+            "Connector name must not be empty".into(),
+        ));
+    }
+    if name.contains('/') {
+        return Err(RuntimeError::BadRequest(
+            "connector name should not contain '/'".into(),
+        ));
+    }
+    match config.get("name") {
+        Some(n) if n != name => Err(RuntimeError::BadRequest(format!(
+            "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
+        ))),
+        _ => {
+            config.insert("name".into(), name.to_owned());
+            Ok(())
+        }
+    }
+}
+
+/// A `PATCH …/config` body applied to `config`: a value sets the key, a
+/// null removes it.
+pub(crate) fn apply_patch(config: &mut RawConfig, patch: BTreeMap<String, Option<String>>) {
+    for (k, v) in patch {
+        match v {
+            Some(v) => config.insert(k, v),
+            None => config.remove(&k),
+        };
+    }
+}
+
+/// `[hidden]` values of a new config keep the stored value.
+pub(crate) fn keep_hidden_values(config: &mut RawConfig, stored: &RawConfig) {
+    for (k, v) in config.iter_mut() {
+        if v == HIDDEN {
+            if let Some(old) = stored.get(k) {
+                v.clone_from(old);
+            }
+        }
+    }
+}
+
+/// The report, or Kafka Connect's 400 listing every error.
+pub(crate) fn validated(report: ValidationReport) -> Result<ValidationReport> {
+    if report.errors.is_empty() {
+        return Ok(report);
+    }
+    let n = report.errors.len();
+    let lines: Vec<String> = report.errors.iter().map(|(_, m)| m.clone()).collect();
+    Err(RuntimeError::BadRequest(format!(
+        "Connector configuration is invalid and contains the following {n} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
+        lines.join("\n")
+    )))
 }
 
 /// The result of validating a connector config.
@@ -843,4 +1054,179 @@ pub fn definition_json(k: &ConfigKey, group: &str, order: usize) -> Json {
         "dependents": [],
         "order": order,
     })
+}
+
+/// Where a REST write request must be carried out: the seam through which
+/// distributed mode forwards writes to the group leader (or a task's
+/// owner), as Kafka Connect's `RequestTargetException` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestTarget {
+    /// This worker carries it out.
+    Here,
+    /// Another worker does: its REST base URL (`http://host:port`).
+    Forward(String),
+    /// Nobody can right now: no leader is known (a rebalance is underway).
+    NoLeader,
+}
+
+/// What the REST API asks of a herder. Standalone's [`Herder`] and the
+/// distributed herder implement it; REST handlers hold an
+/// `Arc<dyn HerderApi>`.
+///
+/// Contract shared by both: reads never wait behind a connector's start or
+/// stop for longer than the herder's own bookkeeping; writes return once
+/// the change is stored (standalone: applied too; distributed: written to
+/// the config topic, applied by the owning workers as they read it).
+#[async_trait::async_trait]
+pub trait HerderApi: Send + Sync {
+    /// The worker id shown in statuses (`host:port`).
+    fn worker_id(&self) -> &str;
+    /// The plugin registry.
+    fn registry(&self) -> &PluginRegistry;
+    /// Validates a connector config (`PUT …/config/validate`).
+    fn validate(&self, given: &RawConfig) -> Result<ValidationReport>;
+    /// Where a write request on `path` (e.g. `/connectors/x/pause`) must be
+    /// carried out. Standalone: always here.
+    async fn request_target(&self, _path: &str) -> RequestTarget {
+        RequestTarget::Here
+    }
+    /// `POST /connectors`.
+    async fn create(
+        &self,
+        name: &str,
+        config: RawConfig,
+        initial: Option<TargetState>,
+    ) -> Result<ConnectorInfo>;
+    /// `PUT /connectors/{name}/config`: (created, info).
+    async fn put_config(&self, name: &str, config: RawConfig) -> Result<(bool, ConnectorInfo)>;
+    /// `PATCH /connectors/{name}/config`.
+    async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo>;
+    /// `DELETE /connectors/{name}`.
+    async fn delete(&self, name: &str) -> Result<()>;
+    /// `PUT /connectors/{name}/pause|resume|stop`.
+    async fn set_target(&self, name: &str, target: TargetState) -> Result<()>;
+    /// `POST /connectors/{name}/restart`.
+    async fn restart(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<()>;
+    /// `POST /connectors/{name}/tasks/{id}/restart`.
+    async fn restart_task(&self, name: &str, id: u32) -> Result<()>;
+    /// Kafka Connect's internal `POST /connectors/{name}/tasks`: a worker
+    /// hands the task configs its connector generated to the leader, with
+    /// the session key's signature headers (`algorithm`, `signature`) over
+    /// `body` (a JSON array of task configs). Standalone: refused.
+    async fn put_task_configs(
+        &self,
+        _name: &str,
+        _body: &[u8],
+        _algorithm: Option<&str>,
+        _signature: Option<&str>,
+    ) -> Result<()> {
+        Err(RuntimeError::BadRequest(
+            "Task configurations are written by the worker itself in standalone mode".into(),
+        ))
+    }
+    /// Connector names, sorted.
+    async fn names(&self) -> Vec<String>;
+    /// `GET /connectors/{name}`.
+    async fn info(&self, name: &str) -> Result<ConnectorInfo>;
+    /// `GET /connectors/{name}/status`.
+    async fn status(&self, name: &str) -> Result<Json>;
+    /// `GET /connectors/{name}/tasks/{id}/status`.
+    async fn task_status(&self, name: &str, id: u32) -> Result<Json>;
+    /// `GET /connectors/{name}/tasks`.
+    async fn tasks(&self, name: &str) -> Result<Json>;
+    /// `GET /connectors/{name}/topics`.
+    async fn topics(&self, name: &str) -> Result<Vec<String>>;
+    /// `PUT /connectors/{name}/topics/reset`.
+    async fn reset_topics(&self, name: &str) -> Result<()>;
+    /// `GET /connectors/{name}/offsets`.
+    async fn offsets(&self, name: &str) -> Result<Json>;
+    /// `PATCH` (Some) / `DELETE` (None) `/connectors/{name}/offsets`.
+    async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: Option<Vec<(velocity_api::Partition, Option<velocity_api::Offset>)>>,
+    ) -> Result<&'static str>;
+    /// Stops every connector and task of this worker (shutdown).
+    async fn shutdown(&self);
+}
+
+#[async_trait::async_trait]
+impl HerderApi for Herder {
+    fn worker_id(&self) -> &str {
+        Herder::worker_id(self)
+    }
+    fn registry(&self) -> &PluginRegistry {
+        Herder::registry(self)
+    }
+    fn validate(&self, given: &RawConfig) -> Result<ValidationReport> {
+        Herder::validate(self, given)
+    }
+    async fn create(
+        &self,
+        name: &str,
+        config: RawConfig,
+        initial: Option<TargetState>,
+    ) -> Result<ConnectorInfo> {
+        Herder::create(self, name, config, initial).await
+    }
+    async fn put_config(&self, name: &str, config: RawConfig) -> Result<(bool, ConnectorInfo)> {
+        Herder::put_config(self, name, config).await
+    }
+    async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo> {
+        Herder::patch_config(self, name, patch).await
+    }
+    async fn delete(&self, name: &str) -> Result<()> {
+        Herder::delete(self, name).await
+    }
+    async fn set_target(&self, name: &str, target: TargetState) -> Result<()> {
+        Herder::set_target(self, name, target).await
+    }
+    async fn restart(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<()> {
+        Herder::restart(self, name, include_tasks, only_failed).await
+    }
+    async fn restart_task(&self, name: &str, id: u32) -> Result<()> {
+        Herder::restart_task(self, name, id).await
+    }
+    async fn names(&self) -> Vec<String> {
+        Herder::names(self).await
+    }
+    async fn info(&self, name: &str) -> Result<ConnectorInfo> {
+        Herder::info(self, name).await
+    }
+    async fn status(&self, name: &str) -> Result<Json> {
+        Herder::status(self, name).await
+    }
+    async fn task_status(&self, name: &str, id: u32) -> Result<Json> {
+        Herder::task_status(self, name, id).await
+    }
+    async fn tasks(&self, name: &str) -> Result<Json> {
+        Herder::tasks(self, name).await
+    }
+    async fn topics(&self, name: &str) -> Result<Vec<String>> {
+        Herder::topics(self, name).await
+    }
+    async fn reset_topics(&self, name: &str) -> Result<()> {
+        Herder::reset_topics(self, name).await
+    }
+    async fn offsets(&self, name: &str) -> Result<Json> {
+        Herder::offsets(self, name).await
+    }
+    async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: Option<Vec<(velocity_api::Partition, Option<velocity_api::Offset>)>>,
+    ) -> Result<&'static str> {
+        Herder::alter_offsets(self, name, offsets).await
+    }
+    async fn shutdown(&self) {
+        Herder::shutdown(self).await
+    }
 }

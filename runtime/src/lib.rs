@@ -13,16 +13,38 @@
 //! [`velocity_api::PluginRegistry`] built by the binary.
 
 pub mod config;
+pub mod config_providers;
 pub mod configstore;
 pub mod converters;
+pub mod distributed;
 pub mod error;
+pub mod health;
 pub mod herder;
+pub mod kafka_log;
 pub mod logging;
+pub mod metrics;
 pub mod offsets;
 pub mod properties;
 pub mod rest;
+pub mod retry;
+pub mod security;
+pub mod sink_offsets;
 pub mod standalone;
 pub mod status;
 pub mod worker;
 
 pub use error::{Result, RuntimeError};
+
+/// Helpers shared by the runtime's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use velocity_api::RawConfig;
+
+    /// A config from `(key, value)` pairs.
+    pub fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}

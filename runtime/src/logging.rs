@@ -43,6 +43,90 @@ fn to_tracing(level: &str) -> Option<&'static str> {
     })
 }
 
+/// Kafka Connect's and Debezium's Java logger names and the Velocity tracing
+/// targets that do their work, so runbooks that raise
+/// `io.debezium.connector.postgresql` to DEBUG keep working.
+pub const JAVA_LOGGERS: &[(&str, &[&str])] = &[
+    (
+        "io.debezium.connector.postgresql",
+        &["velocity_connector_postgres"],
+    ),
+    ("io.debezium.connector.mysql", &["velocity_connector_mysql"]),
+    (
+        "io.debezium.connector.mariadb",
+        &["velocity_connector_mysql"],
+    ),
+    (
+        "io.debezium.connector.binlog",
+        &["velocity_connector_mysql"],
+    ),
+    ("io.debezium.connector.jdbc", &["velocity_connector_jdbc"]),
+    ("io.debezium.server.redis", &["velocity_connector_redis"]),
+    ("io.debezium.transforms", &["velocity_transforms"]),
+    (
+        "io.debezium",
+        &[
+            "velocity_connector_postgres",
+            "velocity_connector_mysql",
+            "velocity_connector_jdbc",
+            "velocity_transforms",
+        ],
+    ),
+    (
+        "org.apache.kafka.connect.file",
+        &["velocity_connector_file"],
+    ),
+    (
+        "org.apache.kafka.connect.transforms",
+        &["velocity_transforms"],
+    ),
+    ("org.apache.kafka.connect.runtime", &["velocity_runtime"]),
+    (
+        "org.apache.kafka.connect.json",
+        &["velocity_runtime::converters"],
+    ),
+    (
+        "org.apache.kafka.connect.storage",
+        &["velocity_runtime::converters", "velocity_runtime::offsets"],
+    ),
+    (
+        "org.apache.kafka.connect",
+        &[
+            "velocity_runtime",
+            "velocity_connector_file",
+            "velocity_transforms",
+        ],
+    ),
+    ("org.apache.kafka.clients", &["rdkafka", "librdkafka"]),
+    (
+        "org.apache.kafka",
+        &["velocity_runtime", "rdkafka", "librdkafka"],
+    ),
+];
+
+/// The tracing targets a logger name stands for: a Java name of
+/// [`JAVA_LOGGERS`] (or a child of one, e.g.
+/// `io.debezium.connector.postgresql.PostgresStreamingChangeEventSource`),
+/// else the name itself with `.` as `::`.
+pub fn tracing_targets(name: &str) -> Vec<String> {
+    JAVA_LOGGERS
+        .iter()
+        .filter(|(j, _)| name == *j || name.starts_with(&format!("{j}.")))
+        .max_by_key(|(j, _)| j.len())
+        .map(|(_, t)| t.iter().map(|s| (*s).to_owned()).collect())
+        .unwrap_or_else(|| vec![name.replace('.', "::")])
+}
+
+/// True for names that are Velocity targets or mapped Java loggers.
+pub fn is_known_logger(name: &str) -> bool {
+    name == "root"
+        || name.starts_with("velocity")
+        || name.starts_with("rdkafka")
+        || JAVA_LOGGERS
+            .iter()
+            .any(|(j, _)| name == *j || name.starts_with(&format!("{j}.")))
+}
+
 impl LogControl {
     /// Installs the global subscriber (text to stderr) with `root` at
     /// `VELOCITY_LOG` / `RUST_LOG` or INFO. Call once per process.
@@ -158,7 +242,9 @@ impl LogControl {
                 if k == "root" {
                     directives.insert(0, t.to_owned());
                 } else {
-                    directives.push(format!("{}={t}", k.replace('.', "::")));
+                    for target in tracing_targets(k) {
+                        directives.push(format!("{target}={t}"));
+                    }
                 }
             }
             if let Ok(f) = EnvFilter::try_new(directives.join(",")) {

@@ -3,7 +3,6 @@
 //! `scripts/services.sh up` (addresses from its `env` output).
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,13 +24,30 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
 }
 
-/// A free TCP port on loopback.
+/// A free TCP port on loopback for a process of the test to listen on.
+///
+/// Not one the kernel hands out (`127.0.0.1:0`): such a port lies in the
+/// ephemeral range, where any outgoing connection made between picking it
+/// and the worker binding it (a broker or database client of a test running
+/// in parallel) may take it — CI saw `Address already in use` that way. The
+/// ports come from 20000..32000, below Linux's default ephemeral range
+/// (`net.ipv4.ip_local_port_range` 32768..60999), each at most once per test
+/// process (a counter from a per-process start), and only one that can be
+/// bound now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (start + n) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
 /// A `velocity standalone` process.
@@ -43,20 +59,47 @@ pub struct Worker {
     pub log: PathBuf,
     worker_props: PathBuf,
     connector_files: Vec<PathBuf>,
+    mode: &'static str,
 }
 
 impl Worker {
     /// Writes `worker.properties` into `dir` (broker, offsets file, a free
     /// port, `extra` lines) and starts the worker with `connector_files`.
     pub fn start(dir: &Path, extra: &str, connector_files: &[PathBuf]) -> Worker {
-        let port = free_port();
-        let props = dir.join("worker.properties");
-        let mut f = std::fs::File::create(&props).unwrap();
-        writeln!(
-            f,
-            "bootstrap.servers={}\nlisteners=http://127.0.0.1:{port}\noffset.storage.file.filename={}\noffset.flush.interval.ms=500\n{extra}",
-            kafka_bootstrap(),
+        Worker::start_on(dir, free_port(), extra, connector_files)
+    }
+
+    /// [`Worker::start`] on a given port (for `extra` lines that name it,
+    /// e.g. `listeners=https://127.0.0.1:<port>`).
+    pub fn start_on(dir: &Path, port: u16, extra: &str, connector_files: &[PathBuf]) -> Worker {
+        let extra = format!(
+            "offset.storage.file.filename={}\n{extra}",
             dir.join("offsets.json").display()
+        );
+        Worker::launch(dir, port, &extra, connector_files, "standalone")
+    }
+
+    /// Writes `worker.properties` into `dir` (broker, a free port, `extra`
+    /// lines: group.id and the internal topics) and starts
+    /// `velocity distributed` with it.
+    pub fn start_distributed(dir: &Path, extra: &str) -> Worker {
+        Worker::launch(dir, free_port(), extra, &[], "distributed")
+    }
+
+    fn launch(
+        dir: &Path,
+        port: u16,
+        extra: &str,
+        connector_files: &[PathBuf],
+        mode: &'static str,
+    ) -> Worker {
+        let props = dir.join("worker.properties");
+        std::fs::write(
+            &props,
+            format!(
+                "bootstrap.servers={}\nlisteners=http://127.0.0.1:{port}\noffset.flush.interval.ms=500\n{extra}\n",
+                kafka_bootstrap()
+            ),
         )
         .unwrap();
         let mut w = Worker {
@@ -67,6 +110,7 @@ impl Worker {
             log: dir.join("worker.log"),
             worker_props: props,
             connector_files: connector_files.to_vec(),
+            mode,
         };
         w.spawn();
         w
@@ -79,7 +123,7 @@ impl Worker {
             .open(&self.log)
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_velocity"))
-            .arg("standalone")
+            .arg(self.mode)
             .arg(&self.worker_props)
             .args(&self.connector_files)
             .env(
@@ -107,6 +151,7 @@ impl Worker {
                 }
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                self.wait_started();
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -115,6 +160,45 @@ impl Worker {
             "velocity did not open its REST port in 30 s; log:\n{}",
             self.log_text()
         );
+    }
+
+    /// Waits (60 s at most) while `GET /health` answers 503, i.e. while the
+    /// worker is still starting (KIP-1017): the REST listener opens before
+    /// the worker has restored its connectors, and until then `GET
+    /// /connectors` may list only some of them, as in Kafka Connect
+    /// (KAFKA-10816). Returns at once when the worker exits, answers
+    /// anything else, or cannot be asked over plain HTTP (an https
+    /// listener).
+    fn wait_started(&mut self) {
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+            }
+            match client
+                .get(format!("{}/health", self.base))
+                .timeout(Duration::from_secs(5))
+                .send()
+            {
+                Ok(r) if r.status().as_u16() == 503 => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Whether the process was started and not stopped or killed since.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The REST port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The worker's log so far.
@@ -200,6 +284,20 @@ impl Worker {
     }
 }
 
+/// Waits (30 s) until connector `name` or its first task is FAILED on `w`
+/// and returns that trace.
+pub fn failed_trace(w: &Worker, name: &str) -> String {
+    let s = w.wait_status(name, |s| {
+        s["tasks"][0]["state"] == "FAILED" || s["connector"]["state"] == "FAILED"
+    });
+    let t = if s["connector"]["state"] == "FAILED" {
+        &s["connector"]["trace"]
+    } else {
+        &s["tasks"][0]["trace"]
+    };
+    t.as_str().unwrap_or_default().to_owned()
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         self.kill9();
@@ -217,13 +315,19 @@ pub fn consume(topic: &str, want: usize, timeout: Duration) -> Vec<Kv> {
 
 /// Reads `topic` from the beginning until `done(records so far)` holds or
 /// `timeout` passed; returns everything read.
-pub fn consume_until(
+pub fn consume_until(topic: &str, timeout: Duration, done: impl FnMut(&[Kv]) -> bool) -> Vec<Kv> {
+    consume_until_on(&kafka_bootstrap(), topic, timeout, done)
+}
+
+/// [`consume_until`] on the broker at `bootstrap`.
+pub fn consume_until_on(
+    bootstrap: &str,
     topic: &str,
     timeout: Duration,
     mut done: impl FnMut(&[Kv]) -> bool,
 ) -> Vec<Kv> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_bootstrap())
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", unique("test-reader"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -314,4 +418,131 @@ pub fn pg_connector_file(
     )
     .unwrap();
     p
+}
+
+/// A golden workload's source side: a fresh database loaded with
+/// `fixtures/schema.sql` and `snapshot.sql`, and a PostgreSQL connector file
+/// for it (unique topic prefix and slot, schema `tms`, initial snapshot).
+pub struct GoldenSource {
+    pub db: String,
+    pub prefix: String,
+    pub slot: String,
+    pub dir: tempfile::TempDir,
+    pub conn: PathBuf,
+}
+
+/// Sets up a [`GoldenSource`]; `extra` keys are added to the connector config.
+pub fn golden_source(fixtures: &Path, label: &str, extra: serde_json::Value) -> GoldenSource {
+    let db = unique(label);
+    psql("postgres", &["-c", &format!("CREATE DATABASE {db}")]);
+    psql(&db, &["-f", fixtures.join("schema.sql").to_str().unwrap()]);
+    psql(
+        &db,
+        &["-f", fixtures.join("snapshot.sql").to_str().unwrap()],
+    );
+    let prefix = unique("g").replace('_', "");
+    let dir = tempfile::tempdir().unwrap();
+    let slot = unique(label).to_lowercase();
+    let mut config = serde_json::json!({
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": env("VELOCITY_PG_HOST", "127.0.0.1"),
+        "database.port": env("VELOCITY_PG_PORT", "55432"),
+        "database.user": env("VELOCITY_PG_SUPERUSER", "postgres"),
+        "database.password": env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
+        "database.dbname": db, "topic.prefix": prefix, "plugin.name": "pgoutput",
+        "slot.name": slot, "publication.name": slot, "publication.autocreate.mode": "filtered",
+        "schema.include.list": "tms", "snapshot.mode": "initial",
+        "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let conn = dir.path().join("pg.json");
+    std::fs::write(
+        &conn,
+        serde_json::json!({"name": label, "config": config}).to_string(),
+    )
+    .unwrap();
+    GoldenSource {
+        db,
+        prefix,
+        slot,
+        dir,
+        conn,
+    }
+}
+
+/// A record as read: (topic, key, value).
+pub type TopicKv = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Reads `topics` from the beginning (one consumer, fresh group) until
+/// `want` records arrived or `timeout` passed.
+pub fn read_records(topics: &[String], want: usize, timeout: Duration) -> Vec<TopicKv> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .set("group.id", unique("records-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create()
+        .unwrap();
+    let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&refs).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + timeout;
+    while out.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push((
+                m.topic().to_owned(),
+                m.key().map(<[u8]>::to_vec),
+                m.payload().map(<[u8]>::to_vec),
+            ));
+        }
+    }
+    out
+}
+
+/// Starts psql on `db` of the test server as the superuser, running the SQL
+/// file `sql` in the background (stdout discarded); wait on the child.
+pub fn psql_file_in_background(db: &str, sql: &Path) -> Child {
+    Command::new("psql")
+        .arg(format!(
+            "host={} port={} user={} dbname={db}",
+            env("VELOCITY_PG_HOST", "127.0.0.1"),
+            env("VELOCITY_PG_PORT", "55432"),
+            env("VELOCITY_PG_SUPERUSER", "postgres")
+        ))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(sql)
+        .env(
+            "PGPASSWORD",
+            env("VELOCITY_PG_SUPERUSER_PASSWORD", "postgres"),
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("psql is installed (scripts/services.sh installs it)")
+}
+
+/// Appends `line-<i>` for i in `from..to` to the file at `path`.
+pub fn append_lines(path: &Path, from: usize, to: usize) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for i in from..to {
+        writeln!(f, "line-{i}").unwrap();
+    }
+}
+
+/// A FileStreamSource connector `name` (JSON for `POST /connectors`)
+/// reading `file` into `topic` with StringConverter values.
+pub fn file_source_json(name: &str, file: &Path, topic: &str) -> String {
+    serde_json::json!({"name": name, "config": {
+        "connector.class": "FileStreamSource", "file": file, "topic": topic,
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
+    }})
+    .to_string()
 }

@@ -78,10 +78,7 @@ impl From<FileError> for ConnectError {
     fn from(e: FileError) -> ConnectError {
         match e {
             FileError::Config { key, message } => ConnectError::config(key, message),
-            other => match other.kind() {
-                ErrorKind::Retriable => ConnectError::retriable(other.to_string()),
-                ErrorKind::Fatal => ConnectError::fatal(other.to_string()),
-            },
+            other => ConnectError::from_error(other.kind(), other),
         }
     }
 }

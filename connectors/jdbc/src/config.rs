@@ -2,8 +2,6 @@
 //! map with the keys spelled as the Debezium JDBC sink spells them, and the
 //! [`ConfigDef`] the REST API publishes. Every error names its dotted key.
 
-use std::fmt;
-
 use velocity_api::config::ConfigExt;
 use velocity_api::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
 
@@ -77,48 +75,7 @@ pub enum WriteMethod {
     Rows,
 }
 
-/// The database family named by `connection.url`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `jdbc:postgresql://`.
-    Postgres,
-    /// `jdbc:mariadb://` or `jdbc:mysql://`.
-    MariaDb,
-}
-
-/// A parsed `connection.url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionUrl {
-    /// The database family.
-    pub dialect: Dialect,
-    /// Host name or address.
-    pub host: String,
-    /// Port (default 5432 or 3306).
-    pub port: u16,
-    /// Database name.
-    pub database: String,
-}
-
-/// A secret string whose `Debug` and `Display` never show the value.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The secret itself; only for handing to a database driver.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[hidden]")
-    }
-}
+pub use velocity_api::jdbc::{ConnectionUrl, Dialect, Secret};
 
 /// Configuration of the JDBC sink and its task.
 #[derive(Debug, Clone)]
@@ -163,56 +120,23 @@ fn message_of(e: velocity_api::ConnectError) -> String {
     }
 }
 
-/// Parses `jdbc:postgresql://host[:port]/db[?…]` (and mariadb/mysql).
+/// Parses `jdbc:postgresql://host[:port]/db[?…]` (and mariadb/mysql);
+/// see [`velocity_api::jdbc::parse_url`].
 pub fn parse_url(url: &str) -> Result<ConnectionUrl, JdbcError> {
-    let fix = "use jdbc:postgresql://host:port/database, jdbc:mariadb://host:port/database or jdbc:mysql://host:port/database";
-    let (dialect, rest, default_port) = if let Some(r) = url.strip_prefix("jdbc:postgresql://") {
-        (Dialect::Postgres, r, 5432)
-    } else if let Some(r) = url
-        .strip_prefix("jdbc:mariadb://")
-        .or_else(|| url.strip_prefix("jdbc:mysql://"))
-    {
-        (Dialect::MariaDb, r, 3306)
-    } else {
-        let shown = url.split('?').next().unwrap_or("");
-        return Err(cfg_err(
-            CONNECTION_URL,
-            format!("unsupported URL '{shown}': {fix}"),
-        ));
-    };
-    let rest = rest.split('?').next().unwrap_or("");
-    let (hostport, database) = rest.split_once('/').unwrap_or((rest, ""));
-    let database = database.trim_end_matches('/');
-    if database.is_empty() {
-        return Err(cfg_err(
-            CONNECTION_URL,
-            format!("the URL names no database: {fix}"),
-        ));
-    }
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>().map_err(|_| {
-                cfg_err(CONNECTION_URL, format!("port '{p}' is not a number: {fix}"))
-            })?,
-        ),
-        None => (hostport, default_port),
-    };
-    if host.is_empty() || host.contains(',') || host.contains('@') {
-        return Err(cfg_err(
-            CONNECTION_URL,
-            format!("expected exactly one host name: {fix}"),
-        ));
-    }
-    Ok(ConnectionUrl {
-        dialect,
-        host: host.to_owned(),
-        port,
-        database: database.to_owned(),
-    })
+    velocity_api::jdbc::parse_url(url).map_err(|m| cfg_err(CONNECTION_URL, m))
 }
 
 impl JdbcSinkConfig {
+    /// Who connects where.
+    pub fn login(&self) -> velocity_api::jdbc::Login<'_> {
+        velocity_api::jdbc::Login {
+            url: &self.url,
+            user: &self.username,
+            user_key: CONNECTION_USERNAME,
+            password: &self.password,
+        }
+    }
+
     /// Parses and checks `config`; the first problem is returned.
     pub fn from_raw(config: &RawConfig) -> Result<JdbcSinkConfig, JdbcError> {
         let mut errors = Self::check(config);

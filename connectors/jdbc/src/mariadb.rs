@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, TxOpts};
+use mysql_async::{Conn, TxOpts};
 
 use crate::config::{InsertMode, JdbcSinkConfig, SchemaEvolution};
 use crate::error::{my_error, JdbcError};
@@ -89,37 +89,7 @@ impl MyWriter {
     /// Connects with the URL and credentials of `cfg`. Access denied (1045)
     /// and unknown database (1049) are fatal; network errors retriable.
     pub async fn connect(cfg: &JdbcSinkConfig) -> Result<MyWriter, JdbcError> {
-        let u = &cfg.url;
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(u.host.clone())
-            .tcp_port(u.port)
-            .user(Some(cfg.username.clone()))
-            .pass(Some(cfg.password.expose().to_owned()))
-            .db_name(Some(u.database.clone()))
-            .init(vec!["SET time_zone = '+00:00'"]);
-        let address = format!("{}:{}", u.host, u.port);
-        let conn = Conn::new(opts).await.map_err(|e| match &e {
-            mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1044 | 1698) => {
-                JdbcError::Auth {
-                    database: "MariaDB",
-                    address: address.clone(),
-                    user: cfg.username.clone(),
-                    message: s.message.clone(),
-                }
-            }
-            mysql_async::Error::Server(s) => JdbcError::Connect {
-                database: "MariaDB",
-                address: address.clone(),
-                message: format!("{} (error {})", s.message, s.code),
-                retriable: false,
-            },
-            other => JdbcError::Connect {
-                database: "MariaDB",
-                address: address.clone(),
-                message: other.to_string(),
-                retriable: true,
-            },
-        })?;
+        let conn = velocity_api::jdbc::my::connect(cfg.login()).await?;
         Ok(MyWriter {
             conn,
             tables: HashMap::new(),

@@ -10,12 +10,11 @@
 //! binary COPY path without a per-type binary encoder.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use futures::SinkExt;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres::{Client, Transaction};
 
 use crate::config::{InsertMode, JdbcSinkConfig, SchemaEvolution, WriteMethod};
 use crate::error::{pg_error, JdbcError};
@@ -60,45 +59,8 @@ impl PgWriter {
     /// failures and unknown databases are fatal; unreachable servers are
     /// retriable. The password never appears in the error.
     pub async fn connect(cfg: &JdbcSinkConfig) -> Result<PgWriter, JdbcError> {
-        let u = &cfg.url;
-        let mut pc = tokio_postgres::Config::new();
-        pc.host(&u.host)
-            .port(u.port)
-            .dbname(&u.database)
-            .user(&cfg.username)
-            .password(cfg.password.expose())
-            .application_name("velocity-jdbc-sink")
-            .connect_timeout(Duration::from_secs(10));
-        let address = format!("{}:{}", u.host, u.port);
-        let (client, conn) = pc.connect(NoTls).await.map_err(|e| match e.as_db_error() {
-            Some(db) if matches!(db.code().code(), "28P01" | "28000") => JdbcError::Auth {
-                database: "PostgreSQL",
-                address: address.clone(),
-                user: cfg.username.clone(),
-                message: db.message().to_owned(),
-            },
-            Some(db) => JdbcError::Connect {
-                database: "PostgreSQL",
-                address: address.clone(),
-                message: format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-                retriable: false,
-            },
-            None => JdbcError::Connect {
-                database: "PostgreSQL",
-                address: address.clone(),
-                message: e.to_string(),
-                retriable: true,
-            },
-        })?;
-        let conn = tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::warn!(error = %e, "JDBC sink PostgreSQL connection closed");
-            }
-        });
-        client
-            .batch_execute("SET TIME ZONE 'UTC'")
-            .await
-            .map_err(|e| pg_error("setting the session time zone", &e))?;
+        let (client, conn) =
+            velocity_api::jdbc::pg::connect(cfg.login(), "velocity-jdbc-sink").await?;
         Ok(PgWriter {
             client,
             conn,

@@ -1,14 +1,15 @@
 //! The JDBC sink task: turns records into table changes as they arrive,
 //! buffers them, and writes every `batch.size` changes (and on `flush`) as
-//! one database transaction. Retriable database errors (lost connection,
-//! deadlock) reconnect and retry the same batch a few times before the task
-//! fails; fatal ones (missing table with `schema.evolution=none`, bad
-//! credentials, a constraint violation) fail it at once, with nothing of the
-//! failed batch written.
-
-use std::time::Duration;
+//! one database transaction. A failed batch is rolled back and the error
+//! returned with its kind: retriable ones (lost connection, deadlock,
+//! database restarting) make the runtime's retry policy restart the task in
+//! place, which reconnects and re-delivers everything not yet flushed;
+//! fatal ones (missing table with `schema.evolution=none`, bad credentials,
+//! a constraint violation) fail the task at once, with nothing of the failed
+//! batch written.
 
 use async_trait::async_trait;
+use velocity_api::sink::write_reconnecting;
 use velocity_api::{RawConfig, Result, SinkRecord, SinkTask, TaskContext};
 
 use crate::config::{Dialect, InsertMode, JdbcSinkConfig};
@@ -16,9 +17,6 @@ use crate::error::JdbcError;
 use crate::mariadb::MyWriter;
 use crate::model::{plan, Change, Interpreter, TablePlan};
 use crate::postgres::PgWriter;
-
-/// How many times a batch is retried after a retriable error.
-pub const MAX_RETRIES: u32 = 3;
 
 /// A connection to either database family.
 pub enum Writer {
@@ -67,34 +65,15 @@ impl State {
         let changes = std::mem::take(&mut self.buffer);
         let n = changes.len();
         let plans = plan(changes, self.cfg.insert_mode != InsertMode::Insert);
-        let mut attempt = 0;
-        loop {
-            let result = match self.writer.as_mut() {
-                Some(w) => w.write(&plans).await,
-                None => match Writer::connect(&self.cfg).await {
-                    Ok(w) => {
-                        let w = self.writer.insert(w);
-                        w.write(&plans).await
-                    }
-                    Err(e) => Err(e),
-                },
-            };
-            match result {
-                Ok(()) => {
-                    tracing::debug!(records = n, "JDBC sink batch written");
-                    return Ok(());
-                }
-                Err(e)
-                    if e.kind() == velocity_api::ErrorKind::Retriable && attempt < MAX_RETRIES =>
-                {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "JDBC sink batch failed; reconnecting and retrying");
-                    self.writer = None;
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let cfg = &self.cfg;
+        write_reconnecting(
+            &mut self.writer,
+            async || Writer::connect(cfg).await,
+            async |w: &mut Writer| w.write(&plans).await,
+        )
+        .await?;
+        tracing::debug!(records = n, "JDBC sink batch written");
+        Ok(())
     }
 }
 

@@ -201,6 +201,10 @@ pub struct MySqlConfig {
     pub include_schema_changes: bool,
     /// `include.query` (default false).
     pub include_query: bool,
+    /// `connect.keep.alive` (default true): a binlog connection the server
+    /// closes (restart, `KILL`, network) is a retriable error, so the
+    /// runtime reconnects from the last stored offset; false fails the task.
+    pub keep_alive: bool,
     /// `tombstones.on.delete` (default true).
     pub tombstones_on_delete: bool,
     /// `decimal.handling.mode` (default `precise`).
@@ -213,6 +217,13 @@ pub struct MySqlConfig {
     pub history_topic: Option<String>,
     /// `schema.history.internal.kafka.bootstrap.servers`.
     pub history_bootstrap: Option<String>,
+    /// `schema.history.internal.producer.*`: librdkafka settings of the
+    /// history producer (Debezium's pass-through, e.g.
+    /// `schema.history.internal.producer.security.protocol=ssl`).
+    pub history_producer: Vec<(String, String)>,
+    /// `schema.history.internal.consumer.*`: settings of the history
+    /// consumer and admin client.
+    pub history_consumer: Vec<(String, String)>,
     /// `max.batch.size` (default 2048).
     pub max_batch_size: usize,
     /// `max.queue.size` (default 8192).
@@ -274,6 +285,7 @@ pub fn config_def() -> ConfigDef {
         k("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SNAPSHOT_MODES),
         k("snapshot.locking.mode", String, Some("minimal"), Medium, "minimal (global read lock only while reading the binlog position and schema) or none.").one_of(&["minimal", "none"]),
         k("include.schema.changes", Boolean, Some("true"), Medium, "Publish DDL changes to the topic named after topic.prefix."),
+        k("connect.keep.alive", Boolean, Some("true"), Low, "Reconnect when the server closes the binlog connection (the runtime restarts the task in place from the last stored offset, under errors.max.retries); false fails the task instead."),
         k("include.query", Boolean, Some("false"), Low, "Add the original SQL statement to source.query (needs binlog_rows_query_log_events / binlog_annotate_row_events)."),
         k("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event."),
         k("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(&["precise", "double", "string"]),
@@ -435,6 +447,7 @@ impl MySqlConfig {
         };
         let include_schema_changes = take!(c.bool_or("include.schema.changes", true), true);
         let include_query = take!(c.bool_or("include.query", false), false);
+        let keep_alive = take!(c.bool_or("connect.keep.alive", true), true);
         let tombstones_on_delete = take!(c.bool_or("tombstones.on.delete", true), true);
         let provide_transaction_metadata =
             take!(c.bool_or("provide.transaction.metadata", false), false);
@@ -454,6 +467,14 @@ impl MySqlConfig {
         let history_bootstrap = c
             .opt_str("schema.history.internal.kafka.bootstrap.servers")
             .map(str::to_owned);
+        let history_producer = c
+            .with_prefix("schema.history.internal.producer.")
+            .into_iter()
+            .collect();
+        let history_consumer = c
+            .with_prefix("schema.history.internal.consumer.")
+            .into_iter()
+            .collect();
         if errors.is_empty() {
             Ok(MySqlConfig {
                 flavor,
@@ -468,12 +489,15 @@ impl MySqlConfig {
                 locking_mode,
                 include_schema_changes,
                 include_query,
+                keep_alive,
                 tombstones_on_delete,
                 decimal_mode,
                 time_precision_mode,
                 bigint_unsigned_mode,
                 history_topic,
                 history_bootstrap,
+                history_producer,
+                history_consumer,
                 max_batch_size,
                 max_queue_size,
                 poll_interval: Duration::from_millis(poll_ms as u64),
@@ -530,6 +554,7 @@ mod tests {
         assert_eq!(c.locking_mode, LockingMode::Minimal);
         assert!(c.include_schema_changes);
         assert!(!c.include_query);
+        assert!(c.keep_alive);
         assert!(c.tombstones_on_delete);
         assert_eq!(c.decimal_mode, DecimalMode::Precise);
         assert_eq!(

@@ -1,14 +1,15 @@
-//! Debezium's change-event shape for MySQL / MariaDB: the `source` block,
-//! per-table key/value/envelope schemas, `r`/`c`/`u`/`d` records,
-//! tombstones and schema-change records.
+//! MySQL / MariaDB's part of Debezium's change events: the `source` block
+//! (`io.debezium.connector.mysql.Source` / `…mariadb.Source`), the
+//! per-table schemas (column mapping, primary key) and the schema-change
+//! records. The envelope, key, delete + tombstone records themselves are
+//! built by the shared [`velocity_api::debezium`] layer.
 //!
 //! Schemas are built once per table definition and shared by every record
 //! of that table (`Arc`).
 
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use velocity_api::schema::logical;
+use velocity_api::debezium::{self, SourceBlock, SourceCommon, SourceTime, TableEnvelope};
 use velocity_api::{
     ConnectRecord, Offset, Partition, Schema, SchemaRef, SourceRecord, Struct, Value,
 };
@@ -18,31 +19,8 @@ use crate::config::{Flavor, MySqlConfig};
 use crate::ddl::TableChange;
 use crate::types::{map_column, ColumnMapping};
 
-/// The version string written to `source.version`.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ".Velocity");
-
 fn build_source_schema(flavor: Flavor) -> SchemaRef {
-    let snapshot = Schema::string()
-        .optional()
-        .named(logical::DBZ_ENUM)
-        .version(1)
-        .param(
-            "allowed",
-            "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
-        )
-        .default_value(Value::String("false".into()));
-    Schema::struct_()
-        .named(flavor.source_schema_name())
-        .version(1)
-        .field("version", Schema::string())
-        .field("connector", Schema::string())
-        .field("name", Schema::string())
-        .field("ts_ms", Schema::int64())
-        .field("snapshot", snapshot)
-        .field("db", Schema::string())
-        .field("sequence", Schema::string().optional())
-        .field("ts_us", Schema::int64().optional())
-        .field("ts_ns", Schema::int64().optional())
+    debezium::source_schema_base(flavor.source_schema_name(), debezium::SNAPSHOT_MARKERS)
         .field("table", Schema::string().optional())
         .field("server_id", Schema::int64())
         .field("gtid", Schema::string().optional())
@@ -54,7 +32,9 @@ fn build_source_schema(flavor: Flavor) -> SchemaRef {
         .build()
 }
 
-/// `io.debezium.connector.mysql.Source` / `io.debezium.connector.mariadb.Source`.
+/// `io.debezium.connector.mysql.Source` / `io.debezium.connector.mariadb.Source`:
+/// the common fields, then `table`, `server_id`, `gtid`, `file`, `pos`,
+/// `row`, `thread`, `query`.
 pub fn source_schema(flavor: Flavor) -> SchemaRef {
     static MYSQL: OnceLock<SchemaRef> = OnceLock::new();
     static MARIADB: OnceLock<SchemaRef> = OnceLock::new();
@@ -62,12 +42,6 @@ pub fn source_schema(flavor: Flavor) -> SchemaRef {
         Flavor::MySql => MYSQL.get_or_init(|| build_source_schema(flavor)).clone(),
         Flavor::MariaDb => MARIADB.get_or_init(|| build_source_schema(flavor)).clone(),
     }
-}
-
-/// The `transaction` block schema (`event.block`), shared with the other
-/// CDC connectors ([`velocity_api::transaction::block_schema`]).
-pub fn transaction_block_schema() -> SchemaRef {
-    velocity_api::transaction::block_schema()
 }
 
 /// Where an event comes from, for the `source` block.
@@ -93,35 +67,32 @@ pub struct SourceInfo {
     pub query: Option<String>,
 }
 
-/// Builds the `source` struct of `flavor` for `db`.`table`.
+/// Builds the `source` struct of `flavor` for `db`.`table` (`table` None:
+/// a database-level event such as a schema change).
 pub fn source_struct(
     cfg: &MySqlConfig,
     db: &str,
     table: Option<&str>,
     info: &SourceInfo,
 ) -> Struct {
-    Struct {
-        schema: source_schema(cfg.flavor),
-        values: vec![
-            Value::String(VERSION.into()),
-            Value::String(cfg.flavor.connector_name().into()),
-            Value::String(cfg.topic_prefix.clone()),
-            Value::Int64(info.ts_ms),
-            Value::String(info.snapshot.into()),
-            Value::String(db.to_owned()),
-            Value::Null,
-            Value::Int64(info.ts_ms.saturating_mul(1000)),
-            Value::Int64(info.ts_ms.saturating_mul(1_000_000)),
-            table.map_or(Value::Null, |t| Value::String(t.to_owned())),
-            Value::Int64(info.server_id),
-            info.gtid.clone().map_or(Value::Null, Value::String),
-            Value::String(info.file.clone()),
-            Value::Int64(info.pos),
-            Value::Int32(info.row),
-            info.thread.map_or(Value::Null, Value::Int64),
-            info.query.clone().map_or(Value::Null, Value::String),
-        ],
-    }
+    let common = SourceCommon {
+        connector: cfg.flavor.connector_name(),
+        name: &cfg.topic_prefix,
+        time: SourceTime::from_millis(info.ts_ms),
+        snapshot: info.snapshot,
+        db,
+        sequence: None,
+    };
+    SourceBlock::new(&source_schema(cfg.flavor), common)
+        .field("table", table)
+        .field("server_id", info.server_id)
+        .field("gtid", info.gtid.clone())
+        .field("file", info.file.as_str())
+        .field("pos", info.pos)
+        .field("row", info.row)
+        .field("thread", info.thread)
+        .field("query", info.query.clone())
+        .build()
 }
 
 /// One captured column: its position in the row image and its mapping.
@@ -142,18 +113,11 @@ pub struct TableSchema {
     pub db: String,
     /// Table.
     pub table: String,
-    /// Topic `<prefix>.<db>.<table>`.
-    pub topic: String,
     /// Captured columns in column order.
     pub slots: Vec<Slot>,
-    /// Positions in `slots` of the primary key columns, in key order.
-    pub key_slots: Vec<usize>,
-    /// `<prefix>.<db>.<table>.Key`, None without a primary key.
-    pub key_schema: Option<SchemaRef>,
-    /// `<prefix>.<db>.<table>.Value`.
-    pub value_schema: SchemaRef,
-    /// `<prefix>.<db>.<table>.Envelope` (version 2).
-    pub envelope_schema: SchemaRef,
+    /// Topic `<prefix>.<db>.<table>` and its key / value / envelope
+    /// schemas (no key schema without a primary key).
+    pub events: TableEnvelope,
     /// Number of columns of the table.
     pub width: usize,
 }
@@ -181,47 +145,15 @@ impl TableSchema {
                 ),
             }
         }
-        let key_slots: Vec<usize> = table
-            .primary_key
+        let fields = slots
             .iter()
-            .filter_map(|k| slots.iter().position(|s| &s.mapping.name == k))
+            .map(|s| (s.mapping.name.clone(), s.mapping.schema.clone()))
             .collect();
-        let mut value = Schema::struct_().optional().named(format!("{base}.Value"));
-        for s in &slots {
-            value = value.field(s.mapping.name.clone(), s.mapping.schema.clone());
-        }
-        let value_schema = value.build();
-        let key_schema = (!key_slots.is_empty()).then(|| {
-            let mut k = Schema::struct_().named(format!("{base}.Key"));
-            for &i in &key_slots {
-                k = k.field(
-                    slots[i].mapping.name.clone(),
-                    slots[i].mapping.schema.clone(),
-                );
-            }
-            k.build()
-        });
-        let envelope_schema = Schema::struct_()
-            .named(format!("{base}.Envelope"))
-            .version(2)
-            .field("before", value_schema.clone())
-            .field("after", value_schema.clone())
-            .field("source", source_schema(cfg.flavor))
-            .field("transaction", transaction_block_schema())
-            .field("op", Schema::string())
-            .field("ts_ms", Schema::int64().optional())
-            .field("ts_us", Schema::int64().optional())
-            .field("ts_ns", Schema::int64().optional())
-            .build();
         TableSchema {
             db: table.db.clone(),
             table: table.name.clone(),
-            topic: base,
+            events: TableEnvelope::new(base, fields, &table.primary_key, source_schema(cfg.flavor)),
             slots,
-            key_slots,
-            key_schema,
-            value_schema,
-            envelope_schema,
             width: table.columns.len(),
         }
     }
@@ -244,87 +176,35 @@ impl TableSchema {
             );
         }
         Ok(Struct {
-            schema: self.value_schema.clone(),
+            schema: self.events.value_schema.clone(),
             values: out,
         })
     }
 
-    /// The key struct of a row, or Null when the table has no primary key.
-    pub fn key_of(&self, row: &Struct) -> Value {
-        match &self.key_schema {
-            None => Value::Null,
-            Some(ks) => Value::Struct(Struct {
-                schema: ks.clone(),
-                values: self
-                    .key_slots
-                    .iter()
-                    .map(|&i| row.values[i].clone())
-                    .collect(),
-            }),
-        }
+    /// The `source` block of a row event of this table.
+    pub fn source(&self, cfg: &MySqlConfig, info: &SourceInfo) -> Struct {
+        source_struct(cfg, &self.db, Some(&self.table), info)
     }
 
-    /// Builds a change record. `op` is `r`, `c`, `u` or `d`.
+    /// Builds a change record. `op` is `r`, `c` or `u` (deletes:
+    /// [`TableEnvelope::delete`] with [`Self::source`]); `after` is keyed by
+    /// [`TableEnvelope::key_of`]; `transaction` is the event's
+    /// `transaction` block, if any.
     #[allow(clippy::too_many_arguments)]
     pub fn change(
         &self,
         cfg: &MySqlConfig,
         op: &'static str,
-        key_row: &Struct,
         before: Option<Struct>,
-        after: Option<Struct>,
+        after: Struct,
         info: &SourceInfo,
+        transaction: Option<Struct>,
         partition: &Partition,
         offset: Offset,
     ) -> SourceRecord {
-        let (now_ms, now_us, now_ns) = now();
-        let source = source_struct(cfg, &self.db, Some(&self.table), info);
-        let envelope = Struct {
-            schema: self.envelope_schema.clone(),
-            values: vec![
-                before.map_or(Value::Null, Value::Struct),
-                after.map_or(Value::Null, Value::Struct),
-                Value::Struct(source),
-                Value::Null,
-                Value::String(op.into()),
-                Value::Int64(now_ms),
-                Value::Int64(now_us),
-                Value::Int64(now_ns),
-            ],
-        };
-        let mut record = ConnectRecord::new(
-            self.topic.clone(),
-            self.key_schema.clone(),
-            self.key_of(key_row),
-            Some(self.envelope_schema.clone()),
-            Value::Struct(envelope),
-        );
-        record.timestamp = Some(now_ms);
-        SourceRecord {
-            source_partition: partition.clone(),
-            source_offset: offset,
-            record,
-        }
-    }
-
-    /// The tombstone that follows a delete (same key, null value).
-    pub fn tombstone(
-        &self,
-        key_row: &Struct,
-        partition: &Partition,
-        offset: Offset,
-    ) -> SourceRecord {
-        SourceRecord {
-            source_partition: partition.clone(),
-            source_offset: offset,
-            record: ConnectRecord::new(
-                self.topic.clone(),
-                self.key_schema.clone(),
-                self.key_of(key_row),
-                None,
-                Value::Null,
-            ),
-        }
+        let source = self.source(cfg, info);
+        self.events
+            .change(op, before, after, source, transaction, partition, offset)
     }
 }
 
@@ -486,13 +366,7 @@ pub fn schema_change(
 }
 
 /// Now as (ms, µs, ns) since the epoch.
-pub fn now() -> (i64, i64, i64) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let ns = d.as_nanos() as i64;
-    (ns / 1_000_000, ns / 1_000, ns)
-}
+pub use velocity_api::debezium::now;
 
 /// Shared handle to a table's schemas.
 pub type TableSchemaRef = Arc<TableSchema>;

@@ -67,6 +67,9 @@ pub enum MySqlError {
         /// Why.
         detail: String,
     },
+    /// The binlog connection ended and `connect.keep.alive=false`.
+    #[error("{0}, and connect.keep.alive=false: restart the connector, or set connect.keep.alive=true to reconnect by itself")]
+    StreamClosed(String),
     /// The task is stopping.
     #[error("the task was stopped")]
     Stopped,
@@ -117,16 +120,20 @@ impl MySqlError {
 
 impl From<MySqlError> for ConnectError {
     fn from(e: MySqlError) -> ConnectError {
-        match e.kind() {
-            ErrorKind::Retriable => ConnectError::retriable(e.to_string()),
-            ErrorKind::Fatal => ConnectError::fatal(e.to_string()),
-        }
+        ConnectError::from_error(e.kind(), e)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_stream_without_keep_alive_is_fatal_and_names_the_key() {
+        let e = MySqlError::StreamClosed("the server closed the binlog stream".into());
+        assert_eq!(e.kind(), ErrorKind::Fatal);
+        assert!(e.to_string().contains("connect.keep.alive=true"));
+    }
 
     #[test]
     fn binlog_format_message_names_the_setting() {

@@ -14,17 +14,16 @@
 //! - The topic is created when absent (1 partition, `cleanup.policy=delete`,
 //!   `retention.ms=-1`, `retention.bytes=-1`): brokers such as tansu do not
 //!   auto-create topics.
+//! - All Kafka I/O goes through the shared helper `velocity-kafka-log`
+//!   (acknowledged writes; a read-to-end that does not trust the broker's
+//!   reported end offset).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Message, TopicPartitionList};
+use rdkafka::ClientConfig;
 use serde_json::{json, Value as Json};
 use velocity_api::Offset;
+use velocity_kafka_log::{ensure_topic, KafkaLog, KafkaLogError, TopicSpec};
 
 use crate::binlog::Position;
 use crate::catalog::{Column, Table};
@@ -189,16 +188,16 @@ pub fn table_json(kind: ChangeKind, t: &Table) -> Json {
     })
 }
 
-fn kafka_err(what: &str, e: impl std::fmt::Display) -> MySqlError {
-    MySqlError::History(format!("{what}: {e}"))
+fn log_err(e: KafkaLogError) -> MySqlError {
+    MySqlError::History(e.to_string())
 }
 
-/// The history topic on a Kafka broker.
+/// The history topic on a Kafka broker (through the shared Kafka log helper).
 pub struct KafkaHistory {
     /// Topic name.
     pub topic: String,
-    bootstrap: String,
-    producer: FutureProducer,
+    client: ClientConfig,
+    log: KafkaLog,
 }
 
 /// What the broker holds for the history topic.
@@ -213,155 +212,83 @@ pub enum TopicState {
 }
 
 impl KafkaHistory {
-    /// Connects a producer (no I/O yet).
-    pub fn new(bootstrap: &str, topic: &str) -> Result<KafkaHistory, MySqlError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("acks", "all")
-            .set("message.timeout.ms", "30000")
-            .create()
-            .map_err(|e| kafka_err("creating the schema history producer", e))?;
+    /// Connects a producer (no I/O yet). `producer` and `consumer` are
+    /// Debezium's `schema.history.internal.producer.*` /
+    /// `schema.history.internal.consumer.*` settings (librdkafka names,
+    /// e.g. `security.protocol`, `ssl.ca.location`, `sasl.username`); both
+    /// apply to the history topic's one client (producer settings last).
+    pub fn new(
+        bootstrap: &str,
+        topic: &str,
+        producer: &[(String, String)],
+        consumer: &[(String, String)],
+    ) -> Result<KafkaHistory, MySqlError> {
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", bootstrap);
+        for (k, v) in consumer.iter().chain(producer) {
+            client.set(k, v);
+        }
+        let log = KafkaLog::new(&client, topic).map_err(log_err)?;
         Ok(KafkaHistory {
             topic: topic.to_owned(),
-            bootstrap: bootstrap.to_owned(),
-            producer,
+            client,
+            log,
         })
-    }
-
-    fn consumer(&self) -> Result<BaseConsumer, MySqlError> {
-        ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("group.id", format!("velocity-history-{}", self.topic))
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("allow.auto.create.topics", "false")
-            .create()
-            .map_err(|e| kafka_err("creating the schema history consumer", e))
     }
 
     /// Whether the topic exists and holds records.
     pub async fn state(&self) -> Result<TopicState, MySqlError> {
-        let consumer = self.consumer()?;
-        let topic = self.topic.clone();
-        tokio::task::spawn_blocking(move || {
-            let md = consumer
-                .fetch_metadata(Some(&topic), Duration::from_secs(10))
-                .map_err(|e| kafka_err("reading the schema history topic metadata", e))?;
-            let exists = md
-                .topics()
-                .iter()
-                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty());
-            if !exists {
-                return Ok(TopicState::Missing);
-            }
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, 0, Duration::from_secs(10))
-                .map_err(|e| kafka_err("reading the schema history topic watermarks", e))?;
-            Ok(if high > low {
-                TopicState::HasRecords
-            } else {
-                TopicState::Empty
-            })
-        })
-        .await
-        .map_err(|e| kafka_err("schema history metadata task", e))?
+        match self.log.reported_watermarks().await {
+            Err(KafkaLogError::MissingTopic(_)) => Ok(TopicState::Missing),
+            Err(e) => Err(log_err(e)),
+            Ok(w) if w.iter().any(|(_, low, high)| high > low) => Ok(TopicState::HasRecords),
+            Ok(_) => Ok(TopicState::Empty),
+        }
     }
 
     /// Creates the topic when absent: one partition, infinite retention.
     pub async fn ensure_topic(&self) -> Result<(), MySqlError> {
-        if self.state().await? != TopicState::Missing {
-            return Ok(());
-        }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()
-            .map_err(|e| kafka_err("creating the admin client", e))?;
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let nt = NewTopic::new(&self.topic, 1, TopicReplication::Fixed(1))
-            .set("cleanup.policy", "delete")
-            .set("retention.ms", "-1")
-            .set("retention.bytes", "-1");
-        let res = admin.create_topics([&nt], &opts).await.map_err(|e| {
-            kafka_err(
-                &format!("creating the schema history topic {}", self.topic),
-                e,
-            )
-        })?;
-        for r in res {
-            match r {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((t, code)) => {
-                    return Err(MySqlError::History(format!(
-                        "could not create the schema history topic {t}: {code}; create it by hand (1 partition, retention.ms=-1) or check schema.history.internal.kafka.bootstrap.servers"
-                    )))
-                }
-            }
-        }
-        tracing::info!(topic = %self.topic, "created the schema history topic");
+        let spec = TopicSpec::new(&self.topic, 1, 1)
+            .with("cleanup.policy", "delete")
+            .with("retention.ms", "-1")
+            .with("retention.bytes", "-1");
+        ensure_topic(
+            &self.client,
+            &spec,
+            "create it by hand (1 partition, retention.ms=-1) or check schema.history.internal.kafka.bootstrap.servers",
+        )
+        .await
+        .map_err(log_err)?;
         Ok(())
     }
 
     /// Reads every record, in topic order.
     pub async fn read_all(&self) -> Result<Vec<HistoryRecord>, MySqlError> {
-        let consumer = self.consumer()?;
-        let topic = self.topic.clone();
-        tokio::task::spawn_blocking(move || {
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, 0, Duration::from_secs(10))
-                .map_err(|e| kafka_err("reading the schema history topic watermarks", e))?;
-            let mut out = Vec::new();
-            if high <= low {
-                return Ok(out);
+        let mut out = Vec::new();
+        for m in self
+            .log
+            .read_to_end(Duration::from_secs(120))
+            .await
+            .map_err(log_err)?
+        {
+            let Some(payload) = m.value else { continue };
+            let v: Json = serde_json::from_slice(&payload).map_err(|e| {
+                MySqlError::History(format!("schema history record at offset {}: {e}", m.offset))
+            })?;
+            if let Some(r) = HistoryRecord::from_json(&v) {
+                out.push(r);
             }
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&topic, 0, rdkafka::Offset::Beginning)
-                .map_err(|e| kafka_err("assigning the schema history partition", e))?;
-            consumer
-                .assign(&tpl)
-                .map_err(|e| kafka_err("assigning the schema history partition", e))?;
-            let deadline = Instant::now() + Duration::from_secs(120);
-            let mut next = low;
-            while next < high {
-                if Instant::now() > deadline {
-                    return Err(MySqlError::History(format!(
-                        "reading the schema history topic {topic} timed out at offset {next} of {high}"
-                    )));
-                }
-                match consumer.poll(Duration::from_millis(500)) {
-                    None => {}
-                    Some(Err(e)) => return Err(kafka_err("reading the schema history topic", e)),
-                    Some(Ok(m)) => {
-                        next = m.offset() + 1;
-                        let Some(payload) = m.payload() else { continue };
-                        let v: Json = serde_json::from_slice(payload).map_err(|e| {
-                            kafka_err(&format!("schema history record at offset {}", m.offset()), e)
-                        })?;
-                        if let Some(r) = HistoryRecord::from_json(&v) {
-                            out.push(r);
-                        }
-                    }
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| kafka_err("schema history reader task", e))?
+        }
+        Ok(out)
     }
 
     /// Appends one record and waits for the broker's acknowledgement.
     pub async fn record(&self, r: &HistoryRecord) -> Result<(), MySqlError> {
         let payload = r.to_json().to_string();
-        let rec: FutureRecord<'_, (), String> =
-            FutureRecord::to(&self.topic).partition(0).payload(&payload);
-        self.producer
-            .send(rec, Duration::from_secs(30))
+        self.log
+            .send(Some(0), None, Some(payload.as_bytes()))
             .await
-            .map_err(|(e, _)| {
-                kafka_err(
-                    &format!("writing to the schema history topic {}", self.topic),
-                    e,
-                )
-            })?;
+            .map_err(log_err)?;
         Ok(())
     }
 }

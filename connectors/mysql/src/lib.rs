@@ -8,7 +8,9 @@
 //! [`error`]; protocol modules: [`binlog`] (positions, GTIDs, offsets,
 //! server dialects), [`catalog`] (table metadata from
 //! `information_schema`), [`types`] (Debezium's type mapping), [`envelope`]
-//! (event shape), [`reader`] (checks, snapshot, streaming).
+//! (the `source` block, table schemas and schema-change records; the events
+//! themselves come from `velocity_api::debezium`), [`reader`] (checks,
+//! snapshot, streaming).
 
 pub mod binlog;
 pub mod catalog;

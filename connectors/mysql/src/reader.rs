@@ -35,6 +35,12 @@
 //!   before the first change of a transaction (carrying that change's
 //!   previous offset), an END record after its commit (carrying the offset
 //!   after the transaction), and the `transaction` block on change events.
+//! - Transaction boundaries: after the last record of every transaction
+//!   that yielded records (after its END metadata record, if any), at
+//!   XID / `COMMIT` / an implicitly committing DDL, comes a
+//!   [`SourceRecord::transaction_end`] marker carrying the offset after the
+//!   transaction, as the PostgreSQL connector does, for the runtime's
+//!   stateful transforms (the domain NetChangeFilter); it is never produced.
 //! - `include.query` on MariaDB: the ANNOTATE_ROWS event before a row event's
 //!   TABLE_MAP (read with `SHOW BINLOG EVENTS` when the server skipped it in
 //!   the stream); on MySQL the ROWS_QUERY event.
@@ -43,17 +49,18 @@
 //!   stops reading the binlog socket and the server waits.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use mysql_async::binlog::events::{EventData, RowsEventData};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder, Row};
 use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
-use velocity_api::transaction::TxCounter;
-use velocity_api::{Offset, Partition, SourceRecord, Struct, Value};
+use velocity_api::debezium::transaction::{self, TxCounter};
+use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
 
 use crate::binlog::{
     uuid_string, GtidSet, MariaGtid, Position, Server, MARIADB_ANNOTATE_ROWS_EVENT,
@@ -79,14 +86,30 @@ pub struct ReaderHandle {
     pub stop: watch::Sender<bool>,
     /// The reader task.
     pub join: tokio::task::JoinHandle<()>,
+    /// True while the newest batch sent ended a transaction and the binlog
+    /// stream had nothing more ready (see
+    /// [`velocity_api::SourceTask::caught_up`]); cleared before any other
+    /// batch.
+    pub caught_up: Arc<AtomicBool>,
 }
 
 /// Starts the reader for `cfg`, resuming from `stored`.
-pub fn spawn(cfg: Arc<MySqlConfig>, partition: Partition, stored: Option<Offset>) -> ReaderHandle {
+pub fn spawn(
+    cfg: Arc<MySqlConfig>,
+    partition: Partition,
+    stored: Option<Offset>,
+    metrics: Arc<SourceMetrics>,
+) -> ReaderHandle {
     let capacity = (cfg.max_queue_size / cfg.max_batch_size).max(1);
     let (tx, rx) = mpsc::channel(capacity);
     let (stop_tx, stop_rx) = watch::channel(false);
+    metrics.set_server(&cfg.topic_prefix);
+    metrics
+        .queue_total_capacity
+        .store(cfg.max_queue_size as u64, Ordering::Relaxed);
+    let caught_up = Arc::new(AtomicBool::new(false));
     let mut reader = Reader {
+        caught_up: caught_up.clone(),
         cfg,
         partition,
         stored: stored.as_ref().and_then(Position::from_offset),
@@ -99,6 +122,7 @@ pub fn spawn(cfg: Arc<MySqlConfig>, partition: Partition, stored: Option<Offset>
         history: None,
         recorded_upto: None,
         tx_topic: String::new(),
+        metrics,
     };
     reader.tx_topic = format!(
         "{}.{}",
@@ -106,7 +130,9 @@ pub fn spawn(cfg: Arc<MySqlConfig>, partition: Partition, stored: Option<Offset>
     );
     let join = tokio::spawn(async move {
         let tx = reader.tx.clone();
-        if let Err(e) = reader.run().await {
+        let result = reader.run().await;
+        reader.metrics.connected.store(false, Ordering::Relaxed);
+        if let Err(e) = result {
             if !matches!(e, MySqlError::Stopped) {
                 tracing::error!(error = %e, "MySQL reader failed");
                 let _ = tx.send(Err(e)).await;
@@ -117,6 +143,7 @@ pub fn spawn(cfg: Arc<MySqlConfig>, partition: Partition, stored: Option<Offset>
         rx,
         stop: stop_tx,
         join,
+        caught_up,
     }
 }
 
@@ -158,6 +185,9 @@ struct Txn {
     skip: Option<(u64, u64)>,
     /// Transaction metadata counters, once its BEGIN record is out.
     tx: Option<TxCounter>,
+    /// A record of this transaction was emitted: its end gets a
+    /// [`SourceRecord::transaction_end`] marker.
+    emitted: bool,
 }
 
 struct Reader {
@@ -177,10 +207,32 @@ struct Reader {
     recorded_upto: Option<Position>,
     /// `<topic.prefix>.<topic.transaction>`.
     tx_topic: String,
+    /// Debezium's streaming/snapshot metrics of the task.
+    metrics: Arc<SourceMetrics>,
+    /// See [`ReaderHandle::caught_up`].
+    caught_up: Arc<AtomicBool>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn q(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
     MySqlError::from_driver(e, &cfg.user, &cfg.addr())
+}
+
+/// The error for a binlog connection that ended: retriable (the runtime
+/// reconnects from the stored offset) under `connect.keep.alive=true`.
+fn closed_stream(cfg: &MySqlConfig, detail: &str) -> MySqlError {
+    if cfg.keep_alive {
+        MySqlError::Query(format!(
+            "{detail}; reconnecting from the last stored offset (connect.keep.alive=true)"
+        ))
+    } else {
+        MySqlError::StreamClosed(detail.to_owned())
+    }
 }
 
 fn snapshot_marker(
@@ -207,11 +259,18 @@ impl Reader {
         if self.batch.is_empty() {
             return Ok(());
         }
+        self.caught_up.store(false, Ordering::Release);
         let batch = std::mem::take(&mut self.batch);
         self.tx
             .send(Ok(batch))
             .await
-            .map_err(|_| MySqlError::Stopped)
+            .map_err(|_| MySqlError::Stopped)?;
+        self.metrics.queue_free(
+            self.tx.capacity(),
+            self.cfg.max_batch_size,
+            self.cfg.max_queue_size,
+        );
+        Ok(())
     }
 
     async fn push(&mut self, r: SourceRecord) -> Result<(), MySqlError> {
@@ -321,7 +380,12 @@ impl Reader {
         // the schema history must exist whenever offsets do (Debezium's rule)
         let mut history_state = None;
         if let (Some(topic), Some(bootstrap)) = (&cfg.history_topic, &cfg.history_bootstrap) {
-            let h = KafkaHistory::new(bootstrap, topic)?;
+            let h = KafkaHistory::new(
+                bootstrap,
+                topic,
+                &cfg.history_producer,
+                &cfg.history_consumer,
+            )?;
             let state = h.state().await?;
             if has_offset
                 && state != TopicState::HasRecords
@@ -579,6 +643,11 @@ impl Reader {
                 .map_err(|e| q(e, &cfg))?;
         }
         tracing::info!(tables = schemas.len(), %file, pos, "snapshot started");
+        let snapshot_started = std::time::Instant::now();
+        self.metrics.snapshot_running.store(true, Ordering::Relaxed);
+        self.metrics
+            .total_table_count
+            .store(schemas.len() as u64, Ordering::Relaxed);
         let base = Position {
             file: file.clone(),
             pos,
@@ -659,10 +728,10 @@ impl Reader {
                     let r = hts.change(
                         &cfg,
                         "r",
-                        &hrow,
                         None,
-                        Some(hrow.clone()),
+                        hrow,
                         &info(m),
+                        None,
                         &self.partition,
                         base.to_offset(),
                     );
@@ -682,10 +751,10 @@ impl Reader {
                     let r = hts.change(
                         &cfg,
                         "r",
-                        &hrow,
                         None,
-                        Some(hrow.clone()),
+                        hrow,
                         &info(m),
+                        None,
                         &self.partition,
                         base.to_offset(),
                     );
@@ -704,10 +773,10 @@ impl Reader {
             let r = hts.change(
                 &cfg,
                 "r",
-                &hrow,
                 None,
-                Some(hrow.clone()),
+                hrow,
                 &info(m),
+                None,
                 &self.partition,
                 done.to_offset(),
             );
@@ -728,6 +797,18 @@ impl Reader {
         let _ = conn.disconnect().await;
         self.send_batch().await?;
         tracing::info!("snapshot completed");
+        self.metrics
+            .snapshot_running
+            .store(false, Ordering::Relaxed);
+        self.metrics
+            .snapshot_completed
+            .store(true, Ordering::Relaxed);
+        self.metrics
+            .remaining_table_count
+            .store(0, Ordering::Relaxed);
+        self.metrics
+            .snapshot_duration_secs
+            .store(snapshot_started.elapsed().as_secs(), Ordering::Relaxed);
         Ok(Position {
             snapshot: false,
             snapshot_completed: false,
@@ -756,6 +837,7 @@ impl Reader {
             .map_err(|e| q(e, &cfg))?;
         let checksum = checksum.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
         tracing::info!(file = %start.file, pos = start.pos, "streaming the binlog");
+        self.metrics.connected.store(true, Ordering::Relaxed);
         let mut req = BinlogStreamRequest::new(cfg.server_id);
         if !start.file.is_empty() {
             req = req
@@ -785,21 +867,37 @@ impl Reader {
                     e = stream.next() => e,
                 }
             } else {
-                match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
-                    Ok(e) => e,
-                    Err(_) => {
+                // cancel-safe: an event not complete yet stays buffered
+                match stream.next().now_or_never() {
+                    Some(e) => e,
+                    None if self.batch.last().is_some_and(|r| r.control().is_some()) => {
+                        // a transaction ended and nothing more is ready:
+                        // hand it over now, as caught up
                         self.send_batch().await?;
+                        self.caught_up.store(true, Ordering::Release);
                         continue;
+                    }
+                    None => {
+                        match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
+                            Ok(e) => e,
+                            Err(_) => {
+                                self.send_batch().await?;
+                                continue;
+                            }
+                        }
                     }
                 }
             };
             let event = match next {
-                None => {
-                    return Err(MySqlError::Query(
-                        "the server closed the binlog stream".into(),
-                    ))
+                None => return Err(closed_stream(&cfg, "the server closed the binlog stream")),
+                Some(Err(e)) => {
+                    let e = q(e, &cfg);
+                    return Err(if e.kind() == velocity_api::ErrorKind::Retriable {
+                        closed_stream(&cfg, &e.to_string())
+                    } else {
+                        e
+                    });
                 }
-                Some(Err(e)) => return Err(q(e, &cfg)),
                 Some(Ok(e)) => e,
             };
             let header = event.header();
@@ -942,8 +1040,10 @@ impl Reader {
                             pos.to_offset(),
                         );
                         self.push(r).await?;
+                        txn.emitted = true;
                     }
                     txn.events += 1;
+                    self.metrics.event_seen();
                     // DDL commits implicitly
                     if is_ddl {
                         let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
@@ -952,6 +1052,7 @@ impl Reader {
                     }
                 }
                 EventData::XidEvent(_) => {
+                    self.metrics.transaction_committed(ts_ms, now_ms());
                     let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
                     self.finish_tx(&mut txn, ts_ms, after).await?;
                     self.end_txn(&mut txn, &cur_file, end_pos);
@@ -1085,36 +1186,34 @@ impl Reader {
                             thread: txn.thread,
                             query: txn.query.clone(),
                         };
-                        let begin_offset = prev.clone();
-                        let mut recs = self.records(&ts, op, before, after, &info, prev, next);
-                        if cfg.provide_transaction_metadata {
-                            if txn.tx.is_none() {
-                                let id = txn
-                                    .gtid
-                                    .clone()
-                                    .unwrap_or_else(|| format!("{}:{}", txn.file, txn.start));
-                                let begin = velocity_api::transaction::record(
-                                    &self.tx_topic,
-                                    "BEGIN",
-                                    &id,
-                                    ts_ms,
-                                    None,
-                                    &self.partition,
-                                    begin_offset,
-                                    now().0,
-                                );
-                                self.push(begin).await?;
-                                txn.tx = Some(TxCounter::new(id));
-                            }
-                            let collection = format!("{}.{}", ts.db, ts.table);
-                            if let Some(tx) = txn.tx.as_mut() {
-                                for r in recs.iter_mut() {
-                                    if let Value::Struct(env) = &mut r.record.value {
-                                        env.values[3] = tx.next_block(&collection);
-                                    }
-                                }
-                            }
+                        if cfg.provide_transaction_metadata && txn.tx.is_none() {
+                            let id = txn
+                                .gtid
+                                .clone()
+                                .unwrap_or_else(|| format!("{}:{}", txn.file, txn.start));
+                            let begin = transaction::record(
+                                &self.tx_topic,
+                                "BEGIN",
+                                &id,
+                                ts_ms,
+                                None,
+                                &self.partition,
+                                prev.clone(),
+                                now().0,
+                            );
+                            self.push(begin).await?;
+                            txn.tx = Some(TxCounter::new(id));
                         }
+                        let recs = self.records(
+                            &ts,
+                            op,
+                            before,
+                            after,
+                            &info,
+                            txn.tx.as_mut(),
+                            [prev, next],
+                        );
+                        txn.emitted |= !recs.is_empty();
                         for r in recs {
                             self.push(r).await?;
                         }
@@ -1128,7 +1227,10 @@ impl Reader {
         }
     }
 
-    /// The records of one row change, with only the last carrying `next`.
+    /// The records of one row change, with only the last carrying `next`
+    /// (`[prev, next]`: the others carry `prev`); with `tx` (transaction
+    /// metadata on), every change event gets the next `transaction` block
+    /// of the table's collection, in emission order.
     #[allow(clippy::too_many_arguments)]
     fn records(
         &self,
@@ -1137,42 +1239,40 @@ impl Reader {
         before: Option<Struct>,
         after: Option<Struct>,
         info: &SourceInfo,
-        prev: Offset,
-        next: Offset,
+        mut tx: Option<&mut TxCounter>,
+        [prev, next]: [Offset; 2],
     ) -> Vec<SourceRecord> {
         let cfg = &self.cfg;
         let p = &self.partition;
-        let tomb = cfg.tombstones_on_delete && ts.key_schema.is_some();
+        let tomb = cfg.tombstones_on_delete && ts.events.key_schema.is_some();
+        let collection = tx.as_ref().map(|_| format!("{}.{}", ts.db, ts.table));
+        let mut block = || {
+            tx.as_deref_mut()
+                .zip(collection.as_deref())
+                .map(|(t, c)| t.next_block(c))
+        };
+        let mut out = Vec::new();
         match (op, before, after) {
-            ("c", _, Some(a)) => {
-                vec![ts.change(cfg, "c", &a, None, Some(a.clone()), info, p, next)]
-            }
+            ("c", _, Some(a)) => out.push(ts.change(cfg, "c", None, a, info, block(), p, next)),
             ("d", Some(b), _) => {
-                if tomb {
-                    vec![
-                        ts.change(cfg, "d", &b, Some(b.clone()), None, info, p, prev),
-                        ts.tombstone(&b, p, next),
-                    ]
-                } else {
-                    vec![ts.change(cfg, "d", &b, Some(b.clone()), None, info, p, next)]
-                }
+                let source = ts.source(cfg, info);
+                ts.events
+                    .delete(b, source, block(), tomb, p, prev, next, &mut out);
             }
             ("u", Some(b), Some(a)) => {
-                if ts.key_schema.is_some() && ts.key_of(&b) != ts.key_of(&a) {
+                if ts.events.key_schema.is_some() && ts.events.key_of(&b) != ts.events.key_of(&a) {
                     // primary key change: delete (+ tombstone) of the old key, create of the new
-                    let mut out =
-                        vec![ts.change(cfg, "d", &b, Some(b.clone()), None, info, p, prev.clone())];
-                    if tomb {
-                        out.push(ts.tombstone(&b, p, prev));
-                    }
-                    out.push(ts.change(cfg, "c", &a, None, Some(a.clone()), info, p, next));
-                    out
+                    let source = ts.source(cfg, info);
+                    ts.events
+                        .delete(b, source, block(), tomb, p, prev.clone(), prev, &mut out);
+                    out.push(ts.change(cfg, "c", None, a, info, block(), p, next));
                 } else {
-                    vec![ts.change(cfg, "u", &a, Some(b), Some(a.clone()), info, p, next)]
+                    out.push(ts.change(cfg, "u", Some(b), a, info, block(), p, next));
                 }
             }
-            _ => Vec::new(),
+            _ => {}
         }
+        out
     }
 
     /// The offset of the position after a transaction (where the next starts).
@@ -1195,7 +1295,11 @@ impl Reader {
         .to_offset()
     }
 
-    /// Emits the END record of the transaction, if its BEGIN was emitted.
+    /// Emits the END record of the transaction, if its BEGIN was emitted,
+    /// then, if the transaction emitted any record, the runtime's
+    /// transaction-end marker ([`SourceRecord::transaction_end`], never
+    /// produced) carrying `after`, for stateful transforms such as the
+    /// domain NetChangeFilter.
     async fn finish_tx(
         &mut self,
         txn: &mut Txn,
@@ -1203,17 +1307,25 @@ impl Reader {
         after: Offset,
     ) -> Result<(), MySqlError> {
         if let Some(tx) = txn.tx.take() {
-            let end = velocity_api::transaction::record(
+            let end = transaction::record(
                 &self.tx_topic,
                 "END",
                 &tx.id,
                 ts_ms,
                 Some(&tx.per_collection),
                 &self.partition,
-                after,
+                after.clone(),
                 now().0,
             );
             self.push(end).await?;
+        }
+        if std::mem::take(&mut txn.emitted) {
+            let id = txn
+                .gtid
+                .clone()
+                .unwrap_or_else(|| format!("{}:{}", txn.file, txn.start));
+            let marker = SourceRecord::transaction_end(self.partition.clone(), after, Some(id));
+            self.push(marker).await?;
         }
         Ok(())
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use velocity_api::{
-    ConnectError, Offset, Partition, RawConfig, Result, SourceRecord, SourceTask, TaskContext,
+    ConnectError, Offset, Partition, RawConfig, Result, SourceMetrics, SourceRecord, SourceTask,
+    TaskContext,
 };
 
 use crate::config::MySqlConfig;
@@ -19,11 +20,23 @@ pub fn partition(topic_prefix: &str) -> Partition {
 }
 
 /// The task object.
-#[derive(Default)]
 pub struct MySqlSourceTask {
     reader: Option<ReaderHandle>,
     cfg: Option<Arc<MySqlConfig>>,
     partition: Partition,
+    /// Debezium's streaming/snapshot metrics, kept across restarts in place.
+    metrics: Arc<SourceMetrics>,
+}
+
+impl Default for MySqlSourceTask {
+    fn default() -> Self {
+        MySqlSourceTask {
+            reader: None,
+            cfg: None,
+            partition: Partition::default(),
+            metrics: Arc::new(SourceMetrics::new("mysql")),
+        }
+    }
 }
 
 #[async_trait]
@@ -33,7 +46,12 @@ impl SourceTask for MySqlSourceTask {
         let cfg = Arc::new(cfg);
         self.partition = partition(&cfg.topic_prefix);
         let stored = ctx.offsets.offset(&self.partition);
-        self.reader = Some(reader::spawn(cfg.clone(), self.partition.clone(), stored));
+        self.reader = Some(reader::spawn(
+            cfg.clone(),
+            self.partition.clone(),
+            stored,
+            self.metrics.clone(),
+        ));
         self.cfg = Some(cfg);
         Ok(())
     }
@@ -42,12 +60,30 @@ impl SourceTask for MySqlSourceTask {
         let (Some(r), Some(cfg)) = (self.reader.as_mut(), self.cfg.as_ref()) else {
             return Err(ConnectError::fatal("poll before start"));
         };
-        velocity_api::source::poll_reader(&mut r.rx, cfg.poll_interval, "the MySQL binlog reader")
-            .await
+        let batch = velocity_api::source::poll_reader(
+            &mut r.rx,
+            cfg.poll_interval,
+            "the MySQL binlog reader",
+        )
+        .await;
+        // the reader refills the queue while the task works on this batch
+        self.metrics
+            .queue_free(r.rx.capacity(), cfg.max_batch_size, cfg.max_queue_size);
+        batch
     }
 
     async fn commit(&mut self, _offsets: &[(Partition, Offset)]) -> Result<()> {
         Ok(())
+    }
+
+    fn caught_up(&self) -> bool {
+        self.reader.as_ref().is_some_and(|r| {
+            r.rx.is_empty() && r.caught_up.load(std::sync::atomic::Ordering::Acquire)
+        })
+    }
+
+    fn metrics(&self) -> Option<Arc<SourceMetrics>> {
+        Some(self.metrics.clone())
     }
 
     async fn stop(&mut self) -> Result<()> {

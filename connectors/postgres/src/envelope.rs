@@ -1,54 +1,41 @@
-//! Debezium's change-event shape: per-table key/value/envelope schemas and
-//! the construction of `r`/`c`/`u`/`d` records and tombstones.
+//! PostgreSQL's part of Debezium's change events: the
+//! `io.debezium.connector.postgresql.Source` block and the per-table
+//! schemas (column mapping, key columns). The envelope, key, delete +
+//! tombstone and truncate records themselves are built by the shared
+//! [`velocity_api::debezium`] layer.
 //!
 //! Schemas are built once per table version and shared by every record of
 //! that table (`Arc`), so building a record allocates only its values.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use velocity_api::schema::logical;
-use velocity_api::{
-    ConnectRecord, Offset, Partition, Schema, SchemaRef, SourceRecord, Struct, Value,
+use velocity_api::debezium::{
+    self, transaction, SourceBlock, SourceCommon, SourceTime, TableEnvelope,
 };
+use velocity_api::{Offset, Partition, Schema, SchemaRef, SourceRecord, Struct, Value};
 
 use crate::catalog::Table;
 use crate::config::PostgresConfig;
 use crate::types::{map_column, ColumnMapping};
 
-/// The version string written to `source.version`.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ".Velocity");
-
-/// `io.debezium.connector.postgresql.Source`, shared by all tables.
+/// `io.debezium.connector.postgresql.Source`, shared by all tables: the
+/// common fields, then `schema`, `table`, `txId`, `lsn`, `xmin`, `origin`,
+/// `origin_lsn`.
 pub fn source_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
-        let snapshot = Schema::string()
-            .optional()
-            .named(logical::DBZ_ENUM)
-            .version(1)
-            .param("allowed", "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental")
-            .default_value(Value::String("false".into()));
-        Schema::struct_()
-            .named("io.debezium.connector.postgresql.Source")
-            .version(1)
-            .field("version", Schema::string())
-            .field("connector", Schema::string())
-            .field("name", Schema::string())
-            .field("ts_ms", Schema::int64())
-            .field("snapshot", snapshot)
-            .field("db", Schema::string())
-            .field("sequence", Schema::string().optional())
-            .field("ts_us", Schema::int64().optional())
-            .field("ts_ns", Schema::int64().optional())
-            .field("schema", Schema::string())
-            .field("table", Schema::string())
-            .field("txId", Schema::int64().optional())
-            .field("lsn", Schema::int64().optional())
-            .field("xmin", Schema::int64().optional())
-            .field("origin", Schema::string().optional())
-            .field("origin_lsn", Schema::int64().optional())
-            .build()
+        debezium::source_schema_base(
+            "io.debezium.connector.postgresql.Source",
+            debezium::SNAPSHOT_MARKERS,
+        )
+        .field("schema", Schema::string())
+        .field("table", Schema::string())
+        .field("txId", Schema::int64().optional())
+        .field("lsn", Schema::int64().optional())
+        .field("xmin", Schema::int64().optional())
+        .field("origin", Schema::string().optional())
+        .field("origin_lsn", Schema::int64().optional())
+        .build()
     })
     .clone()
 }
@@ -71,6 +58,15 @@ pub struct SourcePosition {
     pub transaction: Option<(String, i64, i64)>,
 }
 
+impl SourcePosition {
+    /// The `transaction` block of an event at this position, if any.
+    fn transaction_block(&self) -> Option<Struct> {
+        self.transaction
+            .as_ref()
+            .map(|(id, total, dc)| transaction::block(id.clone(), *total, *dc))
+    }
+}
+
 /// One captured column: where its value comes from in a tuple and how it is mapped.
 #[derive(Debug)]
 pub struct Slot {
@@ -87,18 +83,11 @@ pub struct TableSchema {
     pub schema: String,
     /// Table name.
     pub table: String,
-    /// Kafka topic `<prefix>.<schema>.<table>`.
-    pub topic: String,
     /// Captured columns in column order (skipped: filtered or unsupported).
     pub slots: Vec<Slot>,
-    /// Positions in `slots` of the key columns, in key order.
-    pub key_slots: Vec<usize>,
-    /// `<prefix>.<schema>.<table>.Key`, None when the table has no key.
-    pub key_schema: Option<SchemaRef>,
-    /// `<prefix>.<schema>.<table>.Value` (optional struct).
-    pub value_schema: SchemaRef,
-    /// `<prefix>.<schema>.<table>.Envelope` (version 2).
-    pub envelope_schema: SchemaRef,
+    /// Topic `<prefix>.<schema>.<table>` and its key / value / envelope
+    /// schemas (no key schema when the table has no key).
+    pub events: TableEnvelope,
     /// Number of columns in the tuple (including skipped ones).
     pub tuple_len: usize,
 }
@@ -130,140 +119,58 @@ impl TableSchema {
             Some(cols) => cols.to_vec(),
             None => table.primary_key.clone(),
         };
-        let key_slots: Vec<usize> = key_names
+        let fields = slots
             .iter()
-            .filter_map(|k| slots.iter().position(|s| &s.mapping.name == k))
+            .map(|s| (s.mapping.name.clone(), s.mapping.schema.clone()))
             .collect();
-        let mut value = Schema::struct_().optional().named(format!("{base}.Value"));
-        for s in &slots {
-            value = value.field(s.mapping.name.clone(), s.mapping.schema.clone());
-        }
-        let value_schema = value.build();
-        let key_schema = (!key_slots.is_empty()).then(|| {
-            let mut k = Schema::struct_().named(format!("{base}.Key"));
-            for &i in &key_slots {
-                k = k.field(
-                    slots[i].mapping.name.clone(),
-                    slots[i].mapping.schema.clone(),
-                );
-            }
-            k.build()
-        });
-        let envelope_schema = Schema::struct_()
-            .named(format!("{base}.Envelope"))
-            .version(2)
-            .field("before", value_schema.clone())
-            .field("after", value_schema.clone())
-            .field("source", source_schema())
-            .field("transaction", velocity_api::transaction::block_schema())
-            .field("op", Schema::string())
-            .field("ts_ms", Schema::int64().optional())
-            .field("ts_us", Schema::int64().optional())
-            .field("ts_ns", Schema::int64().optional())
-            .build();
         TableSchema {
             schema: table.schema.clone(),
             table: table.name.clone(),
-            topic: base,
+            events: TableEnvelope::new(base, fields, &key_names, source_schema()),
             slots,
-            key_slots,
-            key_schema,
-            value_schema,
-            envelope_schema,
             tuple_len: table.columns.len(),
         }
     }
 
-    /// The key struct of a row value, or Null when the table has no key.
-    pub fn key_of(&self, row: &Struct) -> Value {
-        match &self.key_schema {
-            None => Value::Null,
-            Some(ks) => Value::Struct(Struct {
-                schema: ks.clone(),
-                values: self
-                    .key_slots
-                    .iter()
-                    .map(|&i| row.values[i].clone())
-                    .collect(),
-            }),
-        }
+    /// The `source` block of an event of this table at `pos`, in database `db`.
+    pub fn source(&self, cfg: &PostgresConfig, db: &str, pos: &SourcePosition) -> Struct {
+        let common = SourceCommon {
+            connector: "postgresql",
+            name: &cfg.topic_prefix,
+            time: SourceTime::from_micros(pos.ts_us),
+            snapshot: pos.snapshot,
+            db,
+            sequence: pos.sequence.clone(),
+        };
+        SourceBlock::new(&source_schema(), common)
+            .field("schema", self.schema.as_str())
+            .field("table", self.table.as_str())
+            .field("txId", pos.tx_id)
+            .field("lsn", pos.lsn)
+            .field("xmin", Value::Null)
+            .field("origin", Value::Null)
+            .field("origin_lsn", Value::Null)
+            .build()
     }
 
-    /// Builds a change record. `op` is `r`, `c`, `u` or `d`; `key` is
-    /// [`Self::key_of`] the row that identifies it (the old row of a delete).
+    /// Builds a change record. `op` is `r`, `c` or `u` (deletes:
+    /// [`Self::delete_records`]); `after` is keyed by [`TableEnvelope::key_of`].
     #[allow(clippy::too_many_arguments)]
     pub fn change(
         &self,
         cfg: &PostgresConfig,
         db: &str,
         op: &'static str,
-        key: Value,
         before: Option<Struct>,
-        after: Option<Struct>,
+        after: Struct,
         pos: &SourcePosition,
         partition: &Partition,
         offset: Offset,
     ) -> SourceRecord {
-        let (now_ms, now_us, now_ns) = now();
-        let ts_us = pos.ts_us;
-        let source = Struct {
-            schema: source_schema(),
-            values: vec![
-                Value::String(VERSION.into()),
-                Value::String("postgresql".into()),
-                Value::String(cfg.topic_prefix.clone()),
-                Value::Int64(ts_us.div_euclid(1000)),
-                Value::String(pos.snapshot.into()),
-                Value::String(db.to_owned()),
-                pos.sequence.clone().map_or(Value::Null, Value::String),
-                Value::Int64(ts_us),
-                Value::Int64(ts_us.saturating_mul(1000)),
-                Value::String(self.schema.clone()),
-                Value::String(self.table.clone()),
-                pos.tx_id.map_or(Value::Null, Value::Int64),
-                pos.lsn.map_or(Value::Null, Value::Int64),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ],
-        };
-        let envelope = Struct {
-            schema: self.envelope_schema.clone(),
-            values: vec![
-                before.map_or(Value::Null, Value::Struct),
-                after.map_or(Value::Null, Value::Struct),
-                Value::Struct(source),
-                pos.transaction
-                    .as_ref()
-                    .map_or(Value::Null, |(id, total, dc)| {
-                        Value::Struct(Struct {
-                            schema: velocity_api::transaction::block_schema(),
-                            values: vec![
-                                Value::String(id.clone()),
-                                Value::Int64(*total),
-                                Value::Int64(*dc),
-                            ],
-                        })
-                    }),
-                Value::String(op.into()),
-                Value::Int64(now_ms),
-                Value::Int64(now_us),
-                Value::Int64(now_ns),
-            ],
-        };
-        let mut record = ConnectRecord::new(
-            self.topic.clone(),
-            self.key_schema.clone(),
-            key,
-            Some(self.envelope_schema.clone()),
-            Value::Struct(envelope),
-        );
-        record.timestamp = Some(now_ms);
-        SourceRecord {
-            source_partition: partition.clone(),
-            source_offset: offset,
-            record,
-        }
+        let source = self.source(cfg, db, pos);
+        let transaction = pos.transaction_block();
+        self.events
+            .change(op, before, after, source, transaction, partition, offset)
     }
 
     /// The records of a streamed delete of `before`: the `d` event, then its
@@ -277,57 +184,31 @@ impl TableSchema {
         pos: &SourcePosition,
         out: &mut Vec<SourceRecord>,
     ) {
-        let key = self.key_of(&before);
-        let tombstone = cfg.tombstones_on_delete.then(|| key.clone());
-        out.push(self.change(
-            cfg,
-            db,
-            "d",
-            key,
-            Some(before),
-            None,
-            pos,
+        self.events.delete(
+            before,
+            self.source(cfg, db, pos),
+            pos.transaction_block(),
+            cfg.tombstones_on_delete,
             &Partition::new(),
             Offset::new(),
-        ));
-        if let Some(key) = tombstone {
-            out.push(self.tombstone(key, &Partition::new(), Offset::new()));
-        }
-    }
-
-    /// The tombstone that follows a delete (same key, null value).
-    pub fn tombstone(&self, key: Value, partition: &Partition, offset: Offset) -> SourceRecord {
-        let record = ConnectRecord::new(
-            self.topic.clone(),
-            self.key_schema.clone(),
-            key,
-            None,
-            Value::Null,
+            Offset::new(),
+            out,
         );
-        SourceRecord {
-            source_partition: partition.clone(),
-            source_offset: offset,
-            record,
-        }
     }
 
-    /// An empty row struct of this table's value schema.
-    pub fn new_row(&self) -> Struct {
-        Struct {
-            schema: self.value_schema.clone(),
-            values: Vec::with_capacity(self.slots.len()),
-        }
+    /// The `t` event of this table at `pos` (no position of its own).
+    pub fn truncate(&self, cfg: &PostgresConfig, db: &str, pos: &SourcePosition) -> SourceRecord {
+        self.events.truncate(
+            self.source(cfg, db, pos),
+            pos.transaction_block(),
+            &Partition::new(),
+            Offset::new(),
+        )
     }
 }
 
 /// Now as (ms, µs, ns) since the epoch.
-pub fn now() -> (i64, i64, i64) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let ns = d.as_nanos() as i64;
-    (ns / 1_000_000, ns / 1_000, ns)
-}
+pub use velocity_api::debezium::now;
 
 /// Shared handle to a table's schemas.
 pub type TableSchemaRef = Arc<TableSchema>;

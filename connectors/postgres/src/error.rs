@@ -67,11 +67,17 @@ pub enum PostgresError {
 }
 
 impl PostgresError {
-    /// Retriable (connection trouble) or fatal (configuration, server setup).
+    /// Retriable (connection trouble: refused or lost connection, a
+    /// walsender terminated by `pg_terminate_backend`, a server shutting
+    /// down, restarting or starting up) or fatal (credentials, privileges,
+    /// server setup, a missing publication, a slot in use, undecodable data).
     pub fn kind(&self) -> ErrorKind {
         match self {
             PostgresError::Unreachable { .. } => ErrorKind::Retriable,
             PostgresError::Protocol(p) if p.is_transient() => ErrorKind::Retriable,
+            PostgresError::Protocol(p) if p.sqlstate().is_some_and(retriable_sqlstate) => {
+                ErrorKind::Retriable
+            }
             PostgresError::Query(_) => ErrorKind::Retriable,
             _ => ErrorKind::Fatal,
         }
@@ -142,11 +148,74 @@ impl PostgresError {
     }
 }
 
+/// SQLSTATEs after which a new connection may succeed: class 08
+/// (connection exception), 57P01 (`admin_shutdown`: terminated by
+/// `pg_terminate_backend` or a fast shutdown), 57P02 (`crash_shutdown`),
+/// 57P03 (`cannot_connect_now`: starting up or shutting down), 53300
+/// (`too_many_connections`), 40001 / 40P01 (serialization failure,
+/// deadlock).
+pub fn retriable_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+        )
+}
+
 impl From<PostgresError> for ConnectError {
     fn from(e: PostgresError) -> ConnectError {
-        match e.kind() {
-            ErrorKind::Retriable => ConnectError::retriable(e.to_string()),
-            ErrorKind::Fatal => ConnectError::fatal(e.to_string()),
+        ConnectError::from_error(e.kind(), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ServerError;
+
+    fn server(code: &str) -> ProtocolError {
+        let body = format!("SFATAL\0VFATAL\0C{code}\0Mmessage\0\0");
+        ProtocolError::Server(ServerError::parse(body.as_bytes()))
+    }
+
+    #[test]
+    fn restarts_and_terminated_walsenders_are_retriable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "53300"] {
+            let e = PostgresError::from_protocol(server(code), "u", "h:5432");
+            assert_eq!(e.kind(), ErrorKind::Retriable, "{code}: {e}");
         }
+        let lost = PostgresError::from_protocol(ProtocolError::ConnectionClosed, "u", "h:5432");
+        assert_eq!(lost.kind(), ErrorKind::Retriable);
+        let down = PostgresError::Unreachable {
+            addr: "h:5432".into(),
+            detail: "refused".into(),
+        };
+        assert!(ConnectError::from(down).is_retriable());
+    }
+
+    #[test]
+    fn credentials_publication_and_slot_are_fatal_and_name_the_fix() {
+        let auth = PostgresError::from_protocol(server("28P01"), "u", "h:5432");
+        assert_eq!(auth.kind(), ErrorKind::Fatal);
+        let e = ConnectError::from(auth);
+        assert!(!e.is_retriable());
+        assert!(e.to_string().contains("database.password"), "{e}");
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the source error is kept"
+        );
+        let publication = PostgresError::PublicationMissing("p".into());
+        assert_eq!(publication.kind(), ErrorKind::Fatal);
+        assert!(publication
+            .to_string()
+            .contains("publication.autocreate.mode"));
+        let slot = PostgresError::SlotInUse {
+            slot: "s".into(),
+            pid: "1".into(),
+        };
+        assert_eq!(slot.kind(), ErrorKind::Fatal);
+        assert!(slot.to_string().contains("slot.name"));
+        let other = PostgresError::from_protocol(server("42P01"), "u", "h:5432");
+        assert_eq!(other.kind(), ErrorKind::Fatal);
     }
 }

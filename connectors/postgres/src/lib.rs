@@ -5,8 +5,9 @@
 //! Layout, as every connector: [`config`], [`connector`], [`task`],
 //! [`error`]; protocol modules: [`protocol`] (replication protocol and
 //! pgoutput), [`catalog`] (table metadata), [`types`] (Debezium's type
-//! mapping), [`envelope`] (event shape), [`reader`] (snapshot + streaming),
-//! [`sql`] (regular connection).
+//! mapping), [`envelope`] (the `source` block and table schemas; the
+//! events themselves come from `velocity_api::debezium`), [`reader`]
+//! (snapshot + streaming), [`sql`] (regular connection).
 
 pub mod catalog;
 pub mod config;

@@ -36,6 +36,7 @@
 //!   batch being filled), plus the batch the task is working on.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +44,8 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
-use velocity_api::{Offset, Partition, Schema, SourceRecord, Struct, Value};
+use velocity_api::debezium::{heartbeat, transaction};
+use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
 
 use crate::catalog::{self, Table};
 use crate::config::{PostgresConfig, PublicationMode, SnapshotMode};
@@ -84,11 +86,18 @@ impl Resume {
     /// Reads Debezium-style offset keys.
     pub fn from_offset(o: &Offset) -> Resume {
         let n = |k: &str| o.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-        let snapshot = o.get("snapshot").and_then(|v| v.as_bool()).unwrap_or(false);
+        // `snapshot` is `true` in Debezium 1.x/2.x offsets and the snapshot
+        // kind (`"INITIAL"`, ...) in Debezium 3.x, which adds `snapshot_completed`
+        let snapshot = match o.get("snapshot") {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) => !s.is_empty() && s != "false",
+            _ => false,
+        };
         let last = o
             .get("last_snapshot_record")
             .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+            .unwrap_or(false)
+            || o.get("snapshot_completed").and_then(|v| v.as_bool()) == Some(true);
         Resume {
             lsn_commit: if o.contains_key("lsn_commit") {
                 n("lsn_commit")
@@ -112,6 +121,10 @@ pub struct ReaderHandle {
     pub stop: watch::Sender<bool>,
     /// The reader task.
     pub join: tokio::task::JoinHandle<()>,
+    /// True while the newest batch sent was everything the server had
+    /// ready (see [`velocity_api::SourceTask::caught_up`]): set after a
+    /// keepalive outside a transaction, cleared before any other batch.
+    pub caught_up: Arc<AtomicBool>,
 }
 
 /// Starts the reader for `cfg` resuming from `stored`.
@@ -119,6 +132,7 @@ pub fn spawn(
     cfg: Arc<PostgresConfig>,
     partition: Partition,
     stored: Option<Offset>,
+    metrics: Arc<SourceMetrics>,
 ) -> ReaderHandle {
     // the channel's batches, plus one waiting in `send`, plus the one being
     // filled make max.queue.size (config validation: queue > batch)
@@ -126,9 +140,18 @@ pub fn spawn(
         .saturating_sub(2)
         .max(1);
     let (tx, rx) = mpsc::channel(capacity);
+    metrics.set_server(&cfg.topic_prefix);
+    metrics
+        .queue_total_capacity
+        .store(cfg.max_queue_size as u64, Ordering::Relaxed);
+    metrics
+        .queue_remaining_capacity
+        .store(cfg.max_queue_size as u64, Ordering::Relaxed);
     let (committed_tx, committed_rx) = watch::channel(None);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let caught_up = Arc::new(AtomicBool::new(false));
     let mut reader = Reader {
+        caught_up: caught_up.clone(),
         db: cfg.connect.dbname.clone(),
         cfg,
         partition,
@@ -141,10 +164,13 @@ pub fn spawn(
         batch: Vec::new(),
         last_pos: LastPos::Sent,
         last_offset: stored.unwrap_or_default(),
+        metrics,
     };
     let join = tokio::spawn(async move {
         let tx = reader.tx.clone();
-        if let Err(e) = reader.run().await {
+        let result = reader.run().await;
+        reader.metrics.connected.store(false, Ordering::Relaxed);
+        if let Err(e) = result {
             let _ = tx.send(Err(e)).await;
         }
     });
@@ -153,6 +179,122 @@ pub fn spawn(
         committed: committed_tx,
         stop: stop_tx,
         join,
+        caught_up,
+    }
+}
+
+/// Snapshot progress: Debezium's snapshot metrics and an INFO log line per
+/// finished table and every [`SnapshotProgress::LOG_EVERY`] (tables done,
+/// rows of the table, rate, estimated time left from the tables' row
+/// estimates in `pg_class.reltuples`).
+struct SnapshotProgress {
+    tables: Vec<(String, u64)>,
+    rows: Vec<u64>,
+    done: usize,
+    started: Instant,
+    last_log: Instant,
+}
+
+impl SnapshotProgress {
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+
+    async fn start(
+        metrics: &SourceMetrics,
+        client: &Client,
+        captured: &[(u32, String, String)],
+    ) -> SnapshotProgress {
+        let mut tables = Vec::with_capacity(captured.len());
+        for (oid, schema, name) in captured {
+            // an estimate only: a failure leaves it unknown (0)
+            let estimate = client
+                .query_opt(
+                    "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = $1",
+                    &[oid],
+                )
+                .await
+                .ok()
+                .flatten()
+                .map_or(0, |r| r.get::<_, i64>(0).max(0) as u64);
+            tables.push((format!("{schema}.{name}"), estimate));
+        }
+        metrics.snapshot_running.store(true, Ordering::Relaxed);
+        metrics.snapshot_completed.store(false, Ordering::Relaxed);
+        metrics
+            .total_table_count
+            .store(tables.len() as u64, Ordering::Relaxed);
+        metrics
+            .remaining_table_count
+            .store(tables.len() as u64, Ordering::Relaxed);
+        let now = Instant::now();
+        SnapshotProgress {
+            rows: vec![0; tables.len()],
+            tables,
+            done: 0,
+            started: now,
+            last_log: now,
+        }
+    }
+
+    fn rows(&mut self, metrics: &SourceMetrics, table: usize, rows: u64) {
+        self.rows[table] += rows;
+        metrics.rows_scanned(&self.tables[table].0, rows);
+        metrics
+            .snapshot_duration_secs
+            .store(self.started.elapsed().as_secs(), Ordering::Relaxed);
+        if self.last_log.elapsed() >= Self::LOG_EVERY {
+            self.log(table, false);
+        }
+    }
+
+    fn table_done(&mut self, metrics: &SourceMetrics, table: usize) {
+        self.done += 1;
+        metrics
+            .remaining_table_count
+            .store((self.tables.len() - self.done) as u64, Ordering::Relaxed);
+        self.log(table, true);
+    }
+
+    fn log(&mut self, table: usize, finished: bool) {
+        self.last_log = Instant::now();
+        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
+        let scanned: u64 = self.rows.iter().sum();
+        let rate = scanned as f64 / elapsed;
+        // rows still expected: the estimate of unfinished tables beyond what they already gave
+        let left: u64 = self
+            .tables
+            .iter()
+            .zip(&self.rows)
+            .enumerate()
+            .filter(|(i, _)| *i > table || (*i == table && !finished))
+            .map(|(_, ((_, est), got))| est.saturating_sub(*got))
+            .sum();
+        let estimate_s = if rate > 0.0 { left as f64 / rate } else { 0.0 };
+        tracing::info!(
+            table = %self.tables[table].0,
+            table_rows = self.rows[table],
+            tables_done = self.done,
+            tables_total = self.tables.len(),
+            rows_scanned = scanned,
+            rows_per_s = rate.round() as u64,
+            estimated_remaining_s = estimate_s.round() as u64,
+            "{}",
+            if finished { "snapshot: table done" } else { "snapshot: in progress" }
+        );
+    }
+
+    fn finish(&self, metrics: &SourceMetrics) {
+        metrics.snapshot_running.store(false, Ordering::Relaxed);
+        metrics.snapshot_completed.store(true, Ordering::Relaxed);
+        metrics
+            .snapshot_duration_secs
+            .store(self.started.elapsed().as_secs(), Ordering::Relaxed);
+        let scanned: u64 = self.rows.iter().sum();
+        tracing::info!(
+            tables = self.tables.len(),
+            rows = scanned,
+            seconds = self.started.elapsed().as_secs_f64(),
+            "snapshot completed"
+        );
     }
 }
 
@@ -219,6 +361,8 @@ struct Reader {
     batch: Vec<SourceRecord>,
     last_pos: LastPos,
     last_offset: Offset,
+    metrics: Arc<SourceMetrics>,
+    caught_up: Arc<AtomicBool>,
 }
 
 fn pg_ts_to_unix_us(pg: i64) -> i64 {
@@ -230,10 +374,25 @@ impl Reader {
         format!("{}:{}", self.cfg.connect.host, self.cfg.connect.port)
     }
 
+    /// Sends the batch being filled (if any) to the task. `caught_up`:
+    /// the server reported nothing written after it (see
+    /// [`ReaderHandle::caught_up`]).
+    async fn send_batch_marked(&mut self, caught_up: bool) -> Result<(), PostgresError> {
+        if !caught_up {
+            self.caught_up.store(false, Ordering::Release);
+        }
+        self.send_batch().await?;
+        if caught_up {
+            self.caught_up.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
     async fn send_batch(&mut self) -> Result<(), PostgresError> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        self.caught_up.store(false, Ordering::Release);
         let latest = self.last_offset();
         let mut batch = std::mem::replace(
             &mut self.batch,
@@ -253,7 +412,13 @@ impl Reader {
         self.tx
             .send(Ok(batch))
             .await
-            .map_err(|_| PostgresError::Query("task stopped".into()))
+            .map_err(|_| PostgresError::Query("task stopped".into()))?;
+        self.metrics.queue_free(
+            self.tx.capacity(),
+            self.cfg.max_batch_size,
+            self.cfg.max_queue_size,
+        );
+        Ok(())
     }
 
     /// The newest position pushed (materialized on demand: once per batch
@@ -528,7 +693,7 @@ impl Reader {
         cells: impl Fn(usize) -> Option<&'a str>,
         phase: Phase,
     ) -> Result<Struct, PostgresError> {
-        let mut row = ts.new_row();
+        let mut row = ts.events.new_row();
         for s in &ts.slots {
             let v =
                 match cells(s.tuple_index) {
@@ -546,7 +711,7 @@ impl Reader {
     }
 
     fn row_from_tuple(ts: &TableSchema, t: &TupleData) -> Result<Struct, PostgresError> {
-        let mut row = ts.new_row();
+        let mut row = ts.events.new_row();
         for s in &ts.slots {
             let v = match t.0.get(s.tuple_index) {
                 None | Some(TupleValue::Null) => {
@@ -606,6 +771,7 @@ impl Reader {
         let (_, ts_us, _) = now();
         let sequence = Some(format!("[null,\"{lsn}\"]"));
         tracing::info!(tables = captured.len(), "snapshot started");
+        let mut progress = SnapshotProgress::start(&self.metrics, client, captured).await;
         let mut held: Option<(Arc<TableSchema>, Struct, bool)> = None; // (table, row, first_in_table)
         let n_tables = captured.len();
         let mut first_overall = true;
@@ -644,7 +810,7 @@ impl Reader {
                     ))
                     .await
                     .map_err(q)?;
-                let mut got = 0;
+                let mut got: usize = 0;
                 for m in msgs {
                     if let SimpleQueryMessage::Row(r) = m {
                         got += 1;
@@ -661,10 +827,12 @@ impl Reader {
                         first_in_table = false;
                     }
                 }
+                progress.rows(&self.metrics, ti, got as u64);
                 if got < cfg.snapshot_fetch_size {
                     break;
                 }
             }
+            progress.table_done(&self.metrics, ti);
             client
                 .batch_execute("CLOSE velocity_snapshot")
                 .await
@@ -687,7 +855,7 @@ impl Reader {
                 .await?;
         }
         client.batch_execute("COMMIT").await.map_err(q)?;
-        tracing::info!("snapshot completed");
+        progress.finish(&self.metrics);
         Ok(())
     }
 
@@ -722,9 +890,8 @@ impl Reader {
             &self.cfg,
             &self.db,
             "r",
-            ts.key_of(&row),
             None,
-            Some(row),
+            row,
             &pos,
             &self.partition,
             offset,
@@ -740,6 +907,7 @@ impl Reader {
     ) -> Result<(), PostgresError> {
         let cfg = self.cfg.clone();
         tracing::info!(slot = %cfg.slot_name, %start, "streaming changes");
+        self.metrics.connected.store(true, Ordering::Relaxed);
         let mut confirmed = start;
         let mut last_end = Lsn(self.stored.as_ref().map_or(start.0, |r| r.lsn_commit));
         let mut idle_wal_end = last_end;
@@ -779,6 +947,7 @@ impl Reader {
                             tracing::warn!(error = %e, "heartbeat.action.query failed");
                         }
                     }
+                    tracing::debug!(open_transaction = txn.is_some(), %last_end, %idle_wal_end, %confirmed, "heartbeat");
                     if txn.is_none() {
                         let pos = last_end.max(idle_wal_end);
                         let rec = self.heartbeat_record(pos);
@@ -793,6 +962,9 @@ impl Reader {
                     // going back through the select: re-arming its timers
                     // and watches per WAL message cost more than decoding it.
                     let mut burst = 0;
+                    // a keepalive outside a transaction after the last
+                    // change read: the server has nothing more right now
+                    let mut idle = false;
                     loop {
                         let Some(m) = msg.map_err(|e| PostgresError::from_protocol(e, &cfg.connect.user, &self.addr()))? else {
                             return Err(PostgresError::Query("the server ended replication".into()));
@@ -800,13 +972,19 @@ impl Reader {
                         match m {
                             ReplicationMessage::PrimaryKeepalive { wal_end, reply_requested, .. } => {
                                 if txn.is_none() {
+                                    idle = true;
                                     idle_wal_end = idle_wal_end.max(wal_end);
+                                    // messages arrive in WAL order: at a keepalive
+                                    // outside a transaction everything the server
+                                    // sent before wal_end is handled, nothing is behind
+                                    self.metrics.caught_up();
                                 }
                                 if reply_requested {
                                     stream.send_standby_status(stream.last_wal_end().max(confirmed), confirmed, confirmed, false).await.map_err(PostgresError::Protocol)?;
                                 }
                             }
                             ReplicationMessage::XLogData { wal_start, data, .. } => {
+                                idle = false;
                                 let m = decode_pgoutput(&data).map_err(|e| PostgresError::Decode { what: "pgoutput message".into(), detail: e.to_string() })?;
                                 self.handle(client, m, wal_start, &mut txn, &mut last_end, &resume).await?;
                             }
@@ -821,7 +999,12 @@ impl Reader {
                             None => break,
                         }
                     }
-                    if !self.batch.is_empty() && linger.is_none() {
+                    if idle {
+                        // nothing is behind: hand the batch over now, so
+                        // the runtime sends it without lingering
+                        linger = None;
+                        self.send_batch_marked(true).await?;
+                    } else if !self.batch.is_empty() && linger.is_none() {
                         linger = Some(Instant::now() + Duration::from_millis(2));
                     }
                 }
@@ -833,17 +1016,7 @@ impl Reader {
     }
 
     fn heartbeat_record(&self, pos: Lsn) -> SourceRecord {
-        let key_schema = Schema::struct_()
-            .named("io.debezium.connector.common.ServerNameKey")
-            .field("serverName", Schema::string())
-            .build();
-        let value_schema = Schema::struct_()
-            .named("io.debezium.connector.common.Heartbeat")
-            .field("ts_ms", Schema::int64())
-            .build();
         let (ms, us, _) = now();
-        let key = Struct::new(key_schema.clone()).put("serverName", self.cfg.topic_prefix.as_str());
-        let value = Struct::new(value_schema.clone()).put("ts_ms", ms);
         let mut offset = self.last_offset();
         offset.remove("snapshot");
         offset.remove("last_snapshot_record");
@@ -851,21 +1024,13 @@ impl Reader {
         offset.insert("lsn".into(), pos.0.into());
         offset.insert("lsn_proc".into(), pos.0.into());
         offset.insert("ts_usec".into(), us.into());
-        let record = velocity_api::ConnectRecord::new(
-            format!(
-                "{}.{}",
-                self.cfg.heartbeat_topic_prefix, self.cfg.topic_prefix
-            ),
-            Some(key_schema),
-            Value::Struct(key),
-            Some(value_schema),
-            Value::Struct(value),
-        );
-        SourceRecord {
-            source_partition: self.partition.clone(),
-            source_offset: offset,
-            record,
-        }
+        heartbeat::record(
+            &self.cfg.heartbeat_topic_prefix,
+            &self.cfg.topic_prefix,
+            ms,
+            &self.partition,
+            offset,
+        )
     }
 
     async fn handle(
@@ -893,6 +1058,8 @@ impl Reader {
             PgOutputMessage::Commit(c) => {
                 if let Some(mut t) = txn.take() {
                     *last_end = c.end_lsn;
+                    self.metrics
+                        .transaction_committed(t.commit_ts_us / 1000, now().0);
                     let mut final_offset = None;
                     let mut end_offset = None;
                     if let Some(last) = t.pending.last_mut() {
@@ -930,7 +1097,7 @@ impl Reader {
                         let id = format!("{}:{}", t.xid, c.commit_lsn.0);
                         let topic =
                             format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
-                        let rec = velocity_api::transaction::record(
+                        let rec = transaction::record(
                             &topic,
                             "END",
                             &id,
@@ -949,7 +1116,8 @@ impl Reader {
                             self.partition.clone(),
                             o,
                             Some(t.xid.to_string()),
-                        );
+                        )
+                        .committed_at_us(t.commit_ts_us);
                         self.push(marker).await?;
                     }
                 }
@@ -985,7 +1153,7 @@ impl Reader {
                             let id = format!("{xid}:{}", lsn.0);
                             let topic =
                                 format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
-                            let rec = velocity_api::transaction::record(
+                            let rec = transaction::record(
                                 &topic,
                                 "BEGIN",
                                 &id,
@@ -1024,6 +1192,7 @@ impl Reader {
                 if records.is_empty() {
                     return Ok(());
                 }
+                self.metrics.event_seen();
                 let t = txn.as_mut().expect("in a transaction");
                 let prev: Vec<SourceRecord> = std::mem::replace(&mut t.pending, records);
                 let prev_pos = std::mem::replace(&mut t.pending_pos, pos);
@@ -1088,9 +1257,8 @@ impl Reader {
                     &cfg,
                     &self.db,
                     "c",
-                    ts.key_of(&after),
                     None,
-                    Some(after),
+                    after,
                     &pos,
                     &none(),
                     Offset::new(),
@@ -1117,9 +1285,10 @@ impl Reader {
                         }
                     }
                 }
-                let key_changed = old
-                    .as_ref()
-                    .is_some_and(|o| ts.key_schema.is_some() && ts.key_of(o) != ts.key_of(&after));
+                let key_changed = old.as_ref().is_some_and(|o| {
+                    ts.events.key_schema.is_some()
+                        && ts.events.key_of(o) != ts.events.key_of(&after)
+                });
                 if key_changed {
                     let old = old.expect("checked");
                     if !skip('d') {
@@ -1131,9 +1300,8 @@ impl Reader {
                             &cfg,
                             &self.db,
                             "c",
-                            ts.key_of(&after),
                             None,
-                            Some(after),
+                            after,
                             &pos,
                             &none(),
                             Offset::new(),
@@ -1145,9 +1313,8 @@ impl Reader {
                         &cfg,
                         &self.db,
                         "u",
-                        ts.key_of(&after),
                         before,
-                        Some(after),
+                        after,
                         &pos,
                         &none(),
                         Offset::new(),
@@ -1226,20 +1393,7 @@ impl Reader {
         let (advanced, pos) = self.stream_point(lsn, xid, commit_ts, last_end, transaction);
         let mut out = Vec::with_capacity(tables.len());
         for ts in &tables {
-            let mut rec = ts.change(
-                &cfg,
-                &self.db,
-                "t",
-                Value::Null,
-                None,
-                None,
-                &pos,
-                &Partition::new(),
-                Offset::new(),
-            );
-            rec.record.key = Value::Null;
-            rec.record.key_schema = None;
-            out.push(rec);
+            out.push(ts.truncate(&cfg, &self.db, &pos));
         }
         let completes = !out.is_empty();
         Ok((out, completes.then_some(advanced)))
@@ -1309,4 +1463,36 @@ async fn repl_start(
         Some("42704") => PostgresError::PublicationMissing(cfg.publication_name.clone()),
         _ => PostgresError::from_protocol(e, &cfg.connect.user, &addr),
     })
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+
+    fn offset(v: serde_json::Value) -> Offset {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn debezium_3_snapshot_offsets_are_understood() {
+        // Debezium 3.6 while its snapshot runs, and once it completed
+        // (values from ../shared/debezium-reference, KafkaOffsetBackingStore)
+        let running = offset(
+            serde_json::json!({"last_snapshot_record": false, "lsn": 36285896, "txId": 869, "ts_usec": 1, "snapshot": "INITIAL", "snapshot_completed": false}),
+        );
+        assert!(Resume::from_offset(&running).snapshot_incomplete);
+        let done = offset(
+            serde_json::json!({"last_snapshot_record": true, "lsn": 36285896, "txId": 869, "ts_usec": 1, "snapshot": "INITIAL", "snapshot_completed": true}),
+        );
+        let r = Resume::from_offset(&done);
+        assert!(!r.snapshot_incomplete);
+        assert_eq!(r.lsn_commit, 36285896);
+        // Velocity's (and Debezium 2's) boolean form
+        let v =
+            offset(serde_json::json!({"last_snapshot_record": false, "lsn": 5, "snapshot": true}));
+        assert!(Resume::from_offset(&v).snapshot_incomplete);
+        let streaming =
+            offset(serde_json::json!({"lsn_proc": 7, "lsn_commit": 7, "lsn": 7, "txId": 3}));
+        assert!(!Resume::from_offset(&streaming).snapshot_incomplete);
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use velocity_api::{
-    ConnectError, Offset, Partition, RawConfig, Result, SourceRecord, SourceTask, TaskContext,
+    ConnectError, Offset, Partition, RawConfig, Result, SourceMetrics, SourceRecord, SourceTask,
+    TaskContext,
 };
 
 use crate::config::PostgresConfig;
@@ -19,11 +20,23 @@ pub fn partition(topic_prefix: &str) -> Partition {
 }
 
 /// The task object.
-#[derive(Default)]
 pub struct PostgresSourceTask {
     reader: Option<ReaderHandle>,
     cfg: Option<Arc<PostgresConfig>>,
     partition: Partition,
+    /// Debezium's streaming/snapshot metrics, kept across restarts in place.
+    metrics: Arc<SourceMetrics>,
+}
+
+impl Default for PostgresSourceTask {
+    fn default() -> Self {
+        PostgresSourceTask {
+            reader: None,
+            cfg: None,
+            partition: Partition::default(),
+            metrics: Arc::new(SourceMetrics::new("postgres")),
+        }
+    }
 }
 
 #[async_trait]
@@ -34,7 +47,22 @@ impl SourceTask for PostgresSourceTask {
         let cfg = Arc::new(cfg);
         self.partition = partition(&cfg.topic_prefix);
         let stored = ctx.offsets.offset(&self.partition);
-        self.reader = Some(reader::spawn(cfg.clone(), self.partition.clone(), stored));
+        if let Some(o) = &stored {
+            let n = |k: &str| o.get(k).map(ToString::to_string).unwrap_or_default();
+            tracing::info!(
+                connector = %ctx.connector,
+                lsn_commit = %n("lsn_commit"),
+                lsn_proc = %n("lsn_proc"),
+                tx_id = %n("txId"),
+                "resuming from the stored offset"
+            );
+        }
+        self.reader = Some(reader::spawn(
+            cfg.clone(),
+            self.partition.clone(),
+            stored,
+            self.metrics.clone(),
+        ));
         self.cfg = Some(cfg);
         Ok(())
     }
@@ -43,8 +71,16 @@ impl SourceTask for PostgresSourceTask {
         let (Some(r), Some(cfg)) = (self.reader.as_mut(), self.cfg.as_ref()) else {
             return Err(ConnectError::fatal("poll before start"));
         };
-        velocity_api::source::poll_reader(&mut r.rx, cfg.poll_interval, "the PostgreSQL reader")
-            .await
+        let batch = velocity_api::source::poll_reader(
+            &mut r.rx,
+            cfg.poll_interval,
+            "the PostgreSQL reader",
+        )
+        .await;
+        // the reader refills the queue while the task works on this batch
+        self.metrics
+            .queue_free(r.rx.capacity(), cfg.max_batch_size, cfg.max_queue_size);
+        batch
     }
 
     async fn commit(&mut self, offsets: &[(Partition, Offset)]) -> Result<()> {
@@ -54,6 +90,16 @@ impl SourceTask for PostgresSourceTask {
             }
         }
         Ok(())
+    }
+
+    fn caught_up(&self) -> bool {
+        self.reader.as_ref().is_some_and(|r| {
+            r.rx.is_empty() && r.caught_up.load(std::sync::atomic::Ordering::Acquire)
+        })
+    }
+
+    fn metrics(&self) -> Option<Arc<SourceMetrics>> {
+        Some(self.metrics.clone())
     }
 
     async fn stop(&mut self) -> Result<()> {

@@ -78,7 +78,7 @@ fn bench_table() -> (Table, Vec<&'static str>) {
 
 fn record(ts: &TableSchema, cfg: &PostgresConfig, row: &[&str]) -> SourceRecord {
     let mut after = Struct {
-        schema: ts.value_schema.clone(),
+        schema: ts.events.value_schema.clone(),
         values: Vec::with_capacity(ts.slots.len()),
     };
     for s in &ts.slots {
@@ -100,9 +100,8 @@ fn record(ts: &TableSchema, cfg: &PostgresConfig, row: &[&str]) -> SourceRecord 
         cfg,
         "velocity_bench",
         "c",
-        ts.key_of(&after),
         None,
-        Some(after),
+        after,
         &pos,
         &Partition::new(),
         Offset::new(),

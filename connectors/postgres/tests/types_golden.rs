@@ -14,15 +14,16 @@
 //! 4. the `before` image of DEFAULT-identity deletes (key columns plus
 //!    `zero_value()` of the others) with the golden `d` events;
 //!
-//! and does the same for `tms.all_types` with the non-default handling
-//! modes of `golden-modes.jsonl`. All mismatches are listed, then the test
+//! and does the same for the arrays of `arrays/golden.jsonl` and for
+//! `tms.all_types` with the non-default handling modes of
+//! `golden-modes.jsonl`. All mismatches are listed, then the test
 //! fails if there was any. The database is dropped at the end.
 //!
 //! Connection: `VELOCITY_PG_HOST` / `VELOCITY_PG_PORT` (default
 //! 127.0.0.1:55432) and a superuser (it creates a database and extensions):
 //! `VELOCITY_PG_SUPERUSER` / `VELOCITY_PG_SUPERUSER_PASSWORD`, default
-//! postgres/postgres. Skipped (with a message) when the server is
-//! unreachable.
+//! postgres/postgres. Fails when the server is unreachable (start it with
+//! `scripts/services.sh up`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -519,13 +520,9 @@ async fn check_stream(
 
 #[tokio::test]
 async fn types_match_debezium_golden() {
-    let admin = match connect("postgres").await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("skipping: PostgreSQL unreachable ({e}); run scripts/services.sh up");
-            return;
-        }
-    };
+    let admin = connect("postgres").await.unwrap_or_else(|e| {
+        panic!("PostgreSQL unreachable ({e}): start the test services with scripts/services.sh up")
+    });
     let db = format!(
         "velocity_types_{}_{}",
         std::process::id(),
@@ -536,9 +533,12 @@ async fn types_match_debezium_golden() {
     );
     let mut mismatches = Vec::new();
     let mut matched = 0usize;
-    for (golden_file, modes, only) in [
-        ("golden.jsonl", TypeModes::default(), None),
+    for (dir, golden_file, modes, only) in [
+        ("", "golden.jsonl", TypeModes::default(), None),
+        // arrays of every element type Debezium supports
+        ("arrays/", "golden.jsonl", TypeModes::default(), None),
         (
+            "",
             "golden-modes.jsonl",
             TypeModes {
                 decimal: DecimalMode::String,
@@ -558,14 +558,14 @@ async fn types_match_debezium_golden() {
         let result = async {
             let client = connect(&db).await.expect("connect to test database");
             client
-                .batch_execute(&sql_file("schema.sql"))
+                .batch_execute(&sql_file(&format!("{dir}schema.sql")))
                 .await
                 .expect("schema.sql");
             client
-                .batch_execute(&sql_file("snapshot.sql"))
+                .batch_execute(&sql_file(&format!("{dir}snapshot.sql")))
                 .await
                 .expect("snapshot.sql");
-            let events = golden(golden_file);
+            let events = golden(&format!("{dir}{golden_file}"));
             let before = mismatches.len();
             let mapped = check(
                 &client,
@@ -577,11 +577,14 @@ async fn types_match_debezium_golden() {
             )
             .await;
             client
-                .batch_execute(&sql_file("stream.sql"))
+                .batch_execute(&sql_file(&format!("{dir}stream.sql")))
                 .await
                 .expect("stream.sql");
             check_stream(&client, &events, &mapped, &mut mismatches).await;
-            eprintln!("{golden_file}: {} mismatches", mismatches.len() - before);
+            eprintln!(
+                "{dir}{golden_file}: {} mismatches",
+                mismatches.len() - before
+            );
         };
         result.await;
         admin

@@ -75,10 +75,7 @@ impl From<RedisSinkError> for ConnectError {
     fn from(e: RedisSinkError) -> ConnectError {
         match e {
             RedisSinkError::Config { key, message } => ConnectError::config(key, message),
-            other => match other.kind() {
-                ErrorKind::Retriable => ConnectError::retriable(other.to_string()),
-                ErrorKind::Fatal => ConnectError::fatal(other.to_string()),
-            },
+            other => ConnectError::from_error(other.kind(), other),
         }
     }
 }

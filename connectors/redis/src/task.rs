@@ -7,9 +7,11 @@
 //! records (at-least-once: `SET`/`DEL`/`HSET` replays converge; stream mode
 //! may append a replayed record twice).
 //!
-//! Retriable failures (connection lost, server loading) reconnect and retry
-//! the same chunk a few times before the task fails; fatal ones (rejected
-//! credentials, a record without the key the template needs) fail it at once.
+//! A failed chunk returns its error with its kind: retriable ones
+//! (connection lost, server loading) make the runtime's retry policy
+//! restart the task in place, which reconnects and re-delivers everything
+//! not yet committed; fatal ones (rejected credentials, a record without the
+//! key the template needs) fail the task at once.
 
 use std::time::Duration;
 
@@ -21,9 +23,6 @@ use velocity_api::{RawConfig, Result, SinkRecord, SinkTask, TaskContext};
 use crate::config::RedisSinkConfig;
 use crate::error::{command_error, RedisSinkError};
 use crate::render::{command, Command};
-
-/// How many times a chunk is retried after a retriable error.
-pub const MAX_RETRIES: u32 = 3;
 
 /// How long connecting (TCP, TLS, AUTH, SELECT) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -168,28 +167,16 @@ struct State {
 
 impl State {
     async fn write_chunk(&mut self, cmds: &[Command]) -> Result<(), RedisSinkError> {
-        let mut attempt = 0;
-        loop {
-            let result = match self.writer.as_mut() {
-                Some(w) => w.write(cmds).await,
-                None => match RedisWriter::connect(&self.cfg).await {
-                    Ok(w) => self.writer.insert(w).write(cmds).await,
-                    Err(e) => Err(e),
-                },
-            };
-            match result {
-                Ok(()) => return Ok(()),
-                Err(e)
-                    if e.kind() == velocity_api::ErrorKind::Retriable && attempt < MAX_RETRIES =>
-                {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "Redis sink write failed; reconnecting and retrying");
-                    self.writer = None;
-                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
+        let writer = match self.writer.as_mut() {
+            Some(w) => w,
+            None => self.writer.insert(RedisWriter::connect(&self.cfg).await?),
+        };
+        let result = writer.write(cmds).await;
+        if result.is_err() {
+            // the connection may be broken: the next attempt reconnects
+            self.writer = None;
         }
+        result
     }
 }
 

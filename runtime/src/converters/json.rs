@@ -349,7 +349,8 @@ impl JsonConverter {
                     if i > 0 {
                         out.push(b',');
                     }
-                    self.write_value(out, elem, item)?;
+                    self.write_value(out, elem, item)
+                        .map_err(|e| at_path(e, &format!("[{i}]")))?;
                 }
                 out.push(b']');
             }
@@ -396,7 +397,8 @@ impl JsonConverter {
                     }
                 }
                 out.push(b':');
-                self.write_value(out, value_schema, v)?;
+                self.write_value(out, value_schema, v)
+                    .map_err(|e| at_path(e, &format!("[{i}]")))?;
             }
             out.push(b'}');
         } else {
@@ -442,7 +444,8 @@ impl JsonConverter {
             write_json_string(out, &field.name);
             out.push(b':');
             let v = st.values.get(i).unwrap_or(&Value::Null);
-            self.write_value(out, Some(&field.schema), v)?;
+            self.write_value(out, Some(&field.schema), v)
+                .map_err(|e| at_path(e, &field.name))?;
         }
         out.push(b'}');
         Ok(())
@@ -824,6 +827,38 @@ impl Converter for JsonConverter {
 
 fn data_error(message: impl Into<String>) -> ConnectError {
     ConnectError::fatal(message)
+}
+
+/// Marks where in a value a conversion error happened.
+const PATH_MARK: &str = " (field path: ";
+
+/// Prefixes `segment` (a field name, or `[i]` for an array element) to the
+/// field path that `e`'s message ends with, adding the path when it has
+/// none: errors bubble up from the innermost value, so the outermost field
+/// comes last (`after`, then `after.an`, then `after.an[0]`). Only errors
+/// take this path; successful writes never build one.
+fn at_path(e: ConnectError, segment: &str) -> ConnectError {
+    let ConnectError::Other {
+        kind,
+        message,
+        source,
+    } = e
+    else {
+        return e;
+    };
+    let message = match message.rfind(PATH_MARK) {
+        Some(at) if message.ends_with(')') => {
+            let rest = &message[at + PATH_MARK.len()..message.len() - 1];
+            let sep = if rest.starts_with('[') { "" } else { "." };
+            format!("{}{PATH_MARK}{segment}{sep}{rest})", &message[..at])
+        }
+        _ => format!("{message}{PATH_MARK}{segment})"),
+    };
+    ConnectError::Other {
+        kind,
+        message,
+        source,
+    }
 }
 
 fn deser_error(detail: String) -> ConnectError {
@@ -1321,6 +1356,50 @@ mod tests {
             .from_connect("t", Some(&other), &Value::Struct(Struct::new(row)))
             .unwrap_err();
         assert_eq!(e.to_string(), "Mismatching schema.");
+    }
+
+    #[test]
+    fn conversion_errors_name_the_field_path() {
+        let c = conv(&[]);
+        // an array of optional structs holding a struct of another schema
+        // (issue 11: numeric[] items carried the non-optional schema)
+        let item = Schema::struct_().field("scale", Schema::int32()).build();
+        let optional_item = Arc::new((*item).clone().with_optional(true));
+        let row = Schema::struct_()
+            .field("id", Schema::int32())
+            .field("an", Schema::array(optional_item).optional())
+            .build();
+        let envelope = Schema::struct_()
+            .field("after", (*row).clone().with_optional(true))
+            .build();
+        let after_schema = envelope.fields[0].schema.clone();
+        let after = Value::Struct(Struct {
+            schema: after_schema,
+            values: vec![
+                Value::Int32(1),
+                Value::Array(vec![
+                    Value::Null,
+                    Value::Struct(Struct {
+                        schema: item.clone(),
+                        values: vec![Value::Int32(2)],
+                    }),
+                ]),
+            ],
+        });
+        let e = c
+            .from_connect(
+                "t",
+                Some(&envelope),
+                &Value::Struct(Struct {
+                    schema: envelope.clone(),
+                    values: vec![after],
+                }),
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Mismatching schema. (field path: after.an[1])"
+        );
     }
 
     #[test]

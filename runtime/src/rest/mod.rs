@@ -6,11 +6,14 @@
 //! does; unknown paths 404 and wrong methods 405 with Jersey's messages.
 //! Secret-looking config values are never returned (`[hidden]`).
 
+pub mod access;
+pub mod forward;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -19,8 +22,9 @@ use serde_json::{json, Value as JsonValue};
 use velocity_api::RawConfig;
 
 use crate::error::RuntimeError;
-use crate::herder::{definition_json, Herder};
+use crate::herder::{definition_json, HerderApi};
 use crate::logging::LogControl;
+use crate::security::rest::{require_basic_auth, BasicAuth};
 use crate::status::TargetState;
 
 /// The Kafka version Velocity reports to clients that check it.
@@ -30,11 +34,13 @@ pub const KAFKA_COMPAT_VERSION: &str = "3.9.0";
 #[derive(Clone)]
 pub struct RestState {
     /// The connector manager.
-    pub herder: Arc<Herder>,
+    pub herder: Arc<dyn HerderApi>,
     /// Log-level control.
     pub logs: LogControl,
     /// The Kafka cluster id, when known.
     pub cluster_id: Option<String>,
+    /// Readiness and broker reachability for `/health`.
+    pub health: Arc<crate::health::Health>,
 }
 
 /// A REST error answered as Kafka Connect's `ErrorMessage`.
@@ -104,11 +110,19 @@ fn config_from_json(v: &JsonValue, what: &str) -> ApiResult<RawConfig> {
     Ok(out)
 }
 
-/// Builds the router with every Kafka Connect endpoint.
+/// Builds the router with every Kafka Connect endpoint (the `/admin` ones
+/// included).
 pub fn router(state: RestState) -> Router {
-    Router::new()
+    api_router(state, true)
+}
+
+/// The Kafka Connect endpoints; `/admin/*` only with `with_admin`
+/// (`admin.listeners` unset).
+pub fn api_router(state: RestState, with_admin: bool) -> Router {
+    let r = Router::new()
         .route("/", get(root))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/connectors", get(list_connectors).post(create_connector))
         .route(
             "/connectors/{name}",
@@ -119,7 +133,10 @@ pub fn router(state: RestState) -> Router {
             get(get_config).put(put_config).patch(patch_config),
         )
         .route("/connectors/{name}/status", get(connector_status))
-        .route("/connectors/{name}/tasks", get(task_list))
+        .route(
+            "/connectors/{name}/tasks",
+            get(task_list).post(put_task_configs),
+        )
         .route("/connectors/{name}/tasks/{id}/status", get(task_status))
         .route("/connectors/{name}/tasks/{id}/restart", post(restart_task))
         .route("/connectors/{name}/restart", post(restart_connector))
@@ -134,14 +151,81 @@ pub fn router(state: RestState) -> Router {
         )
         .route("/connector-plugins", get(plugins))
         .route("/connector-plugins/{plugin}/config", get(plugin_config))
-        .route("/connector-plugins/{plugin}/config/validate", put(validate))
-        .route("/admin/loggers", get(loggers))
+        .route("/connector-plugins/{plugin}/config/validate", put(validate));
+    let r = if with_admin { admin_routes(r) } else { r };
+    let r = r.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        forward::forward,
+    ));
+    finish(r, state)
+}
+
+/// Only the `/admin` endpoints, for a separate `admin.listeners` listener.
+pub fn admin_router(state: RestState) -> Router {
+    finish(admin_routes(Router::new()), state)
+}
+
+fn admin_routes(r: Router<RestState>) -> Router<RestState> {
+    r.route("/admin/loggers", get(loggers))
         .route("/admin/loggers/{logger}", get(logger).put(set_logger))
-        .fallback(|| async { ApiError(404, "HTTP 404 Not Found".into()) })
+}
+
+fn finish(r: Router<RestState>, state: RestState) -> Router {
+    r.fallback(|| async { ApiError(404, "HTTP 404 Not Found".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError(405, "HTTP 405 Method Not Allowed".into())
         })
+        .layer(axum::middleware::from_fn(access::log))
         .with_state(state)
+}
+
+/// Wraps a router as the listener serves it: trailing slashes are ignored
+/// (`/connectors/` is `/connectors`, as in Jersey), and with `basic_auth`
+/// every request needs valid HTTP Basic credentials (401 otherwise).
+pub fn secure(app: Router, basic_auth: Option<BasicAuth>) -> Router {
+    let r = Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_request(trim_trailing_slash));
+    match basic_auth {
+        Some(a) => r.layer(axum::middleware::from_fn_with_state(a, require_basic_auth)),
+        None => r,
+    }
+}
+
+async fn trim_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(p) = pq.parse() {
+            parts.path_and_query = Some(p);
+            if let Ok(u) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = u;
+            }
+        }
+    }
+    req
+}
+
+/// `Boolean.parseBoolean`: true for `true` in any case, false otherwise
+/// (`False`, `0`, `yes` are all false), as Jersey parses query booleans.
+fn java_bool(v: Option<&str>, default: bool) -> bool {
+    v.map_or(default, |v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The value of query parameter `name` (first occurrence), percent-decoded.
+fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    let q = uri.query()?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 async fn root(State(s): State<RestState>) -> Json<JsonValue> {
@@ -149,13 +233,62 @@ async fn root(State(s): State<RestState>) -> Json<JsonValue> {
         "version": KAFKA_COMPAT_VERSION,
         "commit": concat!("velocity-", env!("CARGO_PKG_VERSION")),
         "kafka_cluster_id": s.cluster_id,
+        "velocity_version": env!("CARGO_PKG_VERSION"),
+        "kafka_connect_api_version": KAFKA_COMPAT_VERSION,
     }))
 }
 
-async fn health() -> Json<JsonValue> {
-    Json(
-        json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}),
+async fn health(State(s): State<RestState>) -> Response {
+    let (code, body) = s.health.check().await;
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus text format 0.0.4 of every metric (see [`crate::metrics`]).
+async fn metrics(State(s): State<RestState>) -> Response {
+    let mut view = crate::metrics::WorkerView::default();
+    for name in s.herder.names().await {
+        let (Ok(status), Ok(info)) = (s.herder.status(&name).await, s.herder.info(&name).await)
+        else {
+            continue;
+        };
+        let class = info
+            .config
+            .get("connector.class")
+            .cloned()
+            .unwrap_or_default();
+        let version = s
+            .herder
+            .registry()
+            .find(&class)
+            .map(|p| p.version.to_owned())
+            .unwrap_or_default();
+        let text = |v: &JsonValue| v.as_str().unwrap_or_default().to_owned();
+        view.connectors.push(crate::metrics::ConnectorView {
+            name: name.clone(),
+            class,
+            kind: info.type_.to_owned(),
+            version,
+            state: text(&status["connector"]["state"]),
+            tasks: status["tasks"]
+                .as_array()
+                .map(|ts| {
+                    ts.iter()
+                        .map(|t| (t["id"].as_u64().unwrap_or_default(), text(&t["state"])))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    let body = crate::metrics::global().render(&view);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
     )
+        .into_response()
 }
 
 async fn list_connectors(
@@ -190,14 +323,23 @@ async fn list_connectors(
 }
 
 fn initial_state(v: Option<&JsonValue>) -> ApiResult<Option<TargetState>> {
-    match v.and_then(JsonValue::as_str) {
+    // Jackson's enum parsing in Kafka Connect's CreateConnectorRequest is
+    // case-insensitive (`running` works)
+    match v
+        .and_then(JsonValue::as_str)
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None => Ok(None),
         Some("RUNNING") => Ok(Some(TargetState::Started)),
         Some("PAUSED") => Ok(Some(TargetState::Paused)),
         Some("STOPPED") => Ok(Some(TargetState::Stopped)),
-        Some(o) => Err(ApiError(
+        Some(_) => Err(ApiError(
             400,
-            format!("Invalid initial_state {o}: use RUNNING, PAUSED or STOPPED"),
+            format!(
+                "Invalid initial_state {}: use RUNNING, PAUSED or STOPPED",
+                v.and_then(JsonValue::as_str).unwrap_or_default()
+            ),
         )),
     }
 }
@@ -258,12 +400,15 @@ async fn put_config(
 ) -> ApiResult<Response> {
     let config = config_from_json(&parse_json(&body)?, "The connector configuration")?;
     let (created, info) = s.herder.put_config(&name, config).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(info.to_json())).into_response())
+    if created {
+        return Ok((
+            StatusCode::CREATED,
+            [("location", format!("/connectors/{name}"))],
+            Json(info.to_json()),
+        )
+            .into_response());
+    }
+    Ok((StatusCode::OK, Json(info.to_json())).into_response())
 }
 
 async fn patch_config(
@@ -307,6 +452,26 @@ async fn task_list(
     Ok(Json(s.herder.tasks(&name).await?))
 }
 
+/// Kafka Connect's internal endpoint: task configs from the worker running
+/// the connector, signed with the session key (distributed mode).
+async fn put_task_configs(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    s.herder
+        .put_task_configs(
+            &name,
+            &body,
+            header(crate::distributed::session::SIGNATURE_ALGORITHM_HEADER),
+            header(crate::distributed::session::SIGNATURE_HEADER),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn task_status(
     State(s): State<RestState>,
     Path((name, id)): Path<(String, u32)>,
@@ -322,24 +487,15 @@ async fn restart_task(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RestartQuery {
-    #[serde(default)]
-    include_tasks: bool,
-    #[serde(default)]
-    only_failed: bool,
-}
-
 async fn restart_connector(
     State(s): State<RestState>,
     Path(name): Path<String>,
-    Query(q): Query<RestartQuery>,
+    uri: axum::http::Uri,
 ) -> ApiResult<Response> {
-    s.herder
-        .restart(&name, q.include_tasks, q.only_failed)
-        .await?;
-    if q.include_tasks || q.only_failed {
+    let include_tasks = java_bool(query_param(&uri, "includeTasks").as_deref(), false);
+    let only_failed = java_bool(query_param(&uri, "onlyFailed").as_deref(), false);
+    s.herder.restart(&name, include_tasks, only_failed).await?;
+    if include_tasks || only_failed {
         let status = s.herder.status(&name).await?;
         Ok((StatusCode::ACCEPTED, Json(status)).into_response())
     } else {
@@ -361,7 +517,8 @@ async fn resume(State(s): State<RestState>, Path(name): Path<String>) -> ApiResu
 }
 
 async fn stop(State(s): State<RestState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    set_target(&s, &name, TargetState::Stopped).await
+    set_target(&s, &name, TargetState::Stopped).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn topics(
@@ -396,7 +553,13 @@ async fn alter_offsets(
     let list = v
         .get("offsets")
         .and_then(JsonValue::as_array)
-        .ok_or_else(|| ApiError(400, "Partitions / offsets need to be provided for an alter offsets request: send {\"offsets\": [{\"partition\": {...}, \"offset\": {...}}]}".into()))?;
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| {
+            ApiError(
+                400,
+                "Partitions / offsets need to be provided for an alter offsets request".into(),
+            )
+        })?;
     let mut out = Vec::new();
     for item in list {
         let p = item
@@ -432,26 +595,29 @@ async fn reset_offsets(
     Ok(Json(json!({"message": msg})))
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PluginsQuery {
-    #[serde(default = "yes")]
-    connectors_only: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-async fn plugins(State(s): State<RestState>, Query(q): Query<PluginsQuery>) -> Json<JsonValue> {
-    let list: Vec<JsonValue> = s
+async fn plugins(State(s): State<RestState>, uri: axum::http::Uri) -> Json<JsonValue> {
+    let connectors_only = java_bool(query_param(&uri, "connectorsOnly").as_deref(), true);
+    let mut list: Vec<JsonValue> = s
         .herder
         .registry()
         .all()
         .iter()
-        .filter(|p| !q.connectors_only || p.kind.is_connector())
+        .filter(|p| !connectors_only || p.kind.is_connector())
         .map(|p| json!({"class": p.class, "type": p.kind.type_name(), "version": p.version}))
         .collect();
+    if !connectors_only {
+        // the built-in converters and header converter, unless the registry
+        // already listed them (converter plugins register there too)
+        let registry = s.herder.registry();
+        list.extend(
+            crate::converters::PLUGINS
+                .iter()
+                .filter(|c| registry.find(c.class).is_none())
+                .map(|c| {
+                    json!({"class": c.class, "type": c.type_name, "version": KAFKA_COMPAT_VERSION})
+                }),
+        );
+    }
     Json(JsonValue::Array(list))
 }
 
@@ -459,6 +625,18 @@ async fn plugin_config(
     State(s): State<RestState>,
     Path(plugin): Path<String>,
 ) -> ApiResult<Json<JsonValue>> {
+    if let Some(c) = crate::converters::PLUGINS
+        .iter()
+        .find(|c| c.class == plugin || c.class.rsplit('.').next() == Some(plugin.as_str()))
+    {
+        let list: Vec<JsonValue> = (c.config_def)()
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| definition_json(k, k.group.unwrap_or(""), i + 1))
+            .collect();
+        return Ok(Json(JsonValue::Array(list)));
+    }
     let p = s
         .herder
         .registry()
@@ -515,21 +693,28 @@ async fn loggers(State(s): State<RestState>) -> Json<JsonValue> {
     Json(JsonValue::Object(out))
 }
 
-async fn logger(State(s): State<RestState>, Path(name): Path<String>) -> Json<JsonValue> {
+async fn logger(
+    State(s): State<RestState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<JsonValue>> {
+    if !s.logs.all().contains_key(&name) && !crate::logging::is_known_logger(&name) {
+        return Err(ApiError(404, format!("Logger {name} not found.")));
+    }
     let l = s.logs.get(&name);
     let mut o = serde_json::Map::new();
     o.insert("level".into(), l.level.into());
     if let Some(t) = l.last_modified {
         o.insert("last_modified".into(), t.into());
     }
-    Json(JsonValue::Object(o))
+    Ok(Json(JsonValue::Object(o)))
 }
 
 async fn set_logger(
     State(s): State<RestState>,
     Path(name): Path<String>,
+    uri: axum::http::Uri,
     body: Bytes,
-) -> ApiResult<Json<JsonValue>> {
+) -> ApiResult<Response> {
     let v = parse_json(&body)?;
     let level = v.get("level").and_then(JsonValue::as_str).ok_or_else(|| {
         ApiError(
@@ -541,5 +726,12 @@ async fn set_logger(
         .logs
         .set(&name, level)
         .ok_or_else(|| ApiError(400, format!("Invalid log level '{level}'.")))?;
-    Ok(Json(json!(affected)))
+    // `?scope=cluster` (KIP-976) answers 204; a standalone worker is the
+    // whole cluster. Other scopes are treated as `worker`, as Kafka does.
+    match query_param(&uri, "scope") {
+        Some(sc) if sc.eq_ignore_ascii_case("cluster") => {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Ok(Json(json!(affected)).into_response()),
+    }
 }

@@ -1,4 +1,5 @@
-//! Sink-side error handling, as Kafka Connect's `errors.*` keys configure it.
+//! Error handling as Kafka Connect's `errors.*` keys configure it, for sink
+//! tasks ([`ErrorReporter`]) and source tasks ([`SourceErrorHandler`]).
 //!
 //! A record whose key or value cannot be converted, or that a transform
 //! rejects, is a *failure*. With `errors.tolerance=none` (the default) the
@@ -10,6 +11,12 @@
 //! `errors.log.enable=true` (with the record's key and value only when
 //! `errors.log.include.messages=true`).
 //!
+//! Source tasks apply the same tolerance and `errors.log.*` keys to records
+//! that fail a transform or the key/value converter; there is no dead letter
+//! queue for sources (as in Kafka Connect). A skipped source record still
+//! completes its source position, so its offset is stored in order like any
+//! other.
+//!
 //! Ordering and durability: dead-letter records are produced in consumption
 //! order, and [`ErrorReporter::drain`] waits for every one of them to be
 //! acknowledged; the sink loop calls it before committing consumer offsets,
@@ -17,8 +24,6 @@
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -26,8 +31,9 @@ use rdkafka::Message;
 use velocity_api::config::ConfigExt;
 use velocity_api::{ConnectError, RawConfig};
 
-use super::producer_config;
+use super::{admin_config, producer_config};
 use crate::config::WorkerConfig;
+use crate::kafka_log;
 
 /// Most dead-letter records waiting for an acknowledgement at once; beyond
 /// that [`ErrorReporter::report`] waits for the oldest (backpressure).
@@ -224,6 +230,101 @@ pub fn context_headers(f: &Failure, connector: &str, task_id: u32) -> Vec<(&'sta
     ]
 }
 
+/// Logs one failure as Kafka Connect's `LogReporter` does, at ERROR:
+/// "Error encountered in task T. Executing stage 'S' with class 'C', where
+/// ...". `where_` gets `errors.log.include.messages` and returns the
+/// "where" clause (None for none); the record's key and value may appear in
+/// it only when that flag is true.
+fn log_failure(
+    config: &ErrorConfig,
+    task: &str,
+    stage: Stage,
+    class_name: &str,
+    error: &ConnectError,
+    where_: impl FnOnce(bool) -> Option<String>,
+) {
+    if !config.log_enable {
+        return;
+    }
+    let clause = where_(config.log_include_messages)
+        .map(|w| format!(", where {w}"))
+        .unwrap_or_default();
+    tracing::error!(
+        task, stage = stage.as_str(), class = class_name, error = %error,
+        "Error encountered in task {task}. Executing stage '{}' with class '{class_name}'{clause}.",
+        stage.as_str()
+    );
+}
+
+/// Applies `errors.tolerance` and `errors.log.*` to the records of one
+/// source task that fail a transform or a converter.
+///
+/// Contract: [`SourceErrorHandler::handle`] returns the task error under
+/// `errors.tolerance=none` (the caller fails the task) and `Ok` under
+/// `all` (the caller skips the record but still lets it complete its source
+/// position, so nothing after it waits and nothing before it is lost).
+#[derive(Debug, Clone)]
+pub struct SourceErrorHandler {
+    config: ErrorConfig,
+    task: String,
+}
+
+impl SourceErrorHandler {
+    /// Reads the `errors.*` keys of a source connector (the dead letter
+    /// queue keys are sink-only and ignored here, as in Kafka Connect).
+    pub fn new(
+        connector_config: &RawConfig,
+        task: &str,
+    ) -> Result<SourceErrorHandler, ConnectError> {
+        Ok(SourceErrorHandler {
+            config: ErrorConfig::from_raw(connector_config)?,
+            task: task.to_owned(),
+        })
+    }
+
+    /// True when failures are logged with the record
+    /// (`errors.log.enable` and `errors.log.include.messages`).
+    pub fn includes_messages(&self) -> bool {
+        self.config.log_enable && self.config.log_include_messages
+    }
+
+    /// Logs (when enabled) the failure of `record` in `stage`, run by
+    /// `class_name`; returns `error` under `errors.tolerance=none`, Ok under
+    /// `all`.
+    pub fn handle(
+        &self,
+        stage: Stage,
+        class_name: &str,
+        error: ConnectError,
+        record: Option<&velocity_api::ConnectRecord>,
+    ) -> Result<(), ConnectError> {
+        log_failure(
+            &self.config,
+            &self.task,
+            stage,
+            class_name,
+            &error,
+            |messages| match record {
+                Some(r) if messages => Some(format!(
+                    "source record is = SourceRecord{{topic={}, key={:?}, value={:?}}}",
+                    r.topic, r.key, r.value
+                )),
+                Some(r) => Some(format!("source record is for topic {}", r.topic)),
+                None => None,
+            },
+        );
+        match self.config.tolerance {
+            Tolerance::None => Err(error),
+            Tolerance::All => {
+                if !self.config.log_enable {
+                    tracing::debug!(task = %self.task, stage = stage.as_str(), error = %error, "skipping source record (errors.tolerance=all)");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Applies the `errors.*` policy to failed records of one sink task.
 pub struct ErrorReporter {
     config: ErrorConfig,
@@ -285,23 +386,28 @@ impl ErrorReporter {
         failure: Failure,
         msg: &M,
     ) -> Result<(), ConnectError> {
-        if self.config.log_enable {
-            if self.config.log_include_messages {
-                tracing::error!(
-                    connector = %self.connector, task = self.task_id, stage = failure.stage.as_str(),
-                    class = %failure.class_name, topic = %failure.topic, partition = failure.partition,
-                    offset = failure.offset, key = %String::from_utf8_lossy(msg.key().unwrap_or_default()),
-                    value = %String::from_utf8_lossy(msg.payload().unwrap_or_default()),
-                    error = %failure.error, "Error encountered in task"
+        let task = format!("{}-{}", self.connector, self.task_id);
+        log_failure(
+            &self.config,
+            &task,
+            failure.stage,
+            &failure.class_name,
+            &failure.error,
+            |messages| {
+                let mut w = format!(
+                    "consumed record is {{topic='{}', partition={}, offset={}}}",
+                    failure.topic, failure.partition, failure.offset
                 );
-            } else {
-                tracing::error!(
-                    connector = %self.connector, task = self.task_id, stage = failure.stage.as_str(),
-                    class = %failure.class_name, topic = %failure.topic, partition = failure.partition,
-                    offset = failure.offset, error = %failure.error, "Error encountered in task"
-                );
-            }
-        }
+                if messages {
+                    w.push_str(&format!(
+                        " with key={} value={}",
+                        String::from_utf8_lossy(msg.key().unwrap_or_default()),
+                        String::from_utf8_lossy(msg.payload().unwrap_or_default())
+                    ));
+                }
+                Some(w)
+            },
+        );
         if self.config.tolerance == Tolerance::None {
             return Err(failure.task_error());
         }
@@ -396,31 +502,15 @@ async fn create_topic(
     topic: &str,
     rf: i32,
 ) -> Result<(), ConnectError> {
-    let admin: AdminClient<DefaultClientContext> =
-        producer_config(worker, connector_config, "connector-dlq-admin")
-            .create()
-            .map_err(|e| ConnectError::fatal(format!("could not create the admin client: {e}")))?;
-    let nt = NewTopic::new(topic, 1, TopicReplication::Fixed(rf));
-    let res = admin
-        .create_topics(
-            [&nt],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
-        .await
-        .map_err(|e| {
-            ConnectError::retriable(format!("creating the dead letter queue topic {topic}: {e}"))
-        })?;
-    for r in res {
-        match r {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, code)) => {
-                return Err(ConnectError::retriable(format!(
-                    "could not create the dead letter queue topic {t}: {code}; create it by hand or fix errors.deadletterqueue.topic.replication.factor"
-                )))
-            }
-        }
-    }
-    Ok(())
+    let client = admin_config(worker, connector_config, "connector-dlq-admin");
+    kafka_log::ensure_topic(
+        &client,
+        &kafka_log::TopicSpec::new(topic, 1, rf),
+        "create it by hand or fix errors.deadletterqueue.topic.replication.factor",
+    )
+    .await
+    .map(|_| ())
+    .map_err(kafka_log::connect_error)
 }
 
 #[cfg(test)]

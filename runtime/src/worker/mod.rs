@@ -17,7 +17,7 @@ use velocity_api::{
 };
 
 use crate::config::{WorkerConfig, JSON_CONVERTER};
-use crate::converters::{converter_for_class, Converter};
+use crate::converters::{new_converter, Converter};
 use crate::offsets::OffsetStore;
 use crate::status::{StatusHandle, TargetState};
 
@@ -78,6 +78,9 @@ pub struct TransformChain {
     steps: Vec<Step>,
     /// Reused per call to avoid an allocation per record.
     scratch: Vec<ConnectRecord>,
+    /// Class of the step whose failure [`TransformChain::apply_many`] or
+    /// [`TransformChain::on_transaction_end`] returned last.
+    failed_class: String,
 }
 
 /// Re-keys a plugin's configuration error under the plugin's prefix (e.g.
@@ -292,6 +295,7 @@ impl TransformChain {
             Ok(TransformChain {
                 steps,
                 scratch: Vec::new(),
+                failed_class: String::new(),
             })
         } else {
             Err(errors)
@@ -384,17 +388,54 @@ impl TransformChain {
         let mut pending: Vec<ConnectRecord> = Vec::new();
         for i in 0..self.steps.len() {
             let mut next = Vec::new();
-            for r in pending.drain(..) {
-                Self::step_apply(&mut self.steps[i], r, &mut next)?;
-            }
             let step = &mut self.steps[i];
-            step.transform
-                .on_transaction_end(&mut next)
-                .map_err(|e| step_error(&step.alias, e))?;
+            for r in pending.drain(..) {
+                if let Err(e) = Self::step_apply(step, r, &mut next) {
+                    self.failed_class.clone_from(&step.class);
+                    return Err(e);
+                }
+            }
+            if let Err(e) = step.transform.on_transaction_end(&mut next) {
+                self.failed_class.clone_from(&step.class);
+                return Err(step_error(&step.alias, e));
+            }
             pending = next;
         }
         out.append(&mut pending);
         Ok(())
+    }
+
+    /// The `transforms.<alias>.type` key and class of every transform that
+    /// may hold records ([`Transform::is_stateful`]), in chain order.
+    pub fn stateful_steps(&self) -> Vec<(String, String)> {
+        self.steps
+            .iter()
+            .filter(|s| s.transform.is_stateful())
+            .map(|s| (format!("transforms.{}.type", s.alias), s.class.clone()))
+            .collect()
+    }
+
+    /// The validation errors of a sink connector's chain: one per stateful
+    /// transform (see [`Transform::is_stateful`]), naming
+    /// `transforms.<alias>.type`. A sink commits the consumer offset of every
+    /// record it was handed, so records such a transform held would be lost.
+    pub fn sink_errors(&self) -> Vec<(String, String)> {
+        self.stateful_steps()
+            .into_iter()
+            .map(|(key, class)| {
+                let msg = format!(
+                    "Invalid value {class} for configuration {key}: {class} holds records until a source transaction ends and is only supported in a source connector's transforms; a sink connector would commit the offsets of the records it holds and lose them. Move it to the source connector's chain (e.g. cast,filter,map on the PostgreSQL or MySQL source) and remove it from this sink's transforms"
+                );
+                (key, msg)
+            })
+            .collect()
+    }
+
+    /// The configured class (`transforms.<alias>.type`) of the step whose
+    /// failure the last failed [`TransformChain::apply_many`] or
+    /// [`TransformChain::on_transaction_end`] returned.
+    pub fn failed_class(&self) -> &str {
+        &self.failed_class
     }
 
     /// True while any transform holds input records it has not released.
@@ -413,15 +454,20 @@ impl TransformChain {
             if records.is_empty() {
                 return Ok(());
             }
-            if records.len() == 1 {
+            let result = if records.len() == 1 {
                 // the common case: one record in, at most one out
                 let r = records.pop().expect("one record");
-                Self::step_apply(step, r, records)?;
+                Self::step_apply(step, r, records)
             } else {
-                for r in records.drain(..) {
-                    Self::step_apply(step, r, &mut next)?;
-                }
+                let r = records
+                    .drain(..)
+                    .try_for_each(|r| Self::step_apply(step, r, &mut next));
                 std::mem::swap(records, &mut next);
+                r
+            };
+            if let Err(e) = result {
+                self.failed_class.clone_from(&step.class);
+                return Err(e);
             }
         }
         out.append(records);
@@ -456,13 +502,25 @@ pub fn validate_transforms(registry: &PluginRegistry, config: &RawConfig) -> Vec
         .unwrap_or_default()
 }
 
+/// Validation errors of a sink connector's `transforms` keys: those of
+/// [`validate_transforms`], plus [`TransformChain::sink_errors`].
+pub fn validate_sink_transforms(
+    registry: &PluginRegistry,
+    config: &RawConfig,
+) -> Vec<(String, String)> {
+    match TransformChain::from_config(registry, config) {
+        Ok(chain) => chain.sink_errors(),
+        Err(errors) => errors,
+    }
+}
+
 /// Validation errors of `key.converter` / `value.converter` overrides.
-pub fn validate_converters(config: &RawConfig) -> Vec<(String, String)> {
+pub fn validate_converters(registry: &PluginRegistry, config: &RawConfig) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     for side in ["key", "value"] {
         let key = format!("{side}.converter");
         if let Some(class) = config.opt_str(&key) {
-            match converter_for_class(class) {
+            match new_converter(registry, class) {
                 None => errors.push((key.clone(), format!("Invalid value {class} for configuration {key}: Class {class} could not be found."))),
                 Some(mut c) => {
                     if let Err(e) = c.configure(&config.with_prefix(&format!("{key}.")), side == "key") {
@@ -495,6 +553,7 @@ pub type ConverterPair = (Box<dyn Converter>, Box<dyn Converter>);
 pub fn build_converters(
     worker: &WorkerConfig,
     connector: &RawConfig,
+    registry: &PluginRegistry,
 ) -> Result<ConverterPair, ConnectError> {
     let one = |side: &str| -> Result<Box<dyn Converter>, ConnectError> {
         let key = format!("{side}.converter");
@@ -505,7 +564,7 @@ pub fn build_converters(
                 &worker.raw,
             ),
         };
-        let mut c = converter_for_class(class).ok_or_else(|| {
+        let mut c = new_converter(registry, class).ok_or_else(|| {
             ConnectError::config(key.clone(), format!("Class {class} could not be found."))
         })?;
         c.configure(&source.with_prefix(&format!("{key}.")), side == "key")?;
@@ -515,18 +574,23 @@ pub fn build_converters(
 }
 
 /// librdkafka settings for a source task's producer: idempotent, acks=all,
-/// then the worker's `producer.*` keys, then the connector's
-/// `producer.override.*` keys.
+/// then the worker's security keys and `producer.*` keys, then the
+/// connector's `producer.override.*` keys, translated from Kafka's names
+/// (see [`crate::security::kafka`]).
 ///
-/// `linger.ms` defaults to 100 (Kafka's Java producer: 5). With an idempotent
-/// producer at most 5 requests are in flight; while they are and messages are
-/// queued, librdkafka's broker thread re-polls its socket with a zero timeout
-/// (measured: 586,000 `poll(…, 0)` calls while draining 200,000 change events
-/// at `linger.ms=5`, 1,700 at 100) and takes a core from the database and the
-/// broker. Full batches (`batch.size`) still go out at once; only a partial
-/// batch waits, so an isolated change reaches Kafka up to 100 ms later. Set
-/// `producer.linger.ms` (worker) or `producer.override.linger.ms` (connector)
-/// for lower latency.
+/// `linger.ms` defaults to 100 (Kafka's Java producer: 5) for the *bulk*
+/// producer that drains a backlog. With an idempotent producer at most 5
+/// requests are in flight; while they are and messages are queued,
+/// librdkafka's broker thread re-polls its socket with a zero timeout
+/// (measured: 586,000 `poll(…, 0)` calls while draining 200,000 change
+/// events at `linger.ms=5`, 1,700 at 100) and takes a core from the database
+/// and the broker. Full batches (`batch.size`) still go out at once; only a
+/// partial batch waits. A source task that is caught up sends through a
+/// second, *express* producer with `linger.ms=0` instead (see
+/// [`source`]), so an isolated change is not held back. When
+/// `producer.linger.ms` (worker) or `producer.override.linger.ms`
+/// (connector) is set, it applies and the task uses that one producer only.
+/// [`ProducerSettings::adaptive`] tells which case applies.
 ///
 /// `queue.buffering.max.kbytes` defaults to 4096 (Kafka's `buffer.memory`:
 /// 32 MiB): librdkafka holds each queued message twice while its request is
@@ -539,26 +603,79 @@ pub fn producer_config(
     connector: &RawConfig,
     client_id: &str,
 ) -> ClientConfig {
+    producer_settings(worker, connector, client_id).bulk
+}
+
+/// The source producers' settings (see [`producer_config`]).
+pub struct ProducerSettings {
+    /// The producer for a backlog (`linger.ms` 100 unless configured).
+    pub bulk: ClientConfig,
+    /// True when no `linger.ms` was configured: a caught-up task then sends
+    /// through [`ProducerSettings::express`] (the same settings with
+    /// `linger.ms=0`).
+    pub adaptive: bool,
+}
+
+impl ProducerSettings {
+    /// The express producer's settings: the bulk ones with `linger.ms=0`
+    /// and a client id ending in `-express`.
+    pub fn express(&self) -> ClientConfig {
+        let mut c = self.bulk.clone();
+        c.set("linger.ms", "0");
+        let id = c.get("client.id").unwrap_or("velocity").to_owned();
+        c.set("client.id", format!("{id}-express"));
+        c
+    }
+}
+
+/// [`producer_config`] and whether the task may switch to an express
+/// producer when caught up.
+pub fn producer_settings(
+    worker: &WorkerConfig,
+    connector: &RawConfig,
+    client_id: &str,
+) -> ProducerSettings {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &worker.bootstrap_servers)
         .set("client.id", client_id)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "100")
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "100000")
         .set("queue.buffering.max.kbytes", "4096")
         .set("message.max.bytes", "10000000");
-    for (k, v) in worker.raw.with_prefix("producer.") {
-        c.set(k, v);
+    worker.kafka.apply(&mut c, "producer.", connector);
+    // librdkafka's alias of linger.ms
+    let configured = ["linger.ms", "queue.buffering.max.ms"]
+        .iter()
+        .any(|k| c.get(k).is_some());
+    if !configured {
+        c.set("linger.ms", "100");
     }
-    for (k, v) in connector.with_prefix("producer.override.") {
-        c.set(k, v);
+    ProducerSettings {
+        bulk: c,
+        adaptive: !configured,
     }
+}
+
+/// librdkafka settings for an admin client (topic creation, dead letter
+/// queue topics): the worker's security and `admin.*` keys, then the
+/// connector's `admin.override.*` keys.
+pub fn admin_config(worker: &WorkerConfig, connector: &RawConfig, client_id: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &worker.bootstrap_servers)
+        .set("client.id", client_id);
+    worker.kafka.apply(&mut c, "admin.", connector);
     c
 }
 
 /// librdkafka settings for a sink task's consumer in group `connect-<name>`.
+///
+/// Topic metadata is re-read every 5 s (`topic.metadata.refresh.interval.ms`;
+/// librdkafka's default is 5 min), so a sink subscribed to a topic that does
+/// not exist yet (a source topic created with its first record) starts
+/// consuming it within seconds, as Kafka's Java consumer does; a
+/// `consumer.override.` key changes it.
 pub fn consumer_config(
     worker: &WorkerConfig,
     connector: &RawConfig,
@@ -572,13 +689,9 @@ pub fn consumer_config(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false");
-    for (k, v) in worker.raw.with_prefix("consumer.") {
-        c.set(k, v);
-    }
-    for (k, v) in connector.with_prefix("consumer.override.") {
-        c.set(k, v);
-    }
+        .set("enable.partition.eof", "false")
+        .set("topic.metadata.refresh.interval.ms", "5000");
+    worker.kafka.apply(&mut c, "consumer.", connector);
     c
 }
 
@@ -612,8 +725,41 @@ mod transform_chain_tests {
         }
     }
 
+    /// Holds every record until a transaction ends (like the domain filter).
+    #[derive(Default)]
+    struct Holder(Vec<ConnectRecord>);
+    impl Transform for Holder {
+        fn configure(&mut self, _: &RawConfig) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn apply(&mut self, r: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
+            Ok(Some(r))
+        }
+        fn apply_many(
+            &mut self,
+            r: ConnectRecord,
+            _: &mut Vec<ConnectRecord>,
+        ) -> Result<(), ConnectError> {
+            self.0.push(r);
+            Ok(())
+        }
+        fn holds_records(&self) -> bool {
+            !self.0.is_empty()
+        }
+        fn is_stateful(&self) -> bool {
+            true
+        }
+    }
+
     fn registry() -> PluginRegistry {
         PluginRegistry::new()
+            .register(PluginDesc {
+                class: "test.Holder",
+                aliases: &[],
+                version: "1",
+                config_def: ConfigDef::default,
+                kind: PluginKind::Transform(|| Box::<Holder>::default()),
+            })
             .register(PluginDesc {
                 class: "test.Suffix",
                 aliases: &[],
@@ -708,5 +854,29 @@ mod transform_chain_tests {
         // The stage keys are not passed to the transform.
         let mut t = Suffix(String::new());
         assert!(t.configure(&cfg(&[])).is_err());
+    }
+
+    #[test]
+    fn a_stateful_transform_is_rejected_in_a_sink_chain_only() {
+        let pairs = [
+            ("transforms", "s,held"),
+            ("transforms.s.type", "test.Suffix"),
+            ("transforms.s.suffix", "x"),
+            ("transforms.held.type", "test.Holder"),
+        ];
+        let errors = validate_sink_transforms(&registry(), &cfg(&pairs));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "transforms.held.type");
+        assert!(errors[0].1.contains("test.Holder"), "{}", errors[0].1);
+        assert!(errors[0].1.contains("source connector"), "{}", errors[0].1);
+        // the same chain is fine for a source connector
+        assert!(validate_transforms(&registry(), &cfg(&pairs)).is_empty());
+        // and a sink chain of stateless transforms passes
+        let stateless = [("transforms", "s"), pairs[1], pairs[2]];
+        assert!(validate_sink_transforms(&registry(), &cfg(&stateless)).is_empty());
+        // configuration errors are still reported as such
+        let bad = [("transforms", "s"), ("transforms.s.type", "test.Suffix")];
+        let errors = validate_sink_transforms(&registry(), &cfg(&bad));
+        assert_eq!(errors[0].0, "transforms.s.suffix");
     }
 }

@@ -12,11 +12,19 @@
 //! partition and offset (`errors.tolerance=none`), or is skipped and written
 //! to the dead letter queue (`all`); dead-letter records are acknowledged
 //! before the offsets past them are committed.
+//!
+//! Latency: a batch is handed to `put` as soon as the consumer has nothing
+//! more ready (or [`POLL_WINDOW`] passed, or the batch is full); when it
+//! ended that way — the task is caught up with its topics — the loop calls
+//! [`SinkTask::flush`] right after `put`, so the records reach the database
+//! at once instead of at the next `offset.flush.interval.ms` (a sink that
+//! buffers, like the JDBC sink, keeps filling its batches while a backlog
+//! drains). The consumer offsets are still committed on the interval only.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, TopicPartitionList};
@@ -26,15 +34,53 @@ use velocity_api::{ConnectError, ConnectRecord, Header, SinkRecord, SinkTask, Va
 use super::errors::{ErrorReporter, Failure, Stage};
 use super::{build_converters, consumer_config, converter_class, TaskRuntime, TransformChain};
 use crate::converters::Converter;
+use crate::metrics::{TaskKind, TaskMetrics};
+use crate::retry::{after_failure, Backoff, RetryPolicy};
 use crate::status::{State, Status, TargetState};
 
-/// How long one poll waits to fill a batch.
+/// How long one poll waits for a first record; later records of the batch
+/// are only taken while the consumer has them ready.
 const POLL_WINDOW: Duration = Duration::from_millis(200);
 
 /// Runs a sink task until it is stopped or fails; publishes its state.
+///
+/// Retriable errors (from `start`, `put`, `flush` or the offset commit)
+/// restart the task in place under the connector's [`RetryPolicy`] (see
+/// [`crate::retry`]): the task is stopped, the consumer is made again and
+/// resumes from the last committed offsets, and the task is started again,
+/// so records not yet flushed are delivered again. The status stays
+/// RUNNING meanwhile.
 pub async fn run(mut task: Box<dyn SinkTask>, mut rt: TaskRuntime) {
     let label = format!("{}-{}", rt.task_ctx.connector, rt.task_ctx.task_id);
-    let result = run_inner(task.as_mut(), &mut rt, &label).await;
+    let policy = match RetryPolicy::from_config(&rt.connector_config) {
+        Ok(p) => p,
+        Err(errs) => {
+            let msg: Vec<String> = errs.into_iter().map(|(_, m)| m).collect();
+            rt.status.set(Status::failed(msg.join("; ")));
+            return;
+        }
+    };
+    let mut backoff = policy.start();
+    let metrics = TaskMetrics::new(&rt.task_ctx.connector, rt.task_ctx.task_id, TaskKind::Sink);
+    let result = loop {
+        let Err(e) = run_inner(task.as_mut(), &mut rt, &label, &mut backoff, &metrics).await else {
+            break Ok(());
+        };
+        match after_failure(
+            &mut backoff,
+            e,
+            &label,
+            &mut rt.control,
+            &metrics,
+            task.stop(),
+        )
+        .await
+        {
+            Ok(true) => continue,
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
     if let Err(e) = &result {
         tracing::error!(task = %label, error = %e, "sink task failed");
     }
@@ -51,17 +97,25 @@ async fn run_inner(
     task: &mut dyn SinkTask,
     rt: &mut TaskRuntime,
     label: &str,
+    backoff: &mut Backoff,
+    metrics: &TaskMetrics,
 ) -> Result<(), ConnectError> {
     let cc = rt.connector_config.clone();
-    let (key_conv, value_conv) = build_converters(&rt.worker.config, &cc)?;
-    let mut chain = TransformChain::from_config(&rt.registry, &cc).map_err(|errs| {
+    let (key_conv, value_conv) = build_converters(&rt.worker.config, &cc, &rt.registry)?;
+    let join = |errs: Vec<(String, String)>| {
         ConnectError::fatal(
             errs.into_iter()
                 .map(|(_, m)| m)
                 .collect::<Vec<_>>()
                 .join("; "),
         )
-    })?;
+    };
+    let mut chain = TransformChain::from_config(&rt.registry, &cc).map_err(join)?;
+    // also refused at validation; a config that bypassed it must not lose records
+    let stateful = chain.sink_errors();
+    if !stateful.is_empty() {
+        return Err(join(stateful));
+    }
     let mut reporter = ErrorReporter::new(
         &rt.worker.config,
         &cc,
@@ -107,12 +161,14 @@ async fn run_inner(
     let mut last_flush = Instant::now();
     let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut stream = consumer.stream();
+    // records read since the last commit (sink-record-active-count)
+    let mut active = 0usize;
     loop {
         let target = *rt.control.borrow_and_update();
         match target {
             TargetState::Stopped => break,
             TargetState::Paused => {
-                flush_and_commit(task, &consumer, &mut pending, &mut reporter).await?;
+                flush_and_commit(task, &consumer, &mut pending, &mut reporter, metrics).await?;
                 rt.status.set(Status::of(State::Paused));
                 if let Ok(assignment) = consumer.assignment() {
                     let _ = consumer.pause(&assignment);
@@ -128,11 +184,25 @@ async fn run_inner(
             TargetState::Started => rt.status.set(Status::of(State::Running)),
         }
         let mut batch = Vec::new();
+        let mut read = 0usize;
         let deadline = tokio::time::Instant::now() + POLL_WINDOW;
+        // the batch ended because nothing more was ready
+        let mut caught_up = false;
         while batch.len() < max_records {
-            let next = tokio::select! {
-                m = tokio::time::timeout_at(deadline, stream.next()) => m,
-                _ = rt.control.changed() => break,
+            let next = if read > 0 {
+                // cancel-safe: an unready poll leaves the message queued
+                match stream.next().now_or_never() {
+                    Some(m) => Ok(m),
+                    None => {
+                        caught_up = true;
+                        break;
+                    }
+                }
+            } else {
+                tokio::select! {
+                    m = tokio::time::timeout_at(deadline, stream.next()) => m,
+                    _ = rt.control.changed() => break,
+                }
             };
             let msg = match next {
                 Err(_) | Ok(None) => break,
@@ -146,6 +216,7 @@ async fn run_inner(
                 }
                 Ok(Some(Ok(m))) => m,
             };
+            read += 1;
             let (topic, partition, offset) =
                 (msg.topic().to_owned(), msg.partition(), msg.offset());
             if let Ok(mut t) = rt.topics.lock() {
@@ -172,6 +243,7 @@ async fn run_inner(
                 Err((stage, error)) => Some((stage, value_class.clone(), error)),
             };
             if let Some((stage, class_name, error)) = failed {
+                count_failure(metrics, reporter.config());
                 let owned = msg.detach();
                 drop(msg);
                 let failure = Failure {
@@ -185,16 +257,33 @@ async fn run_inner(
                 reporter.report(failure, &owned).await?;
             }
         }
+        metrics.read(read);
+        active += read;
+        metrics.set_active(active);
         if !batch.is_empty() {
+            let sent = batch.len();
+            let started = Instant::now();
             task.put(batch).await?;
+            metrics.put(sent, started.elapsed());
+            if caught_up {
+                // nothing more is ready: make it durable now (offsets are
+                // committed on the interval)
+                task.flush().await?;
+            }
+            // progress: a later error starts a new run of retries
+            backoff.reset();
         }
         if last_flush.elapsed() >= interval {
-            flush_and_commit(task, &consumer, &mut pending, &mut reporter).await?;
+            if let Ok(a) = consumer.assignment() {
+                metrics.set_partition_count(a.count());
+            }
+            flush_and_commit(task, &consumer, &mut pending, &mut reporter, metrics).await?;
+            active = 0;
             last_flush = Instant::now();
         }
     }
     drop(stream);
-    flush_and_commit(task, &consumer, &mut pending, &mut reporter).await
+    flush_and_commit(task, &consumer, &mut pending, &mut reporter, metrics).await
 }
 
 /// Converts key and value; a failure names the converter stage.
@@ -225,15 +314,45 @@ fn convert(
     Ok(record)
 }
 
+/// Counts a failed record in the task-error metrics as Kafka Connect's
+/// `ErrorHandlingMetrics` does.
+fn count_failure(metrics: &TaskMetrics, config: &super::errors::ErrorConfig) {
+    metrics.total_record_errors.inc();
+    metrics.total_record_failures.inc();
+    metrics.error_now();
+    if config.log_enable {
+        metrics.total_errors_logged.inc();
+    }
+    if config.tolerance == super::errors::Tolerance::All {
+        metrics.total_records_skipped.inc();
+        if config.dlq_topic.is_some() {
+            metrics.deadletterqueue_produce_requests.inc();
+        }
+    }
+}
+
 async fn flush_and_commit(
     task: &mut dyn SinkTask,
     consumer: &StreamConsumer,
     pending: &mut BTreeMap<(String, i32), i64>,
     reporter: &mut ErrorReporter,
+    metrics: &TaskMetrics,
 ) -> Result<(), ConnectError> {
     if pending.is_empty() {
         return Ok(());
     }
+    let started = Instant::now();
+    let r = flush_and_commit_pending(task, consumer, pending, reporter).await;
+    metrics.offset_commit(r.is_ok(), started.elapsed());
+    r
+}
+
+async fn flush_and_commit_pending(
+    task: &mut dyn SinkTask,
+    consumer: &StreamConsumer,
+    pending: &mut BTreeMap<(String, i32), i64>,
+    reporter: &mut ErrorReporter,
+) -> Result<(), ConnectError> {
     reporter.drain().await?;
     task.flush().await?;
     let mut tpl = TopicPartitionList::new();

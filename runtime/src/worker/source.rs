@@ -22,13 +22,25 @@
 //! Backpressure: at most [`MAX_IN_FLIGHT`] records wait for acknowledgement;
 //! beyond that, and whenever librdkafka's queue is full, the loop waits for
 //! the oldest delivery before polling again.
+//!
+//! Latency: unless `linger.ms` is configured, a task has two idempotent
+//! producers with the same settings, a *bulk* one (`linger.ms=100`: full
+//! requests while a backlog drains, see [`super::producer_config`]) and an
+//! *express* one (`linger.ms=0`). Batches go through the bulk producer until
+//! the task reports itself caught up ([`SourceTask::caught_up`]: the batch
+//! was everything the database had ready); from then on through the express
+//! producer, until [`EXPRESS_PATIENCE`] batches in a row are not caught up
+//! (a backlog again). Before switching, the loop waits until every record
+//! sent through the other producer is acknowledged, so records never
+//! overtake each other: order per partition is kept across the switch (at
+//! the price of waiting out the bulk producer's linger once, when a backlog
+//! ends). A task that never reports itself caught up always lingers.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -37,14 +49,60 @@ use velocity_api::{
     ConnectError, ConnectRecord, Control, Offset, Partition, SourceRecord, SourceTask, Value,
 };
 
-use super::{build_converters, producer_config, TaskRuntime, TransformChain};
+use super::errors::{SourceErrorHandler, Stage};
+use super::{
+    admin_config, build_converters, converter_class, producer_settings, TaskRuntime, TransformChain,
+};
+use crate::metrics::{TaskKind, TaskMetrics};
+use crate::retry::{after_failure, Backoff, RetryPolicy};
 use crate::status::{State, Status, TargetState};
 
 /// Most records waiting for a Kafka acknowledgement at once per task.
 pub const MAX_IN_FLIGHT: usize = 100_000;
 
+/// Batches in a row that are not caught up after which a task in express
+/// mode goes back to the lingering bulk producer. Above one, so that a
+/// single batch the database's idle report missed does not cost the next
+/// caught-up batch a wait for the bulk producer's linger.
+pub const EXPRESS_PATIENCE: u32 = 8;
+
+/// Which of its two producers an adaptive task sends through (see the
+/// module docs): the decision only, so that it can be tested alone.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ExpressMode {
+    /// Batches go through the express producer.
+    on: bool,
+    /// Batches in a row that were not caught up, while `on`.
+    slow: u32,
+}
+
+impl ExpressMode {
+    /// Takes a polled (non-empty) batch that was `caught_up` or not; true
+    /// when the task must switch producers before sending it (after every
+    /// record sent so far is acknowledged). `on` is already the new mode.
+    fn switch_for(&mut self, caught_up: bool) -> bool {
+        let switch = if caught_up {
+            self.slow = 0;
+            !self.on
+        } else if self.on {
+            self.slow += 1;
+            self.slow >= EXPRESS_PATIENCE
+        } else {
+            false
+        };
+        if switch {
+            self.on = !self.on;
+            self.slow = 0;
+        }
+        switch
+    }
+}
+
 struct InFlight {
     delivery: Option<DeliveryFuture>,
+    /// Commit time (µs since the epoch) of the source transaction whose
+    /// last produced record this is, for [`TaskMetrics::commit_acked`].
+    commit_us: Option<i64>,
     /// The source position stored once this and every earlier entry is
     /// acknowledged; None leaves the stored position as it is.
     position: Option<(Partition, Offset)>,
@@ -77,19 +135,35 @@ pub struct Staged {
 ///   held input until the holding transform releases it;
 /// - a transaction-end marker runs [`TransformChain::on_transaction_end`]
 ///   and is then treated as an input, so the collapsed outputs of a
-///   transaction carry the marker's position (the transaction's end).
+///   transaction carry the marker's position (the transaction's end);
+/// - an input (or transaction end) whose transform fails and whose failure
+///   `tolerate` accepts (`errors.tolerance=all`) is treated as dropped: it
+///   produces nothing and completes its position as above.
 #[derive(Default)]
 pub struct Stager {
     outs: Vec<ConnectRecord>,
+    /// Keep a copy of each input for `tolerate` (costs a clone per record;
+    /// only `errors.log.include.messages=true` needs it).
+    pub keep_failed_inputs: bool,
 }
 
+/// Decides about a failed transform: its error fails the stage, Ok skips the
+/// input (arguments: the error, the transform's class, the failed input).
+type Tolerate<'a> =
+    dyn FnMut(ConnectError, &str, Option<&ConnectRecord>) -> Result<(), ConnectError> + 'a;
+
 impl Stager {
-    /// Stages `sr`: pushes its in-flight entries to `entries`, in order.
+    /// Stages `sr`: pushes its in-flight entries to `entries`, in order. A
+    /// transform failure goes to `tolerate` with the failing transform's
+    /// class and the failed input (the input only when
+    /// [`Stager::keep_failed_inputs`]; never for a transaction end): its
+    /// error fails the stage, Ok skips the input.
     pub fn stage(
         &mut self,
         chain: &mut TransformChain,
         sr: SourceRecord,
         entries: &mut Vec<Staged>,
+        tolerate: &mut Tolerate<'_>,
     ) -> Result<(), ConnectError> {
         let control = sr.control();
         let SourceRecord {
@@ -111,9 +185,20 @@ impl Stager {
             return Ok(());
         }
         self.outs.clear();
-        match control {
-            Some(Control::TransactionEnd { .. }) => chain.on_transaction_end(&mut self.outs)?,
-            None => chain.apply_many(record, &mut self.outs)?,
+        let applied = match control {
+            Some(Control::TransactionEnd { .. }) => chain
+                .on_transaction_end(&mut self.outs)
+                .map_err(|e| (e, None)),
+            None => {
+                let copy = self.keep_failed_inputs.then(|| record.clone());
+                chain
+                    .apply_many(record, &mut self.outs)
+                    .map_err(|e| (e, copy))
+            }
+        };
+        if let Err((e, failed)) = applied {
+            tolerate(e, chain.failed_class(), failed.as_ref())?;
+            self.outs.clear();
         }
         let advance = !chain.holds_records() && has_position;
         let n = self.outs.len();
@@ -135,17 +220,55 @@ impl Stager {
 }
 
 /// Runs a source task until it is stopped or fails; publishes its state.
+///
+/// Retriable errors restart the task in place under the connector's
+/// [`RetryPolicy`] (see [`crate::retry`]): records acknowledged before the
+/// error have their offsets stored first, then the task is stopped and
+/// started again, resuming from the stored offset. The status stays
+/// RUNNING meanwhile.
 pub async fn run(mut task: Box<dyn SourceTask>, mut rt: TaskRuntime) {
     let label = format!("{}-{}", rt.task_ctx.connector, rt.task_ctx.task_id);
-    let mut lp = match Loop::new(&rt, &label) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(task = %label, error = %e, "source task could not be set up");
-            rt.status.set(Status::failed(e.to_string()));
+    let policy = match RetryPolicy::from_config(&rt.connector_config) {
+        Ok(p) => p,
+        Err(errs) => {
+            let msg: Vec<String> = errs.into_iter().map(|(_, m)| m).collect();
+            rt.status.set(Status::failed(msg.join("; ")));
             return;
         }
     };
-    let result = lp.run(task.as_mut(), &mut rt).await;
+    let mut backoff = policy.start();
+    let metrics = TaskMetrics::new(
+        &rt.task_ctx.connector,
+        rt.task_ctx.task_id,
+        TaskKind::Source,
+    );
+    let result = loop {
+        let attempt = match Loop::new(&rt, &label, metrics.clone()) {
+            Ok(mut lp) => {
+                let r = lp.run(task.as_mut(), &mut rt, &mut backoff).await;
+                if matches!(&r, Err(e) if e.is_retriable()) {
+                    lp.salvage(&rt).await;
+                }
+                r
+            }
+            Err(e) => Err(e),
+        };
+        let Err(e) = attempt else { break Ok(()) };
+        match after_failure(
+            &mut backoff,
+            e,
+            &label,
+            &mut rt.control,
+            &metrics,
+            task.stop(),
+        )
+        .await
+        {
+            Ok(true) => continue,
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
     if let Err(e) = &result {
         tracing::error!(task = %label, error = %e, "source task failed");
     }
@@ -161,13 +284,29 @@ pub async fn run(mut task: Box<dyn SourceTask>, mut rt: TaskRuntime) {
 struct Loop {
     key_conv: Box<dyn crate::converters::Converter>,
     value_conv: Box<dyn crate::converters::Converter>,
+    /// Configured classes of the converters, for error reports.
+    key_class: String,
+    value_class: String,
+    /// `errors.tolerance` / `errors.log.*` for records that fail a transform
+    /// or a converter.
+    errors: SourceErrorHandler,
     chain: TransformChain,
     stager: Stager,
     staged: Vec<Staged>,
+    /// The bulk producer (or the only one, when `linger.ms` is configured).
     producer: FutureProducer,
+    /// The express producer (`linger.ms=0`) of an adaptive task.
+    express: Option<FutureProducer>,
+    /// Whether records go through `express` now.
+    mode: ExpressMode,
+    /// A record of the current source transaction went into the queue
+    /// since the last transaction-end marker.
+    txn_produced: bool,
     /// librdkafka's queue limit in bytes (`queue.buffering.max.kbytes`).
     queue_bytes: Option<usize>,
-    admin: Option<(AdminClient<DefaultClientContext>, i32, i32)>,
+    /// Client settings, partitions and replication factor for topics
+    /// created on first use (`topic.creation.default.*`).
+    admin: Option<(rdkafka::ClientConfig, i32, i32)>,
     known_topics: HashSet<String>,
     in_flight: VecDeque<InFlight>,
     acked: Vec<(Partition, Offset)>,
@@ -175,6 +314,9 @@ struct Loop {
     /// Offsets stored but not yet passed to [`SourceTask::commit`].
     task_behind: bool,
     label: String,
+    metrics: Arc<TaskMetrics>,
+    /// Records handed to the producer in the current batch.
+    written: usize,
 }
 
 fn kafka_err(what: &str, e: KafkaError) -> ConnectError {
@@ -182,8 +324,10 @@ fn kafka_err(what: &str, e: KafkaError) -> ConnectError {
 }
 
 impl Loop {
-    fn new(rt: &TaskRuntime, label: &str) -> Result<Loop, ConnectError> {
-        let (key_conv, value_conv) = build_converters(&rt.worker.config, &rt.connector_config)?;
+    fn new(rt: &TaskRuntime, label: &str, metrics: Arc<TaskMetrics>) -> Result<Loop, ConnectError> {
+        let (key_conv, value_conv) =
+            build_converters(&rt.worker.config, &rt.connector_config, &rt.registry)?;
+        let errors = SourceErrorHandler::new(&rt.connector_config, label)?;
         let chain =
             TransformChain::from_config(&rt.registry, &rt.connector_config).map_err(|errs| {
                 ConnectError::fatal(
@@ -193,11 +337,17 @@ impl Loop {
                         .join("; "),
                 )
             })?;
-        let pc = producer_config(
+        let settings = producer_settings(
             &rt.worker.config,
             &rt.connector_config,
             &format!("connector-producer-{label}"),
         );
+        let express = if settings.adaptive {
+            Some(settings.express().create().map_err(|e| ConnectError::fatal(format!("invalid producer configuration (check producer.* and producer.override.* keys): {e}")))?)
+        } else {
+            None
+        };
+        let pc = settings.bulk;
         let queue_bytes = pc
             .get("queue.buffering.max.kbytes")
             .and_then(|k| k.trim().parse::<usize>().ok())
@@ -219,12 +369,7 @@ impl Loop {
             let partitions =
                 cc.int_or("topic.creation.default.partitions", -1, -1, 100_000)? as i32;
             let rf = cc.int_or("topic.creation.default.replication.factor", -1, -1, 1000)? as i32;
-            let admin: AdminClient<DefaultClientContext> =
-                producer_config(&rt.worker.config, cc, &format!("connector-admin-{label}"))
-                    .create()
-                    .map_err(|e| {
-                        ConnectError::fatal(format!("could not create the admin client: {e}"))
-                    })?;
+            let admin = admin_config(&rt.worker.config, cc, &format!("connector-admin-{label}"));
             Some((admin, partitions, rf))
         } else {
             None
@@ -232,10 +377,19 @@ impl Loop {
         Ok(Loop {
             key_conv,
             value_conv,
+            key_class: converter_class(&rt.worker.config, &rt.connector_config, "key"),
+            value_class: converter_class(&rt.worker.config, &rt.connector_config, "value"),
+            stager: Stager {
+                keep_failed_inputs: errors.includes_messages(),
+                ..Stager::default()
+            },
+            errors,
             chain,
-            stager: Stager::default(),
             staged: Vec::new(),
             producer,
+            express,
+            mode: ExpressMode::default(),
+            txn_produced: false,
             queue_bytes,
             admin,
             known_topics: HashSet::new(),
@@ -244,6 +398,8 @@ impl Loop {
             dirty: false,
             task_behind: false,
             label: label.to_owned(),
+            metrics,
+            written: 0,
         })
     }
 
@@ -251,8 +407,10 @@ impl Loop {
         &mut self,
         task: &mut dyn SourceTask,
         rt: &mut TaskRuntime,
+        backoff: &mut Backoff,
     ) -> Result<(), ConnectError> {
         task.start(&rt.task_config, rt.task_ctx.clone()).await?;
+        self.metrics.set_source(task.metrics());
         let interval = rt.worker.config.offset_flush_interval;
         let mut last_flush = Instant::now();
         loop {
@@ -270,6 +428,7 @@ impl Loop {
                 }
                 TargetState::Started => rt.status.set(Status::of(State::Running)),
             }
+            let polling = Instant::now();
             let batch = {
                 // While the task waits for data, acknowledgements keep
                 // arriving: take them as they come and store the offsets on
@@ -294,6 +453,17 @@ impl Loop {
                     }
                 }
             };
+            if !batch.is_empty() {
+                self.choose_producer(task.caught_up()).await?;
+            }
+            // transaction-end markers are Velocity's, not records
+            let polled = batch.iter().filter(|r| r.control().is_none()).count();
+            self.metrics.polled(polled, polling.elapsed());
+            if !batch.is_empty() {
+                // progress: a later error starts a new run of retries
+                backoff.reset();
+            }
+            self.written = 0;
             let mut records = batch.into_iter().peekable();
             while let Some(record) = records.next() {
                 // Without transforms only the last record of a run of records
@@ -310,6 +480,8 @@ impl Loop {
                 self.send(record, keep_position, rt).await?;
             }
             self.reap()?;
+            self.metrics.written(self.written);
+            self.metrics.set_active(self.in_flight.len());
             if last_flush.elapsed() >= interval {
                 self.commit(task, rt).await?;
                 last_flush = Instant::now();
@@ -332,14 +504,40 @@ impl Loop {
         self.commit(task, rt).await
     }
 
+    /// Picks the producer for the next batch (see the module docs): express
+    /// once the task is caught up, bulk again after [`EXPRESS_PATIENCE`]
+    /// batches that are not; everything sent through the other producer is
+    /// acknowledged before the switch.
+    async fn choose_producer(&mut self, caught_up: bool) -> Result<(), ConnectError> {
+        if self.express.is_none() {
+            return Ok(());
+        }
+        if self.mode.switch_for(caught_up) {
+            // nothing sent through the other producer may be overtaken
+            self.drain_all().await?;
+            tracing::debug!(task = %self.label, express = self.mode.on, "source producer switched");
+        }
+        Ok(())
+    }
+
     async fn send(
         &mut self,
         sr: SourceRecord,
         keep_position: bool,
         rt: &TaskRuntime,
     ) -> Result<(), ConnectError> {
+        let commit_us = sr.commit_time_us();
         let mut staged = std::mem::take(&mut self.staged);
-        self.stager.stage(&mut self.chain, sr, &mut staged)?;
+        let errors = &self.errors;
+        let staged_result =
+            self.stager
+                .stage(&mut self.chain, sr, &mut staged, &mut |e, class, r| {
+                    errors.handle(Stage::Transformation, class, e, r)
+                });
+        if let Err(e) = staged_result {
+            self.staged = staged;
+            return Err(e);
+        }
         if !keep_position {
             for entry in staged.iter_mut() {
                 entry.position = None;
@@ -354,6 +552,20 @@ impl Loop {
         }
         staged.clear();
         self.staged = staged;
+        if let Some(t) = commit_us {
+            // the transaction's last produced record (a transform may have
+            // released it only now, at the marker) carries its commit time
+            if std::mem::take(&mut self.txn_produced) {
+                if let Some(last) = self
+                    .in_flight
+                    .iter_mut()
+                    .rev()
+                    .find(|f| f.delivery.is_some())
+                {
+                    last.commit_us = Some(t);
+                }
+            }
+        }
         result
     }
 
@@ -370,20 +582,39 @@ impl Loop {
                 if !self.known_topics.contains(&rec.topic) {
                     self.new_topic(&rec.topic, rt).await?;
                 }
-                let convert_err = |side: &str, e: ConnectError| {
-                    ConnectError::fatal(format!(
-                        "Error converting record {side} for topic {}: {e}",
-                        rec.topic
-                    ))
-                };
-                let key = self
+                let converted = self
                     .key_conv
                     .from_connect(&rec.topic, rec.key_schema.as_deref(), &rec.key)
-                    .map_err(|e| convert_err("key", e))?;
-                let value = self
-                    .value_conv
-                    .from_connect(&rec.topic, rec.value_schema.as_deref(), &rec.value)
-                    .map_err(|e| convert_err("value", e))?;
+                    .map_err(|e| (Stage::KeyConverter, "key", e))
+                    .and_then(|key| {
+                        self.value_conv
+                            .from_connect(&rec.topic, rec.value_schema.as_deref(), &rec.value)
+                            .map(|value| (key, value))
+                            .map_err(|e| (Stage::ValueConverter, "value", e))
+                    });
+                let (key, value) = match converted {
+                    Ok(kv) => kv,
+                    Err((stage, side, e)) => {
+                        let class = match stage {
+                            Stage::KeyConverter => &self.key_class,
+                            _ => &self.value_class,
+                        };
+                        // the kind is kept: a schema registry that is down is retriable
+                        let e = ConnectError::Other {
+                            kind: e.kind(),
+                            message: format!(
+                                "Error converting record {side} for topic {}: {e}",
+                                rec.topic
+                            ),
+                            source: Some(Box::new(e)),
+                        };
+                        self.errors.handle(stage, class, e, Some(&rec))?;
+                        // skipped (errors.tolerance=all): its position is
+                        // still stored in order
+                        self.push_in_flight(None, position).await?;
+                        return Ok(());
+                    }
+                };
                 let mut headers = None;
                 if !rec.headers.is_empty() {
                     let mut h = OwnedHeaders::new_with_capacity(rec.headers.len());
@@ -421,8 +652,15 @@ impl Loop {
                     if let Some(h) = &headers {
                         fr = fr.headers(h.clone());
                     }
-                    match self.producer.send_result(fr) {
-                        Ok(f) => break Some(f),
+                    let producer = match &self.express {
+                        Some(express) if self.mode.on => express,
+                        _ => &self.producer,
+                    };
+                    match producer.send_result(fr) {
+                        Ok(f) => {
+                            self.written += 1;
+                            break Some(f);
+                        }
                         Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                             if !self.wait_oldest().await? {
                                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -435,7 +673,22 @@ impl Loop {
                 }
             }
         };
-        self.in_flight.push_back(InFlight { delivery, position });
+        self.push_in_flight(delivery, position).await
+    }
+
+    /// Queues one delivery (None: nothing produced) with the position it
+    /// completes; waits for the oldest when the queue is full.
+    async fn push_in_flight(
+        &mut self,
+        delivery: Option<DeliveryFuture>,
+        position: Option<(Partition, Offset)>,
+    ) -> Result<(), ConnectError> {
+        self.txn_produced |= delivery.is_some();
+        self.in_flight.push_back(InFlight {
+            delivery,
+            position,
+            commit_us: None,
+        });
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             self.wait_oldest().await?;
         }
@@ -444,24 +697,13 @@ impl Loop {
 
     async fn new_topic(&mut self, topic: &str, rt: &TaskRuntime) -> Result<(), ConnectError> {
         if let Some((admin, partitions, rf)) = &self.admin {
-            let nt = NewTopic::new(topic, *partitions, TopicReplication::Fixed(*rf));
-            let res = admin
-                .create_topics(
-                    [&nt],
-                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-                )
-                .await
-                .map_err(|e| kafka_err(&format!("creating topic {topic}"), e))?;
-            for r in res {
-                match r {
-                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((t, code)) => {
-                        return Err(ConnectError::retriable(format!(
-                            "could not create topic {t}: {code}; create it by hand or fix topic.creation.default.* settings"
-                        )))
-                    }
-                }
-            }
+            crate::kafka_log::ensure_topic(
+                admin,
+                &crate::kafka_log::TopicSpec::new(topic, *partitions, *rf),
+                "create it by hand or fix topic.creation.default.* settings",
+            )
+            .await
+            .map_err(crate::kafka_log::connect_error)?;
         }
         if let Ok(mut t) = rt.topics.lock() {
             t.insert(topic.to_owned());
@@ -471,6 +713,12 @@ impl Loop {
     }
 
     fn record_ack(&mut self, f: InFlight) {
+        if let Some(t) = f.commit_us {
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64);
+            self.metrics.commit_acked(now_us - t);
+        }
         let Some((partition, offset)) = f.position else {
             return;
         };
@@ -520,6 +768,25 @@ impl Loop {
         Ok(true)
     }
 
+    /// After a retriable error: waits a bounded time for the records already
+    /// sent and stores the offsets they complete, so the restarted task
+    /// resumes as late as possible. Failures only shorten what is stored.
+    async fn salvage(&mut self, rt: &TaskRuntime) {
+        let limit = Duration::from_secs(10);
+        match tokio::time::timeout(limit, self.drain_all()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(task = %self.label, error = %e, "could not wait for the records in flight before the restart; they are sent again")
+            }
+            Err(_) => {
+                tracing::warn!(task = %self.label, pending = self.in_flight.len(), "records in flight not acknowledged within 10 s before the restart; they are sent again")
+            }
+        }
+        if let Err(e) = self.store(rt).await {
+            tracing::warn!(task = %self.label, error = %e, "could not store offsets before the restart");
+        }
+    }
+
     async fn drain_all(&mut self) -> Result<(), ConnectError> {
         while self.wait_oldest().await? {}
         Ok(())
@@ -538,10 +805,14 @@ impl Loop {
             .collect();
         let store = rt.offsets.clone();
         let name = rt.task_ctx.connector.clone();
-        tokio::task::spawn_blocking(move || store.put(&name, &entries))
+        let started = Instant::now();
+        let stored = tokio::task::spawn_blocking(move || store.put(&name, &entries))
             .await
             .map_err(|e| ConnectError::fatal(format!("offset store task panicked: {e}")))?
-            .map_err(|e| ConnectError::retriable(format!("could not store offsets: {e}")))?;
+            .map_err(|e| ConnectError::retriable(format!("could not store offsets: {e}")));
+        self.metrics
+            .offset_commit(stored.is_ok(), started.elapsed());
+        stored?;
         self.dirty = false;
         self.task_behind = true;
         Ok(())
@@ -573,13 +844,47 @@ fn check_delivery(
         Ok(Ok(_)) => Ok(()),
         Ok(Err((e, m))) => {
             use rdkafka::Message;
-            Err(ConnectError::fatal(format!(
+            let message = format!(
                 "Unrecoverable exception from producer send callback for topic {}: {e}",
                 m.topic()
-            )))
+            );
+            // what a new producer can get through (the broker restarting or
+            // answering with a transient error) restarts the task in place,
+            // from the stored offsets; records that can never be written fail it
+            Err(if delivery_retriable(&e) {
+                ConnectError::retriable(message)
+            } else {
+                ConnectError::fatal(message)
+            })
         }
         Err(_) => Err(ConnectError::fatal("producer dropped a delivery report")),
     }
+}
+
+/// Whether a failed delivery may succeed from a new producer: every error
+/// but those about the record itself, its topic or permissions.
+fn delivery_retriable(e: &KafkaError) -> bool {
+    use RDKafkaErrorCode as C;
+    let Some(code) = e.rdkafka_error_code() else {
+        return true;
+    };
+    !matches!(
+        code,
+        C::MessageSizeTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidMessage
+            | C::InvalidRecord
+            | C::MessageBatchTooLarge
+            | C::InvalidTopic
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::TransactionalIdAuthorizationFailed
+            | C::SaslAuthenticationFailed
+            | C::UnsupportedVersion
+            | C::UnsupportedForMessageFormat
+            | C::InvalidRequiredAcks
+            | C::PolicyViolation
+    )
 }
 
 /// Header values as Kafka Connect's SimpleHeaderConverter writes them:
@@ -779,7 +1084,9 @@ mod offset_rule_tests {
                 break;
             }
             for r in batch {
-                stager.stage(chain, r, &mut entries).expect("stage");
+                stager
+                    .stage(chain, r, &mut entries, &mut |e, _, _| Err(e))
+                    .expect("stage");
             }
         }
         entries
@@ -811,6 +1118,35 @@ mod offset_rule_tests {
 
     fn some(t: &str) -> Option<String> {
         Some(t.to_owned())
+    }
+
+    #[test]
+    fn express_mode_starts_bulk_goes_express_when_caught_up_and_back_after_patience() {
+        let mut m = ExpressMode::default();
+        // a backlog: stays bulk
+        for _ in 0..20 {
+            assert!(!m.switch_for(false));
+            assert!(!m.on);
+        }
+        // caught up: switches once
+        assert!(m.switch_for(true));
+        assert!(m.on);
+        assert!(!m.switch_for(true));
+        // single slow batches between caught-up ones never switch back
+        for _ in 0..50 {
+            for _ in 0..EXPRESS_PATIENCE - 1 {
+                assert!(!m.switch_for(false));
+            }
+            assert!(!m.switch_for(true));
+            assert!(m.on);
+        }
+        // a backlog again: back to bulk at the patience-th slow batch
+        for _ in 0..EXPRESS_PATIENCE - 1 {
+            assert!(!m.switch_for(false));
+        }
+        assert!(m.switch_for(false));
+        assert!(!m.on);
+        assert!(!m.switch_for(false));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! | field | content |
 //! |---|---|
 //! | `op` | `c`, `u`, `d` or `r` (snapshot read), as in the envelope |
-//! | `tx_id` | `source.txId` (or `transaction.id` when the source has no `txId`), as text; null outside transactions |
+//! | `tx_id` | `source.txId`, else `transaction.id` (MySQL/MariaDB with `provide.transaction.metadata=true`), else `source.gtid` (MySQL with GTIDs), as text; null outside transactions |
 //! | `table` | `source.schema` + `.` + `source.table` (just `source.table` without a schema) |
 //! | `ts_ms` | `source.ts_ms` |
 //! | `key` | the record key when it is a struct |
@@ -290,13 +290,15 @@ impl Transform for Cast {
             return other(record, self.pass_others);
         };
         let source = env.get("source").and_then(Value::as_struct);
-        let tx_id = text_of(source.and_then(|s| s.get("txId"))).or_else(|| {
-            text_of(
-                env.get("transaction")
-                    .and_then(Value::as_struct)
-                    .and_then(|t| t.get("id")),
-            )
-        });
+        let tx_id = text_of(source.and_then(|s| s.get("txId")))
+            .or_else(|| {
+                text_of(
+                    env.get("transaction")
+                        .and_then(Value::as_struct)
+                        .and_then(|t| t.get("id")),
+                )
+            })
+            .or_else(|| text_of(source.and_then(|s| s.get("gtid"))));
         let table_name = source
             .and_then(|s| s.get("table"))
             .and_then(Value::as_str)

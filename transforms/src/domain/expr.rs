@@ -2,7 +2,12 @@
 //! output field, evaluated against a cast change.
 //!
 //! ```text
-//! expr    := concat
+//! expr    := or
+//! or      := and ( 'or' and )*
+//! and     := not ( 'and' not )*
+//! not     := 'not' not | cmp
+//! cmp     := concat ( ('=' | '<>' | '!=' | '<' | '<=' | '>' | '>=') concat
+//!                   | 'is' 'not'? 'null' )?
 //! concat  := sum ( '||' sum )*           string concatenation (null if any side is null)
 //! sum     := product ( ('+' | '-') product )*
 //! product := unary ( ('*' | '/') unary )*
@@ -20,6 +25,12 @@
 //! skips nulls and renders numbers and booleans as text; `coalesce` returns
 //! its first non-null argument. Text literals use single quotes, `''` for a
 //! quote. Names are letters, digits and `_`, not starting with a digit.
+//!
+//! Conditions (used by [`super::business`]) follow SQL: a comparison with
+//! null is null (`is null` / `is not null` test for it); `and`, `or` and
+//! `not` use three-valued logic; two numbers (or a number and numeric
+//! text) compare as numbers, two texts as text. `and`, `or`, `not`, `is`
+//! are keywords.
 
 use velocity_api::{ConnectError, Result, Struct, Value};
 
@@ -40,6 +51,14 @@ pub enum Expr {
     Neg(Box<Expr>),
     /// A function call.
     Call(Func, Vec<Expr>),
+    /// A comparison (`=`, `<>`, `<`, `<=`, `>`, `>=`).
+    Cmp(&'static str, Box<Expr>, Box<Expr>),
+    /// `is null` (false) / `is not null` (true).
+    IsNull(Box<Expr>, bool),
+    /// `and` (true) / `or` (false).
+    Logic(bool, Box<Expr>, Box<Expr>),
+    /// `not`.
+    Not(Box<Expr>),
 }
 
 /// The functions.
@@ -118,6 +137,15 @@ fn lex(src: &str) -> std::result::Result<Vec<Tok>, String> {
         } else if c == '|' && cs.get(i + 1) == Some(&'|') {
             out.push(Tok::Sym("||"));
             i += 2;
+        } else if let Some(sym) = ["<>", "!=", "<=", ">="]
+            .into_iter()
+            .find(|s| cs[i..].starts_with(&s.chars().collect::<Vec<_>>()))
+        {
+            out.push(Tok::Sym(if sym == "!=" { "<>" } else { sym }));
+            i += 2;
+        } else if let Some(sym) = ["=", "<", ">"].into_iter().find(|s| s.starts_with(c)) {
+            out.push(Tok::Sym(sym));
+            i += 1;
         } else {
             let sym = match c {
                 '+' => "+",
@@ -152,6 +180,54 @@ impl Parser {
         } else {
             Err(format!("expected '{s}'"))
         }
+    }
+    fn peek_word(&self, w: &str) -> bool {
+        matches!(self.toks.get(self.pos), Some(Tok::Ident(x)) if x.eq_ignore_ascii_case(w))
+    }
+    fn or(&mut self) -> std::result::Result<Expr, String> {
+        let mut e = self.and()?;
+        while self.peek_word("or") {
+            self.pos += 1;
+            e = Expr::Logic(false, Box::new(e), Box::new(self.and()?));
+        }
+        Ok(e)
+    }
+    fn and(&mut self) -> std::result::Result<Expr, String> {
+        let mut e = self.not()?;
+        while self.peek_word("and") {
+            self.pos += 1;
+            e = Expr::Logic(true, Box::new(e), Box::new(self.not()?));
+        }
+        Ok(e)
+    }
+    fn not(&mut self) -> std::result::Result<Expr, String> {
+        if self.peek_word("not") {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.not()?)));
+        }
+        self.cmp()
+    }
+    fn cmp(&mut self) -> std::result::Result<Expr, String> {
+        let e = self.concat()?;
+        if self.peek_word("is") {
+            self.pos += 1;
+            let negated = self.peek_word("not");
+            if negated {
+                self.pos += 1;
+            }
+            if !self.peek_word("null") {
+                return Err("expected null after 'is' / 'is not'".into());
+            }
+            self.pos += 1;
+            return Ok(Expr::IsNull(Box::new(e), negated));
+        }
+        for op in ["=", "<>", "<", "<=", ">", ">="] {
+            if self.peek_sym(op) {
+                self.pos += 1;
+                return Ok(Expr::Cmp(op, Box::new(e), Box::new(self.concat()?)));
+            }
+        }
+        Ok(e)
     }
     fn concat(&mut self) -> std::result::Result<Expr, String> {
         let mut e = self.sum()?;
@@ -223,7 +299,7 @@ impl Parser {
                     let mut args = Vec::new();
                     if !self.peek_sym(")") {
                         loop {
-                            args.push(self.concat()?);
+                            args.push(self.or()?);
                             if self.peek_sym(",") {
                                 self.pos += 1;
                             } else {
@@ -241,6 +317,12 @@ impl Parser {
                     }
                     return Ok(Expr::Call(f, args));
                 }
+                if ["and", "or", "not", "is"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k))
+                {
+                    return Err(format!("unexpected keyword {w}"));
+                }
                 match w.as_str() {
                     "null" => Expr::Lit(Value::Null),
                     "true" => Expr::Lit(Value::Boolean(true)),
@@ -255,7 +337,7 @@ impl Parser {
                 }
             }
             Tok::Sym("(") => {
-                let e = self.concat()?;
+                let e = self.or()?;
                 self.expect(")")?;
                 e
             }
@@ -271,7 +353,7 @@ pub fn parse(src: &str) -> std::result::Result<Expr, String> {
         return Err("empty expression".into());
     }
     let mut p = Parser { toks, pos: 0 };
-    let e = p.concat()?;
+    let e = p.or()?;
     if p.pos != p.toks.len() {
         return Err(format!(
             "unexpected {:?} after the expression",
@@ -327,6 +409,44 @@ pub fn text(v: &Value) -> Option<String> {
             None => format!("{other:?}"),
         },
     })
+}
+
+/// SQL comparison of two non-null values; None when they do not compare.
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    let numeric = |v: &Value| !matches!(v, Value::String(_)) && num(v).is_some();
+    if numeric(a) || numeric(b) {
+        if let (Some(x), Some(y)) = (num(a), num(b)) {
+            return match (x, y) {
+                (Num::I(x), Num::I(y)) => Some(x.cmp(&y)),
+                (x, y) => {
+                    let f = |n: Num| match n {
+                        Num::I(i) => i as f64,
+                        Num::F(f) => f,
+                    };
+                    f(x).partial_cmp(&f(y))
+                }
+            };
+        }
+    }
+    match (a, b) {
+        (Value::Boolean(x), Value::Boolean(y)) => Some(x.cmp(y)),
+        _ => Some(text(a)?.cmp(&text(b)?)),
+    }
+}
+
+/// A value as a condition: true, false or null (unknown).
+pub fn truth(v: &Value) -> Result<Option<bool>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Boolean(b) => Ok(Some(*b)),
+        other => Err(err(format!(
+            "{other:?} is not a condition (true, false or null); compare it, e.g. status = 'delivered'"
+        ))),
+    }
+}
+
+fn bool_value(b: Option<bool>) -> Value {
+    b.map_or(Value::Null, Value::Boolean)
 }
 
 impl Expr {
@@ -389,6 +509,35 @@ impl Expr {
                         })
                     }
                 }
+            }
+            Expr::Cmp(op, a, b) => {
+                let (va, vb) = (a.eval(change)?, b.eval(change)?);
+                if va.is_null() || vb.is_null() {
+                    return Ok(Value::Null);
+                }
+                bool_value(compare(&va, &vb).map(|o| match *op {
+                    "=" => o.is_eq(),
+                    "<>" => o.is_ne(),
+                    "<" => o.is_lt(),
+                    "<=" => o.is_le(),
+                    ">" => o.is_gt(),
+                    _ => o.is_ge(),
+                }))
+            }
+            Expr::IsNull(a, negated) => Value::Boolean(a.eval(change)?.is_null() != *negated),
+            Expr::Not(a) => bool_value(truth(&a.eval(change)?)?.map(|b| !b)),
+            Expr::Logic(is_and, a, b) => {
+                let x = truth(&a.eval(change)?)?;
+                // short-circuit as SQL: false and … = false, true or … = true
+                if x == Some(!is_and) {
+                    return Ok(Value::Boolean(!is_and));
+                }
+                let y = truth(&b.eval(change)?)?;
+                bool_value(match (x, y) {
+                    (_, Some(v)) if v != *is_and => Some(!is_and),
+                    (Some(_), Some(_)) => Some(*is_and),
+                    _ => None,
+                })
             }
             Expr::Call(f, args) => match f {
                 Func::Coalesce => {
@@ -469,6 +618,31 @@ mod tests {
         assert_eq!(ev("gone + 1"), Value::Null);
         assert_eq!(ev("null"), Value::Null);
         assert_eq!(ev("$before.id"), Value::Null);
+    }
+
+    #[test]
+    fn conditions_follow_sql() {
+        let t = Value::Boolean(true);
+        let f = Value::Boolean(false);
+        assert_eq!(ev("ref = 'SHP-1'"), t);
+        assert_eq!(ev("ref <> 'SHP-1'"), f);
+        assert_eq!(ev("ref != 'SHP-2'"), t);
+        assert_eq!(ev("kg > 100"), t, "numeric text compares as a number");
+        assert_eq!(ev("kg >= 120.5 and id < 8"), t);
+        assert_eq!(ev("id <= 6 or $op = 'u'"), t);
+        assert_eq!(ev("gone = 'x'"), Value::Null);
+        assert_eq!(ev("gone is null"), t);
+        assert_eq!(ev("ref is not null"), t);
+        assert_eq!(ev("not gone = 'x'"), Value::Null);
+        assert_eq!(ev("gone = 'x' and id = 0"), f, "null and false is false");
+        assert_eq!(ev("gone = 'x' or id = 7"), t, "null or true is true");
+        assert_eq!(ev("gone = 'x' or id = 0"), Value::Null);
+        assert_eq!(ev("not (id = 7)"), f);
+        assert_eq!(ev("coalesce($before.ref, '') <> ref"), t);
+        assert!(parse("id is 3").unwrap_err().contains("null"));
+        assert!(parse("and").unwrap_err().contains("keyword"));
+        let e = parse("not id").unwrap().eval(&change()).unwrap_err();
+        assert!(e.to_string().contains("not a condition"), "{e}");
     }
 
     #[test]

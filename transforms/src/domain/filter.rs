@@ -30,7 +30,9 @@
 //! Offsets: while changes are held, [`Transform::holds_records`] is true and
 //! the runtime stores no offset past them, so a crash replays the whole
 //! transaction. Meant for a source connector's chain only: a sink chain has
-//! no transaction ends.
+//! no transaction ends, so [`Transform::is_stateful`] is true and a sink
+//! connector listing this transform fails config validation on
+//! `transforms.<alias>.type`.
 
 use std::collections::HashMap;
 
@@ -263,6 +265,10 @@ impl Transform for NetChangeFilter {
 
     fn holds_records(&self) -> bool {
         !self.held.is_empty()
+    }
+
+    fn is_stateful(&self) -> bool {
+        true
     }
 
     fn config_def(&self) -> ConfigDef {

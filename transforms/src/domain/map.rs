@@ -80,7 +80,8 @@ pub fn pascal_case(s: &str) -> String {
         .collect()
 }
 
-fn put_path(entries: &mut Vec<(Value, Value)>, path: &[String], v: Value) {
+/// Sets `v` at the dotted `path` of a map's entries, creating nested maps.
+pub(crate) fn put_path(entries: &mut Vec<(Value, Value)>, path: &[String], v: Value) {
     let (first, rest) = path.split_first().expect("non-empty path");
     let pos = entries
         .iter()
@@ -106,6 +107,21 @@ fn put_path(entries: &mut Vec<(Value, Value)>, path: &[String], v: Value) {
     if let Value::Map(inner) = &mut entries[i].1 {
         put_path(inner, rest, v);
     }
+}
+
+/// The event envelope `{type, tx_id, ts_ms, data}` of a change.
+pub(crate) fn envelope(
+    event_type: String,
+    change: &velocity_api::Struct,
+    data: Vec<(Value, Value)>,
+) -> Value {
+    let meta = |k: &str| change.get(k).cloned().unwrap_or(Value::Null);
+    Value::Map(vec![
+        (Value::String("type".into()), Value::String(event_type)),
+        (Value::String("tx_id".into()), meta("tx_id")),
+        (Value::String("ts_ms".into()), meta("ts_ms")),
+        (Value::String("data".into()), Value::Map(data)),
+    ])
 }
 
 impl Transform for Map {
@@ -176,18 +192,7 @@ impl Transform for Map {
             Some(k) => Some(k.eval(ch)?),
         };
         let value = if self.envelope {
-            Value::Map(vec![
-                (Value::String("type".into()), Value::String(event_type)),
-                (
-                    Value::String("tx_id".into()),
-                    ch.get("tx_id").cloned().unwrap_or(Value::Null),
-                ),
-                (
-                    Value::String("ts_ms".into()),
-                    ch.get("ts_ms").cloned().unwrap_or(Value::Null),
-                ),
-                (Value::String("data".into()), Value::Map(data)),
-            ])
+            envelope(event_type, ch, data)
         } else {
             record.headers.push(Header {
                 key: "eventType".into(),

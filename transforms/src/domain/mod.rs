@@ -14,10 +14,16 @@
 //!    fields, an envelope with an event type derived from the operation),
 //!    routed to a domain topic. Expressions: [`expr`].
 //!
+//! Optionally, between filter and map, [`business`]
+//! (`io.velocity.transforms.domain.BusinessEvents`, alias
+//! `domain-business`) emits business events (e.g. `ShipmentStatusChanged`)
+//! on a business topic when a condition on the net change holds.
+//!
 //! Records that are not change events (heartbeats, transaction metadata,
 //! tombstones) are dropped by `cast` unless `non.change.records=pass`; the
 //! filter and map pass them through unchanged.
 
+pub mod business;
 pub mod cast;
 pub mod expr;
 pub mod filter;
@@ -56,6 +62,13 @@ pub fn plugins() -> Vec<PluginDesc> {
             version: crate::VERSION,
             config_def: filter::NetChangeFilter::def,
             kind: PluginKind::Transform(|| Box::<filter::NetChangeFilter>::default()),
+        },
+        PluginDesc {
+            class: "io.velocity.transforms.domain.BusinessEvents",
+            aliases: &["domain-business"],
+            version: crate::VERSION,
+            config_def: business::BusinessEvents::def,
+            kind: PluginKind::Transform(|| Box::<business::BusinessEvents>::default()),
         },
         PluginDesc {
             class: "io.velocity.transforms.domain.Map",

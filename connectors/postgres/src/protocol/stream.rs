@@ -133,7 +133,10 @@ impl ReplicationStream {
                         }
                     }
                 }
-                b'c' => {
+                // CopyDone; or CommandComplete without CopyDone, which is how a
+                // walsender ends streaming when the server shuts down
+                // (WalSndDone): either way the server is done
+                b'c' | b'C' => {
                     self.server_done = true;
                     return Ok(None);
                 }

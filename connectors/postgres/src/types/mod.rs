@@ -194,6 +194,12 @@ enum Conv {
     Time {
         millis: bool,
     },
+    /// An item of a `time[]`: Debezium reads array items through
+    /// `java.sql.Time`, which keeps milliseconds only; `millis` → int32
+    /// milliseconds, else int64 microseconds (a multiple of 1000).
+    TimeArrayItem {
+        millis: bool,
+    },
     TimeTz,
     /// `timestamp`: `millis` → int64 milliseconds, else microseconds.
     Timestamp {
@@ -605,18 +611,27 @@ fn array_schema(elem: &PgType, typmod: i32, modes: &TypeModes) -> Option<(Schema
             (s, c)
         }
         "date" => (date_schema(modes), Conv::Date),
-        // Debezium declares time[] items as MicroTime whatever the mode.
-        "time" => (
-            named(Schema::int64(), logical::DBZ_MICRO_TIME),
-            Conv::Time { millis: false },
-        ),
+        // time[] items: the scalar's schema for the precision (Time for
+        // time(0..3), MicroTime above), values at millisecond precision
+        "time" => match type_schema(elem, typmod, modes)? {
+            (s, Conv::Time { millis }) => (s, Conv::TimeArrayItem { millis }),
+            other => other,
+        },
         "timestamp" => timestamp_schema(typmod, modes),
         _ => return None,
     };
-    Some((
-        Schema::array(item.optional().build()),
-        Conv::Array(Box::new(conv)),
-    ))
+    let item = item.optional().build();
+    // A VariableScaleDecimal item carries the array's (optional) item schema,
+    // as Debezium's values do: a struct with any other schema fails
+    // conversion ("Mismatching schema.").
+    let conv = match conv {
+        Conv::VarDecimal { mode, .. } => Conv::VarDecimal {
+            mode,
+            schema: item.clone(),
+        },
+        other => other,
+    };
+    Some((Schema::array(item), Conv::Array(Box::new(conv))))
 }
 
 fn toast_kind(t: &PgType) -> Toast {
@@ -730,6 +745,14 @@ fn decode_conv(conv: &Conv, s: &str, phase: Phase) -> Result<Value, String> {
                 Value::Int64(micros)
             }
         }
+        Conv::TimeArrayItem { millis } => {
+            let ms = text::parse_hms(s.trim())?.div_euclid(1000);
+            if *millis {
+                Value::Int32(ms as i32)
+            } else {
+                Value::Int64(ms * 1000)
+            }
+        }
         Conv::TimeTz => {
             let (time, offset) = text::split_offset(s)?;
             let micros = text::parse_hms(time.trim())? - offset * 1_000_000;
@@ -799,7 +822,18 @@ fn decode_conv(conv: &Conv, s: &str, phase: Phase) -> Result<Value, String> {
             for e in elems {
                 out.push(match e {
                     ArrayElem::Null | ArrayElem::Nested(_) => Value::Null,
-                    ArrayElem::Text(t) => decode_conv(elem, &t, phase)?,
+                    ArrayElem::Text(t) => {
+                        let v = decode_conv(elem, &t, phase)?;
+                        if v.is_null()
+                            && matches!(**elem, Conv::Decimal { .. } | Conv::VarDecimal { .. })
+                        {
+                            // NaN or ±Infinity in a numeric array: Debezium
+                            // emits null for the whole array (captured in
+                            // tests/fixtures/postgres/arrays)
+                            return Ok(Value::Null);
+                        }
+                        v
+                    }
                 });
             }
             Value::Array(out)
@@ -867,8 +901,8 @@ fn zero_of(conv: &Conv) -> Value {
         Conv::Money { digits, mode } => {
             decimal_value(&text::BigDec::zero().rescale(*digits), *mode)
         }
-        Conv::Time { millis: true } => Value::Int32(0),
-        Conv::Time { millis: false } => Value::Int64(0),
+        Conv::Time { millis: true } | Conv::TimeArrayItem { millis: true } => Value::Int32(0),
+        Conv::Time { millis: false } | Conv::TimeArrayItem { millis: false } => Value::Int64(0),
         Conv::TimeTz => Value::String(text::format_zoned_time(0)),
         Conv::TimestampTz { width } => Value::String(text::format_zoned_timestamp(0, *width)),
         Conv::Interval(IntervalMode::Numeric) => Value::Int64(0),

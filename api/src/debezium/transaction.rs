@@ -8,6 +8,8 @@
 //! events in total and per data collection (first-seen order); change
 //! events carry `{id, total_order, data_collection_order}` (1-based).
 //! Transactions without captured events produce no records.
+//! [`block_schema`] is the `transaction` field of every
+//! [`super::envelope::envelope_schema`].
 
 use std::sync::OnceLock;
 
@@ -29,6 +31,21 @@ pub fn block_schema() -> SchemaRef {
             .build()
     })
     .clone()
+}
+
+/// The `transaction` block of one change event: the transaction `id`, the
+/// event's 1-based position among all events of the transaction
+/// (`total_order`) and among those of its data collection
+/// (`data_collection_order`).
+pub fn block(id: String, total_order: i64, data_collection_order: i64) -> Struct {
+    Struct {
+        schema: block_schema(),
+        values: vec![
+            Value::String(id),
+            Value::Int64(total_order),
+            Value::Int64(data_collection_order),
+        ],
+    }
 }
 
 /// `io.debezium.connector.common.TransactionMetadataKey`.
@@ -86,8 +103,9 @@ impl TxCounter {
         }
     }
 
-    /// Counts one event of `collection`; returns its `transaction` block value.
-    pub fn next_block(&mut self, collection: &str) -> Value {
+    /// Counts one event of `collection`; returns its `transaction` block
+    /// ([`block`]).
+    pub fn next_block(&mut self, collection: &str) -> Struct {
         self.total += 1;
         let n = match self
             .per_collection
@@ -103,14 +121,7 @@ impl TxCounter {
                 1
             }
         };
-        Value::Struct(Struct {
-            schema: block_schema(),
-            values: vec![
-                Value::String(self.id.clone()),
-                Value::Int64(self.total),
-                Value::Int64(n),
-            ],
-        })
+        block(self.id.clone(), self.total, n)
     }
 }
 
@@ -189,9 +200,9 @@ mod tests {
         let b = t.next_block("db.a");
         t.next_block("db.b");
         let b3 = t.next_block("db.a");
-        let Value::Struct(s) = b else { panic!() };
+        let s = b;
         assert_eq!(s.values[1], Value::Int64(1));
-        let Value::Struct(s3) = b3 else { panic!() };
+        let s3 = b3;
         assert_eq!(s3.values[1], Value::Int64(3));
         assert_eq!(s3.values[2], Value::Int64(2));
         let r = record(

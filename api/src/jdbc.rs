@@ -1,0 +1,374 @@
+//! What every sink writing to a relational database through a JDBC-style
+//! `connection.url` shares: the URL (`jdbc:postgresql://…`,
+//! `jdbc:mariadb://…`, `jdbc:mysql://…`), the database family it names and a
+//! secret wrapper for the password, and [`DbError`]; with the `postgres`
+//! / `mariadb` features, connecting and the classification of the drivers'
+//! errors into retriable or fatal (`pg`, `my`). Used by the JDBC sink, the
+//! JDBC source and the materializing sink.
+
+use std::fmt;
+
+/// The database family named by `connection.url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `jdbc:postgresql://`.
+    Postgres,
+    /// `jdbc:mariadb://` or `jdbc:mysql://`.
+    MariaDb,
+}
+
+/// A parsed `connection.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionUrl {
+    /// The database family.
+    pub dialect: Dialect,
+    /// Host name or address.
+    pub host: String,
+    /// Port (default 5432 or 3306).
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The secret itself; only for handing to a database driver.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[hidden]")
+    }
+}
+
+/// Parses `jdbc:postgresql://host[:port]/db[?…]` (and `jdbc:mariadb://`,
+/// `jdbc:mysql://`); the error says what is wrong and the accepted forms
+/// (the caller names the key). Query parameters are ignored.
+pub fn parse_url(url: &str) -> Result<ConnectionUrl, String> {
+    let fix = "use jdbc:postgresql://host:port/database, jdbc:mariadb://host:port/database or jdbc:mysql://host:port/database";
+    let (dialect, rest, default_port) = if let Some(r) = url.strip_prefix("jdbc:postgresql://") {
+        (Dialect::Postgres, r, 5432)
+    } else if let Some(r) = url
+        .strip_prefix("jdbc:mariadb://")
+        .or_else(|| url.strip_prefix("jdbc:mysql://"))
+    {
+        (Dialect::MariaDb, r, 3306)
+    } else {
+        let shown = url.split('?').next().unwrap_or("");
+        return Err(format!("unsupported URL '{shown}': {fix}"));
+    };
+    let rest = rest.split('?').next().unwrap_or("");
+    let (hostport, database) = rest.split_once('/').unwrap_or((rest, ""));
+    let database = database.trim_end_matches('/');
+    if database.is_empty() {
+        return Err(format!("the URL names no database: {fix}"));
+    }
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("port '{p}' is not a number: {fix}"))?,
+        ),
+        None => (hostport, default_port),
+    };
+    if host.is_empty() || host.contains(',') || host.contains('@') {
+        return Err(format!("expected exactly one host name: {fix}"));
+    }
+    Ok(ConnectionUrl {
+        dialect,
+        host: host.to_owned(),
+        port,
+        database: database.to_owned(),
+    })
+}
+
+/// A failed connection or statement of a database connector, with the
+/// kind the runtime needs. Messages say what to fix and never contain the
+/// password.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database refused the credentials (fatal).
+    #[error("{database} at {address} rejected user '{user}': {message}; check {user_key} and connection.password")]
+    Auth {
+        /// `PostgreSQL` or `MariaDB`.
+        database: &'static str,
+        /// `host:port`.
+        address: String,
+        /// The user name (not secret).
+        user: String,
+        /// The connector's user key (`connection.user`, `connection.username`).
+        user_key: &'static str,
+        /// The server's message.
+        message: String,
+    },
+    /// The database could not be reached, or the database named in the URL
+    /// does not exist.
+    #[error("cannot connect to {database} at {address}: {message}; check connection.url")]
+    Connect {
+        /// `PostgreSQL` or `MariaDB`.
+        database: &'static str,
+        /// `host:port`.
+        address: String,
+        /// The driver's message.
+        message: String,
+        /// Whether trying again may help (network, server restarting) or
+        /// not (unknown database).
+        retriable: bool,
+    },
+    /// A statement failed.
+    #[error("{database} error while {action}: {message}")]
+    Database {
+        /// `PostgreSQL` or `MariaDB`.
+        database: &'static str,
+        /// What the connector was doing (`writing table x`).
+        action: String,
+        /// The server's message, with its SQLSTATE or error code.
+        message: String,
+        /// Whether trying again may help (lost connection, deadlock…).
+        retriable: bool,
+    },
+}
+
+impl DbError {
+    /// Whether retrying can help.
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            DbError::Connect {
+                retriable: true, ..
+            }
+            | DbError::Database {
+                retriable: true, ..
+            } => crate::ErrorKind::Retriable,
+            _ => crate::ErrorKind::Fatal,
+        }
+    }
+}
+
+/// Who connects where: the parsed URL, the user (and the key that names it,
+/// for messages) and the password.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    /// `connection.url`.
+    pub url: &'a ConnectionUrl,
+    /// The user.
+    pub user: &'a str,
+    /// The configuration key of the user.
+    pub user_key: &'static str,
+    /// The password.
+    pub password: &'a Secret,
+}
+
+impl Login<'_> {
+    fn address(&self) -> String {
+        format!("{}:{}", self.url.host, self.url.port)
+    }
+
+    fn auth(&self, database: &'static str, message: String) -> DbError {
+        DbError::Auth {
+            database,
+            address: self.address(),
+            user: self.user.to_owned(),
+            user_key: self.user_key,
+            message,
+        }
+    }
+
+    fn unreachable(&self, database: &'static str, message: String, retriable: bool) -> DbError {
+        DbError::Connect {
+            database,
+            address: self.address(),
+            message,
+            retriable,
+        }
+    }
+}
+
+/// PostgreSQL (tokio-postgres): connecting and classifying errors.
+#[cfg(feature = "postgres")]
+pub mod pg {
+    use std::time::Duration;
+
+    use tokio_postgres::{Client, NoTls};
+
+    use super::{DbError, Login};
+
+    /// Connects as `login`, named `application` in `pg_stat_activity`
+    /// (10 s timeout), drives the connection in a spawned task (abort the
+    /// handle to close it) and sets the session time zone to UTC. Rejected
+    /// credentials (SQLSTATE 28P01/28000) and other server refusals
+    /// (unknown database) are fatal, except a server shutting down or
+    /// starting (57P); an unreachable server is retriable.
+    pub async fn connect(
+        login: Login<'_>,
+        application: &str,
+    ) -> Result<(Client, tokio::task::JoinHandle<()>), DbError> {
+        let u = login.url;
+        let mut pc = tokio_postgres::Config::new();
+        pc.host(&u.host)
+            .port(u.port)
+            .dbname(&u.database)
+            .user(login.user)
+            .password(login.password.expose())
+            .application_name(application)
+            .connect_timeout(Duration::from_secs(10));
+        let (client, conn) = pc.connect(NoTls).await.map_err(|e| match e.as_db_error() {
+            Some(db) if matches!(db.code().code(), "28P01" | "28000") => {
+                login.auth("PostgreSQL", db.message().to_owned())
+            }
+            Some(db) => login.unreachable(
+                "PostgreSQL",
+                format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+                db.code().code().starts_with("57P"),
+            ),
+            None => login.unreachable("PostgreSQL", e.to_string(), true),
+        })?;
+        let application = application.to_owned();
+        let conn = tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::warn!(error = %e, application, "PostgreSQL connection closed");
+            }
+        });
+        client
+            .batch_execute("SET TIME ZONE 'UTC'")
+            .await
+            .map_err(|e| error("setting the session time zone", &e))?;
+        Ok((client, conn))
+    }
+
+    /// A failed statement while `action`, with SQLSTATE, detail and hint;
+    /// retriable for connection exceptions (08), rollbacks such as
+    /// deadlocks and serialization failures (40), insufficient resources
+    /// (53), shutdowns (57P) and lost connections.
+    pub fn error(action: impl Into<String>, e: &tokio_postgres::Error) -> DbError {
+        let (message, retriable) = match e.as_db_error() {
+            Some(db) => {
+                let code = db.code().code();
+                let retriable = code.starts_with("08")
+                    || code.starts_with("40")
+                    || code.starts_with("53")
+                    || code.starts_with("57P");
+                let mut message = format!("{} (SQLSTATE {code})", db.message());
+                if let Some(d) = db.detail() {
+                    message.push_str(&format!("; {d}"));
+                }
+                if let Some(h) = db.hint() {
+                    message.push_str(&format!("; hint: {h}"));
+                }
+                (message, retriable)
+            }
+            None => (
+                e.to_string(),
+                e.is_closed() || std::error::Error::source(e).is_some(),
+            ),
+        };
+        DbError::Database {
+            database: "PostgreSQL",
+            action: action.into(),
+            message,
+            retriable,
+        }
+    }
+}
+
+/// MariaDB / MySQL (mysql_async): connecting and classifying errors.
+#[cfg(feature = "mariadb")]
+pub mod my {
+    use mysql_async::{Conn, OptsBuilder};
+
+    use super::{DbError, Login};
+
+    /// Connects as `login` with the session time zone set to UTC. Access
+    /// denied (1044, 1045, 1698) and other server refusals (unknown
+    /// database 1049…) are fatal; network and driver errors retriable.
+    pub async fn connect(login: Login<'_>) -> Result<Conn, DbError> {
+        let u = login.url;
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(u.host.clone())
+            .tcp_port(u.port)
+            .user(Some(login.user.to_owned()))
+            .pass(Some(login.password.expose().to_owned()))
+            .db_name(Some(u.database.clone()))
+            .init(vec!["SET time_zone = '+00:00'"]);
+        Conn::new(opts).await.map_err(|e| match &e {
+            mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1044 | 1698) => {
+                login.auth("MariaDB", s.message.clone())
+            }
+            mysql_async::Error::Server(s) => login.unreachable(
+                "MariaDB",
+                format!("{} (error {})", s.message, s.code),
+                false,
+            ),
+            other => login.unreachable("MariaDB", other.to_string(), true),
+        })
+    }
+
+    /// A failed statement while `action`; retriable for I/O and driver
+    /// errors, lock wait timeouts (1205) and deadlocks (1213).
+    pub fn error(action: impl Into<String>, e: &mysql_async::Error) -> DbError {
+        let retriable = match e {
+            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+            mysql_async::Error::Server(s) => matches!(s.code, 1205 | 1213),
+            _ => false,
+        };
+        DbError::Database {
+            database: "MariaDB",
+            action: action.into(),
+            message: e.to_string(),
+            retriable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_url("jdbc:mariadb://h/d?useSSL=false").unwrap();
+        assert_eq!(
+            (u.dialect, u.port, u.database.as_str()),
+            (Dialect::MariaDb, 3306, "d")
+        );
+        assert_eq!(parse_url("jdbc:postgresql://h:6/d").unwrap().port, 6);
+        for bad in [
+            "mysql://h/d",
+            "jdbc:postgresql://h",
+            "jdbc:postgresql://h:x/d",
+            "jdbc:postgresql://a,b/d",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format!("{:?}", Secret::new("pw")), "[hidden]");
+    }
+
+    #[test]
+    fn db_errors_name_the_keys_and_their_kind() {
+        let url = parse_url("jdbc:postgresql://h:1/d").unwrap();
+        let login = Login {
+            url: &url,
+            user: "u",
+            user_key: "connection.user",
+            password: &Secret::new("pw"),
+        };
+        let a = login.auth("PostgreSQL", "denied".into());
+        assert!(a
+            .to_string()
+            .contains("connection.user and connection.password"));
+        assert!(!a.to_string().contains("pw"));
+        assert_eq!(a.kind(), crate::ErrorKind::Fatal);
+        let c = login.unreachable("PostgreSQL", "refused".into(), true);
+        assert!(c.to_string().contains("h:1") && c.to_string().contains("connection.url"));
+        assert_eq!(c.kind(), crate::ErrorKind::Retriable);
+    }
+}
