@@ -1004,7 +1004,7 @@ svc_bit() {
 # the exit status is the sum of their bits (postgres 1, mariadb 2, redis 4,
 # kafka 8): 0 when every selected service is up.
 cmd_env() {
-    local services s down=0
+    local services s down=0 other
     mapfile -t services < <(selected_services)
     for s in "${services[@]}"; do
         if ! svc_up "$s"; then
@@ -1022,6 +1022,16 @@ cmd_env() {
             echo "export VELOCITY_PG_SUPERUSER=$PG_SUPERUSER"
             echo "export VELOCITY_PG_SUPERUSER_PASSWORD=$PG_SUPERUSER_PASSWORD"
             echo "export VELOCITY_PG_URL=$(q "postgres://$PG_USER:$PG_PASSWORD@$HOST:$PG_PORT/$PG_DB")"
+            # the self-signed certificate of the instance serving the port
+            # (this checkout's or a shared one's), for verify-ca/verify-full
+            local pg_home
+            pg_home=$(svc_dir postgres)
+            if other=$(foreign_instance "$PG_PORT" postgres); then
+                pg_home=$other
+            fi
+            if [ -f "$pg_home/data/server.crt" ]; then
+                echo "export VELOCITY_PG_SSLROOTCERT=$(q "$pg_home/data/server.crt")"
+            fi
             ;;
         mariadb)
             echo "export VELOCITY_MARIADB_HOST=$HOST"
@@ -1034,7 +1044,7 @@ cmd_env() {
             # root's unix socket of the instance serving the port: this
             # checkout's, or another checkout's when it is shared (none
             # when MariaDB was never set up here)
-            local my_home other sock=""
+            local my_home sock=""
             my_home=$(svc_dir mariadb)
             if other=$(foreign_instance "$MARIADB_PORT" mariadb); then
                 my_home=$other

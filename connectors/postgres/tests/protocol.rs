@@ -563,13 +563,12 @@ async fn certificate_verification_modes() {
     }
     assert!(matches!(e, ProtocolError::Tls(_)), "{e:?}");
 
-    let Some(root) = server_root_cert() else {
-        eprintln!(
-            "note: server certificate not found (set VELOCITY_PG_SSLROOTCERT); \
-             positive verify-ca/verify-full checks not run"
-        );
-        return;
-    };
+    let root = server_root_cert().unwrap_or_else(|| {
+        panic!(
+            "the server's certificate was not found: export VELOCITY_PG_SSLROOTCERT \
+             (envs=$(scripts/services.sh env) && eval \"$envs\")"
+        )
+    });
     for mode in [SslMode::VerifyCa, SslMode::VerifyFull, SslMode::Require] {
         let mut p = params(mode);
         p.sslrootcert = Some(root.clone());
