@@ -119,6 +119,7 @@ pub(crate) fn spawn_task(
     id: u32,
     task_config: RawConfig,
 ) -> TaskHandle {
+    tracing::info!(connector = %name, task = id, "Creating task {name}-{id}");
     let status = StatusHandle::new(State::Unassigned);
     let (tx, rx) = watch::channel(target);
     let providers = &ctx.config.providers;
@@ -258,9 +259,22 @@ impl Herder {
         &self.registry
     }
 
-    /// Starts every stored connector in its stored target state.
-    pub async fn restore(&self) -> Result<()> {
-        let stored = self.configs.load()?;
+    /// Starts every connector once: those of `given` (standalone's
+    /// command-line files) with their given config, in the target state
+    /// stored for them (started when none is stored), then every other
+    /// stored connector with its stored config. A connector given and stored
+    /// is started once, with the given config, never started and restarted.
+    /// An invalid given config is returned as an error; a stored connector
+    /// that cannot be restored is logged and skipped.
+    pub async fn restore_with(&self, given: Vec<(String, RawConfig)>) -> Result<()> {
+        let mut stored = self.configs.load()?;
+        for (name, config) in given {
+            let target = stored
+                .remove(&name)
+                .map_or(TargetState::Started, |s| s.target_state);
+            self.put_config_inner(&name, config, Some(target), false)
+                .await?;
+        }
         for (name, s) in stored {
             if let Err(e) = self
                 .put_config_inner(&name, s.config, Some(s.target_state), false)
@@ -837,8 +851,11 @@ pub fn validate_connector(
     }
     errors.extend(worker::validate_converters(registry, config));
     errors.extend(ctx.config.kafka.validate_overrides(config));
+    // One error per key: the first rule its value breaks. The ConfigDef's
+    // checks (required, type, allowed values) come first, so a connector's own
+    // check of the same key never reports the same bad value a second time.
     let mut seen = BTreeSet::new();
-    errors.retain(|e| seen.insert(e.clone()));
+    errors.retain(|(key, _)| seen.insert(key.clone()));
     Ok(ValidationReport {
         plugin,
         def,

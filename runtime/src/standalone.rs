@@ -188,13 +188,7 @@ pub async fn run(
     let ctx = Arc::new(WorkerContext { config, worker_id });
     let herder = Arc::new(Herder::new(ctx, Arc::new(registry), offsets, configs));
     let h = herder.clone();
-    let startup = async move {
-        h.restore().await?;
-        for (name, c) in connectors {
-            h.put_config(&name, c).await?;
-        }
-        Ok(())
-    };
+    let startup = async move { h.restore_with(connectors).await };
     serve(herder, rest, startup, shutdown, ready).await
 }
 
