@@ -929,3 +929,184 @@ fn stateful_transform_in_a_sink_chain_is_rejected() {
     assert_eq!(c, 200, "{v}");
     assert_eq!(v["error_count"], json!(0), "{v}");
 }
+
+/// `PUT /connector-plugins/{p}/config/validate` with one bad value for every
+/// typed or enumerated key of the PostgreSQL, MySQL, JDBC sink and Redis sink
+/// connectors reports exactly one error per bad key, naming the rule it
+/// breaks, and no error on a key that was given a good value.
+#[test]
+fn validate_reports_one_error_per_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Worker::start(dir.path(), "", &[]);
+    let plugins = [
+        (
+            "io.debezium.connector.postgresql.PostgresConnector",
+            json!({"database.hostname": "h", "database.user": "u", "database.dbname": "d", "topic.prefix": "p",
+                   "table.include.list": "public.(", "message.key.columns": "no-colon-here"}),
+        ),
+        (
+            "io.debezium.connector.mysql.MySqlConnector",
+            json!({"database.hostname": "h", "database.user": "u", "topic.prefix": "p", "database.server.id": "5",
+                   "table.include.list": "db.("}),
+        ),
+        (
+            "io.debezium.connector.jdbc.JdbcSinkConnector",
+            json!({"connection.url": "jdbc:postgresql://h/d", "connection.username": "u", "topics": "t"}),
+        ),
+        (
+            "io.velocity.connector.redis.RedisSinkConnector",
+            json!({"redis.address": "h:1", "topics": "t"}),
+        ),
+    ];
+    for (class, good) in plugins {
+        let (c, keys) = w.call("GET", &format!("/connector-plugins/{class}/config"), None);
+        assert_eq!(c, 200, "{keys}");
+        let mut config = good.as_object().unwrap().clone();
+        config.insert("connector.class".into(), json!(class));
+        config.insert("name".into(), json!("v"));
+        // the keys the good values above break on purpose: semantic checks
+        // that only the connector makes (a regular expression, a key list)
+        let semantic: Vec<String> = config
+            .iter()
+            .filter(|(_, v)| {
+                v.as_str()
+                    .is_some_and(|v| v.contains('(') || v == "no-colon-here")
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let (c, v) = w.call(
+            "PUT",
+            &format!("/connector-plugins/{class}/config/validate"),
+            Some(&Value::Object(config.clone()).to_string()),
+        );
+        assert_eq!(c, 200, "{v}");
+        let recommended: std::collections::HashMap<String, Vec<Value>> = v["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let name = c["value"]["name"].as_str().unwrap().to_owned();
+                (
+                    name,
+                    c["value"]["recommended_values"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut bad = std::collections::BTreeMap::new();
+        for k in keys.as_array().unwrap() {
+            let name = k["name"].as_str().unwrap();
+            if matches!(name, "name" | "connector.class" | "tasks.max") || config.contains_key(name)
+            {
+                continue;
+            }
+            let value = match k["type"].as_str().unwrap() {
+                "INT" | "LONG" | "SHORT" | "DOUBLE" => "notanumber",
+                "BOOLEAN" => "maybe",
+                "STRING" if recommended.get(name).is_some_and(|r| !r.is_empty()) => "nosuchvalue",
+                _ => continue,
+            };
+            bad.insert(name.to_owned(), value);
+        }
+        assert!(
+            bad.len() >= 3,
+            "{class}: too few typed keys to test: {bad:?}"
+        );
+        for (k, value) in &bad {
+            config.insert(k.clone(), json!(value));
+        }
+        let (c, v) = w.call(
+            "PUT",
+            &format!("/connector-plugins/{class}/config/validate"),
+            Some(&Value::Object(config).to_string()),
+        );
+        assert_eq!(c, 200, "{v}");
+        let mut with_errors = std::collections::BTreeMap::new();
+        for c in v["configs"].as_array().unwrap() {
+            let errors = c["value"]["errors"].as_array().unwrap();
+            if !errors.is_empty() {
+                with_errors.insert(
+                    c["value"]["name"].as_str().unwrap().to_owned(),
+                    errors.clone(),
+                );
+            }
+        }
+        for (k, value) in &bad {
+            let errors = with_errors
+                .remove(k)
+                .unwrap_or_else(|| panic!("{class}: no error for {k}={value}: {v}"));
+            assert_eq!(errors.len(), 1, "{class}: {k}: {errors:?}");
+            let e = errors[0].as_str().unwrap();
+            let rule = match *value {
+                "notanumber" => "integer",
+                "maybe" => "boolean",
+                _ => "must be one of",
+            };
+            assert!(
+                e.contains(k.as_str())
+                    && (e.contains(rule) || (rule == "integer" && e.contains("double"))),
+                "{class}: {k}: {e}"
+            );
+        }
+        for k in &semantic {
+            let errors = with_errors
+                .remove(k)
+                .unwrap_or_else(|| panic!("{class}: no error for {k}: {v}"));
+            assert_eq!(errors.len(), 1, "{class}: {k}: {errors:?}");
+        }
+        assert!(
+            with_errors.is_empty(),
+            "{class}: errors on keys given good values: {with_errors:?}"
+        );
+        assert_eq!(
+            v["error_count"],
+            json!(bad.len() + semantic.len()),
+            "{class}: {v}"
+        );
+    }
+}
+
+/// A connector given on the command line is stored like a REST-created one;
+/// after a restart it starts once (with the file's config, in its stored
+/// target state), never started from the store and then restarted from the
+/// file — a restart that would cost a source connector a second connection
+/// and, for PostgreSQL, a wait for its own replication slot.
+#[test]
+fn a_command_line_connector_starts_once_per_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let name = unique("cmdline");
+    let file = dir.path().join("connector.json");
+    std::fs::write(
+        &file,
+        common::file_source_json(&name, &input, &unique("cmdline_out")),
+    )
+    .unwrap();
+    let created = format!("Creating task {name}-0");
+    let mut w = Worker::start(dir.path(), "velocity.file.connectors.enable=true", &[file]);
+    w.wait_status(&name, |s| s["tasks"][0]["state"] == "RUNNING");
+    assert_eq!(
+        w.log_text().matches(&created).count(),
+        1,
+        "{}",
+        w.log_text()
+    );
+    let (c, v) = w.call("PUT", &format!("/connectors/{name}/pause"), None);
+    assert_eq!(c, 202, "{v}");
+    w.wait_status(&name, |s| s["tasks"][0]["state"] == "PAUSED");
+    w.stop();
+
+    let before = w.log_text().len();
+    w.restart();
+    w.wait_status(&name, |s| {
+        s["connector"]["state"] == "PAUSED" && s["tasks"][0]["state"] == "PAUSED"
+    });
+    let (c, v) = w.call("PUT", &format!("/connectors/{name}/resume"), None);
+    assert_eq!(c, 202, "{v}");
+    w.wait_status(&name, |s| s["tasks"][0]["state"] == "RUNNING");
+    let since = w.log_text()[before..].to_owned();
+    assert_eq!(since.matches(&created).count(), 1, "{since}");
+}
