@@ -8,11 +8,10 @@
 # bench/latency/main.rs for what is measured.
 #
 #   bench/latency/run.sh     (LAT_SECONDS=5 per rate; LAT_ONLY=pg_recvlogical,debezium,
-#                             velocity-linger,velocity,mariadb picks some)
+#                             velocity-linger,velocity,mariadb,pipeline picks some)
 #
-# LAT_ONLY=pipeline runs the PostgreSQL source with a JDBC sink (commit -> row
-# in the sink table); in its one try no row reached the sink table, not
-# investigated yet, so it is not in the default set.
+# pipeline: PostgreSQL -> Velocity -> JDBC sink -> PostgreSQL, commit -> row
+# written in the sink table.
 #
 # VELOCITY_BENCH_BIN=path runs an already built binary. The broker is a
 # separate in-memory tansu, as in bench/postgres/run.sh. The Debezium jars
