@@ -25,6 +25,7 @@ pub mod record;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod text;
 pub mod transform;
 pub mod value;
 

@@ -13,13 +13,13 @@
 //! File I/O runs on tokio's blocking pool, one hop per `poll`/`flush`, so
 //! the async runtime's threads never wait on the disk.
 
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use velocity_api::text::connect_to_string;
 use velocity_api::{
     ConnectRecord, Offset, Partition, RawConfig, Result, Schema, SchemaRef, SinkRecord, SinkTask,
     SourceRecord, SourceTask, TaskContext, Value,
@@ -271,85 +271,6 @@ pub struct FileStreamSinkTask {
     writer: Option<BufWriter<File>>,
 }
 
-/// The text FileStreamSink writes for a value: a string as itself, null as
-/// `null` (like Java's `println(Object)`), other values in a `toString()`-like
-/// form (`Struct{a=1,b=x}`, `[1, 2]`, `{k=v}`, bytes as lowercase hex).
-pub fn value_text(value: &Value) -> String {
-    let mut out = String::new();
-    write_text(&mut out, value);
-    out
-}
-
-fn write_text(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Int8(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Value::Int16(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Value::Int32(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Value::Int64(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Value::Float32(v) => {
-            let _ = write!(out, "{v:?}");
-        }
-        Value::Float64(v) => {
-            let _ = write!(out, "{v:?}");
-        }
-        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::String(s) => out.push_str(s),
-        Value::Bytes(b) => {
-            for byte in b {
-                let _ = write!(out, "{byte:02x}");
-            }
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_text(out, item);
-            }
-            out.push(']');
-        }
-        Value::Map(entries) => {
-            out.push('{');
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_text(out, k);
-                out.push('=');
-                write_text(out, v);
-            }
-            out.push('}');
-        }
-        Value::Struct(st) => {
-            out.push_str("Struct{");
-            let mut first = true;
-            for (field, v) in st.schema.fields.iter().zip(&st.values) {
-                if v.is_null() {
-                    continue;
-                }
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str(&field.name);
-                out.push('=');
-                write_text(out, v);
-            }
-            out.push('}');
-        }
-    }
-}
-
 impl FileStreamSinkTask {
     fn io_error(&self, action: &'static str, source: io::Error) -> FileError {
         FileError::Io {
@@ -390,7 +311,7 @@ impl SinkTask for FileStreamSinkTask {
                     .write_all(s.as_bytes())
                     .and_then(|_| writer.write_all(b"\n")),
                 other => {
-                    let mut line = value_text(other);
+                    let mut line = connect_to_string(r.record.value_schema.as_deref(), other);
                     line.push('\n');
                     writer.write_all(line.as_bytes())
                 }
@@ -677,16 +598,21 @@ mod tests {
 
     #[test]
     fn text_forms() {
-        assert_eq!(value_text(&Value::Float64(1.0)), "1.0");
+        // Java's toString(), as Kafka's FileStreamSink writes it (shared with
+        // the StringConverter): Java's float layout, bytes as base64
+        assert_eq!(connect_to_string(None, &Value::Float64(1e20)), "1.0E20");
         assert_eq!(
-            value_text(&Value::Array(vec![
-                Value::Int32(1),
-                Value::Bytes(vec![0xab])
-            ])),
-            "[1, ab]"
+            connect_to_string(
+                None,
+                &Value::Array(vec![Value::Int32(1), Value::Bytes(vec![0xab])])
+            ),
+            "[1, qw==]"
         );
         assert_eq!(
-            value_text(&Value::Map(vec![(Value::from("k"), Value::Boolean(true))])),
+            connect_to_string(
+                None,
+                &Value::Map(vec![(Value::from("k"), Value::Boolean(true))])
+            ),
             "{k=true}"
         );
     }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use velocity_api::schema::logical;
+use velocity_api::text::decimal_plain;
 use velocity_api::{Schema, SinkRecord, Struct, Type, Value};
 
 use crate::config::{InsertMode, JdbcSinkConfig, PrimaryKeyMode};
@@ -195,65 +196,6 @@ pub fn column_type(s: &Schema) -> ColumnType {
     }
 }
 
-/// The decimal text of a big-endian two's-complement unscaled value with `scale`.
-pub fn decimal_text(bytes: &[u8], scale: i32) -> String {
-    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
-    let mut mag: Vec<u8> = if negative {
-        // two's complement negation: invert, add one
-        let mut v: Vec<u8> = bytes.iter().map(|b| !b).collect();
-        for b in v.iter_mut().rev() {
-            let (n, carry) = b.overflowing_add(1);
-            *b = n;
-            if !carry {
-                break;
-            }
-        }
-        v
-    } else {
-        bytes.to_vec()
-    };
-    // repeated division by 10^9
-    let mut chunks: Vec<u32> = Vec::new();
-    while mag.iter().any(|&b| b != 0) {
-        let mut rem: u64 = 0;
-        for b in mag.iter_mut() {
-            let cur = (rem << 8) | u64::from(*b);
-            *b = (cur / 1_000_000_000) as u8;
-            rem = cur % 1_000_000_000;
-        }
-        chunks.push(rem as u32);
-        while mag.first() == Some(&0) {
-            mag.remove(0);
-        }
-    }
-    let mut digits = match chunks.pop() {
-        None => "0".to_owned(),
-        Some(top) => {
-            let mut s = top.to_string();
-            for c in chunks.iter().rev() {
-                s.push_str(&format!("{c:09}"));
-            }
-            s
-        }
-    };
-    if scale < 0 {
-        if digits != "0" {
-            digits.push_str(&"0".repeat((-scale) as usize));
-        }
-    } else if scale > 0 {
-        let scale = scale as usize;
-        if digits.len() <= scale {
-            digits = format!("{}{digits}", "0".repeat(scale - digits.len() + 1));
-        }
-        digits.insert(digits.len() - scale, '.');
-    }
-    if negative {
-        format!("-{digits}")
-    } else {
-        digits
-    }
-}
-
 fn bad(what: &str, v: &Value) -> String {
     format!("{what}: unexpected value {v:?}")
 }
@@ -270,12 +212,12 @@ pub fn to_cell(s: &Schema, value: &Value) -> Result<Cell, String> {
                 .parameter("scale")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
-            Cell::Numeric(decimal_text(b, scale))
+            Cell::Numeric(decimal_plain(b, scale))
         }
         (Some(logical::DBZ_VARIABLE_SCALE_DECIMAL), Value::Struct(st)) => {
             let scale = st.get("scale").and_then(Value::as_i64).unwrap_or(0) as i32;
             match st.get("value") {
-                Some(Value::Bytes(b)) => Cell::Numeric(decimal_text(b, scale)),
+                Some(Value::Bytes(b)) => Cell::Numeric(decimal_plain(b, scale)),
                 _ => return Err(bad("VariableScaleDecimal", value)),
             }
         }
@@ -801,22 +743,6 @@ pub fn plan(changes: Vec<Change>, dedupe: bool) -> Vec<TablePlan> {
 mod tests {
     use super::*;
     use velocity_api::{ConnectRecord, RawConfig};
-
-    #[test]
-    fn decimals() {
-        assert_eq!(decimal_text(&[0x04, 0xD2], 2), "12.34");
-        assert_eq!(decimal_text(&[0xFB, 0x2E], 2), "-12.34");
-        assert_eq!(decimal_text(&[0x05], 3), "0.005");
-        assert_eq!(decimal_text(&[0x00], 0), "0");
-        assert_eq!(decimal_text(&[0x05], -2), "500");
-        assert_eq!(decimal_text(&[0xFF], 1), "-0.1");
-        // 2^64 = 18446744073709551616
-        assert_eq!(
-            decimal_text(&[1, 0, 0, 0, 0, 0, 0, 0, 0], 0),
-            "18446744073709551616"
-        );
-        assert_eq!(decimal_text(&[0x80], 0), "-128");
-    }
 
     #[test]
     fn types_and_cells() {

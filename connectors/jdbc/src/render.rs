@@ -3,31 +3,24 @@
 
 use std::fmt::Write as _;
 
+use velocity_api::text;
+
 use crate::model::{Cell, ColumnType};
 
 fn date_text(out: &mut String, days: i32) {
-    match chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|e| e.checked_add_signed(chrono::Duration::days(i64::from(days))))
-    {
-        Some(d) => {
-            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
-        }
+    match text::date_text(i64::from(days)) {
+        Some(d) => out.push_str(&d),
         None => out.push_str("infinity"),
     }
 }
 
 fn time_text(out: &mut String, micros: i64) {
-    let (h, rem) = (micros / 3_600_000_000, micros % 3_600_000_000);
-    let (m, rem) = (rem / 60_000_000, rem % 60_000_000);
-    let (s, us) = (rem / 1_000_000, rem % 1_000_000);
-    let _ = write!(out, "{h:02}:{m:02}:{s:02}.{us:06}");
+    out.push_str(&text::time_of_day_text(micros));
 }
 
 fn timestamp_text(out: &mut String, micros: i64) {
-    match chrono::DateTime::from_timestamp_micros(micros) {
-        Some(dt) => {
-            let _ = write!(out, "{}", dt.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f"));
-        }
+    match text::timestamp_text(micros, ' ') {
+        Some(t) => out.push_str(&t),
         None => out.push_str(if micros < 0 { "-infinity" } else { "infinity" }),
     }
 }

@@ -10,6 +10,7 @@
 //! (ZonedTimestamp, Json, Uuid, Enum) stay strings.
 
 use velocity_api::schema::logical;
+use velocity_api::text::{self, decimal_plain};
 use velocity_api::{ConnectRecord, Schema, SinkRecord, Value};
 
 use crate::config::{Mode, RedisSinkConfig, ValueFormat};
@@ -308,107 +309,30 @@ fn hex(b: &[u8]) -> String {
 /// Readable text of a logical-typed value, None when `s` is not one.
 fn logical_text(s: &Schema, v: &Value) -> Option<String> {
     let name = s.name.as_deref()?;
-    let micros_of_day = |us: i64| {
-        let secs = us.div_euclid(1_000_000);
-        let frac = us.rem_euclid(1_000_000);
-        format!(
-            "{:02}:{:02}:{:02}.{frac:06}",
-            secs / 3600,
-            (secs / 60) % 60,
-            secs % 60
-        )
-    };
-    let timestamp = |us: i64| {
-        chrono::DateTime::from_timestamp_micros(us)
-            .map(|t| t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
-    };
+    let timestamp = |us: i64| text::timestamp_text(us, 'T');
     match (name, v) {
         (logical::DECIMAL, Value::Bytes(b)) => {
             let scale = s
                 .parameter("scale")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
-            Some(decimal_text(b, scale))
+            Some(decimal_plain(b, scale))
         }
         (logical::DBZ_VARIABLE_SCALE_DECIMAL, Value::Struct(st)) => {
             let scale = st.get("scale").and_then(Value::as_i64).unwrap_or(0) as i32;
             match st.get("value") {
-                Some(Value::Bytes(b)) => Some(decimal_text(b, scale)),
+                Some(Value::Bytes(b)) => Some(decimal_plain(b, scale)),
                 _ => None,
             }
         }
-        (logical::DATE | logical::DBZ_DATE, v) => {
-            let days = v.as_i64()?;
-            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-            epoch
-                .checked_add_signed(chrono::TimeDelta::days(days))
-                .map(|d| d.format("%Y-%m-%d").to_string())
-        }
-        (logical::TIME | logical::DBZ_TIME, v) => Some(micros_of_day(v.as_i64()? * 1000)),
-        (logical::DBZ_MICRO_TIME, v) => Some(micros_of_day(v.as_i64()?)),
-        (logical::DBZ_NANO_TIME, v) => Some(micros_of_day(v.as_i64()? / 1000)),
+        (logical::DATE | logical::DBZ_DATE, v) => text::date_text(v.as_i64()?),
+        (logical::TIME | logical::DBZ_TIME, v) => Some(text::time_of_day_text(v.as_i64()? * 1000)),
+        (logical::DBZ_MICRO_TIME, v) => Some(text::time_of_day_text(v.as_i64()?)),
+        (logical::DBZ_NANO_TIME, v) => Some(text::time_of_day_text(v.as_i64()? / 1000)),
         (logical::TIMESTAMP | logical::DBZ_TIMESTAMP, v) => timestamp(v.as_i64()? * 1000),
         (logical::DBZ_MICRO_TIMESTAMP, v) => timestamp(v.as_i64()?),
         (logical::DBZ_NANO_TIMESTAMP, v) => timestamp(v.as_i64()? / 1000),
         _ => None,
-    }
-}
-
-/// The decimal text of a big-endian two's-complement unscaled value with
-/// `scale` (Kafka Connect's Decimal wire form).
-pub fn decimal_text(bytes: &[u8], scale: i32) -> String {
-    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
-    let mut mag: Vec<u8> = if negative {
-        let mut v: Vec<u8> = bytes.iter().map(|b| !b).collect();
-        for b in v.iter_mut().rev() {
-            let (n, carry) = b.overflowing_add(1);
-            *b = n;
-            if !carry {
-                break;
-            }
-        }
-        v
-    } else {
-        bytes.to_vec()
-    };
-    let mut chunks: Vec<u32> = Vec::new();
-    while mag.iter().any(|&b| b != 0) {
-        let mut rem: u64 = 0;
-        for b in mag.iter_mut() {
-            let cur = (rem << 8) | u64::from(*b);
-            *b = (cur / 1_000_000_000) as u8;
-            rem = cur % 1_000_000_000;
-        }
-        chunks.push(rem as u32);
-        while mag.first() == Some(&0) {
-            mag.remove(0);
-        }
-    }
-    let mut digits = match chunks.pop() {
-        None => "0".to_owned(),
-        Some(top) => {
-            let mut s = top.to_string();
-            for c in chunks.iter().rev() {
-                s.push_str(&format!("{c:09}"));
-            }
-            s
-        }
-    };
-    if scale < 0 {
-        if digits != "0" {
-            digits.push_str(&"0".repeat((-scale) as usize));
-        }
-    } else if scale > 0 {
-        let scale = scale as usize;
-        if digits.len() <= scale {
-            digits = format!("{}{digits}", "0".repeat(scale - digits.len() + 1));
-        }
-        digits.insert(digits.len() - scale, '.');
-    }
-    if negative {
-        format!("-{digits}")
-    } else {
-        digits
     }
 }
 
@@ -609,10 +533,10 @@ mod tests {
 
     #[test]
     fn decimals() {
-        assert_eq!(decimal_text(&[0x30, 0xd4], 3), "12.500");
-        assert_eq!(decimal_text(&[0xff], 2), "-0.01");
-        assert_eq!(decimal_text(&[0x01], -2), "100");
-        assert_eq!(decimal_text(&[], 0), "0");
+        assert_eq!(decimal_plain(&[0x30, 0xd4], 3), "12.500");
+        assert_eq!(decimal_plain(&[0xff], 2), "-0.01");
+        assert_eq!(decimal_plain(&[0x01], -2), "100");
+        assert_eq!(decimal_plain(&[], 0), "0");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 pub mod bytearray;
 pub mod json;
 mod json_parse;
-pub mod numbers;
+pub use velocity_api::text::numbers;
 pub mod string;
 
 use velocity_api::{Type, Value};
