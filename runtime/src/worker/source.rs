@@ -29,8 +29,12 @@
 //! *express* one (`linger.ms=0`). Batches go through the bulk producer until
 //! the task reports itself caught up ([`SourceTask::caught_up`]: the batch
 //! was everything the database had ready); from then on through the express
-//! producer, until [`EXPRESS_PATIENCE`] batches in a row are not caught up
-//! (a backlog again). Before switching, the loop waits until every record
+//! producer, until [`EXPRESS_PATIENCE`] *full* batches in a row (as many
+//! records as the connector's `max.batch.size`: a backlog again) are not
+//! caught up. A small batch that is not caught up is live traffic the
+//! database had not finished sending, not a backlog: it keeps the express
+//! producer, so that a busy but keeping-up database does not flap between
+//! the two producers. Before switching, the loop waits until every record
 //! sent through the other producer is acknowledged, so records never
 //! overtake each other: order per partition is kept across the switch (at
 //! the price of waiting out the bulk producer's linger once, when a backlog
@@ -60,11 +64,15 @@ use crate::status::{State, Status, TargetState};
 /// Most records waiting for a Kafka acknowledgement at once per task.
 pub const MAX_IN_FLIGHT: usize = 100_000;
 
-/// Batches in a row that are not caught up after which a task in express
-/// mode goes back to the lingering bulk producer. Above one, so that a
-/// single batch the database's idle report missed does not cost the next
-/// caught-up batch a wait for the bulk producer's linger.
+/// Full batches in a row that are not caught up after which a task in
+/// express mode goes back to the lingering bulk producer. Above one, so that
+/// a single full batch the database's idle report missed does not cost the
+/// next caught-up batch a wait for the bulk producer's linger.
 pub const EXPRESS_PATIENCE: u32 = 8;
+
+/// `max.batch.size` when the connector config does not set it (Debezium's
+/// default): a polled batch this large is full, the sign of a backlog.
+pub const DEFAULT_MAX_BATCH_SIZE: i64 = 2048;
 
 /// Which of its two producers an adaptive task sends through (see the
 /// module docs): the decision only, so that it can be tested alone.
@@ -72,22 +80,25 @@ pub const EXPRESS_PATIENCE: u32 = 8;
 struct ExpressMode {
     /// Batches go through the express producer.
     on: bool,
-    /// Batches in a row that were not caught up, while `on`.
+    /// Full batches in a row that were not caught up, while `on`.
     slow: u32,
 }
 
 impl ExpressMode {
-    /// Takes a polled (non-empty) batch that was `caught_up` or not; true
-    /// when the task must switch producers before sending it (after every
-    /// record sent so far is acknowledged). `on` is already the new mode.
-    fn switch_for(&mut self, caught_up: bool) -> bool {
+    /// Takes a polled (non-empty) batch that was `caught_up` or not and
+    /// `full` (a backlog) or not; true when the task must switch producers
+    /// before sending it (after every record sent so far is acknowledged).
+    /// `on` is already the new mode.
+    fn switch_for(&mut self, caught_up: bool, full: bool) -> bool {
         let switch = if caught_up {
             self.slow = 0;
             !self.on
-        } else if self.on {
+        } else if self.on && full {
             self.slow += 1;
             self.slow >= EXPRESS_PATIENCE
         } else {
+            // live traffic: a small batch breaks a run of full ones
+            self.slow = 0;
             false
         };
         if switch {
@@ -299,6 +310,9 @@ struct Loop {
     express: Option<FutureProducer>,
     /// Whether records go through `express` now.
     mode: ExpressMode,
+    /// A polled batch of at least this many records is full (the
+    /// connector's `max.batch.size`): the sign of a backlog.
+    full_batch: usize,
     /// A record of the current source transaction went into the queue
     /// since the last transaction-end marker.
     txn_produced: bool,
@@ -389,6 +403,15 @@ impl Loop {
             producer,
             express,
             mode: ExpressMode::default(),
+            full_batch: rt
+                .connector_config
+                .int_or(
+                    "max.batch.size",
+                    DEFAULT_MAX_BATCH_SIZE,
+                    1,
+                    i64::from(i32::MAX),
+                )
+                .unwrap_or(DEFAULT_MAX_BATCH_SIZE) as usize,
             txn_produced: false,
             queue_bytes,
             admin,
@@ -454,7 +477,8 @@ impl Loop {
                 }
             };
             if !batch.is_empty() {
-                self.choose_producer(task.caught_up()).await?;
+                let full = batch.len() >= self.full_batch;
+                self.choose_producer(task.caught_up(), full).await?;
             }
             // transaction-end markers are Velocity's, not records
             let polled = batch.iter().filter(|r| r.control().is_none()).count();
@@ -506,13 +530,13 @@ impl Loop {
 
     /// Picks the producer for the next batch (see the module docs): express
     /// once the task is caught up, bulk again after [`EXPRESS_PATIENCE`]
-    /// batches that are not; everything sent through the other producer is
-    /// acknowledged before the switch.
-    async fn choose_producer(&mut self, caught_up: bool) -> Result<(), ConnectError> {
+    /// full batches that are not; everything sent through the other
+    /// producer is acknowledged before the switch.
+    async fn choose_producer(&mut self, caught_up: bool, full: bool) -> Result<(), ConnectError> {
         if self.express.is_none() {
             return Ok(());
         }
-        if self.mode.switch_for(caught_up) {
+        if self.mode.switch_for(caught_up, full) {
             // nothing sent through the other producer may be overtaken
             self.drain_all().await?;
             tracing::debug!(task = %self.label, express = self.mode.on, "source producer switched");
@@ -1125,28 +1149,44 @@ mod offset_rule_tests {
         let mut m = ExpressMode::default();
         // a backlog: stays bulk
         for _ in 0..20 {
-            assert!(!m.switch_for(false));
+            assert!(!m.switch_for(false, true));
             assert!(!m.on);
         }
         // caught up: switches once
-        assert!(m.switch_for(true));
+        assert!(m.switch_for(true, false));
         assert!(m.on);
-        assert!(!m.switch_for(true));
-        // single slow batches between caught-up ones never switch back
+        assert!(!m.switch_for(true, false));
+        // single full batches between caught-up ones never switch back
         for _ in 0..50 {
             for _ in 0..EXPRESS_PATIENCE - 1 {
-                assert!(!m.switch_for(false));
+                assert!(!m.switch_for(false, true));
             }
-            assert!(!m.switch_for(true));
+            assert!(!m.switch_for(true, false));
             assert!(m.on);
         }
-        // a backlog again: back to bulk at the patience-th slow batch
-        for _ in 0..EXPRESS_PATIENCE - 1 {
-            assert!(!m.switch_for(false));
+        // live traffic the database had not finished sending (small
+        // batches, not caught up) keeps the express producer, however long
+        for _ in 0..500 {
+            assert!(!m.switch_for(false, false));
+            assert!(m.on);
         }
-        assert!(m.switch_for(false));
+        // and breaks a run of full batches
+        for _ in 0..50 {
+            for _ in 0..EXPRESS_PATIENCE - 1 {
+                assert!(!m.switch_for(false, true));
+            }
+            assert!(!m.switch_for(false, false));
+            assert!(m.on);
+        }
+        // a backlog again: back to bulk at the patience-th full batch
+        for _ in 0..EXPRESS_PATIENCE - 1 {
+            assert!(!m.switch_for(false, true));
+        }
+        assert!(m.switch_for(false, true));
         assert!(!m.on);
-        assert!(!m.switch_for(false));
+        assert!(!m.switch_for(false, true));
+        assert!(!m.switch_for(false, false));
+        assert!(!m.on);
     }
 
     #[test]
