@@ -23,3 +23,42 @@ pub fn registry() -> PluginRegistry {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::registry;
+
+    /// Every name a config can use for a plugin (its class, an alias, its
+    /// simple class name) finds that plugin: no two plugins claim one name,
+    /// so no registration hides another.
+    #[test]
+    fn plugin_names_and_aliases_are_unique() {
+        let r = registry();
+        let mut owner: HashMap<&str, &str> = HashMap::new();
+        let mut clashes = Vec::new();
+        for p in r.all() {
+            let simple = p.class.rsplit('.').next().unwrap_or(p.class);
+            let mut names = vec![p.class, simple];
+            names.extend(p.aliases.iter().copied());
+            names.sort_unstable();
+            names.dedup();
+            for n in names {
+                if let Some(other) = owner.insert(n, p.class) {
+                    clashes.push(format!("{n}: {other} and {}", p.class));
+                }
+            }
+            for n in [p.class, simple].iter().chain(p.aliases) {
+                assert_eq!(
+                    r.find(n).map(|f| f.class),
+                    Some(p.class),
+                    "{n} does not find {}",
+                    p.class
+                );
+            }
+        }
+        assert!(clashes.is_empty(), "names claimed twice: {clashes:#?}");
+        assert!(r.all().len() > 40, "{} plugins", r.all().len());
+    }
+}
