@@ -29,7 +29,10 @@ pub mod text;
 pub mod transform;
 pub mod value;
 
-pub use config::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
+pub use config::{
+    Choice, ConfigDef, ConfigErrors, ConfigKey, ConfigReader, ConfigType, Importance, RawConfig,
+    TypedConfig,
+};
 pub use connector::{
     Connector, OffsetReader, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskContext,
 };

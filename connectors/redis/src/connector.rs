@@ -2,7 +2,7 @@
 //! RedisSinkConfig check (it never contacts Redis).
 
 use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
-use velocity_api::{RawConfig, Result};
+use velocity_api::{RawConfig, Result, TypedConfig};
 
 use crate::config::RedisSinkConfig;
 
@@ -13,7 +13,7 @@ impl SinkConfigCheck for RedisSinkConfig {
     const CONNECTOR: &'static str = "RedisSinkConnector";
 
     fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        RedisSinkConfig::validate(config)
+        <RedisSinkConfig as TypedConfig>::validate(config)
     }
 
     fn check(config: &RawConfig) -> Result<()> {

@@ -3,19 +3,14 @@
 //! boundary. Messages name the configuration key or the record involved;
 //! they never contain `redis.password`.
 
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 /// What can go wrong in the Redis sink.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSinkError {
-    /// A configuration key is missing or invalid.
-    #[error("Invalid value for configuration {key}: {message}")]
-    Config {
-        /// The dotted key.
-        key: &'static str,
-        /// The rule that was broken and how to fix it.
-        message: String,
-    },
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// Redis refused the credentials.
     #[error("Redis at {address} rejected the credentials: {message}; check redis.user and redis.password")]
     Auth {
@@ -74,7 +69,7 @@ impl RedisSinkError {
 impl From<RedisSinkError> for ConnectError {
     fn from(e: RedisSinkError) -> ConnectError {
         match e {
-            RedisSinkError::Config { key, message } => ConnectError::config(key, message),
+            RedisSinkError::Config(e) => e.into(),
             other => ConnectError::from_error(other.kind(), other),
         }
     }
@@ -103,11 +98,7 @@ mod tests {
 
     #[test]
     fn kinds_and_keys() {
-        let e: ConnectError = RedisSinkError::Config {
-            key: "redis.mode",
-            message: "x".into(),
-        }
-        .into();
+        let e: ConnectError = RedisSinkError::Config(ConfigErrors::one("redis.mode", "x")).into();
         assert!(matches!(e, ConnectError::Config { ref key, .. } if key == "redis.mode"));
         let e = RedisSinkError::Connect {
             address: "h:1".into(),

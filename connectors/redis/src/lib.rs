@@ -35,7 +35,7 @@ pub fn plugin() -> PluginDesc {
             "io.debezium.server.redis.RedisStreamChangeConsumer",
         ],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <RedisSinkConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Sink {
             connector: || Box::new(RedisSinkConnector::default()),
             task: || Box::new(RedisSinkTask::default()),

@@ -344,13 +344,14 @@ mod tests {
 
     use super::*;
     use crate::config::{RedisSinkConfig, ADDRESS, KEY_TEMPLATE, MODE, VALUE_FORMAT};
+    use velocity_api::{ConfigKey, TypedConfig};
 
-    fn cfg(pairs: &[(&str, &str)]) -> RedisSinkConfig {
+    fn cfg(pairs: &[(ConfigKey, &str)]) -> RedisSinkConfig {
         let mut raw: velocity_api::RawConfig = pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.name.to_string(), v.to_string()))
             .collect();
-        raw.insert(ADDRESS.into(), "h:1".into());
+        raw.insert(ADDRESS.name.into(), "h:1".into());
         RedisSinkConfig::from_raw(&raw).unwrap()
     }
 

@@ -18,7 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
-use velocity_api::{RawConfig, Result, SinkRecord, SinkTask, TaskContext};
+use velocity_api::{
+    ConfigErrors, RawConfig, Result, SinkRecord, SinkTask, TaskContext, TypedConfig,
+};
 
 use crate::config::RedisSinkConfig;
 use crate::error::{command_error, RedisSinkError};
@@ -83,10 +85,7 @@ impl RedisWriter {
                             }
                         } else if e.kind() == redis::ErrorKind::ResponseError {
                             // e.g. "ERR DB index is out of range"
-                            RedisSinkError::Config {
-                                key: crate::config::DB,
-                                message: text,
-                            }
+                            RedisSinkError::Config(ConfigErrors::one(crate::config::DB.name, text))
                         } else {
                             connect_err(text)
                         },

@@ -1,6 +1,20 @@
 //! Configuration: the flat string map Kafka Connect passes around, typed
 //! getters whose errors name the dotted key, and [`ConfigDef`], the
 //! description of a plugin's keys that the REST API publishes and validates.
+//!
+//! The idiom every connector follows: each key is declared once, as a
+//! [`ConfigKey`] constant inside [`config_keys!`](crate::config_keys) (name, type, default,
+//! importance, documentation, allowed values, range, validator); the
+//! plugin's [`ConfigDef`] is that list; the typed configuration struct is
+//! read from the flat map through a [`ConfigReader`], which checks each key
+//! against its declaration and collects at most one `(dotted key, rule)`
+//! error per key; the struct implements [`TypedConfig`]. Enumerated values are
+//! [`config_choice!`](crate::config_choice) enums whose
+//! names are the allowed values of their key.
+
+mod reader;
+
+pub use reader::{whole_match, Choice, ConfigErrors, ConfigReader, TypedConfig};
 
 use std::collections::BTreeMap;
 
@@ -64,7 +78,17 @@ pub struct ConfigKey {
     pub documentation: &'static str,
     /// Display group.
     pub group: Option<&'static str>,
+    /// Smallest allowed value of a numeric key.
+    pub min: Option<i64>,
+    /// Largest allowed value of a numeric key.
+    pub max: Option<i64>,
+    /// A further rule on the (trimmed, non-empty) value: `Err(rule)` names
+    /// what is wrong and how to fix it, without repeating the key.
+    pub validator: Option<Validator>,
 }
+
+/// A rule on one value beyond its type, allowed values and range.
+pub type Validator = fn(&str) -> std::result::Result<(), String>;
 
 impl ConfigKey {
     /// A key of `type_` with a default (None = required) and documentation.
@@ -83,7 +107,35 @@ impl ConfigKey {
             importance,
             documentation,
             group: None,
+            min: None,
+            max: None,
+            validator: None,
         }
+    }
+
+    /// Restricts a numeric key to `[min, max]`.
+    pub const fn range(mut self, min: i64, max: i64) -> ConfigKey {
+        self.min = Some(min);
+        self.max = Some(max);
+        self
+    }
+
+    /// Restricts a numeric key to `min` or more.
+    pub const fn at_least(mut self, min: i64) -> ConfigKey {
+        self.min = Some(min);
+        self
+    }
+
+    /// Adds a rule on the value (see [`ConfigKey::validator`]).
+    pub const fn validate_with(mut self, validator: Validator) -> ConfigKey {
+        self.validator = Some(validator);
+        self
+    }
+
+    /// Puts the key in a display group.
+    pub const fn in_group(mut self, group: &'static str) -> ConfigKey {
+        self.group = Some(group);
+        self
     }
 
     /// Restricts the key to `allowed` values.
@@ -97,48 +149,67 @@ impl ConfigKey {
         self.default.is_none()
     }
 
-    /// Checks `value` against the key's type and allowed values; returns the
-    /// error messages (empty when valid).
-    pub fn check(&self, value: &str) -> Vec<String> {
-        let mut errors = Vec::new();
-        let bad_type = match self.type_ {
-            ConfigType::Boolean => parse_bool(value).is_none(),
-            ConfigType::Int => value.trim().parse::<i32>().is_err(),
-            ConfigType::Short => value.trim().parse::<i16>().is_err(),
-            ConfigType::Long => value.trim().parse::<i64>().is_err(),
-            ConfigType::Double => value.trim().parse::<f64>().is_err(),
-            _ => false,
+    /// Checks `value` against the key's type, allowed values, range and
+    /// validator; returns the first broken rule as Kafka's `ConfigDef` words
+    /// it (`Invalid value … for configuration …: …`), or None when valid.
+    pub fn check(&self, value: &str) -> Option<String> {
+        let v = value.trim();
+        let invalid = |rule: &str| {
+            Some(format!(
+                "Invalid value {value} for configuration {}: {rule}",
+                self.name
+            ))
         };
-        if bad_type {
-            errors.push(format!(
-                "Invalid value {value} for configuration {}: Expected value to be a {}",
-                self.name,
-                type_word(self.type_)
-            ));
-        } else if !self.allowed.is_empty()
-            && !self
-                .allowed
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(value.trim()))
-        {
-            errors.push(format!(
-                "Invalid value {value} for configuration {}: String must be one of: {}",
-                self.name,
+        let number = match self.type_ {
+            ConfigType::Boolean if parse_bool(v).is_none() => {
+                return invalid("Expected value to be either true or false")
+            }
+            ConfigType::Int | ConfigType::Short | ConfigType::Long => {
+                let parsed = match self.type_ {
+                    ConfigType::Int => v.parse::<i32>().map(i64::from).ok(),
+                    ConfigType::Short => v.parse::<i16>().map(i64::from).ok(),
+                    _ => v.parse::<i64>().ok(),
+                };
+                match parsed {
+                    Some(n) => Some(n),
+                    None => {
+                        return invalid(&format!("Not a number of type {}", type_word(self.type_)))
+                    }
+                }
+            }
+            ConfigType::Double if v.parse::<f64>().is_err() => {
+                return invalid("Not a number of type DOUBLE")
+            }
+            _ => None,
+        };
+        if let Some(n) = number {
+            if let Some(min) = self.min.filter(|m| n < *m) {
+                return invalid(&format!("Value must be at least {min}"));
+            }
+            if let Some(max) = self.max.filter(|m| n > *m) {
+                return invalid(&format!("Value must be no more than {max}"));
+            }
+        }
+        if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a.eq_ignore_ascii_case(v)) {
+            return invalid(&format!(
+                "String must be one of: {}",
                 self.allowed.join(", ")
             ));
         }
-        errors
+        if let Some(rule) = self.validator {
+            if let Err(why) = rule(v) {
+                return invalid(&why);
+            }
+        }
+        None
     }
 }
 
 fn type_word(t: ConfigType) -> &'static str {
     match t {
-        ConfigType::Boolean => "boolean",
-        ConfigType::Int => "32-bit integer",
-        ConfigType::Short => "16-bit integer",
-        ConfigType::Long => "64-bit integer",
-        ConfigType::Double => "double",
-        _ => "string",
+        ConfigType::Short => "SHORT",
+        ConfigType::Int => "INT",
+        _ => "LONG",
     }
 }
 
@@ -174,25 +245,16 @@ impl ConfigDef {
         self.keys.iter().find(|k| k.name == name)
     }
 
-    /// Per-key errors for `config`: missing required keys and values of the
-    /// wrong type or outside the allowed set. Keys the definition does not
-    /// know are not errors.
+    /// Per-key errors for `config`: missing required keys and values that
+    /// break their key's rule (type, allowed values, range, validator), at
+    /// most one per key, exactly as a [`ConfigReader`] reports them. Keys
+    /// the definition does not know are not errors.
     pub fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
-        let mut out = Vec::new();
+        let mut reader = ConfigReader::new(config);
         for key in &self.keys {
-            match config.get(key.name) {
-                None if key.required() => out.push((
-                    key.name.to_owned(),
-                    format!(
-                        "Missing required configuration \"{}\" which has no default value.",
-                        key.name
-                    ),
-                )),
-                None => {}
-                Some(v) => out.extend(key.check(v).into_iter().map(|e| (key.name.to_owned(), e))),
-            }
+            reader.check(key);
         }
-        out
+        reader.into_errors()
     }
 
     /// True when `name` is a secret (declared PASSWORD, or shaped like one).
