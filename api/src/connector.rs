@@ -64,6 +64,11 @@ pub trait SourceConnector: Connector {}
 /// A connector whose tasks write to an external system.
 pub trait SinkConnector: Connector {}
 
+/// A polled batch of at least this many records shows a backlog unless the
+/// task says otherwise ([`SourceTask::backlog`]): Debezium's default
+/// `max.batch.size`.
+pub const DEFAULT_FULL_BATCH: usize = 2048;
+
 /// Reads from an external system in bounded batches.
 ///
 /// Contract:
@@ -108,6 +113,17 @@ pub trait SourceTask: Send {
     /// never a correctness one. Default false: every batch may linger.
     fn caught_up(&self) -> bool {
         false
+    }
+
+    /// Whether the batch the last `poll` returned (`batch_len` records)
+    /// shows a backlog: it is as large as this source makes its batches, so
+    /// more is waiting. The runtime then goes back to lingering to fill
+    /// large requests (see the source loop in the runtime). Read right after
+    /// `poll` returns; only a throughput hint, never a correctness one.
+    /// Default: [`DEFAULT_FULL_BATCH`] records or more; a source with its own
+    /// batch size (Debezium's `max.batch.size`) answers with it.
+    fn backlog(&self, batch_len: usize) -> bool {
+        batch_len >= DEFAULT_FULL_BATCH
     }
 
     /// Debezium's streaming and snapshot metrics of this task, when it has

