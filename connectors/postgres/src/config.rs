@@ -1,45 +1,147 @@
-//! Connector configuration: Debezium's PostgreSQL keys and defaults, parsed
-//! from the Kafka Connect flat string map.
+//! Connector configuration: Debezium's PostgreSQL keys and defaults, each
+//! declared once in [`keys`], and [`PostgresConfig`], read from the Kafka
+//! Connect flat string map through them ([`TypedConfig`]).
 //!
-//! [`PostgresConfig::parse`] collects every problem at once (for the REST
-//! validate endpoint) as `(dotted key, rule)` pairs. Unknown keys are ignored
+//! Reading collects every problem at once (for the REST validate endpoint),
+//! at most one `(dotted key, rule)` pair per key. Unknown keys are ignored
 //! here: the runtime keeps them and they never make a connector fail.
 
 use std::time::Duration;
 
 use regex::Regex;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, RawConfig};
+use velocity_api::config::{whole_match, ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::{config_choice, ConfigKey};
 
-use crate::protocol::{ConnectParams, SslMode};
-use crate::types::{
-    BinaryMode, DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode, TypeModes,
-};
+use crate::protocol::ConnectParams;
+use crate::types::TypeModes;
 
-/// `snapshot.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotMode {
-    /// Snapshot when there is no stored offset, then stream.
-    Initial,
-    /// Snapshot when there is no stored offset, then stop streaming.
-    InitialOnly,
-    /// Never snapshot data (`no_data`, formerly `never`).
-    NoData,
-    /// Snapshot at every start, then stream.
-    Always,
-    /// Snapshot when there is no offset or the stored position is gone.
-    WhenNeeded,
+pub use keys::*;
+
+/// The connector's keys (those of Debezium's that Velocity implements), each
+/// declared once: name, type, Debezium's default, importance, documentation
+/// and the rule its value must follow.
+pub mod keys {
+    use super::{
+        check_key_columns, check_skipped_operations, check_slot_name, check_topic_prefix,
+        PublicationMode, SnapshotMode,
+    };
+    use crate::protocol::SslMode;
+    use crate::types::{BinaryMode, DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `database.hostname` (required).
+        HOSTNAME = ConfigKey::new("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.");
+        /// `database.port` (default 5432).
+        PORT = ConfigKey::new("database.port", Int, Some("5432"), High, "Port of the database server.").range(1, 65535);
+        /// `database.user` (required).
+        USER = ConfigKey::new("database.user", String, None, High, "Name of the database user (needs REPLICATION or superuser).");
+        /// `database.password` (a secret: never logged or shown).
+        PASSWORD = ConfigKey::new("database.password", Password, Some(""), High, "Password of the database user.");
+        /// `database.dbname` (required).
+        DBNAME = ConfigKey::new("database.dbname", String, None, High, "The name of the database from which the connector should capture changes.");
+        /// `database.sslmode` (default `prefer`): a [`SslMode`] name.
+        SSLMODE = ConfigKey::new("database.sslmode", String, Some("prefer"), Medium, "Whether to use an encrypted connection: disable, allow, prefer, require, verify-ca, verify-full.").one_of(SslMode::NAMES);
+        /// `database.sslrootcert`: PEM file of trusted root certificates.
+        SSLROOTCERT = ConfigKey::new("database.sslrootcert", String, Some(""), Low, "File containing the root certificate(s) against which the server is validated.");
+        /// `topic.prefix` (required): topic prefix and `source.name`; only
+        /// characters valid in a Kafka topic name.
+        TOPIC_PREFIX = ConfigKey::new("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name.").validate_with(check_topic_prefix);
+        /// `plugin.name` (default `pgoutput`, the only plugin Velocity decodes).
+        PLUGIN_NAME = ConfigKey::new("plugin.name", String, Some("pgoutput"), Medium, "The logical decoding plugin; Velocity supports pgoutput.").one_of(&["pgoutput"]);
+        /// `slot.name` (default `debezium`): a valid replication slot name.
+        SLOT_NAME = ConfigKey::new("slot.name", String, Some("debezium"), Medium, "The name of the PostgreSQL logical decoding slot.").validate_with(check_slot_name);
+        /// `slot.drop.on.stop` (default false).
+        SLOT_DROP_ON_STOP = ConfigKey::new("slot.drop.on.stop", Boolean, Some("false"), Low, "Drop the logical replication slot when the connector stops gracefully.");
+        /// `slot.max.retries` (default 6, at most 1000).
+        SLOT_MAX_RETRIES = ConfigKey::new("slot.max.retries", Int, Some("6"), Low, "How many times to retry when the replication slot is in use.").range(0, 1000);
+        /// `slot.retry.delay.ms` (default 10000, at most one hour).
+        SLOT_RETRY_DELAY_MS = ConfigKey::new("slot.retry.delay.ms", Long, Some("10000"), Low, "Time between retries when the replication slot is in use.").range(0, 3_600_000);
+        /// `publication.name` (default `dbz_publication`).
+        PUBLICATION_NAME = ConfigKey::new("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput.");
+        /// `publication.autocreate.mode` (default `all_tables`): a [`PublicationMode`] name.
+        PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables, filtered or disabled.").one_of(PublicationMode::NAMES);
+        /// `schema.include.list`: regular expressions of captured schemas.
+        SCHEMA_INCLUDE_LIST = ConfigKey::new("schema.include.list", List, Some(""), Medium, "Regular expressions of schemas to capture.");
+        /// `schema.exclude.list` (not with `schema.include.list`).
+        SCHEMA_EXCLUDE_LIST = ConfigKey::new("schema.exclude.list", List, Some(""), Medium, "Regular expressions of schemas not to capture.");
+        /// `table.include.list`: regular expressions of captured `schema.table` names.
+        TABLE_INCLUDE_LIST = ConfigKey::new("table.include.list", List, Some(""), Medium, "Regular expressions of schema.table names to capture.");
+        /// `table.exclude.list` (not with `table.include.list`).
+        TABLE_EXCLUDE_LIST = ConfigKey::new("table.exclude.list", List, Some(""), Medium, "Regular expressions of schema.table names not to capture.");
+        /// `column.include.list`: regular expressions of captured `schema.table.column` names.
+        COLUMN_INCLUDE_LIST = ConfigKey::new("column.include.list", List, Some(""), Medium, "Regular expressions of schema.table.column names to include.");
+        /// `column.exclude.list` (not with `column.include.list`).
+        COLUMN_EXCLUDE_LIST = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of schema.table.column names to exclude.");
+        /// `snapshot.mode` (default `initial`): a [`SnapshotMode`] name.
+        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always or when_needed.").one_of(SnapshotMode::NAMES);
+        /// `snapshot.fetch.size` (default 10240).
+        SNAPSHOT_FETCH_SIZE = ConfigKey::new("snapshot.fetch.size", Int, Some("10240"), Medium, "Rows fetched per round trip while snapshotting.").range(1, 10_000_000);
+        /// `tombstones.on.delete` (default true).
+        TOMBSTONES_ON_DELETE = ConfigKey::new("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event.");
+        /// `heartbeat.interval.ms` (default 0 = no heartbeats).
+        HEARTBEAT_INTERVAL_MS = ConfigKey::new("heartbeat.interval.ms", Int, Some("0"), Medium, "Interval of heartbeat messages; 0 disables them. Lets the slot advance on an idle database.").at_least(0);
+        /// `heartbeat.action.query`: SQL run on every heartbeat.
+        HEARTBEAT_ACTION_QUERY = ConfigKey::new("heartbeat.action.query", String, Some(""), Medium, "Query run on every heartbeat (e.g. an update of a heartbeat table).");
+        /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
+        TOPIC_HEARTBEAT_PREFIX = ConfigKey::new("topic.heartbeat.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic.");
+        /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
+        SKIPPED_OPERATIONS = ConfigKey::new("skipped.operations", List, Some("t"), Low, "Operations not emitted: c, u, d, t, or none.").validate_with(check_skipped_operations);
+        /// `max.batch.size` (default 2048).
+        MAX_BATCH_SIZE = ConfigKey::new("max.batch.size", Int, Some("2048"), Medium, "Maximum records per batch returned by poll.").range(1, 1_000_000);
+        /// `max.queue.size` (default 8192; larger than `max.batch.size`).
+        MAX_QUEUE_SIZE = ConfigKey::new("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the database reader and Kafka.").range(1, 10_000_000);
+        /// `poll.interval.ms` (default 500).
+        POLL_INTERVAL_MS = ConfigKey::new("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events.").range(1, 3_600_000);
+        /// `status.update.interval.ms` (default 10000).
+        STATUS_UPDATE_INTERVAL_MS = ConfigKey::new("status.update.interval.ms", Int, Some("10000"), Low, "Interval of standby status updates to the server.").range(1, 3_600_000);
+        /// `decimal.handling.mode` (default `precise`): a [`DecimalMode`] name.
+        DECIMAL_HANDLING_MODE = ConfigKey::new("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(DecimalMode::NAMES);
+        /// `time.precision.mode` (default `adaptive`): a [`TimePrecisionMode`] name.
+        TIME_PRECISION_MODE = ConfigKey::new("time.precision.mode", String, Some("adaptive"), Medium, "adaptive, adaptive_time_microseconds or connect.").one_of(TimePrecisionMode::NAMES);
+        /// `binary.handling.mode` (default `bytes`): a [`BinaryMode`] name.
+        BINARY_HANDLING_MODE = ConfigKey::new("binary.handling.mode", String, Some("bytes"), Low, "bytes, base64, base64-url-safe or hex.").one_of(BinaryMode::NAMES);
+        /// `hstore.handling.mode` (default `json`): a [`HstoreMode`] name.
+        HSTORE_HANDLING_MODE = ConfigKey::new("hstore.handling.mode", String, Some("json"), Low, "json or map.").one_of(HstoreMode::NAMES);
+        /// `interval.handling.mode` (default `numeric`): an [`IntervalMode`] name.
+        INTERVAL_HANDLING_MODE = ConfigKey::new("interval.handling.mode", String, Some("numeric"), Low, "numeric or string.").one_of(IntervalMode::NAMES);
+        /// `money.fraction.digits` (default 2).
+        MONEY_FRACTION_DIGITS = ConfigKey::new("money.fraction.digits", Short, Some("2"), Low, "Fraction digits of money values.").range(0, 100);
+        /// `message.key.columns`: `schema.table:col,col;…` (table part a regular expression).
+        MESSAGE_KEY_COLUMNS = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: schema.table:col1,col2;…").validate_with(check_key_columns);
+        /// `provide.transaction.metadata` (default false).
+        PROVIDE_TRANSACTION_METADATA = ConfigKey::new("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block.");
+        /// `topic.transaction` (default `transaction`).
+        TOPIC_TRANSACTION = ConfigKey::new("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic.");
+    }
 }
 
-/// `publication.autocreate.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicationMode {
-    /// `CREATE PUBLICATION … FOR ALL TABLES` when missing.
-    AllTables,
-    /// Create / update the publication for the captured tables only.
-    Filtered,
-    /// The publication must exist.
-    Disabled,
+config_choice! {
+    /// `snapshot.mode`.
+    pub enum SnapshotMode {
+        /// Snapshot when there is no stored offset, then stream.
+        Initial = "initial",
+        /// Snapshot when there is no stored offset, then stop streaming.
+        InitialOnly = "initial_only",
+        /// Never snapshot data (`no_data`, formerly `never`).
+        NoData = "no_data" | "never",
+        /// Snapshot at every start, then stream.
+        Always = "always",
+        /// Snapshot when there is no offset or the stored position is gone.
+        WhenNeeded = "when_needed",
+    }
+}
+
+config_choice! {
+    /// `publication.autocreate.mode`.
+    pub enum PublicationMode {
+        /// `CREATE PUBLICATION … FOR ALL TABLES` when missing.
+        AllTables = "all_tables",
+        /// Create / update the publication for the captured tables only.
+        Filtered = "filtered",
+        /// The publication must exist.
+        Disabled = "disabled",
+    }
 }
 
 /// Include/exclude lists: comma-separated regular expressions matched
@@ -81,6 +183,36 @@ impl Filters {
             return self.column_include.iter().any(|r| r.is_match(&full));
         }
         !self.column_exclude.iter().any(|r| r.is_match(&full))
+    }
+
+    /// The filters of the six include/exclude lists; an include list and
+    /// its exclude list are mutually exclusive (the exclude list is the one
+    /// reported, as in Debezium).
+    fn read(r: &mut ConfigReader<'_>) -> Filters {
+        for (include, exclude) in [
+            (&SCHEMA_INCLUDE_LIST, &SCHEMA_EXCLUDE_LIST),
+            (&TABLE_INCLUDE_LIST, &TABLE_EXCLUDE_LIST),
+            (&COLUMN_INCLUDE_LIST, &COLUMN_EXCLUDE_LIST),
+        ] {
+            if r.is_set(include) && r.is_set(exclude) {
+                r.fail(
+                    exclude.name,
+                    format!(
+                        "\"{b}\" is already specified: {a} and {b} are mutually exclusive, set only one",
+                        a = include.name,
+                        b = exclude.name
+                    ),
+                );
+            }
+        }
+        Filters {
+            schema_include: r.regexes(&SCHEMA_INCLUDE_LIST),
+            schema_exclude: r.regexes(&SCHEMA_EXCLUDE_LIST),
+            table_include: r.regexes(&TABLE_INCLUDE_LIST),
+            table_exclude: r.regexes(&TABLE_EXCLUDE_LIST),
+            column_include: r.regexes(&COLUMN_INCLUDE_LIST),
+            column_exclude: r.regexes(&COLUMN_EXCLUDE_LIST),
+        }
     }
 }
 
@@ -138,357 +270,79 @@ pub struct PostgresConfig {
     pub transaction_topic: String,
 }
 
-/// Debezium's keys (those Velocity implements), for the REST API.
-pub fn config_def() -> ConfigDef {
-    use ConfigType::*;
-    use Importance::*;
-    let k = ConfigKey::new;
-    ConfigDef::new(vec![
-        k("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server."),
-        k("database.port", Int, Some("5432"), High, "Port of the database server."),
-        k("database.user", String, None, High, "Name of the database user (needs REPLICATION or superuser)."),
-        k("database.password", Password, Some(""), High, "Password of the database user."),
-        k("database.dbname", String, None, High, "The name of the database from which the connector should capture changes."),
-        k("database.sslmode", String, Some("prefer"), Medium, "Whether to use an encrypted connection: disable, allow, prefer, require, verify-ca, verify-full.").one_of(&["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
-        k("database.sslrootcert", String, Some(""), Low, "File containing the root certificate(s) against which the server is validated."),
-        k("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name."),
-        k("plugin.name", String, Some("pgoutput"), Medium, "The logical decoding plugin; Velocity supports pgoutput.").one_of(&["pgoutput"]),
-        k("slot.name", String, Some("debezium"), Medium, "The name of the PostgreSQL logical decoding slot."),
-        k("slot.drop.on.stop", Boolean, Some("false"), Low, "Drop the logical replication slot when the connector stops gracefully."),
-        k("slot.max.retries", Int, Some("6"), Low, "How many times to retry when the replication slot is in use."),
-        k("slot.retry.delay.ms", Long, Some("10000"), Low, "Time between retries when the replication slot is in use."),
-        k("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput."),
-        k("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables, filtered or disabled.").one_of(&["all_tables", "filtered", "disabled"]),
-        k("schema.include.list", List, Some(""), Medium, "Regular expressions of schemas to capture."),
-        k("schema.exclude.list", List, Some(""), Medium, "Regular expressions of schemas not to capture."),
-        k("table.include.list", List, Some(""), Medium, "Regular expressions of schema.table names to capture."),
-        k("table.exclude.list", List, Some(""), Medium, "Regular expressions of schema.table names not to capture."),
-        k("column.include.list", List, Some(""), Medium, "Regular expressions of schema.table.column names to include."),
-        k("column.exclude.list", List, Some(""), Medium, "Regular expressions of schema.table.column names to exclude."),
-        k("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always or when_needed.").one_of(&["initial", "initial_only", "no_data", "never", "always", "when_needed"]),
-        k("snapshot.fetch.size", Int, Some("10240"), Medium, "Rows fetched per round trip while snapshotting."),
-        k("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event."),
-        k("heartbeat.interval.ms", Int, Some("0"), Medium, "Interval of heartbeat messages; 0 disables them. Lets the slot advance on an idle database."),
-        k("heartbeat.action.query", String, Some(""), Medium, "Query run on every heartbeat (e.g. an update of a heartbeat table)."),
-        k("topic.heartbeat.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic."),
-        k("skipped.operations", List, Some("t"), Low, "Operations not emitted: c, u, d, t, or none."),
-        k("max.batch.size", Int, Some("2048"), Medium, "Maximum records per batch returned by poll."),
-        k("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the database reader and Kafka."),
-        k("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events."),
-        k("status.update.interval.ms", Int, Some("10000"), Low, "Interval of standby status updates to the server."),
-        k("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(&["precise", "double", "string"]),
-        k("time.precision.mode", String, Some("adaptive"), Medium, "adaptive, adaptive_time_microseconds or connect.").one_of(&["adaptive", "adaptive_time_microseconds", "connect"]),
-        k("binary.handling.mode", String, Some("bytes"), Low, "bytes, base64, base64-url-safe or hex.").one_of(&["bytes", "base64", "base64-url-safe", "hex"]),
-        k("hstore.handling.mode", String, Some("json"), Low, "json or map.").one_of(&["json", "map"]),
-        k("interval.handling.mode", String, Some("numeric"), Low, "numeric or string.").one_of(&["numeric", "string"]),
-        k("money.fraction.digits", Short, Some("2"), Low, "Fraction digits of money values."),
-        k("message.key.columns", String, Some(""), Low, "Custom message keys: schema.table:col1,col2;…"),
-        k("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block."),
-        k("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic."),
-    ])
-}
+impl TypedConfig for PostgresConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
 
-fn regexes(c: &RawConfig, key: &str, errors: &mut Vec<(String, String)>) -> Vec<Regex> {
-    c.list(key)
-        .into_iter()
-        .filter_map(|p| match Regex::new(&format!("(?i)^(?:{p})$")) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.push((
-                    key.into(),
-                    format!("'{p}' is not a valid regular expression: {e}"),
-                ));
-                None
-            }
-        })
-        .collect()
+    fn read(r: &mut ConfigReader<'_>) -> PostgresConfig {
+        let mut connect = ConnectParams::new(
+            r.string(&HOSTNAME),
+            r.int(&PORT),
+            r.string(&USER),
+            r.string(&DBNAME),
+        );
+        connect.password = r.opt_string(&PASSWORD);
+        connect.sslmode = r.choice(&SSLMODE);
+        connect.sslrootcert = r.opt_string(&SSLROOTCERT).map(Into::into);
+        // `name` is the runtime's connector name, not one of this plugin's keys.
+        connect.application_name = format!("velocity-{}", r.raw().str_or("name", "postgres"));
+        // Only pgoutput is accepted; there is nothing else to read.
+        r.check(&PLUGIN_NAME);
+        let max_batch_size = r.int(&MAX_BATCH_SIZE);
+        let max_queue_size = r.int(&MAX_QUEUE_SIZE);
+        if max_queue_size <= max_batch_size
+            && !r.has_error(MAX_BATCH_SIZE.name)
+            && !r.has_error(MAX_QUEUE_SIZE.name)
+        {
+            r.fail(
+                MAX_QUEUE_SIZE.name,
+                format!("must be larger than max.batch.size ({max_batch_size}), as in Debezium"),
+            );
+        }
+        let heartbeat = r.millis(&HEARTBEAT_INTERVAL_MS);
+        PostgresConfig {
+            connect,
+            topic_prefix: r.string(&TOPIC_PREFIX),
+            slot_name: r.string(&SLOT_NAME),
+            slot_drop_on_stop: r.bool(&SLOT_DROP_ON_STOP),
+            slot_max_retries: r.int(&SLOT_MAX_RETRIES),
+            slot_retry_delay: r.millis(&SLOT_RETRY_DELAY_MS),
+            publication_name: r.string(&PUBLICATION_NAME),
+            publication_mode: r.choice(&PUBLICATION_AUTOCREATE_MODE),
+            filters: Filters::read(r),
+            snapshot_mode: r.choice(&SNAPSHOT_MODE),
+            snapshot_fetch_size: r.int(&SNAPSHOT_FETCH_SIZE),
+            tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
+            heartbeat_interval: (!heartbeat.is_zero()).then_some(heartbeat),
+            heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
+            heartbeat_topic_prefix: r.string(&TOPIC_HEARTBEAT_PREFIX),
+            skipped_operations: r
+                .list(&SKIPPED_OPERATIONS)
+                .iter()
+                .filter(|op| op.as_str() != "none")
+                .filter_map(|op| op.chars().next())
+                .collect(),
+            max_batch_size,
+            max_queue_size,
+            poll_interval: r.millis(&POLL_INTERVAL_MS),
+            status_update_interval: r.millis(&STATUS_UPDATE_INTERVAL_MS),
+            modes: TypeModes {
+                decimal: r.choice(&DECIMAL_HANDLING_MODE),
+                time: r.choice(&TIME_PRECISION_MODE),
+                binary: r.choice(&BINARY_HANDLING_MODE),
+                hstore: r.choice(&HSTORE_HANDLING_MODE),
+                interval: r.choice(&INTERVAL_HANDLING_MODE),
+                money_fraction_digits: r.int(&MONEY_FRACTION_DIGITS),
+            },
+            // checked by the key's validator; empty when it failed
+            message_key_columns: parse_key_columns(&r.string(&MESSAGE_KEY_COLUMNS))
+                .unwrap_or_default(),
+            provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
+            transaction_topic: r.string(&TOPIC_TRANSACTION),
+        }
+    }
 }
 
 impl PostgresConfig {
-    /// Parses and validates; on failure returns every `(key, rule)` problem.
-    pub fn parse(c: &RawConfig) -> Result<PostgresConfig, Vec<(String, String)>> {
-        let mut errors: Vec<(String, String)> = Vec::new();
-        macro_rules! take {
-            ($e:expr, $default:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) => {
-                        match e {
-                            velocity_api::ConnectError::Config { key, message } => {
-                                errors.push((key, message))
-                            }
-                            other => errors.push(("".into(), other.to_string())),
-                        }
-                        $default
-                    }
-                }
-            };
-        }
-        let host = take!(
-            c.req_str("database.hostname").map(str::to_owned),
-            String::new()
-        );
-        let user = take!(c.req_str("database.user").map(str::to_owned), String::new());
-        let dbname = take!(
-            c.req_str("database.dbname").map(str::to_owned),
-            String::new()
-        );
-        let topic_prefix = take!(c.req_str("topic.prefix").map(str::to_owned), String::new());
-        if !topic_prefix.is_empty()
-            && !topic_prefix
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-        {
-            errors.push(("topic.prefix".into(), format!("'{topic_prefix}' may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)")));
-        }
-        let port = take!(c.int_or("database.port", 5432, 1, 65535), 5432) as u16;
-        let sslmode = match c.str_or("database.sslmode", "prefer").parse::<SslMode>() {
-            Ok(m) => m,
-            Err(_) => {
-                errors.push((
-                    "database.sslmode".into(),
-                    "use one of disable, allow, prefer, require, verify-ca, verify-full".into(),
-                ));
-                SslMode::Prefer
-            }
-        };
-        let plugin = c.str_or("plugin.name", "pgoutput");
-        if plugin != "pgoutput" {
-            errors.push(("plugin.name".into(), format!("'{plugin}' is not supported: Velocity decodes the built-in pgoutput plugin only; set plugin.name=pgoutput")));
-        }
-        let mut connect = ConnectParams::new(host, port, user, dbname);
-        connect.password = c.opt_str("database.password").map(str::to_owned);
-        connect.sslmode = sslmode;
-        connect.sslrootcert = c.opt_str("database.sslrootcert").map(Into::into);
-        connect.application_name = format!("velocity-{}", c.str_or("name", "postgres"));
-        let slot_name = c.str_or("slot.name", "debezium").to_owned();
-        if !slot_name
-            .chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-            || slot_name.len() > 63
-        {
-            errors.push(("slot.name".into(), format!("'{slot_name}' is not a valid replication slot name: use at most 63 lower-case letters, digits and underscores")));
-        }
-        let publication_mode = match take!(
-            c.enum_or(
-                "publication.autocreate.mode",
-                "all_tables",
-                &["all_tables", "filtered", "disabled"]
-            ),
-            "all_tables".into()
-        )
-        .as_str()
-        {
-            "filtered" => PublicationMode::Filtered,
-            "disabled" => PublicationMode::Disabled,
-            _ => PublicationMode::AllTables,
-        };
-        let snapshot_mode = match take!(
-            c.enum_or(
-                "snapshot.mode",
-                "initial",
-                &[
-                    "initial",
-                    "initial_only",
-                    "no_data",
-                    "never",
-                    "always",
-                    "when_needed"
-                ]
-            ),
-            "initial".into()
-        )
-        .as_str()
-        {
-            "initial_only" => SnapshotMode::InitialOnly,
-            "no_data" | "never" => SnapshotMode::NoData,
-            "always" => SnapshotMode::Always,
-            "when_needed" => SnapshotMode::WhenNeeded,
-            _ => SnapshotMode::Initial,
-        };
-        let filters = Filters {
-            schema_include: regexes(c, "schema.include.list", &mut errors),
-            schema_exclude: regexes(c, "schema.exclude.list", &mut errors),
-            table_include: regexes(c, "table.include.list", &mut errors),
-            table_exclude: regexes(c, "table.exclude.list", &mut errors),
-            column_include: regexes(c, "column.include.list", &mut errors),
-            column_exclude: regexes(c, "column.exclude.list", &mut errors),
-        };
-        for (a, b) in [
-            ("schema.include.list", "schema.exclude.list"),
-            ("table.include.list", "table.exclude.list"),
-            ("column.include.list", "column.exclude.list"),
-        ] {
-            if c.opt_str(a).is_some() && c.opt_str(b).is_some() {
-                errors.push((b.into(), format!("\"{b}\" is already specified: {a} and {b} are mutually exclusive, set only one")));
-            }
-        }
-        let hb = take!(
-            c.int_or("heartbeat.interval.ms", 0, 0, i64::from(i32::MAX)),
-            0
-        ) as u64;
-        let skipped: Vec<char> = {
-            let list = c
-                .opt_str("skipped.operations")
-                .map(|_| c.list("skipped.operations"))
-                .unwrap_or_else(|| vec!["t".into()]);
-            let mut out = Vec::new();
-            for op in list {
-                match op.as_str() {
-                    "none" => {}
-                    "c" | "u" | "d" | "t" => out.extend(op.chars()),
-                    other => errors.push((
-                        "skipped.operations".into(),
-                        format!("'{other}' is not an operation: use c, u, d, t or none"),
-                    )),
-                }
-            }
-            out
-        };
-        let max_batch_size = take!(c.int_or("max.batch.size", 2048, 1, 1_000_000), 2048) as usize;
-        let max_queue_size = take!(c.int_or("max.queue.size", 8192, 1, 10_000_000), 8192) as usize;
-        if max_queue_size <= max_batch_size {
-            errors.push((
-                "max.queue.size".into(),
-                format!("must be larger than max.batch.size ({max_batch_size}), as in Debezium"),
-            ));
-        }
-        let modes = TypeModes {
-            decimal: match take!(
-                c.enum_or(
-                    "decimal.handling.mode",
-                    "precise",
-                    &["precise", "double", "string"]
-                ),
-                "precise".into()
-            )
-            .as_str()
-            {
-                "double" => DecimalMode::Double,
-                "string" => DecimalMode::String,
-                _ => DecimalMode::Precise,
-            },
-            time: match take!(
-                c.enum_or(
-                    "time.precision.mode",
-                    "adaptive",
-                    &["adaptive", "adaptive_time_microseconds", "connect"]
-                ),
-                "adaptive".into()
-            )
-            .as_str()
-            {
-                "adaptive_time_microseconds" => TimePrecisionMode::AdaptiveTimeMicroseconds,
-                "connect" => TimePrecisionMode::Connect,
-                _ => TimePrecisionMode::Adaptive,
-            },
-            binary: match take!(
-                c.enum_or(
-                    "binary.handling.mode",
-                    "bytes",
-                    &["bytes", "base64", "base64-url-safe", "hex"]
-                ),
-                "bytes".into()
-            )
-            .as_str()
-            {
-                "base64" => BinaryMode::Base64,
-                "base64-url-safe" => BinaryMode::Base64UrlSafe,
-                "hex" => BinaryMode::Hex,
-                _ => BinaryMode::Bytes,
-            },
-            hstore: match take!(
-                c.enum_or("hstore.handling.mode", "json", &["json", "map"]),
-                "json".into()
-            )
-            .as_str()
-            {
-                "map" => HstoreMode::Map,
-                _ => HstoreMode::Json,
-            },
-            interval: match take!(
-                c.enum_or("interval.handling.mode", "numeric", &["numeric", "string"]),
-                "numeric".into()
-            )
-            .as_str()
-            {
-                "string" => IntervalMode::String,
-                _ => IntervalMode::Numeric,
-            },
-            money_fraction_digits: take!(c.int_or("money.fraction.digits", 2, 0, 100), 2) as i32,
-        };
-        let mut message_key_columns = Vec::new();
-        if let Some(spec) = c.opt_str("message.key.columns") {
-            for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                match part.split_once(':') {
-                    Some((table, cols)) => match Regex::new(&format!("(?i)^(?:{table})$")) {
-                        Ok(r) => message_key_columns.push((
-                            r,
-                            cols.split(',')
-                                .map(|s| s.trim().to_owned())
-                                .filter(|s| !s.is_empty())
-                                .collect(),
-                        )),
-                        Err(e) => errors.push((
-                            "message.key.columns".into(),
-                            format!("'{table}' is not a valid regular expression: {e}"),
-                        )),
-                    },
-                    None => errors.push((
-                        "message.key.columns".into(),
-                        format!("'{part}' must look like schema.table:column1,column2"),
-                    )),
-                }
-            }
-        }
-        let cfg = PostgresConfig {
-            connect,
-            topic_prefix,
-            slot_name,
-            slot_drop_on_stop: take!(c.bool_or("slot.drop.on.stop", false), false),
-            slot_max_retries: take!(c.int_or("slot.max.retries", 6, 0, 1000), 6) as u32,
-            slot_retry_delay: Duration::from_millis(take!(
-                c.int_or("slot.retry.delay.ms", 10_000, 0, 3_600_000),
-                10_000
-            ) as u64),
-            publication_name: c.str_or("publication.name", "dbz_publication").to_owned(),
-            publication_mode,
-            filters,
-            snapshot_mode,
-            snapshot_fetch_size: take!(c.int_or("snapshot.fetch.size", 10240, 1, 10_000_000), 10240)
-                as usize,
-            tombstones_on_delete: take!(c.bool_or("tombstones.on.delete", true), true),
-            heartbeat_interval: (hb > 0).then(|| Duration::from_millis(hb)),
-            heartbeat_action_query: c.opt_str("heartbeat.action.query").map(str::to_owned),
-            heartbeat_topic_prefix: c
-                .str_or("topic.heartbeat.prefix", "__debezium-heartbeat")
-                .to_owned(),
-            skipped_operations: skipped,
-            max_batch_size,
-            max_queue_size,
-            poll_interval: Duration::from_millis(take!(
-                c.int_or("poll.interval.ms", 500, 1, 3_600_000),
-                500
-            ) as u64),
-            status_update_interval: Duration::from_millis(take!(
-                c.int_or("status.update.interval.ms", 10_000, 1, 3_600_000),
-                10_000
-            ) as u64),
-            modes,
-            message_key_columns,
-            provide_transaction_metadata: take!(
-                c.bool_or("provide.transaction.metadata", false),
-                false
-            ),
-            transaction_topic: c.str_or("topic.transaction", "transaction").to_owned(),
-        };
-        if errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(errors)
-        }
-    }
-
     /// Custom key columns for `schema.table`, if `message.key.columns` names it.
     pub fn key_columns_for(&self, schema: &str, table: &str) -> Option<&[String]> {
         let full = format!("{schema}.{table}");
@@ -499,9 +353,77 @@ impl PostgresConfig {
     }
 }
 
+/// `topic.prefix` becomes part of Kafka topic names.
+fn check_topic_prefix(v: &str) -> Result<(), String> {
+    if v.chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+    {
+        Ok(())
+    } else {
+        Err("may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)".into())
+    }
+}
+
+/// PostgreSQL's rule for replication slot names.
+fn check_slot_name(v: &str) -> Result<(), String> {
+    if v.len() <= 63
+        && v.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+    {
+        Ok(())
+    } else {
+        Err("not a valid replication slot name: use at most 63 lower-case letters, digits and underscores".into())
+    }
+}
+
+/// Every item of `skipped.operations` is an operation code or `none`.
+fn check_skipped_operations(v: &str) -> Result<(), String> {
+    match v
+        .split(',')
+        .map(str::trim)
+        .find(|op| !op.is_empty() && !matches!(*op, "none" | "c" | "u" | "d" | "t"))
+    {
+        None => Ok(()),
+        Some(other) => Err(format!(
+            "'{other}' is not an operation: use c, u, d, t or none"
+        )),
+    }
+}
+
+/// `message.key.columns` parses (see [`parse_key_columns`]).
+fn check_key_columns(v: &str) -> Result<(), String> {
+    parse_key_columns(v).map(|_| ())
+}
+
+/// `schema.table:col,col;…` as (whole-match, case-insensitive table
+/// expression, key columns) pairs.
+fn parse_key_columns(spec: &str) -> Result<Vec<(Regex, Vec<String>)>, String> {
+    spec.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let (table, cols) = part
+                .split_once(':')
+                .ok_or_else(|| format!("'{part}' must look like schema.table:column1,column2"))?;
+            let table = whole_match(table)
+                .map_err(|e| format!("'{table}' is not a valid regular expression: {e}"))?;
+            let cols = cols
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            Ok((table, cols))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::{ConfigErrors, RawConfig};
+
+    use crate::protocol::SslMode;
+    use crate::types::{BinaryMode, DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
 
     fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
         pairs
@@ -519,9 +441,20 @@ mod tests {
         ])
     }
 
+    /// `base()` with `pairs` added.
+    fn with(pairs: &[(&str, &str)]) -> RawConfig {
+        let mut c = base();
+        c.extend(cfg(pairs));
+        c
+    }
+
+    fn errors(pairs: &[(&str, &str)]) -> ConfigErrors {
+        PostgresConfig::from_raw(&with(pairs)).unwrap_err()
+    }
+
     #[test]
     fn defaults_are_debeziums() {
-        let c = PostgresConfig::parse(&base()).unwrap();
+        let c = PostgresConfig::from_raw(&base()).unwrap();
         assert_eq!(c.slot_name, "debezium");
         assert_eq!(c.publication_name, "dbz_publication");
         assert_eq!(c.publication_mode, PublicationMode::AllTables);
@@ -531,8 +464,63 @@ mod tests {
         assert_eq!(c.skipped_operations, vec!['t']);
         assert_eq!((c.max_batch_size, c.max_queue_size), (2048, 8192));
         assert_eq!(c.poll_interval, Duration::from_millis(500));
+        assert_eq!(c.status_update_interval, Duration::from_millis(10_000));
         assert_eq!(c.connect.port, 5432);
-        assert!(c.heartbeat_interval.is_none());
+        assert_eq!(c.connect.sslmode, SslMode::Prefer);
+        assert_eq!(c.connect.application_name, "velocity-postgres");
+        assert!(c.connect.password.is_none() && c.connect.sslrootcert.is_none());
+        assert!(c.heartbeat_interval.is_none() && c.heartbeat_action_query.is_none());
+        assert_eq!(c.heartbeat_topic_prefix, "__debezium-heartbeat");
+        assert!(!c.slot_drop_on_stop && !c.provide_transaction_metadata);
+        assert_eq!(
+            (c.slot_max_retries, c.slot_retry_delay),
+            (6, Duration::from_millis(10_000))
+        );
+        assert_eq!(c.modes, TypeModes::default());
+        assert!(c.message_key_columns.is_empty());
+        assert_eq!(c.transaction_topic, "transaction");
+    }
+
+    #[test]
+    fn values_are_typed() {
+        let c = PostgresConfig::from_raw(&with(&[
+            ("name", "inventory"),
+            ("database.port", "6543"),
+            ("database.password", "s3cret"),
+            ("database.sslmode", "VERIFY-FULL"),
+            ("snapshot.mode", "never"),
+            ("publication.autocreate.mode", "filtered"),
+            ("heartbeat.interval.ms", "1500"),
+            ("skipped.operations", "none"),
+            ("decimal.handling.mode", "string"),
+            ("time.precision.mode", "connect"),
+            ("binary.handling.mode", "base64-url-safe"),
+            ("hstore.handling.mode", "map"),
+            ("interval.handling.mode", "string"),
+            ("money.fraction.digits", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(c.connect.port, 6543);
+        assert_eq!(c.connect.password.as_deref(), Some("s3cret"));
+        assert_eq!(c.connect.sslmode, SslMode::VerifyFull);
+        assert_eq!(c.connect.application_name, "velocity-inventory");
+        assert_eq!(c.snapshot_mode, SnapshotMode::NoData);
+        assert_eq!(c.publication_mode, PublicationMode::Filtered);
+        assert_eq!(c.heartbeat_interval, Some(Duration::from_millis(1500)));
+        assert!(c.skipped_operations.is_empty());
+        assert_eq!(
+            c.modes,
+            TypeModes {
+                decimal: DecimalMode::String,
+                time: TimePrecisionMode::Connect,
+                binary: BinaryMode::Base64UrlSafe,
+                hstore: HstoreMode::Map,
+                interval: IntervalMode::String,
+                money_fraction_digits: 4,
+            }
+        );
+        let c = PostgresConfig::from_raw(&with(&[("skipped.operations", "c, d,none")])).unwrap();
+        assert_eq!(c.skipped_operations, vec!['c', 'd']);
     }
 
     #[test]
@@ -545,8 +533,7 @@ mod tests {
             ("max.batch.size", "9000"),
         ]);
         c.insert("skipped.operations".into(), "c,z".into());
-        let errs = PostgresConfig::parse(&c).unwrap_err();
-        let keys: Vec<&str> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        let errs = PostgresConfig::from_raw(&c).unwrap_err();
         for k in [
             "database.hostname",
             "database.user",
@@ -559,15 +546,95 @@ mod tests {
             "skipped.operations",
             "max.queue.size",
         ] {
-            assert!(keys.contains(&k), "{k} not reported: {errs:?}");
+            assert!(errs.names(k), "{k} not reported: {errs:?}");
         }
+        assert_eq!(errs.0.len(), 10, "one error per key: {errs:?}");
+    }
+
+    #[test]
+    fn rules_of_single_keys() {
+        for (key, value, rule) in [
+            ("database.port", "0", "Value must be at least 1"),
+            ("database.port", "65536", "Value must be no more than 65535"),
+            ("database.sslmode", "verify_ca", "String must be one of"),
+            ("topic.prefix", "a/b", "may contain only"),
+            ("slot.name", "Debezium", "not a valid replication slot name"),
+            ("slot.max.retries", "1001", "no more than 1000"),
+            ("heartbeat.interval.ms", "-1", "at least 0"),
+            ("skipped.operations", "C", "'C' is not an operation"),
+            ("max.batch.size", "0", "at least 1"),
+            ("poll.interval.ms", "0", "at least 1"),
+            ("tombstones.on.delete", "yes", "either true or false"),
+            ("decimal.handling.mode", "float", "String must be one of"),
+            ("money.fraction.digits", "101", "no more than 100"),
+            ("message.key.columns", "tms.note", "must look like"),
+            (
+                "message.key.columns",
+                "tms.(:id",
+                "not a valid regular expression",
+            ),
+        ] {
+            let e = errors(&[(key, value)]);
+            assert_eq!(e.0.len(), 1, "{key}={value}: {e}");
+            assert!(e.names(key), "{key}={value}: {e}");
+            assert!(e.0[0].1.contains(rule), "{key}={value}: {e}");
+        }
+        let long = "s".repeat(64);
+        assert!(errors(&[("slot.name", &long)]).names("slot.name"));
+    }
+
+    #[test]
+    fn include_and_exclude_lists_are_exclusive() {
+        let e = errors(&[
+            ("table.include.list", "tms.a"),
+            ("table.exclude.list", "tms.b"),
+            ("schema.include.list", "tms"),
+        ]);
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(e.names("table.exclude.list"), "{e}");
+        assert!(e.0[0].1.contains("mutually exclusive"), "{e}");
+    }
+
+    #[test]
+    fn queue_must_exceed_batch() {
+        let e = errors(&[("max.batch.size", "8192")]);
+        assert!(e.names("max.queue.size") && e.0.len() == 1, "{e}");
+        // an invalid batch size is reported once, on its own key
+        let e = errors(&[("max.batch.size", "x"), ("max.queue.size", "10")]);
+        assert!(e.names("max.batch.size") && e.0.len() == 1, "{e}");
+        assert!(PostgresConfig::from_raw(&with(&[
+            ("max.batch.size", "10"),
+            ("max.queue.size", "11")
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn config_def_is_the_declared_keys() {
+        let def = PostgresConfig::config_def();
+        assert_eq!(def.keys.len(), KEYS.len());
+        assert!(def.is_secret(PASSWORD.name));
+        assert_eq!(
+            def.key("snapshot.mode").unwrap().allowed,
+            SnapshotMode::NAMES
+        );
+        // the REST API's checks of single keys agree with reading
+        let c = with(&[("database.port", "x"), ("snapshot.mode", "sometimes")]);
+        let sorted = |mut e: Vec<(String, String)>| {
+            e.sort();
+            e
+        };
+        assert_eq!(
+            sorted(def.validate(&c)),
+            sorted(PostgresConfig::validate(&c))
+        );
     }
 
     #[test]
     fn filters_match_whole_names() {
         let mut c = base();
         c.insert("table.include.list".into(), "tms\\.ship.*,tms.note".into());
-        let p = PostgresConfig::parse(&c).unwrap();
+        let p = PostgresConfig::from_raw(&c).unwrap();
         assert!(p.filters.table("tms", "shipment"));
         assert!(p.filters.table("TMS", "note"));
         assert!(!p.filters.table("tms", "notes"));
@@ -581,10 +648,14 @@ mod tests {
             "message.key.columns".into(),
             "tms.note:id,author;tms.gps_ping:vehicle".into(),
         );
-        let p = PostgresConfig::parse(&c).unwrap();
+        let p = PostgresConfig::from_raw(&c).unwrap();
         assert_eq!(
             p.key_columns_for("tms", "gps_ping").unwrap(),
             ["vehicle".to_string()]
+        );
+        assert_eq!(
+            p.key_columns_for("TMS", "note").unwrap(),
+            ["id".to_string(), "author".to_string()]
         );
         assert!(p.key_columns_for("tms", "stop").is_none());
     }

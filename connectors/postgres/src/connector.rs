@@ -3,9 +3,10 @@
 //! stream per slot, as in Debezium).
 
 use async_trait::async_trait;
-use velocity_api::{Connector, RawConfig, Result, SourceConnector};
+use velocity_api::{Connector, RawConfig, Result, SourceConnector, TypedConfig};
 
 use crate::config::PostgresConfig;
+use crate::error::PostgresError;
 
 /// The connector object.
 #[derive(Default)]
@@ -16,13 +17,11 @@ pub struct PostgresConnector {
 #[async_trait]
 impl Connector for PostgresConnector {
     fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
-        PostgresConfig::parse(config).err().unwrap_or_default()
+        <PostgresConfig as TypedConfig>::validate(config)
     }
 
     async fn start(&mut self, config: &RawConfig) -> Result<()> {
-        if let Err(errs) = PostgresConfig::parse(config) {
-            return Err(velocity_api::source::first_config_error(errs));
-        }
+        PostgresConfig::from_raw(config).map_err(PostgresError::Config)?;
         self.config = Some(config.clone());
         Ok(())
     }

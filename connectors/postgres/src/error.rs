@@ -1,14 +1,19 @@
 //! Errors of the PostgreSQL connector, each worded for the operator: what
 //! went wrong, which setting or server state causes it and how to fix it.
 //! Every variant knows whether retrying can help ([`PostgresError::kind`]).
+//! Configuration errors carry the [`ConfigErrors`] of
+//! [`crate::config::PostgresConfig`] and become `ConnectError::Config`.
 
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 use crate::protocol::ProtocolError;
 
 /// A PostgreSQL connector error.
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// The server's `wal_level` is not `logical`.
     #[error("PostgreSQL's wal_level is '{0}', but logical decoding needs wal_level = logical: set it in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL")]
     WalLevel(String),
@@ -69,7 +74,7 @@ pub enum PostgresError {
 impl PostgresError {
     /// Retriable (connection trouble: refused or lost connection, a
     /// walsender terminated by `pg_terminate_backend`, a server shutting
-    /// down, restarting or starting up) or fatal (credentials, privileges,
+    /// down, restarting or starting up) or fatal (configuration, credentials, privileges,
     /// server setup, a missing publication, a slot in use, undecodable data).
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -163,8 +168,13 @@ pub fn retriable_sqlstate(code: &str) -> bool {
 }
 
 impl From<PostgresError> for ConnectError {
+    /// Configuration errors become [`ConnectError::Config`] naming the first
+    /// offending key; the others keep their kind and source.
     fn from(e: PostgresError) -> ConnectError {
-        ConnectError::from_error(e.kind(), e)
+        match e {
+            PostgresError::Config(e) => e.into(),
+            other => ConnectError::from_error(other.kind(), other),
+        }
     }
 }
 
@@ -217,5 +227,14 @@ mod tests {
         assert!(slot.to_string().contains("slot.name"));
         let other = PostgresError::from_protocol(server("42P01"), "u", "h:5432");
         assert_eq!(other.kind(), ErrorKind::Fatal);
+    }
+
+    #[test]
+    fn config_errors_are_fatal_and_keep_the_key() {
+        let e = PostgresError::from(ConfigErrors::one("slot.name", "bad"));
+        assert_eq!(e.kind(), ErrorKind::Fatal);
+        let e = ConnectError::from(e);
+        assert!(!e.is_retriable());
+        assert!(matches!(e, ConnectError::Config { ref key, .. } if key == "slot.name"));
     }
 }

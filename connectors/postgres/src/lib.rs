@@ -28,7 +28,7 @@ pub fn plugin() -> PluginDesc {
         class: "io.debezium.connector.postgresql.PostgresConnector",
         aliases: &["postgres", "postgresql", "PostgresConnector"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <config::PostgresConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Source {
             connector: || Box::<connector::PostgresConnector>::default(),
             task: || Box::<task::PostgresSourceTask>::default(),

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use velocity_api::{
     ConnectError, Offset, Partition, RawConfig, Result, SourceMetrics, SourceRecord, SourceTask,
-    TaskContext,
+    TaskContext, TypedConfig,
 };
 
 use crate::config::PostgresConfig;
+use crate::error::PostgresError;
 use crate::reader::{self, ReaderHandle};
 
 /// The source partition of a connector: `{"server": "<topic.prefix>"}`, as Debezium writes it.
@@ -42,9 +43,7 @@ impl Default for PostgresSourceTask {
 #[async_trait]
 impl SourceTask for PostgresSourceTask {
     async fn start(&mut self, config: &RawConfig, ctx: TaskContext) -> Result<()> {
-        let cfg =
-            PostgresConfig::parse(config).map_err(velocity_api::source::first_config_error)?;
-        let cfg = Arc::new(cfg);
+        let cfg = Arc::new(PostgresConfig::from_raw(config).map_err(PostgresError::Config)?);
         self.partition = partition(&cfg.topic_prefix);
         let stored = ctx.offsets.offset(&self.partition);
         if let Some(o) = &stored {

@@ -8,7 +8,7 @@ use std::alloc::System;
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
-use velocity_api::{Offset, Partition, RawConfig, SourceRecord, Struct, Value};
+use velocity_api::{Offset, Partition, RawConfig, SourceRecord, Struct, TypedConfig, Value};
 use velocity_connector_postgres::catalog::{Column, PgType, ReplicaIdentity, Table, TypeKind};
 use velocity_connector_postgres::config::PostgresConfig;
 use velocity_connector_postgres::envelope::{SourcePosition, TableSchema};
@@ -119,7 +119,7 @@ fn a_streamed_bench_record_stays_small() {
     ] {
         raw.insert(k.into(), v.into());
     }
-    let cfg = PostgresConfig::parse(&raw).expect("config");
+    let cfg = PostgresConfig::from_raw(&raw).expect("config");
     let (table, row) = bench_table();
     let ts = TableSchema::build(&cfg, &table);
     assert_eq!(ts.slots.len(), 10, "every bench column is captured");

@@ -25,6 +25,7 @@ use postgres_protocol::authentication::sasl::{
 use postgres_protocol::message::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use velocity_api::Choice;
 
 use super::error::{ProtocolError, Result, ServerError};
 use super::lsn::Lsn;
@@ -39,41 +40,33 @@ const MIN_SPARE: usize = 8 * 1024;
 /// Upper bound for one backend message (PostgreSQL's MaxAllocSize is 1 GiB).
 const MAX_MESSAGE_LEN: usize = (1 << 30) + 4096;
 
-/// libpq-style `sslmode` (Debezium's `database.sslmode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SslMode {
-    /// Plain TCP only.
-    Disable,
-    /// Plain first; if the server rejects the connection during
-    /// authentication (SQLSTATE class 28, e.g. `hostssl`-only `pg_hba.conf`), retry with TLS.
-    Allow,
-    /// TLS if the server supports it (certificate not verified), plain otherwise.
-    /// This is the default, as in libpq and Debezium.
-    #[default]
-    Prefer,
-    /// TLS required; certificate verified only if `sslrootcert` is given
-    /// (then like `verify-ca`).
-    Require,
-    /// TLS required; certificate chain verified against `sslrootcert`
-    /// (or the system trust store); host name not checked.
-    VerifyCa,
-    /// TLS required; chain and host name verified.
-    VerifyFull,
+velocity_api::config_choice! {
+    /// libpq-style `sslmode` (Debezium's `database.sslmode`); its names are
+    /// libpq's spellings (`disable`, `allow`, `prefer`, `require`,
+    /// `verify-ca`, `verify-full`), matched case-insensitively.
+    #[derive(Default)]
+    pub enum SslMode {
+        /// Plain TCP only.
+        Disable = "disable",
+        /// Plain first; if the server rejects the connection during
+        /// authentication (SQLSTATE class 28, e.g. `hostssl`-only `pg_hba.conf`), retry with TLS.
+        Allow = "allow",
+        /// TLS if the server supports it (certificate not verified), plain otherwise.
+        /// This is the default, as in libpq and Debezium.
+        #[default]
+        Prefer = "prefer",
+        /// TLS required; certificate verified only if `sslrootcert` is given
+        /// (then like `verify-ca`).
+        Require = "require",
+        /// TLS required; certificate chain verified against `sslrootcert`
+        /// (or the system trust store); host name not checked.
+        VerifyCa = "verify-ca",
+        /// TLS required; chain and host name verified.
+        VerifyFull = "verify-full",
+    }
 }
 
 impl SslMode {
-    /// The libpq spelling (`disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Allow => "allow",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-
     fn tls_required(self) -> bool {
         matches!(
             self,
@@ -82,29 +75,16 @@ impl SslMode {
     }
 }
 
-impl fmt::Display for SslMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for SslMode {
     type Err = ProtocolError;
 
     /// Accepts the libpq spellings, case-insensitively.
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "disable" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            _ => {
-                return Err(ProtocolError::InvalidArgument(format!(
-                    "invalid sslmode {s:?}: expected one of disable, allow, prefer, require, verify-ca, verify-full"
-                )))
-            }
+        <SslMode as Choice>::from_name(s).ok_or_else(|| {
+            ProtocolError::InvalidArgument(format!(
+                "invalid sslmode {s:?}: expected one of {}",
+                SslMode::NAMES.join(", ")
+            ))
         })
     }
 }
@@ -474,7 +454,7 @@ impl ReplicationConnection {
                 b'N' if params.sslmode.tls_required() => {
                     return Err(ProtocolError::TlsNotSupported {
                         addr,
-                        sslmode: params.sslmode.as_str(),
+                        sslmode: params.sslmode.name(),
                     })
                 }
                 b'N' => Transport::Plain(tcp),
@@ -1020,7 +1000,7 @@ mod tests {
             SslMode::VerifyCa,
             SslMode::VerifyFull,
         ] {
-            assert_eq!(m.as_str().parse::<SslMode>().unwrap(), m);
+            assert_eq!(m.name().parse::<SslMode>().unwrap(), m);
         }
     }
 

@@ -25,64 +25,74 @@ use crate::catalog::{Column, PgType, TypeKind};
 
 use text::{ArrayElem, DateText, Numeric, TsText};
 
-/// Debezium's `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecimalMode {
-    /// `precise`: Kafka Connect Decimal (bytes), VariableScaleDecimal for
-    /// unconstrained `numeric`.
-    #[default]
-    Precise,
-    /// `double`: float64.
-    Double,
-    /// `string`: the plain decimal string.
-    String,
+velocity_api::config_choice! {
+    /// Debezium's `decimal.handling.mode`.
+    #[derive(Default)]
+    pub enum DecimalMode {
+        /// `precise`: Kafka Connect Decimal (bytes), VariableScaleDecimal for
+        /// unconstrained `numeric`.
+        #[default]
+        Precise = "precise",
+        /// `double`: float64.
+        Double = "double",
+        /// `string`: the plain decimal string.
+        String = "string",
+    }
 }
 
-/// Debezium's `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimePrecisionMode {
-    /// `adaptive`: millis / micros by column precision, Debezium names.
-    #[default]
-    Adaptive,
-    /// `adaptive_time_microseconds`: like adaptive, but `time` is always
-    /// MicroTime.
-    AdaptiveTimeMicroseconds,
-    /// `connect`: Kafka Connect Date / Time / Timestamp (millis).
-    Connect,
+velocity_api::config_choice! {
+    /// Debezium's `time.precision.mode`.
+    #[derive(Default)]
+    pub enum TimePrecisionMode {
+        /// `adaptive`: millis / micros by column precision, Debezium names.
+        #[default]
+        Adaptive = "adaptive",
+        /// `adaptive_time_microseconds`: like adaptive, but `time` is always
+        /// MicroTime.
+        AdaptiveTimeMicroseconds = "adaptive_time_microseconds",
+        /// `connect`: Kafka Connect Date / Time / Timestamp (millis).
+        Connect = "connect",
+    }
 }
 
-/// Debezium's `binary.handling.mode` (for `bytea`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BinaryMode {
-    /// `bytes`: Connect bytes.
-    #[default]
-    Bytes,
-    /// `base64`: string, standard alphabet with padding.
-    Base64,
-    /// `base64-url-safe`: string, URL-safe alphabet with padding.
-    Base64UrlSafe,
-    /// `hex`: string, lowercase hex digits.
-    Hex,
+velocity_api::config_choice! {
+    /// Debezium's `binary.handling.mode` (for `bytea`).
+    #[derive(Default)]
+    pub enum BinaryMode {
+        /// `bytes`: Connect bytes.
+        #[default]
+        Bytes = "bytes",
+        /// `base64`: string, standard alphabet with padding.
+        Base64 = "base64",
+        /// `base64-url-safe`: string, URL-safe alphabet with padding.
+        Base64UrlSafe = "base64-url-safe",
+        /// `hex`: string, lowercase hex digits.
+        Hex = "hex",
+    }
 }
 
-/// Debezium's `hstore.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HstoreMode {
-    /// `json`: `io.debezium.data.Json` string.
-    #[default]
-    Json,
-    /// `map`: Connect map of string to optional string.
-    Map,
+velocity_api::config_choice! {
+    /// Debezium's `hstore.handling.mode`.
+    #[derive(Default)]
+    pub enum HstoreMode {
+        /// `json`: `io.debezium.data.Json` string.
+        #[default]
+        Json = "json",
+        /// `map`: Connect map of string to optional string.
+        Map = "map",
+    }
 }
 
-/// Debezium's `interval.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IntervalMode {
-    /// `numeric`: MicroDuration, int64 microseconds (month = 30.4375 days).
-    #[default]
-    Numeric,
-    /// `string`: ISO-8601 `io.debezium.time.Interval`.
-    String,
+velocity_api::config_choice! {
+    /// Debezium's `interval.handling.mode`.
+    #[derive(Default)]
+    pub enum IntervalMode {
+        /// `numeric`: MicroDuration, int64 microseconds (month = 30.4375 days).
+        #[default]
+        Numeric = "numeric",
+        /// `string`: ISO-8601 `io.debezium.time.Interval`.
+        String = "string",
+    }
 }
 
 /// The handling modes that change the mapping of types.
