@@ -1,16 +1,97 @@
 //! Connector configuration: Debezium's MySQL / MariaDB keys and defaults,
-//! parsed from the Kafka Connect flat string map.
+//! each declared once in [`keys`], and [`MySqlConfig`], read from the Kafka
+//! Connect flat string map through them ([`TypedConfig`]).
 //!
-//! [`MySqlConfig::parse`] collects every problem at once (for the REST
-//! validate endpoint) as `(dotted key, rule)` pairs. Unknown keys are ignored.
-//! The password is kept out of `Debug` output.
+//! Reading collects every problem at once (for the REST validate endpoint),
+//! at most one `(dotted key, rule)` per key. Unknown keys are ignored. The
+//! password is kept out of `Debug` output.
 
 use std::fmt;
 use std::time::Duration;
 
 use regex::Regex;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, RawConfig};
+use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::{config_choice, ConfigKey};
+
+pub use keys::*;
+
+/// The connector's keys (those of Debezium's that Velocity implements), each
+/// declared once: name, type, default, importance, documentation and rule.
+pub mod keys {
+    use super::{check_topic_prefix, BigintUnsignedMode, DecimalMode, LockingMode, SnapshotMode};
+    use super::{TimePrecisionMode, MAX_SERVER_ID};
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `database.hostname` (required).
+        HOSTNAME = ConfigKey::new("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.");
+        /// `database.port` (default 3306).
+        PORT = ConfigKey::new("database.port", Int, Some("3306"), High, "Port of the database server.").range(1, 65535);
+        /// `database.user` (required).
+        USER = ConfigKey::new("database.user", String, None, High, "Name of the database user (needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT).");
+        /// `database.password` (a secret: never logged or shown).
+        PASSWORD = ConfigKey::new("database.password", Password, Some(""), High, "Password of the database user.");
+        /// `database.server.id` (required): the replica id, 1 to 2^32-1.
+        SERVER_ID = ConfigKey::new("database.server.id", Long, None, High, "A numeric ID of this database client, unique among all clients (replicas) of the server.").range(1, MAX_SERVER_ID);
+        /// `topic.prefix` (required): ASCII letters, digits, `.`, `_` and `-`.
+        TOPIC_PREFIX = ConfigKey::new("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name.").validate_with(check_topic_prefix);
+        /// `database.include.list`: regular expressions of databases.
+        DATABASE_INCLUDE_LIST = ConfigKey::new("database.include.list", List, Some(""), Medium, "Regular expressions of databases to capture.");
+        /// `database.exclude.list`: regular expressions of databases.
+        DATABASE_EXCLUDE_LIST = ConfigKey::new("database.exclude.list", List, Some(""), Medium, "Regular expressions of databases not to capture.");
+        /// `table.include.list`: regular expressions of `db.table` names.
+        TABLE_INCLUDE_LIST = ConfigKey::new("table.include.list", List, Some(""), Medium, "Regular expressions of db.table names to capture.");
+        /// `table.exclude.list`: regular expressions of `db.table` names.
+        TABLE_EXCLUDE_LIST = ConfigKey::new("table.exclude.list", List, Some(""), Medium, "Regular expressions of db.table names not to capture.");
+        /// `column.include.list`: regular expressions of `db.table.column` names.
+        COLUMN_INCLUDE_LIST = ConfigKey::new("column.include.list", List, Some(""), Medium, "Regular expressions of db.table.column names to include.");
+        /// `column.exclude.list`: regular expressions of `db.table.column` names.
+        COLUMN_EXCLUDE_LIST = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of db.table.column names to exclude.");
+        /// `snapshot.mode` (default `initial`).
+        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
+        /// `snapshot.locking.mode` (default `minimal`).
+        SNAPSHOT_LOCKING_MODE = ConfigKey::new("snapshot.locking.mode", String, Some("minimal"), Medium, "minimal (global read lock only while reading the binlog position and schema) or none.").one_of(LockingMode::NAMES);
+        /// `include.schema.changes` (default true).
+        INCLUDE_SCHEMA_CHANGES = ConfigKey::new("include.schema.changes", Boolean, Some("true"), Medium, "Publish DDL changes to the topic named after topic.prefix.");
+        /// `connect.keep.alive` (default true).
+        CONNECT_KEEP_ALIVE = ConfigKey::new("connect.keep.alive", Boolean, Some("true"), Low, "Reconnect when the server closes the binlog connection (the runtime restarts the task in place from the last stored offset, under errors.max.retries); false fails the task instead.");
+        /// `include.query` (default false).
+        INCLUDE_QUERY = ConfigKey::new("include.query", Boolean, Some("false"), Low, "Add the original SQL statement to source.query (needs binlog_rows_query_log_events / binlog_annotate_row_events).");
+        /// `tombstones.on.delete` (default true).
+        TOMBSTONES_ON_DELETE = ConfigKey::new("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event.");
+        /// `decimal.handling.mode` (default `precise`).
+        DECIMAL_HANDLING_MODE = ConfigKey::new("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(DecimalMode::NAMES);
+        /// `time.precision.mode` (default `adaptive_time_microseconds`).
+        TIME_PRECISION_MODE = ConfigKey::new("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "adaptive_time_microseconds or connect.").one_of(TimePrecisionMode::NAMES);
+        /// `bigint.unsigned.handling.mode` (default `long`).
+        BIGINT_UNSIGNED_HANDLING_MODE = ConfigKey::new("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(BigintUnsignedMode::NAMES);
+        /// `schema.history.internal.kafka.topic`.
+        HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
+        /// `schema.history.internal.kafka.bootstrap.servers`.
+        HISTORY_KAFKA_BOOTSTRAP_SERVERS = ConfigKey::new("schema.history.internal.kafka.bootstrap.servers", String, Some(""), High, "Kafka brokers of the schema history topic.");
+        /// `max.batch.size` (default 2048).
+        MAX_BATCH_SIZE = ConfigKey::new("max.batch.size", Int, Some("2048"), Medium, "Maximum records per batch returned by poll.").range(1, 1_000_000);
+        /// `max.queue.size` (default 8192; larger than `max.batch.size`).
+        MAX_QUEUE_SIZE = ConfigKey::new("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the binlog reader and Kafka.").range(1, 10_000_000);
+        /// `poll.interval.ms` (default 500).
+        POLL_INTERVAL_MS = ConfigKey::new("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events.").range(1, 3_600_000);
+        /// `provide.transaction.metadata` (default false).
+        PROVIDE_TRANSACTION_METADATA = ConfigKey::new("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block.");
+        /// `topic.transaction` (default `transaction`).
+        TOPIC_TRANSACTION = ConfigKey::new("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic (<topic.prefix>.<topic.transaction>).");
+        /// `connect.timeout.ms` (default 30000).
+        CONNECT_TIMEOUT_MS = ConfigKey::new("connect.timeout.ms", Int, Some("30000"), Low, "Maximum time to wait when connecting to the database.").range(1, 3_600_000);
+    }
+}
+
+/// `connector.class`, a common key: selects the [`Flavor`].
+const CONNECTOR_CLASS: &str = "connector.class";
+/// Prefix of the history producer's pass-through settings.
+const HISTORY_PRODUCER_PREFIX: &str = "schema.history.internal.producer.";
+/// Prefix of the history consumer's pass-through settings.
+const HISTORY_CONSUMER_PREFIX: &str = "schema.history.internal.consumer.";
+/// The largest `database.server.id` (a server id is 32 bits unsigned).
+const MAX_SERVER_ID: i64 = u32::MAX as i64;
 
 /// Which server family the connector is configured for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,22 +138,24 @@ impl Flavor {
     }
 }
 
-/// `snapshot.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotMode {
-    /// Snapshot when there is no stored offset, then stream.
-    Initial,
-    /// Snapshot when there is no stored offset, then stop.
-    InitialOnly,
-    /// Schema only, no data (`no_data`, formerly `schema_only`).
-    NoData,
-    /// Never snapshot; stream from the stored or current position.
-    Never,
-    /// Snapshot when there is no offset or the stored binlog file is gone.
-    WhenNeeded,
-    /// Rebuild the schema history from the current schema (`recovery`,
-    /// formerly `schema_only_recovery`); no data.
-    Recovery,
+config_choice! {
+    /// `snapshot.mode`; `schema_only` and `schema_only_recovery` are
+    /// Debezium's former names of `no_data` and `recovery`.
+    pub enum SnapshotMode {
+        /// Snapshot when there is no stored offset, then stream.
+        Initial = "initial",
+        /// Snapshot when there is no stored offset, then stop.
+        InitialOnly = "initial_only",
+        /// Schema only, no data (`no_data`, formerly `schema_only`).
+        NoData = "no_data" | "schema_only",
+        /// Never snapshot; stream from the stored or current position.
+        Never = "never",
+        /// Snapshot when there is no offset or the stored binlog file is gone.
+        WhenNeeded = "when_needed",
+        /// Rebuild the schema history from the current schema (`recovery`,
+        /// formerly `schema_only_recovery`); no data.
+        Recovery = "recovery" | "schema_only_recovery",
+    }
 }
 
 impl SnapshotMode {
@@ -85,42 +168,46 @@ impl SnapshotMode {
     }
 }
 
-/// `snapshot.locking.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockingMode {
-    /// Global read lock only while the binlog position and schema are read.
-    Minimal,
-    /// No lock at all (safe only when no DDL runs during the snapshot).
-    None,
+config_choice! {
+    /// `snapshot.locking.mode`.
+    pub enum LockingMode {
+        /// Global read lock only while the binlog position and schema are read.
+        Minimal = "minimal",
+        /// No lock at all (safe only when no DDL runs during the snapshot).
+        None = "none",
+    }
 }
 
-/// `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecimalMode {
-    /// Kafka Connect Decimal (bytes + scale).
-    Precise,
-    /// float64.
-    Double,
-    /// The decimal text.
-    String,
+config_choice! {
+    /// `decimal.handling.mode`.
+    pub enum DecimalMode {
+        /// Kafka Connect Decimal (bytes + scale).
+        Precise = "precise",
+        /// float64.
+        Double = "double",
+        /// The decimal text.
+        String = "string",
+    }
 }
 
-/// `bigint.unsigned.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BigintUnsignedMode {
-    /// int64 (values above i64::MAX wrap, as in Debezium).
-    Long,
-    /// Kafka Connect Decimal with scale 0.
-    Precise,
+config_choice! {
+    /// `bigint.unsigned.handling.mode`.
+    pub enum BigintUnsignedMode {
+        /// int64 (values above i64::MAX wrap, as in Debezium).
+        Long = "long",
+        /// Kafka Connect Decimal with scale 0.
+        Precise = "precise",
+    }
 }
 
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimePrecisionMode {
-    /// Debezium's default for MySQL: TIME as MicroTime, DATETIME by precision.
-    AdaptiveTimeMicroseconds,
-    /// Kafka Connect's Date / Time / Timestamp (millisecond precision).
-    Connect,
+config_choice! {
+    /// `time.precision.mode`.
+    pub enum TimePrecisionMode {
+        /// Debezium's default for MySQL: TIME as MicroTime, DATETIME by precision.
+        AdaptiveTimeMicroseconds = "adaptive_time_microseconds",
+        /// Kafka Connect's Date / Time / Timestamp (millisecond precision).
+        Connect = "connect",
+    }
 }
 
 /// Include/exclude lists: comma-separated regular expressions matched
@@ -174,7 +261,10 @@ impl Filters {
     }
 }
 
-/// Typed connector configuration.
+/// Typed connector configuration, read with [`TypedConfig::from_raw`]:
+/// each field is one key of [`keys`] (with Debezium's default), except
+/// `flavor` (from `connector.class`) and the history client settings (the
+/// `schema.history.internal.producer.` / `.consumer.` pass-through keys).
 #[derive(Clone)]
 pub struct MySqlConfig {
     /// MySQL or MariaDB connector.
@@ -253,301 +343,141 @@ impl fmt::Debug for MySqlConfig {
     }
 }
 
-const SNAPSHOT_MODES: &[&str] = &[
-    "initial",
-    "initial_only",
-    "no_data",
-    "schema_only",
-    "never",
-    "when_needed",
-    "recovery",
-    "schema_only_recovery",
-];
+impl TypedConfig for MySqlConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
 
-/// Debezium's keys (those Velocity implements), for the REST API.
-pub fn config_def() -> ConfigDef {
-    use ConfigType::*;
-    use Importance::*;
-    let k = ConfigKey::new;
-    ConfigDef::new(vec![
-        k("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server."),
-        k("database.port", Int, Some("3306"), High, "Port of the database server."),
-        k("database.user", String, None, High, "Name of the database user (needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT)."),
-        k("database.password", Password, Some(""), High, "Password of the database user."),
-        k("database.server.id", Long, None, High, "A numeric ID of this database client, unique among all clients (replicas) of the server."),
-        k("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name."),
-        k("database.include.list", List, Some(""), Medium, "Regular expressions of databases to capture."),
-        k("database.exclude.list", List, Some(""), Medium, "Regular expressions of databases not to capture."),
-        k("table.include.list", List, Some(""), Medium, "Regular expressions of db.table names to capture."),
-        k("table.exclude.list", List, Some(""), Medium, "Regular expressions of db.table names not to capture."),
-        k("column.include.list", List, Some(""), Medium, "Regular expressions of db.table.column names to include."),
-        k("column.exclude.list", List, Some(""), Medium, "Regular expressions of db.table.column names to exclude."),
-        k("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SNAPSHOT_MODES),
-        k("snapshot.locking.mode", String, Some("minimal"), Medium, "minimal (global read lock only while reading the binlog position and schema) or none.").one_of(&["minimal", "none"]),
-        k("include.schema.changes", Boolean, Some("true"), Medium, "Publish DDL changes to the topic named after topic.prefix."),
-        k("connect.keep.alive", Boolean, Some("true"), Low, "Reconnect when the server closes the binlog connection (the runtime restarts the task in place from the last stored offset, under errors.max.retries); false fails the task instead."),
-        k("include.query", Boolean, Some("false"), Low, "Add the original SQL statement to source.query (needs binlog_rows_query_log_events / binlog_annotate_row_events)."),
-        k("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event."),
-        k("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(&["precise", "double", "string"]),
-        k("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "adaptive_time_microseconds or connect.").one_of(&["adaptive_time_microseconds", "connect"]),
-        k("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(&["long", "precise"]),
-        k("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history."),
-        k("schema.history.internal.kafka.bootstrap.servers", String, Some(""), High, "Kafka brokers of the schema history topic."),
-        k("max.batch.size", Int, Some("2048"), Medium, "Maximum records per batch returned by poll."),
-        k("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the binlog reader and Kafka."),
-        k("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events."),
-        k("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block."),
-        k("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic (<topic.prefix>.<topic.transaction>)."),
-        k("connect.timeout.ms", Int, Some("30000"), Low, "Maximum time to wait when connecting to the database."),
-    ])
-}
-
-fn regexes(c: &RawConfig, key: &str, errors: &mut Vec<(String, String)>) -> Vec<Regex> {
-    c.list(key)
-        .into_iter()
-        .filter_map(|p| match Regex::new(&format!("(?i)^(?:{p})$")) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.push((
-                    key.into(),
-                    format!("'{p}' is not a valid regular expression: {e}"),
-                ));
-                None
+    fn read(r: &mut ConfigReader<'_>) -> MySqlConfig {
+        let raw = r.raw();
+        let filters = Filters {
+            db_include: r.regexes(&DATABASE_INCLUDE_LIST),
+            db_exclude: r.regexes(&DATABASE_EXCLUDE_LIST),
+            table_include: r.regexes(&TABLE_INCLUDE_LIST),
+            table_exclude: r.regexes(&TABLE_EXCLUDE_LIST),
+            column_include: r.regexes(&COLUMN_INCLUDE_LIST),
+            column_exclude: r.regexes(&COLUMN_EXCLUDE_LIST),
+        };
+        for (include, exclude) in [
+            (DATABASE_INCLUDE_LIST, DATABASE_EXCLUDE_LIST),
+            (TABLE_INCLUDE_LIST, TABLE_EXCLUDE_LIST),
+            (COLUMN_INCLUDE_LIST, COLUMN_EXCLUDE_LIST),
+        ] {
+            if r.is_set(&include) && r.is_set(&exclude) {
+                r.fail(
+                    exclude.name,
+                    format!(
+                        "{} and {} cannot both be set; use one of them",
+                        include.name, exclude.name
+                    ),
+                );
             }
-        })
-        .collect()
+        }
+        let max_batch_size = r.int(&MAX_BATCH_SIZE);
+        let max_queue_size = r.int(&MAX_QUEUE_SIZE);
+        if max_queue_size <= max_batch_size && !r.has_error(MAX_BATCH_SIZE.name) {
+            r.fail(
+                MAX_QUEUE_SIZE.name,
+                format!(
+                    "must be larger than {} ({max_batch_size}); raise it or lower {}",
+                    MAX_BATCH_SIZE.name, MAX_BATCH_SIZE.name
+                ),
+            );
+        }
+        MySqlConfig {
+            flavor: Flavor::from_class(raw.opt_str(CONNECTOR_CLASS).unwrap_or("mysql")),
+            host: r.string(&HOSTNAME),
+            port: r.int(&PORT),
+            user: r.string(&USER),
+            // as given, not trimmed (as Debezium reads it)
+            password: raw.get(PASSWORD.name).cloned().unwrap_or_default(),
+            server_id: r.int(&SERVER_ID),
+            topic_prefix: r.string(&TOPIC_PREFIX),
+            filters,
+            snapshot_mode: r.choice(&SNAPSHOT_MODE),
+            locking_mode: r.choice(&SNAPSHOT_LOCKING_MODE),
+            include_schema_changes: r.bool(&INCLUDE_SCHEMA_CHANGES),
+            include_query: r.bool(&INCLUDE_QUERY),
+            keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
+            tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
+            decimal_mode: r.choice(&DECIMAL_HANDLING_MODE),
+            time_precision_mode: r.choice(&TIME_PRECISION_MODE),
+            bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
+            history_topic: r.opt_string(&HISTORY_KAFKA_TOPIC),
+            history_bootstrap: r.opt_string(&HISTORY_KAFKA_BOOTSTRAP_SERVERS),
+            history_producer: raw
+                .with_prefix(HISTORY_PRODUCER_PREFIX)
+                .into_iter()
+                .collect(),
+            history_consumer: raw
+                .with_prefix(HISTORY_CONSUMER_PREFIX)
+                .into_iter()
+                .collect(),
+            max_batch_size,
+            max_queue_size,
+            poll_interval: r.millis(&POLL_INTERVAL_MS),
+            provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
+            transaction_topic: r.string(&TOPIC_TRANSACTION),
+            connect_timeout: r.millis(&CONNECT_TIMEOUT_MS),
+        }
+    }
 }
 
 impl MySqlConfig {
-    /// Parses and validates; on failure returns every `(key, rule)` problem.
-    pub fn parse(c: &RawConfig) -> Result<MySqlConfig, Vec<(String, String)>> {
-        let mut errors: Vec<(String, String)> = Vec::new();
-        macro_rules! take {
-            ($e:expr, $default:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) => {
-                        match e {
-                            velocity_api::ConnectError::Config { key, message } => {
-                                errors.push((key, message))
-                            }
-                            other => errors.push(("".into(), other.to_string())),
-                        }
-                        $default
-                    }
-                }
-            };
-        }
-        let flavor = Flavor::from_class(c.str_or("connector.class", "mysql"));
-        let host = take!(
-            c.req_str("database.hostname").map(str::to_owned),
-            String::new()
-        );
-        let user = take!(c.req_str("database.user").map(str::to_owned), String::new());
-        let password = c.get("database.password").cloned().unwrap_or_default();
-        let server_id = take!(
-            c.req_str("database.server.id").and_then(|_| c.int_or(
-                "database.server.id",
-                0,
-                1,
-                u32::MAX as i64
-            )),
-            0
-        ) as u32;
-        let topic_prefix = take!(c.req_str("topic.prefix").map(str::to_owned), String::new());
-        if !topic_prefix.is_empty()
-            && !topic_prefix
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-        {
-            errors.push(("topic.prefix".into(), format!("'{topic_prefix}' may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)")));
-        }
-        let port = take!(c.int_or("database.port", 3306, 1, 65535), 3306) as u16;
-        let filters = Filters {
-            db_include: regexes(c, "database.include.list", &mut errors),
-            db_exclude: regexes(c, "database.exclude.list", &mut errors),
-            table_include: regexes(c, "table.include.list", &mut errors),
-            table_exclude: regexes(c, "table.exclude.list", &mut errors),
-            column_include: regexes(c, "column.include.list", &mut errors),
-            column_exclude: regexes(c, "column.exclude.list", &mut errors),
-        };
-        for (inc, exc) in [
-            ("database.include.list", "database.exclude.list"),
-            ("table.include.list", "table.exclude.list"),
-            ("column.include.list", "column.exclude.list"),
-        ] {
-            if c.opt_str(inc).is_some() && c.opt_str(exc).is_some() {
-                errors.push((
-                    exc.into(),
-                    format!("{inc} and {exc} cannot both be set; use one of them"),
-                ));
-            }
-        }
-        let snapshot_mode = match take!(
-            c.enum_or("snapshot.mode", "initial", SNAPSHOT_MODES),
-            "initial".into()
-        )
-        .as_str()
-        {
-            "initial_only" => SnapshotMode::InitialOnly,
-            "no_data" | "schema_only" => SnapshotMode::NoData,
-            "never" => SnapshotMode::Never,
-            "when_needed" => SnapshotMode::WhenNeeded,
-            "recovery" | "schema_only_recovery" => SnapshotMode::Recovery,
-            _ => SnapshotMode::Initial,
-        };
-        let locking_mode = match take!(
-            c.enum_or("snapshot.locking.mode", "minimal", &["minimal", "none"]),
-            "minimal".into()
-        )
-        .as_str()
-        {
-            "none" => LockingMode::None,
-            _ => LockingMode::Minimal,
-        };
-        let decimal_mode = match take!(
-            c.enum_or(
-                "decimal.handling.mode",
-                "precise",
-                &["precise", "double", "string"]
-            ),
-            "precise".into()
-        )
-        .as_str()
-        {
-            "double" => DecimalMode::Double,
-            "string" => DecimalMode::String,
-            _ => DecimalMode::Precise,
-        };
-        let time_precision_mode = match take!(
-            c.enum_or(
-                "time.precision.mode",
-                "adaptive_time_microseconds",
-                &["adaptive_time_microseconds", "connect"]
-            ),
-            "adaptive_time_microseconds".into()
-        )
-        .as_str()
-        {
-            "connect" => TimePrecisionMode::Connect,
-            _ => TimePrecisionMode::AdaptiveTimeMicroseconds,
-        };
-        let bigint_unsigned_mode = match take!(
-            c.enum_or(
-                "bigint.unsigned.handling.mode",
-                "long",
-                &["long", "precise"]
-            ),
-            "long".into()
-        )
-        .as_str()
-        {
-            "precise" => BigintUnsignedMode::Precise,
-            _ => BigintUnsignedMode::Long,
-        };
-        let include_schema_changes = take!(c.bool_or("include.schema.changes", true), true);
-        let include_query = take!(c.bool_or("include.query", false), false);
-        let keep_alive = take!(c.bool_or("connect.keep.alive", true), true);
-        let tombstones_on_delete = take!(c.bool_or("tombstones.on.delete", true), true);
-        let provide_transaction_metadata =
-            take!(c.bool_or("provide.transaction.metadata", false), false);
-        let max_batch_size = take!(c.int_or("max.batch.size", 2048, 1, 1_000_000), 2048) as usize;
-        let max_queue_size = take!(c.int_or("max.queue.size", 8192, 1, 10_000_000), 8192) as usize;
-        if max_queue_size <= max_batch_size {
-            errors.push((
-                "max.queue.size".into(),
-                format!("must be larger than max.batch.size ({max_batch_size})"),
-            ));
-        }
-        let poll_ms = take!(c.int_or("poll.interval.ms", 500, 1, 3_600_000), 500);
-        let connect_ms = take!(c.int_or("connect.timeout.ms", 30_000, 1, 3_600_000), 30_000);
-        let history_topic = c
-            .opt_str("schema.history.internal.kafka.topic")
-            .map(str::to_owned);
-        let history_bootstrap = c
-            .opt_str("schema.history.internal.kafka.bootstrap.servers")
-            .map(str::to_owned);
-        let history_producer = c
-            .with_prefix("schema.history.internal.producer.")
-            .into_iter()
-            .collect();
-        let history_consumer = c
-            .with_prefix("schema.history.internal.consumer.")
-            .into_iter()
-            .collect();
-        if errors.is_empty() {
-            Ok(MySqlConfig {
-                flavor,
-                host,
-                port,
-                user,
-                password,
-                server_id,
-                topic_prefix,
-                filters,
-                snapshot_mode,
-                locking_mode,
-                include_schema_changes,
-                include_query,
-                keep_alive,
-                tombstones_on_delete,
-                decimal_mode,
-                time_precision_mode,
-                bigint_unsigned_mode,
-                history_topic,
-                history_bootstrap,
-                history_producer,
-                history_consumer,
-                max_batch_size,
-                max_queue_size,
-                poll_interval: Duration::from_millis(poll_ms as u64),
-                provide_transaction_metadata,
-                transaction_topic: c.str_or("topic.transaction", "transaction").to_owned(),
-                connect_timeout: Duration::from_millis(connect_ms as u64),
-            })
-        } else {
-            Err(errors)
-        }
-    }
-
     /// `host:port`, for messages.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
 }
 
+/// Checks that a `topic.prefix` can start Kafka topic names: ASCII letters,
+/// digits, `.`, `_` and `-` only.
+fn check_topic_prefix(prefix: &str) -> Result<(), String> {
+    if prefix
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+    {
+        Ok(())
+    } else {
+        Err("may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::{ConfigErrors, RawConfig};
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
+    fn cfg(pairs: &[(ConfigKey, &str)]) -> RawConfig {
         let mut c: RawConfig = [
             (
-                "connector.class",
+                CONNECTOR_CLASS,
                 "io.debezium.connector.mysql.MySqlConnector",
             ),
-            ("database.hostname", "db"),
-            ("database.user", "u"),
-            ("database.password", "s3cret"),
-            ("database.server.id", "5400"),
-            ("topic.prefix", "shop"),
+            (HOSTNAME.name, "db"),
+            (USER.name, "u"),
+            (PASSWORD.name, "s3cret"),
+            (SERVER_ID.name, "5400"),
+            (TOPIC_PREFIX.name, "shop"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         for (k, v) in pairs {
             if v.is_empty() {
-                c.remove(*k);
+                c.remove(k.name);
             } else {
-                c.insert(k.to_string(), v.to_string());
+                c.insert(k.name.to_string(), v.to_string());
             }
         }
         c
     }
 
+    fn parse(pairs: &[(ConfigKey, &str)]) -> Result<MySqlConfig, ConfigErrors> {
+        MySqlConfig::from_raw(&cfg(pairs))
+    }
+
     #[test]
     fn defaults_follow_debezium() {
-        let c = MySqlConfig::parse(&cfg(&[])).unwrap();
+        let c = parse(&[]).unwrap();
         assert_eq!(c.port, 3306);
         assert_eq!(c.server_id, 5400);
         assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
@@ -564,41 +494,108 @@ mod tests {
         assert_eq!(c.bigint_unsigned_mode, BigintUnsignedMode::Long);
         assert_eq!(c.max_batch_size, 2048);
         assert_eq!(c.max_queue_size, 8192);
+        assert_eq!(c.poll_interval, Duration::from_millis(500));
+        assert_eq!(c.connect_timeout, Duration::from_millis(30_000));
+        assert_eq!(c.transaction_topic, "transaction");
+        assert_eq!((c.history_topic, c.history_bootstrap), (None, None));
         assert_eq!(c.flavor, Flavor::MySql);
-    }
-
-    #[test]
-    fn errors_name_dotted_keys() {
-        let errs = MySqlConfig::parse(&cfg(&[
-            ("database.server.id", ""),
-            ("snapshot.mode", "sometimes"),
-            ("database.port", "x"),
-            ("table.include.list", "a.(b"),
-        ]))
-        .unwrap_err();
-        let keys: Vec<_> = errs.iter().map(|(k, _)| k.as_str()).collect();
-        for k in [
-            "database.server.id",
-            "snapshot.mode",
-            "database.port",
-            "table.include.list",
-        ] {
-            assert!(keys.contains(&k), "{k} missing in {errs:?}");
+        // every declared default reads back as the value above
+        for key in KEYS.iter().filter(|k| !k.required()) {
+            assert!(key.check(key.default.unwrap()).is_none(), "{}", key.name);
         }
     }
 
     #[test]
+    fn errors_name_dotted_keys() {
+        let errs = parse(&[
+            (SERVER_ID, ""),
+            (SNAPSHOT_MODE, "sometimes"),
+            (PORT, "x"),
+            (TABLE_INCLUDE_LIST, "a.(b"),
+        ])
+        .unwrap_err();
+        for k in [SERVER_ID, SNAPSHOT_MODE, PORT, TABLE_INCLUDE_LIST] {
+            assert!(errs.names(k.name), "{} missing in {errs:?}", k.name);
+        }
+        // one error per key, each naming its key
+        assert_eq!(errs.0.len(), 4, "{errs:?}");
+        assert!(errs
+            .to_string()
+            .contains("Missing required configuration \"database.server.id\""));
+    }
+
+    #[test]
+    fn rules_of_one_key_and_across_keys() {
+        let bad = |pairs: &[(ConfigKey, &str)], key: ConfigKey| {
+            let errs = parse(pairs).unwrap_err();
+            assert!(errs.names(key.name), "{} not in {errs:?}", key.name);
+            assert_eq!(errs.0.len(), 1, "{errs:?}");
+        };
+        bad(&[(SERVER_ID, "0")], SERVER_ID);
+        bad(&[(SERVER_ID, "4294967296")], SERVER_ID);
+        bad(&[(PORT, "65536")], PORT);
+        bad(&[(TOPIC_PREFIX, "shop/eu")], TOPIC_PREFIX);
+        bad(&[(MAX_BATCH_SIZE, "8192")], MAX_QUEUE_SIZE);
+        bad(&[(INCLUDE_QUERY, "maybe")], INCLUDE_QUERY);
+        bad(
+            &[
+                (TABLE_INCLUDE_LIST, "shop.a"),
+                (TABLE_EXCLUDE_LIST, "shop.b"),
+            ],
+            TABLE_EXCLUDE_LIST,
+        );
+        bad(
+            &[
+                (DATABASE_INCLUDE_LIST, "shop"),
+                (DATABASE_EXCLUDE_LIST, "("),
+            ],
+            DATABASE_EXCLUDE_LIST,
+        );
+        let c = parse(&[(SERVER_ID, "4294967295"), (TOPIC_PREFIX, "shop-eu_1.x")]).unwrap();
+        assert_eq!(
+            (c.server_id, c.topic_prefix.as_str()),
+            (u32::MAX, "shop-eu_1.x")
+        );
+    }
+
+    #[test]
+    fn validate_matches_the_config_def() {
+        let c = cfg(&[(HOSTNAME, ""), (PORT, "x"), (SNAPSHOT_MODE, "sometimes")]);
+        let errs = <MySqlConfig as TypedConfig>::validate(&c);
+        let keys: Vec<&str> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, [HOSTNAME.name, PORT.name, SNAPSHOT_MODE.name]);
+        assert_eq!(MySqlConfig::config_def().validate(&c), errs);
+        assert!(MySqlConfig::config_def().is_secret(PASSWORD.name));
+    }
+
+    #[test]
     fn legacy_snapshot_mode_names() {
-        let c = MySqlConfig::parse(&cfg(&[("snapshot.mode", "schema_only")])).unwrap();
+        let c = parse(&[(SNAPSHOT_MODE, "schema_only")]).unwrap();
         assert_eq!(c.snapshot_mode, SnapshotMode::NoData);
-        let c = MySqlConfig::parse(&cfg(&[("snapshot.mode", "schema_only_recovery")])).unwrap();
+        let c = parse(&[(SNAPSHOT_MODE, "schema_only_recovery")]).unwrap();
         assert_eq!(c.snapshot_mode, SnapshotMode::Recovery);
+        let c = parse(&[(SNAPSHOT_MODE, "NEVER")]).unwrap();
+        assert_eq!(c.snapshot_mode, SnapshotMode::Never);
+        assert_eq!(
+            SnapshotMode::NAMES,
+            [
+                "initial",
+                "initial_only",
+                "no_data",
+                "schema_only",
+                "never",
+                "when_needed",
+                "recovery",
+                "schema_only_recovery"
+            ]
+        );
     }
 
     #[test]
     fn debug_hides_password() {
-        let c = MySqlConfig::parse(&cfg(&[])).unwrap();
+        let c = parse(&[]).unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(c.password, "s3cret");
     }
 
     #[test]
@@ -609,15 +606,48 @@ mod tests {
         );
         assert_eq!(Flavor::from_class("mariadb"), Flavor::MariaDb);
         assert_eq!(Flavor::from_class("mysql"), Flavor::MySql);
+        let mut c = cfg(&[]);
+        c.insert(
+            CONNECTOR_CLASS.into(),
+            "io.debezium.connector.mariadb.MariaDbConnector".into(),
+        );
+        assert_eq!(MySqlConfig::from_raw(&c).unwrap().flavor, Flavor::MariaDb);
+    }
+
+    #[test]
+    fn history_pass_through_settings() {
+        let mut c = cfg(&[
+            (HISTORY_KAFKA_TOPIC, " h "),
+            (HISTORY_KAFKA_BOOTSTRAP_SERVERS, "k:9092"),
+        ]);
+        c.insert(
+            "schema.history.internal.producer.security.protocol".into(),
+            "ssl".into(),
+        );
+        c.insert(
+            "schema.history.internal.consumer.fetch.min.bytes".into(),
+            "1".into(),
+        );
+        let c = MySqlConfig::from_raw(&c).unwrap();
+        assert_eq!(c.history_topic.as_deref(), Some("h"));
+        assert_eq!(c.history_bootstrap.as_deref(), Some("k:9092"));
+        assert_eq!(
+            c.history_producer,
+            [("security.protocol".to_owned(), "ssl".to_owned())]
+        );
+        assert_eq!(
+            c.history_consumer,
+            [("fetch.min.bytes".to_owned(), "1".to_owned())]
+        );
     }
 
     #[test]
     fn filters_match_whole_names() {
-        let c = MySqlConfig::parse(&cfg(&[
-            ("database.include.list", "shop"),
-            ("table.exclude.list", "shop\\.audit.*"),
-            ("column.exclude.list", "shop\\.customers\\.ssn"),
-        ]))
+        let c = parse(&[
+            (DATABASE_INCLUDE_LIST, "shop"),
+            (TABLE_EXCLUDE_LIST, "shop\\.audit.*"),
+            (COLUMN_EXCLUDE_LIST, "shop\\.customers\\.ssn"),
+        ])
         .unwrap();
         assert!(c.filters.table("shop", "orders"));
         assert!(!c.filters.table("shop2", "orders"));

@@ -4,9 +4,10 @@
 //! exactly one task (one binlog stream, as in Debezium).
 
 use async_trait::async_trait;
-use velocity_api::{Connector, RawConfig, Result, SourceConnector};
+use velocity_api::{Connector, RawConfig, Result, SourceConnector, TypedConfig};
 
 use crate::config::MySqlConfig;
+use crate::error::MySqlError;
 
 /// The connector object (both flavors; `connector.class` selects).
 #[derive(Default)]
@@ -17,13 +18,11 @@ pub struct MySqlConnector {
 #[async_trait]
 impl Connector for MySqlConnector {
     fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
-        MySqlConfig::parse(config).err().unwrap_or_default()
+        <MySqlConfig as TypedConfig>::validate(config)
     }
 
     async fn start(&mut self, config: &RawConfig) -> Result<()> {
-        if let Err(errs) = MySqlConfig::parse(config) {
-            return Err(velocity_api::source::first_config_error(errs));
-        }
+        MySqlConfig::from_raw(config).map_err(MySqlError::from)?;
         self.config = Some(config.clone());
         Ok(())
     }

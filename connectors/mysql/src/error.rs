@@ -3,11 +3,14 @@
 //! it. Every variant knows whether retrying can help ([`MySqlError::kind`]).
 //! Messages never contain the password.
 
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 /// A MySQL connector error.
 #[derive(Debug, thiserror::Error)]
 pub enum MySqlError {
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// A server variable has a value the connector cannot work with.
     #[error("the server's {variable} is '{actual}', but the connector needs {variable}={required}: set {variable}={required} in the server configuration (or SET GLOBAL {variable}='{required}') and restart the connector")]
     ServerSetting {
@@ -120,7 +123,10 @@ impl MySqlError {
 
 impl From<MySqlError> for ConnectError {
     fn from(e: MySqlError) -> ConnectError {
-        ConnectError::from_error(e.kind(), e)
+        match e {
+            MySqlError::Config(e) => e.into(),
+            other => ConnectError::from_error(other.kind(), other),
+        }
     }
 }
 
@@ -149,6 +155,10 @@ mod tests {
 
     #[test]
     fn kinds() {
+        let e = MySqlError::Config(ConfigErrors::one("database.server.id", "x"));
+        assert_eq!(e.kind(), ErrorKind::Fatal);
+        let e: ConnectError = e.into();
+        assert!(matches!(e, ConnectError::Config { ref key, .. } if key == "database.server.id"));
         assert!(ConnectError::from(MySqlError::Unreachable {
             addr: "h:1".into(),
             detail: "refused".into()

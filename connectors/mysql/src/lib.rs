@@ -32,7 +32,7 @@ pub fn mysql_plugin() -> PluginDesc {
         class: "io.debezium.connector.mysql.MySqlConnector",
         aliases: &["mysql", "MySqlConnector"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <config::MySqlConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Source {
             connector: || Box::<connector::MySqlConnector>::default(),
             task: || Box::<task::MySqlSourceTask>::default(),
@@ -46,7 +46,7 @@ pub fn mariadb_plugin() -> PluginDesc {
         class: "io.debezium.connector.mariadb.MariaDbConnector",
         aliases: &["mariadb", "MariaDbConnector"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <config::MySqlConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Source {
             connector: || Box::<connector::MySqlConnector>::default(),
             task: || Box::<task::MySqlSourceTask>::default(),

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use velocity_api::{
     ConnectError, Offset, Partition, RawConfig, Result, SourceMetrics, SourceRecord, SourceTask,
-    TaskContext,
+    TaskContext, TypedConfig,
 };
 
 use crate::config::MySqlConfig;
+use crate::error::MySqlError;
 use crate::reader::{self, ReaderHandle};
 
 /// The source partition: `{"server": "<topic.prefix>"}`, as Debezium writes it.
@@ -42,7 +43,7 @@ impl Default for MySqlSourceTask {
 #[async_trait]
 impl SourceTask for MySqlSourceTask {
     async fn start(&mut self, config: &RawConfig, ctx: TaskContext) -> Result<()> {
-        let cfg = MySqlConfig::parse(config).map_err(velocity_api::source::first_config_error)?;
+        let cfg = MySqlConfig::from_raw(config).map_err(MySqlError::from)?;
         let cfg = Arc::new(cfg);
         self.partition = partition(&cfg.topic_prefix);
         let stored = ctx.offsets.offset(&self.partition);

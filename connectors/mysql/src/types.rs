@@ -640,6 +640,7 @@ fn is_bitmask(b: &[u8], labels: &[String]) -> bool {
 mod tests {
     use super::*;
     use crate::config::MySqlConfig;
+    use velocity_api::TypedConfig;
 
     fn cfg() -> MySqlConfig {
         let c: velocity_api::RawConfig = [
@@ -651,7 +652,7 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        MySqlConfig::parse(&c).unwrap()
+        MySqlConfig::from_raw(&c).unwrap()
     }
 
     fn col(dt: &str, ct: &str) -> Column {
