@@ -1,15 +1,58 @@
 //! Debezium options that every change-data-capture source reads the same
 //! way: `skipped.operations` ([`check_skipped_operations`],
-//! [`skipped_operations`]) and `message.key.columns` ([`KeyColumns`]).
+//! [`skipped_operations`]), `message.key.columns` ([`KeyColumns`]) and
+//! `binary.handling.mode` ([`BinaryMode`]).
+
 //!
 //! Contract: each connector declares the keys in its own `config.rs` (with
 //! these functions as their validators) and reads them through these
 //! functions, so the accepted values, the error texts and the matching rules
 //! are the same in every connector.
 
+use base64::Engine as _;
 use regex::Regex;
 
 use crate::config::whole_match;
+use crate::schema::Schema;
+use crate::value::Value;
+
+crate::config_choice! {
+    /// `binary.handling.mode`: how binary columns are represented.
+    #[derive(Default)]
+    pub enum BinaryMode {
+        /// `bytes` (Debezium's default): Connect bytes.
+        #[default]
+        Bytes = "bytes",
+        /// `base64`: string, standard alphabet with padding.
+        Base64 = "base64",
+        /// `base64-url-safe`: string, URL-safe alphabet with padding.
+        Base64UrlSafe = "base64-url-safe",
+        /// `hex`: string, lowercase hex digits.
+        Hex = "hex",
+    }
+}
+
+impl BinaryMode {
+    /// The (required) schema of a binary column in this mode: bytes, or a
+    /// string for the text encodings.
+    pub fn schema(self) -> Schema {
+        match self {
+            BinaryMode::Bytes => Schema::bytes(),
+            _ => Schema::string(),
+        }
+    }
+
+    /// `bytes` as a value of [`Self::schema`].
+    pub fn encode(self, bytes: Vec<u8>) -> Value {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        match self {
+            BinaryMode::Bytes => Value::Bytes(bytes),
+            BinaryMode::Base64 => Value::String(STANDARD.encode(bytes)),
+            BinaryMode::Base64UrlSafe => Value::String(URL_SAFE.encode(bytes)),
+            BinaryMode::Hex => Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        }
+    }
+}
 
 /// The operation codes `skipped.operations` accepts (besides `none`).
 pub const OPERATIONS: [&str; 4] = ["c", "u", "d", "t"];
@@ -97,6 +140,23 @@ impl KeyColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_modes() {
+        let b = vec![0xfb, 0xff, 0x00];
+        assert_eq!(BinaryMode::Bytes.encode(b.clone()), Value::Bytes(b.clone()));
+        assert_eq!(
+            BinaryMode::Base64.encode(b.clone()),
+            Value::String("+/8A".into())
+        );
+        assert_eq!(
+            BinaryMode::Base64UrlSafe.encode(b.clone()),
+            Value::String("-_8A".into())
+        );
+        assert_eq!(BinaryMode::Hex.encode(b), Value::String("fbff00".into()));
+        assert_eq!(BinaryMode::Hex.schema().build().type_, crate::Type::String);
+        assert_eq!(BinaryMode::default(), BinaryMode::Bytes);
+    }
 
     #[test]
     fn skipped_operations_items() {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
 
@@ -22,7 +23,7 @@ pub mod keys {
     use super::{check_topic_prefix, BigintUnsignedMode, DecimalMode, LockingMode, SnapshotMode};
     use super::{TimePrecisionMode, MAX_SERVER_ID};
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
-    use velocity_api::debezium::options::{check_skipped_operations, KeyColumns};
+    use velocity_api::debezium::options::{check_skipped_operations, BinaryMode, KeyColumns};
 
     velocity_api::config_keys! {
         /// `database.hostname` (required).
@@ -72,6 +73,8 @@ pub mod keys {
         TIME_PRECISION_MODE = ConfigKey::new("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "adaptive_time_microseconds or connect.").one_of(TimePrecisionMode::NAMES);
         /// `bigint.unsigned.handling.mode` (default `long`).
         BIGINT_UNSIGNED_HANDLING_MODE = ConfigKey::new("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(BigintUnsignedMode::NAMES);
+        /// `binary.handling.mode` (default `bytes`).
+        BINARY_HANDLING_MODE = ConfigKey::new("binary.handling.mode", String, Some("bytes"), Low, "Representation of BINARY, VARBINARY and BLOB columns: bytes, base64, base64-url-safe or hex.").one_of(BinaryMode::NAMES);
         /// `schema.history.internal.kafka.topic`.
         HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
         /// `schema.history.internal.kafka.bootstrap.servers`.
@@ -321,6 +324,8 @@ pub struct MySqlConfig {
     pub time_precision_mode: TimePrecisionMode,
     /// `bigint.unsigned.handling.mode` (default `long`).
     pub bigint_unsigned_mode: BigintUnsignedMode,
+    /// `binary.handling.mode` (default `bytes`).
+    pub binary_mode: BinaryMode,
     /// `schema.history.internal.kafka.topic`.
     pub history_topic: Option<String>,
     /// `schema.history.internal.kafka.bootstrap.servers`.
@@ -429,6 +434,7 @@ impl TypedConfig for MySqlConfig {
             decimal_mode: r.choice(&DECIMAL_HANDLING_MODE),
             time_precision_mode: r.choice(&TIME_PRECISION_MODE),
             bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
+            binary_mode: r.choice(&BINARY_HANDLING_MODE),
             history_topic: r.opt_string(&HISTORY_KAFKA_TOPIC),
             history_bootstrap: r.opt_string(&HISTORY_KAFKA_BOOTSTRAP_SERVERS),
             history_producer: raw
@@ -529,6 +535,7 @@ mod tests {
             TimePrecisionMode::AdaptiveTimeMicroseconds
         );
         assert_eq!(c.bigint_unsigned_mode, BigintUnsignedMode::Long);
+        assert_eq!(c.binary_mode, BinaryMode::Bytes);
         assert_eq!(c.max_batch_size, 2048);
         assert_eq!(c.max_queue_size, 8192);
         assert_eq!(c.poll_interval, Duration::from_millis(500));
@@ -581,6 +588,9 @@ mod tests {
         bad(&[(MAX_BATCH_SIZE, "8192")], MAX_QUEUE_SIZE);
         bad(&[(INCLUDE_QUERY, "maybe")], INCLUDE_QUERY);
         bad(&[(SKIPPED_OPERATIONS, "c,x")], SKIPPED_OPERATIONS);
+        bad(&[(BINARY_HANDLING_MODE, "base32")], BINARY_HANDLING_MODE);
+        let c = parse(&[(BINARY_HANDLING_MODE, "base64-url-safe")]).unwrap();
+        assert_eq!(c.binary_mode, BinaryMode::Base64UrlSafe);
         bad(&[(MESSAGE_KEY_COLUMNS, "shop.orders")], MESSAGE_KEY_COLUMNS);
         bad(&[(MESSAGE_KEY_COLUMNS, "shop.(:id")], MESSAGE_KEY_COLUMNS);
         bad(&[(HEARTBEAT_INTERVAL_MS, "-1")], HEARTBEAT_INTERVAL_MS);

@@ -454,3 +454,57 @@ async fn heartbeats_carry_the_position_and_run_the_action_query() {
     assert!(err.to_string().contains("heartbeat.action.query"), "{err}");
     sql(&format!("DROP DATABASE {db}; DROP TABLE {hb_table}"));
 }
+
+/// `binary.handling.mode=base64`: BINARY / VARBINARY / BLOB columns are
+/// base64 strings (schema string) in the snapshot and while streaming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_handling_mode_base64() {
+    socket();
+    let n = std::process::id();
+    let db = format!("vmy_bin_{n}");
+    let prefix = format!("bin{n}");
+    fresh_db(
+        &db,
+        "CREATE TABLE b (id INT PRIMARY KEY, bin VARBINARY(8), fixed BINARY(2), blb BLOB); \
+         INSERT INTO b VALUES (1, 0xfbff00, 0x0102, 'hi');",
+    );
+    let mut c = config(&db, &prefix, 8400 + n % 1000);
+    c.insert("binary.handling.mode".into(), "base64".into());
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, context("bin")).await.unwrap();
+    let snap = poll_until(&mut task, 2, Duration::from_secs(30)).await;
+    sql(&format!(
+        "INSERT INTO {db}.b VALUES (2, 0x3e, 0xffff, NULL)"
+    ));
+    let recs = poll_until(&mut task, 1, Duration::from_secs(30)).await;
+    task.stop().await.unwrap();
+    let rows: Vec<&SourceRecord> = snap
+        .iter()
+        .chain(&recs)
+        .filter(|r| op(r).is_some())
+        .collect();
+    assert_eq!(rows.len(), 2, "{snap:#?} {recs:#?}");
+    let value_schema = rows[0].record.value_schema.as_ref().unwrap();
+    let after_schema = &value_schema
+        .fields
+        .iter()
+        .find(|f| f.name == "after")
+        .unwrap()
+        .schema;
+    for col in ["bin", "fixed", "blb"] {
+        let f = after_schema.fields.iter().find(|f| f.name == col).unwrap();
+        assert_eq!(f.schema.type_, velocity_api::Type::String, "{col}");
+    }
+    let after = |r: &SourceRecord| field(&r.record.value, "after").clone();
+    let a = after(rows[0]);
+    assert_eq!(op(rows[0]), Some("r"));
+    assert_eq!(field(&a, "bin").as_str(), Some("+/8A"));
+    assert_eq!(field(&a, "fixed").as_str(), Some("AQI="));
+    assert_eq!(field(&a, "blb").as_str(), Some("aGk="));
+    let a = after(rows[1]);
+    assert_eq!(op(rows[1]), Some("c"));
+    assert_eq!(field(&a, "bin").as_str(), Some("Pg=="));
+    assert_eq!(field(&a, "fixed").as_str(), Some("//8="));
+    assert!(field(&a, "blb").is_null());
+    sql(&format!("DROP DATABASE {db}"));
+}
