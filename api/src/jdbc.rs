@@ -168,6 +168,8 @@ pub struct Login<'a> {
     pub password: &'a Secret,
 }
 
+// Used by the driver modules (`pg`, `my`), compiled with their features only.
+#[cfg_attr(not(any(feature = "postgres", feature = "mariadb")), allow(dead_code))]
 impl Login<'_> {
     fn address(&self) -> String {
         format!("{}:{}", self.url.host, self.url.port)
