@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use velocity_api::sink::write_reconnecting;
-use velocity_api::{RawConfig, Result, SinkRecord, SinkTask, TaskContext};
+use velocity_api::{RawConfig, Result, SinkRecord, SinkTask, TaskContext, TypedConfig};
 
 use crate::config::{Dialect, InsertMode, JdbcSinkConfig};
 use crate::error::JdbcError;
@@ -27,9 +27,9 @@ pub enum Writer {
 }
 
 impl Writer {
-    /// Connects to the database `cfg.url` names.
+    /// Connects to the database `cfg.connection.url` names.
     pub async fn connect(cfg: &JdbcSinkConfig) -> Result<Writer, JdbcError> {
-        Ok(match cfg.url.dialect {
+        Ok(match cfg.connection.url.dialect {
             Dialect::Postgres => Writer::Pg(Box::new(PgWriter::connect(cfg).await?)),
             Dialect::MariaDb => Writer::My(MyWriter::connect(cfg).await?),
         })
