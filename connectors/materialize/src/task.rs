@@ -11,7 +11,9 @@
 use async_trait::async_trait;
 use velocity_api::jdbc::Dialect;
 use velocity_api::sink::write_reconnecting;
-use velocity_api::{ConnectError, RawConfig, Result, SinkRecord, SinkTask, TaskContext};
+use velocity_api::{
+    ConnectError, RawConfig, Result, SinkRecord, SinkTask, TaskContext, TypedConfig,
+};
 
 use crate::config::MaterializeConfig;
 use crate::error::MaterializeError;
@@ -28,9 +30,9 @@ pub enum Writer {
 }
 
 impl Writer {
-    /// Connects to the database `cfg.url` names.
+    /// Connects to the database `cfg.connection.url` names.
     pub async fn connect(cfg: &MaterializeConfig) -> Result<Writer, MaterializeError> {
-        Ok(match cfg.url.dialect {
+        Ok(match cfg.connection.url.dialect {
             Dialect::Postgres => Writer::Pg(Box::new(PgWriter::connect(cfg).await?)),
             Dialect::MariaDb => Writer::My(MyWriter::connect(cfg).await?),
         })
