@@ -2,7 +2,8 @@
 //! JDBC-style `connection.url` shares: the URL (`jdbc:postgresql://…`,
 //! `jdbc:mariadb://…`, `jdbc:mysql://…`), the database family it names and a
 //! secret wrapper for the password; the `connection.*` keys ([`keys`]) and
-//! their reading ([`Connection::read`]); and [`DbError`]; with the
+//! their reading ([`Connection::read`]); [`DbError`]; [`SinkConnection`], a
+//! started sink task's configuration and connection; and, with the
 //! `postgres` / `mariadb` features, connecting and the classification of the
 //! drivers' errors into retriable or fatal (`pg`, `my`). Used by the JDBC
 //! sink, the JDBC source and the materializing sink.
@@ -255,6 +256,57 @@ impl DbError {
     }
 }
 
+/// A started JDBC-style sink task: its configuration and its connection to
+/// the database, held the same way by the JDBC sink and the materializing
+/// sink. The connection is opened when the task starts (so that a bad URL,
+/// an unknown database or rejected credentials fail the start, naming the
+/// key to fix) and reopened by the next write after a failed one (see
+/// [`write_reconnecting`](crate::sink::write_reconnecting)).
+#[derive(Debug)]
+pub struct SinkConnection<C, W> {
+    /// The task's configuration.
+    pub cfg: C,
+    writer: Option<W>,
+}
+
+impl<C: crate::TypedConfig, W> SinkConnection<C, W> {
+    /// Reads `config` (every broken rule as the caller's configuration
+    /// error) and connects with `connect`.
+    pub async fn start<E: From<crate::ConfigErrors>>(
+        config: &crate::RawConfig,
+        connect: impl AsyncFnOnce(&C) -> Result<W, E>,
+    ) -> Result<Self, E> {
+        let cfg = C::from_raw(config)?;
+        let writer = connect(&cfg).await?;
+        Ok(SinkConnection {
+            cfg,
+            writer: Some(writer),
+        })
+    }
+
+    /// Runs `write` on the connection, first reconnecting with `connect`
+    /// when the previous write failed; a failed write drops the connection
+    /// and its error is returned unchanged.
+    pub async fn write<E>(
+        &mut self,
+        connect: impl AsyncFnOnce(&C) -> Result<W, E>,
+        write: impl AsyncFnOnce(&C, &mut W) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let cfg = &self.cfg;
+        crate::sink::write_reconnecting(
+            &mut self.writer,
+            async || connect(cfg).await,
+            async |w: &mut W| write(cfg, w).await,
+        )
+        .await
+    }
+
+    /// The open connection, if any (to close it when the task stops).
+    pub fn into_writer(self) -> Option<W> {
+        self.writer
+    }
+}
+
 /// Who connects where: the parsed URL, the user (and the key that names it,
 /// for messages) and the password.
 #[derive(Debug, Clone, Copy)]
@@ -501,6 +553,53 @@ mod tests {
                 && !msg.contains("s3cret"),
             "{msg}"
         );
+    }
+
+    #[tokio::test]
+    async fn sink_connection_reads_connects_and_reconnects_after_a_failed_write() {
+        use crate::config::{ConfigErrors, RawConfig, TypedConfig};
+        use std::cell::Cell;
+
+        struct Cfg(String);
+        impl TypedConfig for Cfg {
+            const KEYS: &'static [ConfigKey] = &[keys::CONNECTION_URL];
+            fn read(r: &mut ConfigReader<'_>) -> Cfg {
+                Cfg(r.string(&keys::CONNECTION_URL))
+            }
+        }
+        #[derive(Debug)]
+        enum E {
+            Config(ConfigErrors),
+            Write,
+        }
+        impl From<ConfigErrors> for E {
+            fn from(e: ConfigErrors) -> E {
+                E::Config(e)
+            }
+        }
+        let opened = Cell::new(0);
+        let connect = async |c: &Cfg| {
+            assert_eq!(c.0, "u");
+            opened.set(opened.get() + 1);
+            Ok::<_, E>(opened.get())
+        };
+        let none = RawConfig::new();
+        match SinkConnection::<Cfg, i32>::start(&none, connect).await {
+            Err(E::Config(e)) => assert!(e.names("connection.url"), "{e}"),
+            other => panic!("{:?}", other.map(|c| c.into_writer())),
+        }
+        assert_eq!(opened.get(), 0);
+        let raw: RawConfig = [("connection.url".to_owned(), "u".to_owned())].into();
+        let mut c = SinkConnection::start(&raw, connect).await.unwrap();
+        let failed = c.write(connect, async |_, _: &mut i32| Err(E::Write)).await;
+        assert!(matches!(failed, Err(E::Write)));
+        c.write(connect, async |cfg, w: &mut i32| {
+            assert_eq!((cfg.0.as_str(), *w), ("u", 2));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!((opened.get(), c.into_writer()), (2, Some(2)));
     }
 
     #[test]
