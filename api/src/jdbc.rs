@@ -99,7 +99,7 @@ impl Connection {
         }
     }
 
-    /// Who connects where, for [`pg::connect`] and [`my::connect`].
+    /// Who connects where, for `pg::connect` and `my::connect`.
     pub fn login(&self) -> Login<'_> {
         Login {
             url: &self.url,
