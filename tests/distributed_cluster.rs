@@ -98,32 +98,27 @@ impl Cluster {
         self.workers.iter().filter(|w| w.is_running())
     }
 
-    /// The REST port of the group's leader: the `leader_url` of the most
-    /// recent "joined the group" line in any worker's log.
+    /// The REST port of the group's leader once the group is settled:
+    /// every running worker's latest "joined the group" line names the same
+    /// generation and leader. Waits up to 60 s for that (a rebalance may be
+    /// under way: then a worker still believes the previous leader).
     fn leader_port(&self) -> u16 {
-        let mut last: Option<(String, u16)> = None;
-        for w in self.alive() {
-            for line in w.log_text().lines() {
-                let line = strip_ansi(line);
-                let Some(url) = line.split("leader_url=http://").nth(1) else {
-                    continue;
-                };
-                if !line.contains("joined the group") {
-                    continue;
-                }
-                let port = url
-                    .split(|c: char| !c.is_ascii_digit() && c != '.' && c != ':')
-                    .next()
-                    .and_then(|a| a.rsplit(':').next())
-                    .and_then(|p| p.parse().ok())
-                    .expect("a leader port");
-                let at = line.split_whitespace().next().unwrap_or("").to_owned();
-                if last.as_ref().is_none_or(|(t, _)| at > *t) {
-                    last = Some((at, port));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let latest: Vec<Option<(String, u16)>> =
+                self.alive().map(|w| last_join(&w.log_text())).collect();
+            if let Some(Some(first)) = latest.first() {
+                if latest.iter().all(|l| l.as_ref() == Some(first)) {
+                    return first.1;
                 }
             }
+            assert!(
+                Instant::now() < deadline,
+                "the workers did not settle on one generation and leader in 60 s: {latest:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
-        last.expect("a worker joined the group").1
     }
 
     fn logs(&self) -> String {
@@ -701,6 +696,29 @@ fn sigkill_moves_the_postgres_task_to_a_survivor_and_loses_nothing() {
 }
 
 /// `line` without terminal colour codes (`ESC [ … m`).
+/// The (generation, leader REST port) of the latest "joined the group"
+/// line of a worker's log.
+fn last_join(log: &str) -> Option<(String, u16)> {
+    log.lines().rev().map(strip_ansi).find_map(|line| {
+        if !line.contains("joined the group") {
+            return None;
+        }
+        let field = |name: &str| {
+            line.split(&format!("{name}=")[..])
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        let port = field("leader_url")?
+            .rsplit(':')
+            .next()?
+            .trim_end_matches('/')
+            .parse()
+            .ok()?;
+        Some((field("generation")?, port))
+    })
+}
+
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();

@@ -88,20 +88,10 @@ use crate::history::{
 /// What the reader sends: a batch, or the error that stopped it.
 pub type Item = Result<Vec<SourceRecord>, MySqlError>;
 
-/// The handle the task holds.
-pub struct ReaderHandle {
-    /// Batches from the reader.
-    pub rx: mpsc::Receiver<Item>,
-    /// Set to true to stop the reader.
-    pub stop: watch::Sender<bool>,
-    /// The reader task.
-    pub join: tokio::task::JoinHandle<()>,
-    /// True while the newest batch sent ended a transaction and the binlog
-    /// stream had nothing more ready (see
-    /// [`velocity_api::SourceTask::caught_up`]); cleared before any other
-    /// batch.
-    pub caught_up: Arc<AtomicBool>,
-}
+/// The handle the task holds: batches, the caught-up flag (set when the
+/// newest batch sent ended a transaction and the binlog stream had nothing
+/// more ready), the stop signal.
+pub type ReaderHandle = velocity_api::source::ReaderLink<MySqlError>;
 
 /// Starts the reader for `cfg`, resuming from `stored`.
 pub fn spawn(
@@ -219,7 +209,7 @@ struct Reader {
     tx_topic: String,
     /// Debezium's streaming/snapshot metrics of the task.
     metrics: Arc<SourceMetrics>,
-    /// See [`ReaderHandle::caught_up`].
+    /// See [`velocity_api::source::ReaderLink::caught_up`].
     caught_up: Arc<AtomicBool>,
 }
 

@@ -113,18 +113,11 @@ impl Resume {
 
 /// The handle the task holds.
 pub struct ReaderHandle {
-    /// Batches from the reader.
-    pub rx: mpsc::Receiver<Item>,
+    /// Batches, the caught-up flag (set after a keepalive outside a
+    /// transaction, cleared before any other batch) and the stop signal.
+    pub link: velocity_api::source::ReaderLink<PostgresError>,
     /// Stored offsets, for flush LSN updates.
     pub committed: watch::Sender<Option<Offset>>,
-    /// Set to true to stop the reader.
-    pub stop: watch::Sender<bool>,
-    /// The reader task.
-    pub join: tokio::task::JoinHandle<()>,
-    /// True while the newest batch sent was everything the server had
-    /// ready (see [`velocity_api::SourceTask::caught_up`]): set after a
-    /// keepalive outside a transaction, cleared before any other batch.
-    pub caught_up: Arc<AtomicBool>,
 }
 
 /// Starts the reader for `cfg` resuming from `stored`.
@@ -175,11 +168,13 @@ pub fn spawn(
         }
     });
     ReaderHandle {
-        rx,
+        link: velocity_api::source::ReaderLink {
+            rx,
+            stop: stop_tx,
+            join,
+            caught_up,
+        },
         committed: committed_tx,
-        stop: stop_tx,
-        join,
-        caught_up,
     }
 }
 
@@ -376,7 +371,7 @@ impl Reader {
 
     /// Sends the batch being filled (if any) to the task. `caught_up`:
     /// the server reported nothing written after it (see
-    /// [`ReaderHandle::caught_up`]).
+    /// [`velocity_api::source::ReaderLink::caught_up`]).
     async fn send_batch_marked(&mut self, caught_up: bool) -> Result<(), PostgresError> {
         if !caught_up {
             self.caught_up.store(false, Ordering::Release);

@@ -70,16 +70,15 @@ impl SourceTask for PostgresSourceTask {
         let (Some(r), Some(cfg)) = (self.reader.as_mut(), self.cfg.as_ref()) else {
             return Err(ConnectError::fatal("poll before start"));
         };
-        let batch = velocity_api::source::poll_reader(
-            &mut r.rx,
-            cfg.poll_interval,
-            "the PostgreSQL reader",
-        )
-        .await;
-        // the reader refills the queue while the task works on this batch
-        self.metrics
-            .queue_free(r.rx.capacity(), cfg.max_batch_size, cfg.max_queue_size);
-        batch
+        r.link
+            .poll(
+                cfg.poll_interval,
+                "the PostgreSQL reader",
+                &self.metrics,
+                cfg.max_batch_size,
+                cfg.max_queue_size,
+            )
+            .await
     }
 
     async fn commit(&mut self, offsets: &[(Partition, Offset)]) -> Result<()> {
@@ -92,17 +91,12 @@ impl SourceTask for PostgresSourceTask {
     }
 
     fn caught_up(&self) -> bool {
-        self.reader.as_ref().is_some_and(|r| {
-            r.rx.is_empty() && r.caught_up.load(std::sync::atomic::Ordering::Acquire)
-        })
+        self.reader.as_ref().is_some_and(|r| r.link.caught_up())
     }
 
     /// A batch of `max.batch.size` records: the reader had more ready.
     fn backlog(&self, batch_len: usize) -> bool {
-        self.cfg.as_ref().map_or(
-            batch_len >= velocity_api::connector::DEFAULT_FULL_BATCH,
-            |cfg| batch_len >= cfg.max_batch_size,
-        )
+        velocity_api::source::full_batch(self.cfg.as_ref().map(|c| c.max_batch_size), batch_len)
     }
 
     fn metrics(&self) -> Option<Arc<SourceMetrics>> {
@@ -111,10 +105,7 @@ impl SourceTask for PostgresSourceTask {
 
     async fn stop(&mut self) -> Result<()> {
         if let Some(r) = self.reader.take() {
-            let _ = r.stop.send(true);
-            let ReaderHandle { mut rx, join, .. } = r;
-            rx.close();
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), join).await;
+            r.link.stop().await;
         }
         if let Some(cfg) = self.cfg.take() {
             if cfg.slot_drop_on_stop {
