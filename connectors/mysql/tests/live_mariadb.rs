@@ -8,12 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use velocity_api::{
-    Offset, OffsetReader, Partition, RawConfig, SourceRecord, SourceTask, TaskContext, Value,
-};
+use velocity_api::{Offset, OffsetReader, Partition, RawConfig, SourceTask, TaskContext, Value};
 use velocity_connector_mysql::task::MySqlSourceTask;
+
+mod common;
+use common::{after_id, poll_until};
 
 struct Stored(Option<Offset>);
 
@@ -71,31 +72,6 @@ fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
-}
-
-async fn poll_until(
-    task: &mut MySqlSourceTask,
-    want: usize,
-    timeout: Duration,
-) -> Vec<SourceRecord> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        // transaction-end markers are for the runtime (never produced)
-        out.extend(
-            task.poll()
-                .await
-                .expect("poll")
-                .into_iter()
-                .filter(|r| r.control().is_none()),
-        );
-    }
-    out
-}
-
-fn after_id(r: &SourceRecord) -> Option<i64> {
-    let v = r.record.value.as_struct()?;
-    v.get("after")?.as_struct()?.get("id")?.as_i64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

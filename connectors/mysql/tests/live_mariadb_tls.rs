@@ -8,17 +8,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use velocity_api::{
-    Offset, OffsetReader, Partition, RawConfig, SourceRecord, SourceTask, TaskContext, TypedConfig,
+    Offset, OffsetReader, Partition, RawConfig, SourceTask, TaskContext, TypedConfig,
 };
 use velocity_connector_mysql::config::MySqlConfig;
 use velocity_connector_mysql::error::MySqlError;
 use velocity_connector_mysql::reader::connect;
 use velocity_connector_mysql::task::MySqlSourceTask;
+
+mod common;
+use common::{after_id, poll_until};
 
 fn services_file(var: &str, rel: &str) -> PathBuf {
     let p = match std::env::var_os(var) {
@@ -106,26 +109,6 @@ impl OffsetReader for Stored {
     }
 }
 
-async fn poll_until(task: &mut MySqlSourceTask, want: usize) -> Vec<SourceRecord> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        out.extend(
-            task.poll()
-                .await
-                .expect("poll")
-                .into_iter()
-                .filter(|r| r.control().is_none()),
-        );
-    }
-    out
-}
-
-fn after_id(r: &SourceRecord) -> Option<i64> {
-    let v = r.record.value.as_struct()?;
-    v.get("after")?.as_struct()?.get("id")?.as_i64()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_encrypts_snapshots_and_streams() {
     socket();
@@ -150,13 +133,13 @@ async fn required_encrypts_snapshots_and_streams() {
         offsets: Arc::new(Stored),
     };
     task.start(&raw, ctx).await.unwrap();
-    let snap = poll_until(&mut task, 2).await;
+    let snap = poll_until(&mut task, 2, Duration::from_secs(30)).await;
     assert_eq!(snap.len(), 2, "{snap:#?}");
     assert_eq!(after_id(&snap[1]), Some(1));
     sql(&format!(
         "INSERT INTO {db}.t VALUES (2, 'stream'), (3, 'stream')"
     ));
-    let recs = poll_until(&mut task, 2).await;
+    let recs = poll_until(&mut task, 2, Duration::from_secs(30)).await;
     let ids: Vec<i64> = recs.iter().filter_map(after_id).collect();
     assert_eq!(ids, vec![2, 3]);
     task.stop().await.unwrap();
