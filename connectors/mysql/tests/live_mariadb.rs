@@ -5,8 +5,6 @@
 //! env`, else this checkout's) is not there: start it with
 //! `scripts/services.sh up`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use velocity_api::{Offset, OffsetReader, Partition, RawConfig, SourceTask, TaskC
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_until};
+use common::{after_id, poll_until, socket, sql};
 
 struct Stored(Option<Offset>);
 
@@ -22,36 +20,6 @@ impl OffsetReader for Stored {
     fn offset(&self, _p: &Partition) -> Option<Offset> {
         self.0.clone()
     }
-}
-
-fn socket() -> PathBuf {
-    let p = match std::env::var_os("VELOCITY_MARIADB_SOCKET") {
-        Some(s) => PathBuf::from(s),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../.velocity/services/mariadb/run/mariadb.sock"),
-    };
-    assert!(
-        p.exists(),
-        "MariaDB's root socket {} is not there: start the test services with scripts/services.sh up (and export their addresses with scripts/services.sh env)",
-        p.display()
-    );
-    p
-}
-
-fn sql(stmt: &str) {
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg("-S")
-        .arg(socket())
-        .args(["-uroot", "-e"])
-        .arg(stmt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {

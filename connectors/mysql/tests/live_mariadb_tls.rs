@@ -5,8 +5,6 @@
 //! server's root socket or CA file is not there: start it with
 //! `scripts/services.sh up`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,47 +19,12 @@ use velocity_connector_mysql::reader::connect;
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_until};
-
-fn services_file(var: &str, rel: &str) -> PathBuf {
-    let p = match std::env::var_os(var) {
-        Some(s) => PathBuf::from(s),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../.velocity/services/mariadb")
-            .join(rel),
-    };
-    assert!(
-        p.exists(),
-        "{} is not there: start the test services with scripts/services.sh up (and export their addresses with scripts/services.sh env)",
-        p.display()
-    );
-    p
-}
-
-fn socket() -> PathBuf {
-    services_file("VELOCITY_MARIADB_SOCKET", "run/mariadb.sock")
-}
+use common::{after_id, poll_until, services_file, socket, sql};
 
 fn ca() -> String {
     services_file("VELOCITY_MARIADB_SSLCA", "tls/ca.crt")
         .display()
         .to_string()
-}
-
-fn sql(stmt: &str) {
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg("-S")
-        .arg(socket())
-        .args(["-uroot", "-e"])
-        .arg(stmt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn config(pairs: &[(&str, &str)]) -> RawConfig {

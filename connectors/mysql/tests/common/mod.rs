@@ -1,5 +1,7 @@
 //! Helpers shared by the live MariaDB tests.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use velocity_api::{SourceRecord, SourceTask};
@@ -30,4 +32,42 @@ pub async fn poll_until(
 pub fn after_id(r: &SourceRecord) -> Option<i64> {
     let v = r.record.value.as_struct()?;
     v.get("after")?.as_struct()?.get("id")?.as_i64()
+}
+
+/// A file of this checkout's (or `var`'s) MariaDB test service; fails when absent.
+pub fn services_file(var: &str, rel: &str) -> PathBuf {
+    let p = match std::env::var_os(var) {
+        Some(s) => PathBuf::from(s),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../.velocity/services/mariadb")
+            .join(rel),
+    };
+    assert!(
+        p.exists(),
+        "{} is not there: start the test services with scripts/services.sh up (and export their addresses with scripts/services.sh env)",
+        p.display()
+    );
+    p
+}
+
+/// MariaDB's root unix socket.
+pub fn socket() -> PathBuf {
+    services_file("VELOCITY_MARIADB_SOCKET", "run/mariadb.sock")
+}
+
+/// Runs `stmt` as root over the socket; fails on an error.
+pub fn sql(stmt: &str) {
+    let out = Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg("-S")
+        .arg(socket())
+        .args(["-uroot", "-e"])
+        .arg(stmt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
