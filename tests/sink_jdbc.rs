@@ -592,7 +592,7 @@ fn bad_connection_url_fails_the_task_naming_the_key() {
         .unwrap_or_else(|| panic!("no connection.url entry: {body}"));
     let errors = url["value"]["errors"].to_string();
     assert!(
-        errors.contains("Invalid value for configuration connection.url")
+        errors.contains("for configuration connection.url")
             && errors.contains("jdbc:postgresql://"),
         "{errors}"
     );

@@ -1,12 +1,114 @@
-//! What every sink writing to a relational database through a JDBC-style
-//! `connection.url` shares: the URL (`jdbc:postgresql://…`,
+//! What every connector reading or writing a relational database through a
+//! JDBC-style `connection.url` shares: the URL (`jdbc:postgresql://…`,
 //! `jdbc:mariadb://…`, `jdbc:mysql://…`), the database family it names and a
-//! secret wrapper for the password, and [`DbError`]; with the `postgres`
-//! / `mariadb` features, connecting and the classification of the drivers'
-//! errors into retriable or fatal (`pg`, `my`). Used by the JDBC sink, the
-//! JDBC source and the materializing sink.
+//! secret wrapper for the password; the `connection.*` keys ([`keys`]) and
+//! their reading ([`Connection::read`]); [`DbError`]; [`SinkConnection`], a
+//! started sink task's configuration and connection; and, with the
+//! `postgres` / `mariadb` features, connecting and the classification of the
+//! drivers' errors into retriable or fatal (`pg`, `my`). Used by the JDBC
+//! sink, the JDBC source and the materializing sink.
 
 use std::fmt;
+
+use crate::config::{ConfigKey, ConfigReader};
+
+/// The `connection.*` keys of JDBC-style connectors, declared once. A
+/// connector lists the ones it uses in its own `config_keys!` (e.g.
+/// `CONNECTION_URL = velocity_api::jdbc::keys::CONNECTION_URL;`), with its
+/// own documentation where it differs (`ConfigKey { documentation: …,
+/// ..CONNECTION_URL }`), and reads them with [`Connection::read`].
+pub mod keys {
+    use crate::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    /// `connection.url` (required): `jdbc:postgresql://host[:port]/db`,
+    /// `jdbc:mariadb://…` or `jdbc:mysql://…`; its form is checked by
+    /// [`Connection::read`](super::Connection::read), whose message never
+    /// repeats the URL's query parameters (they may hold a password).
+    pub const CONNECTION_URL: ConfigKey = ConfigKey::new("connection.url", String, None, High, "JDBC connection URL: jdbc:postgresql://host:port/db, jdbc:mariadb://host:port/db or jdbc:mysql://host:port/db.");
+    /// `connection.username` (required): the user of the JDBC sinks.
+    pub const CONNECTION_USERNAME: ConfigKey =
+        ConfigKey::new("connection.username", String, None, High, "Database user.");
+    /// `connection.user` (required): the user of Confluent's JDBC source.
+    pub const CONNECTION_USER: ConfigKey =
+        ConfigKey::new("connection.user", String, None, High, "Database user.");
+    /// `connection.password` (a secret: never logged or shown; default empty).
+    pub const CONNECTION_PASSWORD: ConfigKey = ConfigKey::new(
+        "connection.password",
+        Password,
+        Some(""),
+        High,
+        "Database password.",
+    );
+}
+
+/// Where and as whom a JDBC-style connector connects, read from its
+/// `connection.*` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// `connection.url`, parsed.
+    pub url: ConnectionUrl,
+    /// The database user.
+    pub user: String,
+    /// The key that names the user (`connection.username`, `connection.user`),
+    /// for messages.
+    pub user_key: &'static str,
+    /// `connection.password` (empty when not given).
+    pub password: Secret,
+}
+
+impl Connection {
+    /// Reads the URL, user and password through their declarations
+    /// (normally [`keys`]). A URL of the wrong form is recorded on `url`
+    /// as `Invalid value <url without its query> for configuration
+    /// connection.url: <what is wrong and the accepted forms>`; a missing
+    /// URL or user is recorded by the reader. The password is taken as
+    /// given (not trimmed). On errors the value returned is a placeholder.
+    pub fn read(
+        r: &mut ConfigReader<'_>,
+        url: &ConfigKey,
+        user: &ConfigKey,
+        password: &ConfigKey,
+    ) -> Connection {
+        let given = r.string(url);
+        let parsed = match parse_url(&given) {
+            Ok(u) => Some(u),
+            Err(_) if given.is_empty() => None,
+            Err(rule) => {
+                let shown = given.split('?').next().unwrap_or("");
+                r.fail(
+                    url.name,
+                    format!(
+                        "Invalid value {shown} for configuration {}: {rule}",
+                        url.name
+                    ),
+                );
+                None
+            }
+        };
+        r.check(password);
+        Connection {
+            url: parsed.unwrap_or(ConnectionUrl {
+                dialect: Dialect::Postgres,
+                host: String::new(),
+                port: 0,
+                database: String::new(),
+            }),
+            user: r.string(user),
+            user_key: user.name,
+            password: Secret::new(r.raw().get(password.name).cloned().unwrap_or_default()),
+        }
+    }
+
+    /// Who connects where, for `pg::connect` and `my::connect`.
+    pub fn login(&self) -> Login<'_> {
+        Login {
+            url: &self.url,
+            user: &self.user,
+            user_key: self.user_key,
+            password: &self.password,
+        }
+    }
+}
 
 /// The database family named by `connection.url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +256,57 @@ impl DbError {
     }
 }
 
+/// A started JDBC-style sink task: its configuration and its connection to
+/// the database, held the same way by the JDBC sink and the materializing
+/// sink. The connection is opened when the task starts (so that a bad URL,
+/// an unknown database or rejected credentials fail the start, naming the
+/// key to fix) and reopened by the next write after a failed one (see
+/// [`write_reconnecting`](crate::sink::write_reconnecting)).
+#[derive(Debug)]
+pub struct SinkConnection<C, W> {
+    /// The task's configuration.
+    pub cfg: C,
+    writer: Option<W>,
+}
+
+impl<C: crate::TypedConfig, W> SinkConnection<C, W> {
+    /// Reads `config` (every broken rule as the caller's configuration
+    /// error) and connects with `connect`.
+    pub async fn start<E: From<crate::ConfigErrors>>(
+        config: &crate::RawConfig,
+        connect: impl AsyncFnOnce(&C) -> Result<W, E>,
+    ) -> Result<Self, E> {
+        let cfg = C::from_raw(config)?;
+        let writer = connect(&cfg).await?;
+        Ok(SinkConnection {
+            cfg,
+            writer: Some(writer),
+        })
+    }
+
+    /// Runs `write` on the connection, first reconnecting with `connect`
+    /// when the previous write failed; a failed write drops the connection
+    /// and its error is returned unchanged.
+    pub async fn write<E>(
+        &mut self,
+        connect: impl AsyncFnOnce(&C) -> Result<W, E>,
+        write: impl AsyncFnOnce(&C, &mut W) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let cfg = &self.cfg;
+        crate::sink::write_reconnecting(
+            &mut self.writer,
+            async || connect(cfg).await,
+            async |w: &mut W| write(cfg, w).await,
+        )
+        .await
+    }
+
+    /// The open connection, if any (to close it when the task stops).
+    pub fn into_writer(self) -> Option<W> {
+        self.writer
+    }
+}
+
 /// Who connects where: the parsed URL, the user (and the key that names it,
 /// for messages) and the password.
 #[derive(Debug, Clone, Copy)]
@@ -168,6 +321,8 @@ pub struct Login<'a> {
     pub password: &'a Secret,
 }
 
+// Used by the driver modules (`pg`, `my`), compiled with their features only.
+#[cfg_attr(not(any(feature = "postgres", feature = "mariadb")), allow(dead_code))]
 impl Login<'_> {
     fn address(&self) -> String {
         format!("{}:{}", self.url.host, self.url.port)
@@ -350,6 +505,101 @@ mod tests {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
         assert_eq!(format!("{:?}", Secret::new("pw")), "[hidden]");
+    }
+
+    #[test]
+    fn connection_keys_are_read_and_the_url_query_never_shown() {
+        use crate::config::{ConfigErrors, RawConfig};
+        let read = |pairs: &[(&str, &str)]| -> Result<Connection, ConfigErrors> {
+            let raw: RawConfig = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let mut r = ConfigReader::new(&raw);
+            let c = Connection::read(
+                &mut r,
+                &keys::CONNECTION_URL,
+                &keys::CONNECTION_USER,
+                &keys::CONNECTION_PASSWORD,
+            );
+            r.finish(c)
+        };
+        let c = read(&[
+            ("connection.url", "jdbc:mysql://h:3307/d"),
+            ("connection.user", "u"),
+            ("connection.password", " pw "),
+        ])
+        .unwrap();
+        assert_eq!((c.url.dialect, c.url.port), (Dialect::MariaDb, 3307));
+        assert_eq!((c.user.as_str(), c.password.expose()), ("u", " pw "));
+        assert_eq!(c.login().user_key, "connection.user");
+        let e = read(&[]).unwrap_err();
+        assert!(
+            e.names("connection.url") && e.names("connection.user"),
+            "{e}"
+        );
+        let e = read(&[
+            ("connection.url", "postgresql://h/d?password=s3cret"),
+            ("connection.user", "u"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert!(e.names("connection.url"));
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "Invalid value postgresql://h/d for configuration connection.url: unsupported URL"
+            ) && msg.contains("jdbc:postgresql://")
+                && !msg.contains("s3cret"),
+            "{msg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sink_connection_reads_connects_and_reconnects_after_a_failed_write() {
+        use crate::config::{ConfigErrors, RawConfig, TypedConfig};
+        use std::cell::Cell;
+
+        struct Cfg(String);
+        impl TypedConfig for Cfg {
+            const KEYS: &'static [ConfigKey] = &[keys::CONNECTION_URL];
+            fn read(r: &mut ConfigReader<'_>) -> Cfg {
+                Cfg(r.string(&keys::CONNECTION_URL))
+            }
+        }
+        #[derive(Debug)]
+        enum E {
+            Config(ConfigErrors),
+            Write,
+        }
+        impl From<ConfigErrors> for E {
+            fn from(e: ConfigErrors) -> E {
+                E::Config(e)
+            }
+        }
+        let opened = Cell::new(0);
+        let connect = async |c: &Cfg| {
+            assert_eq!(c.0, "u");
+            opened.set(opened.get() + 1);
+            Ok::<_, E>(opened.get())
+        };
+        let none = RawConfig::new();
+        match SinkConnection::<Cfg, i32>::start(&none, connect).await {
+            Err(E::Config(e)) => assert!(e.names("connection.url"), "{e}"),
+            other => panic!("{:?}", other.map(|c| c.into_writer())),
+        }
+        assert_eq!(opened.get(), 0);
+        let raw: RawConfig = [("connection.url".to_owned(), "u".to_owned())].into();
+        let mut c = SinkConnection::start(&raw, connect).await.unwrap();
+        let failed = c.write(connect, async |_, _: &mut i32| Err(E::Write)).await;
+        assert!(matches!(failed, Err(E::Write)));
+        c.write(connect, async |cfg, w: &mut i32| {
+            assert_eq!((cfg.0.as_str(), *w), ("u", 2));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!((opened.get(), c.into_writer()), (2, Some(2)));
     }
 
     #[test]

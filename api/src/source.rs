@@ -16,13 +16,6 @@ pub fn server_partition(topic_prefix: &str) -> Partition {
     p
 }
 
-/// The first `(dotted key, rule)` problem of a config parse as a
-/// configuration error (the full list is reported by `validate`).
-pub fn first_config_error(errors: Vec<(String, String)>) -> ConnectError {
-    let (key, message) = errors.into_iter().next().unwrap_or_default();
-    ConnectError::config(key, message)
-}
-
 /// One `poll` over a reader channel: the next batch, or an empty batch after
 /// `wait` without one. A reader error is returned as the task's error; a
 /// closed channel (the reader ended without reporting) is fatal and names

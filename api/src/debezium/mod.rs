@@ -13,6 +13,8 @@
 //! - [`transaction`]: transaction metadata (`provide.transaction.metadata`):
 //!   the `transaction` block of change events and the BEGIN / END records.
 //! - [`heartbeat`]: the records of the heartbeat topic.
+//! - [`options`]: the options every source reads alike
+//!   (`skipped.operations`, `message.key.columns`).
 //!
 //! Contract: a connector that builds its events only through this module
 //! emits Debezium's field order, optional flags, schema names, versions and
@@ -21,6 +23,7 @@
 
 pub mod envelope;
 pub mod heartbeat;
+pub mod options;
 pub mod source;
 pub mod transaction;
 

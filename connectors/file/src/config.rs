@@ -1,20 +1,35 @@
-//! Typed configuration of the FileStream connectors, parsed from the flat
-//! Kafka Connect map with errors that name the dotted key, and the
-//! [`ConfigDef`]s the REST API publishes.
+//! Typed configuration of the FileStream connectors, read from the flat
+//! Kafka Connect map through their declared keys ([`source_keys`],
+//! [`sink_keys`]), whose lists are the [`ConfigDef`](velocity_api::ConfigDef)s
+//! the REST API publishes. Every error names its dotted key.
 
-use velocity_api::config::ConfigExt;
-use velocity_api::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
+use velocity_api::config::{ConfigReader, TypedConfig};
+use velocity_api::ConfigKey;
 
-use crate::error::FileError;
+/// The keys of FileStreamSource, each declared once.
+pub mod source_keys {
+    use super::single_topic;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
 
-/// `file`: the file to read (source) or append to (sink).
-pub const FILE_CONFIG: &str = "file";
-/// `topic`: the single topic the source publishes to.
-pub const TOPIC_CONFIG: &str = "topic";
-/// `batch.size`: the most lines one `poll` returns.
-pub const TASK_BATCH_SIZE_CONFIG: &str = "batch.size";
-/// Kafka's default `batch.size`.
-pub const DEFAULT_TASK_BATCH_SIZE: usize = 2000;
+    velocity_api::config_keys! {
+        /// `file`: the file to tail (required).
+        FILE = ConfigKey::new("file", String, None, High, "Source filename. Velocity requires it (Kafka would read standard input when it is absent).");
+        /// `topic`: the single topic the source publishes to (required).
+        TOPIC = ConfigKey::new("topic", String, None, High, "The topic to publish data to").validate_with(single_topic);
+        /// `batch.size`: the most lines one `poll` returns (default 2000, Kafka's).
+        BATCH_SIZE = ConfigKey::new("batch.size", Int, Some("2000"), Low, "The maximum number of records the Source task can read from file one time").at_least(1);
+    }
+}
+
+/// The keys of FileStreamSink (`topics`/`topics.regex` belong to the runtime).
+pub mod sink_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `file`: the file to append to (required).
+        FILE = ConfigKey::new("file", String, None, High, "Destination filename. Velocity requires it (Kafka would write to standard output when it is absent).");
+    }
+}
 
 /// Configuration of FileStreamSource and its task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,60 +42,28 @@ pub struct FileSourceConfig {
     pub batch_size: usize,
 }
 
-impl FileSourceConfig {
-    /// Parses and checks `config`; the first problem is returned.
-    pub fn from_raw(config: &RawConfig) -> Result<FileSourceConfig, FileError> {
-        Ok(FileSourceConfig {
-            file: required(config, FILE_CONFIG)?,
-            topic: topic(config)?,
-            batch_size: batch_size(config)?,
-        })
-    }
+impl TypedConfig for FileSourceConfig {
+    const KEYS: &'static [ConfigKey] = source_keys::KEYS;
 
-    /// Every problem in `config` as `(dotted key, message)`, each key checked
-    /// on its own; empty when valid.
-    pub fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        [
-            required(config, FILE_CONFIG).err(),
-            topic(config).err(),
-            batch_size(config).err(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(|e| match e {
-            FileError::Config { key, message } => Some((key.to_owned(), message)),
-            _ => None,
-        })
-        .collect()
+    fn read(r: &mut ConfigReader<'_>) -> FileSourceConfig {
+        FileSourceConfig {
+            file: r.string(&source_keys::FILE),
+            topic: r.string(&source_keys::TOPIC),
+            batch_size: r.int(&source_keys::BATCH_SIZE),
+        }
     }
 }
 
-fn topic(config: &RawConfig) -> Result<String, FileError> {
-    let topic = required(config, TOPIC_CONFIG)?;
+/// Rejects a `topic` list: the source publishes to exactly one topic.
+fn single_topic(topic: &str) -> Result<(), String> {
     if topic.contains(',') {
-        return Err(FileError::Config {
-            key: TOPIC_CONFIG,
-            message:
-                "FileStreamSourceConnector should only have a single topic when used as a source."
-                    .into(),
-        });
-    }
-    Ok(topic)
-}
-
-fn batch_size(config: &RawConfig) -> Result<usize, FileError> {
-    config
-        .int_or(
-            TASK_BATCH_SIZE_CONFIG,
-            DEFAULT_TASK_BATCH_SIZE as i64,
-            1,
-            i64::from(i32::MAX),
+        Err(
+            "FileStreamSourceConnector should only have a single topic when used as a source."
+                .into(),
         )
-        .map(|n| n as usize)
-        .map_err(|e| FileError::Config {
-            key: TASK_BATCH_SIZE_CONFIG,
-            message: config_message(e),
-        })
+    } else {
+        Ok(())
+    }
 }
 
 /// Configuration of FileStreamSink and its task.
@@ -91,84 +74,20 @@ pub struct FileSinkConfig {
     pub file: String,
 }
 
-impl FileSinkConfig {
-    /// Parses and checks `config`.
-    pub fn from_raw(config: &RawConfig) -> Result<FileSinkConfig, FileError> {
-        Ok(FileSinkConfig {
-            file: required(config, FILE_CONFIG)?,
-        })
-    }
+impl TypedConfig for FileSinkConfig {
+    const KEYS: &'static [ConfigKey] = sink_keys::KEYS;
 
-    /// Every problem in `config` as `(dotted key, message)`; empty when valid.
-    pub fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        match FileSinkConfig::from_raw(config) {
-            Ok(_) => Vec::new(),
-            Err(FileError::Config { key, message }) => vec![(key.to_owned(), message)],
-            Err(_) => Vec::new(),
+    fn read(r: &mut ConfigReader<'_>) -> FileSinkConfig {
+        FileSinkConfig {
+            file: r.string(&sink_keys::FILE),
         }
-    }
-}
-
-/// The keys of FileStreamSource.
-pub fn source_config_def() -> ConfigDef {
-    ConfigDef::new(vec![
-        ConfigKey::new(
-            FILE_CONFIG,
-            ConfigType::String,
-            None,
-            Importance::High,
-            "Source filename. Velocity requires it (Kafka would read standard input when it is absent).",
-        ),
-        ConfigKey::new(
-            TOPIC_CONFIG,
-            ConfigType::String,
-            None,
-            Importance::High,
-            "The topic to publish data to",
-        ),
-        ConfigKey::new(
-            TASK_BATCH_SIZE_CONFIG,
-            ConfigType::Int,
-            Some("2000"),
-            Importance::Low,
-            "The maximum number of records the Source task can read from file one time",
-        ),
-    ])
-}
-
-/// The keys of FileStreamSink (`topics`/`topics.regex` belong to the runtime).
-pub fn sink_config_def() -> ConfigDef {
-    ConfigDef::new(vec![ConfigKey::new(
-        FILE_CONFIG,
-        ConfigType::String,
-        None,
-        Importance::High,
-        "Destination filename. Velocity requires it (Kafka would write to standard output when it is absent).",
-    )])
-}
-
-fn required(config: &RawConfig, key: &'static str) -> Result<String, FileError> {
-    config
-        .opt_str(key)
-        .map(str::to_owned)
-        .ok_or_else(|| FileError::Config {
-            key,
-            message: format!(
-                "Missing required configuration \"{key}\" which has no default value."
-            ),
-        })
-}
-
-fn config_message(e: velocity_api::ConnectError) -> String {
-    match e {
-        velocity_api::ConnectError::Config { message, .. } => message,
-        other => other.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::RawConfig;
 
     fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
         pairs
@@ -208,8 +127,13 @@ mod tests {
             keys(&[("topic", "a"), ("batch.size", "x")]),
             vec!["file", "batch.size"]
         );
+        assert_eq!(
+            keys(&[("file", "f"), ("topic", "a"), ("batch.size", "2147483648")]),
+            vec!["batch.size"]
+        );
         assert!(keys(&[("file", "f"), ("topic", "a")]).is_empty());
         let e = FileSourceConfig::from_raw(&cfg(&[("file", "f"), ("topic", "a,b")])).unwrap_err();
+        assert!(e.names("topic"));
         assert!(e.to_string().contains("single topic"), "{e}");
     }
 
@@ -226,7 +150,7 @@ mod tests {
 
     #[test]
     fn defs_list_the_keys() {
-        assert!(source_config_def().key("batch.size").is_some());
-        assert!(sink_config_def().key("file").unwrap().required());
+        assert!(FileSourceConfig::config_def().key("batch.size").is_some());
+        assert!(FileSinkConfig::config_def().key("file").unwrap().required());
     }
 }

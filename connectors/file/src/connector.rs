@@ -3,7 +3,9 @@
 //! stream).
 
 use async_trait::async_trait;
-use velocity_api::{ConnectError, Connector, RawConfig, Result, SinkConnector, SourceConnector};
+use velocity_api::{
+    ConnectError, Connector, RawConfig, Result, SinkConnector, SourceConnector, TypedConfig,
+};
 
 use crate::config::{FileSinkConfig, FileSourceConfig};
 

@@ -4,19 +4,14 @@
 
 use std::io;
 
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 /// What can go wrong in the FileStream connectors.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// A configuration key is missing or invalid; `key` is the dotted key.
-    #[error("Invalid value for configuration {key}: {message}")]
-    Config {
-        /// The dotted configuration key (`file`, `topic`, `batch.size`).
-        key: &'static str,
-        /// The rule that was broken and how to fix it.
-        message: String,
-    },
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// The file could not be opened or created.
     #[error("Couldn't find or create file '{path}' for {task}: {source}")]
     Open {
@@ -67,7 +62,7 @@ impl FileError {
                 _ => ErrorKind::Fatal,
             },
             FileError::Worker(_) => ErrorKind::Retriable,
-            FileError::Config { .. } | FileError::BadOffset { .. } | FileError::NotStarted(_) => {
+            FileError::Config(_) | FileError::BadOffset { .. } | FileError::NotStarted(_) => {
                 ErrorKind::Fatal
             }
         }
@@ -77,7 +72,7 @@ impl FileError {
 impl From<FileError> for ConnectError {
     fn from(e: FileError) -> ConnectError {
         match e {
-            FileError::Config { key, message } => ConnectError::config(key, message),
+            FileError::Config(e) => e.into(),
             other => ConnectError::from_error(other.kind(), other),
         }
     }
@@ -89,11 +84,7 @@ mod tests {
 
     #[test]
     fn config_errors_keep_the_key() {
-        let e: ConnectError = FileError::Config {
-            key: "topic",
-            message: "x".into(),
-        }
-        .into();
+        let e: ConnectError = FileError::Config(ConfigErrors::one("topic", "x")).into();
         assert!(matches!(e, ConnectError::Config { ref key, .. } if key == "topic"));
     }
 

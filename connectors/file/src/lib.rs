@@ -31,7 +31,7 @@ pub fn source_plugin() -> PluginDesc {
         class: SOURCE_CLASS,
         aliases: &["FileStreamSource", "FileStreamSourceConnector"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::source_config_def,
+        config_def: <FileSourceConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Source {
             connector: || Box::new(FileStreamSourceConnector::default()),
             task: || Box::new(FileStreamSourceTask::default()),
@@ -46,7 +46,7 @@ pub fn sink_plugin() -> PluginDesc {
         class: SINK_CLASS,
         aliases: &["FileStreamSink", "FileStreamSinkConnector"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::sink_config_def,
+        config_def: <FileSinkConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Sink {
             connector: || Box::new(FileStreamSinkConnector::default()),
             task: || Box::new(FileStreamSinkTask::default()),

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use velocity_api::text::connect_to_string;
 use velocity_api::{
     ConnectRecord, Offset, Partition, RawConfig, Result, Schema, SchemaRef, SinkRecord, SinkTask,
-    SourceRecord, SourceTask, TaskContext, Value,
+    SourceRecord, SourceTask, TaskContext, TypedConfig, Value,
 };
 
 use crate::config::{FileSinkConfig, FileSourceConfig};

@@ -1,109 +1,116 @@
-//! Typed configuration of the JDBC source, parsed from the flat Kafka
-//! Connect map with the keys, defaults and rules of Confluent's
-//! `io.confluent.connect.jdbc.JdbcSourceConnector`, plus Velocity's own
-//! `hash` mode and `velocity.*` keys, and the [`ConfigDef`] the REST API
-//! publishes.
+//! Typed configuration of the JDBC source, read from the flat Kafka
+//! Connect map through its declared keys ([`keys`]: the keys, defaults and
+//! rules of Confluent's `io.confluent.connect.jdbc.JdbcSourceConnector`,
+//! plus Velocity's own `hash` mode and `velocity.*` keys), whose list is the
+//! [`ConfigDef`](velocity_api::ConfigDef) the REST API publishes.
 //!
-//! [`SourceConfig::validate`] reports every broken `(key, rule)` once, each
-//! message naming the key and the fix; [`SourceConfig::from_raw`] fails on
-//! the first of them.
+//! [`TypedConfig::validate`] reports every offending key once, each message
+//! naming the key and the fix; [`TypedConfig::from_raw`] fails with all of
+//! them. Neither contacts the database.
 
 use std::time::Duration;
 
-use velocity_api::config::ConfigExt;
-use velocity_api::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
+use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::jdbc::Connection;
+use velocity_api::{config_choice, ConfigKey};
 
-use crate::error::SourceError;
-
+pub use keys::*;
 pub use velocity_api::jdbc::{ConnectionUrl, Dialect, Secret};
 
-/// `connection.url`: `jdbc:postgresql://host[:port]/db`, `jdbc:mariadb://…` or `jdbc:mysql://…`.
-pub const CONNECTION_URL: &str = "connection.url";
-/// `connection.user`.
-pub const CONNECTION_USER: &str = "connection.user";
-/// `connection.password` (a secret: never logged or shown).
-pub const CONNECTION_PASSWORD: &str = "connection.password";
-/// `connection.attempts`: connection attempts before giving up (default 3).
-pub const CONNECTION_ATTEMPTS: &str = "connection.attempts";
-/// `connection.backoff.ms`: wait between connection attempts (default 10000).
-pub const CONNECTION_BACKOFF_MS: &str = "connection.backoff.ms";
-/// `mode`: `bulk`, `incrementing`, `timestamp`, `timestamp+incrementing` or `hash`.
-pub const MODE: &str = "mode";
-/// `incrementing.column.name`: the strictly incrementing column.
-pub const INCREMENTING_COLUMN: &str = "incrementing.column.name";
-/// `timestamp.column.name`: timestamp columns, combined with COALESCE.
-pub const TIMESTAMP_COLUMN: &str = "timestamp.column.name";
-/// `timestamp.initial`: epoch millis to start from when there is no offset (-1: now).
-pub const TIMESTAMP_INITIAL: &str = "timestamp.initial";
-/// `validate.non.null`: fail when an incrementing/timestamp column is nullable (default true).
-pub const VALIDATE_NON_NULL: &str = "validate.non.null";
-/// `timestamp.delay.interval.ms`: only rows older than now minus this are read (default 0).
-pub const TIMESTAMP_DELAY: &str = "timestamp.delay.interval.ms";
-/// `poll.interval.ms`: how often each table is polled (default 5000).
-pub const POLL_INTERVAL: &str = "poll.interval.ms";
-/// `batch.max.rows`: most rows read per query (default 100).
-pub const BATCH_MAX_ROWS: &str = "batch.max.rows";
-/// `table.whitelist`: tables to copy (Confluent's older name of `table.include.list`).
-pub const TABLE_WHITELIST: &str = "table.whitelist";
-/// `table.include.list`: tables to copy.
-pub const TABLE_INCLUDE: &str = "table.include.list";
-/// `table.blacklist`: tables not to copy (older name of `table.exclude.list`).
-pub const TABLE_BLACKLIST: &str = "table.blacklist";
-/// `table.exclude.list`: tables not to copy.
-pub const TABLE_EXCLUDE: &str = "table.exclude.list";
-/// `table.types`: `TABLE` (default) and/or `VIEW`.
-pub const TABLE_TYPES: &str = "table.types";
-/// `schema.pattern`: PostgreSQL schema to list tables from (default: every non-system schema).
-pub const SCHEMA_PATTERN: &str = "schema.pattern";
-/// `table.poll.interval.ms`: accepted for compatibility; tables are listed when the connector starts.
-pub const TABLE_POLL_INTERVAL: &str = "table.poll.interval.ms";
-/// `query`: one custom query instead of tables; `topic.prefix` is then the topic.
-pub const QUERY: &str = "query";
-/// `topic.prefix`: prefix of the table topics, or the topic of `query`.
-pub const TOPIC_PREFIX: &str = "topic.prefix";
-/// `db.timezone`: zone of timestamps without zone (only UTC is supported).
-pub const DB_TIMEZONE: &str = "db.timezone";
-/// `quote.sql.identifiers`: `always` (default) or `never`.
-pub const QUOTE_IDENTIFIERS: &str = "quote.sql.identifiers";
-/// `velocity.output.format`: `connect` (Confluent's plain row, default) or `debezium`.
-pub const OUTPUT_FORMAT: &str = "velocity.output.format";
-/// `velocity.hash.state.table`: where `hash` mode keeps its per-row state.
-pub const HASH_STATE_TABLE: &str = "velocity.hash.state.table";
 /// Internal task key: the tables assigned to a task, `;`-separated fully
-/// qualified names (Confluent's task key `tables`).
+/// qualified names (Confluent's task key `tables`; not a user key).
 pub const TASK_TABLES: &str = "tables";
 
 /// Default of [`HASH_STATE_TABLE`].
 pub const DEFAULT_HASH_STATE_TABLE: &str = "velocity_jdbc_source_hash_state";
 
-/// How a table is polled (Confluent's `mode`, plus `hash`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// The whole table every poll.
-    Bulk,
-    /// Rows whose incrementing column is above the offset.
-    Incrementing,
-    /// Rows whose timestamp is above the offset and below now minus the delay.
-    Timestamp,
-    /// Timestamp, with the incrementing column breaking ties.
-    TimestampIncrementing,
-    /// The whole table every poll, diffed by primary key against the last
-    /// acknowledged state: creates, updates and deletes.
-    Hash,
+/// The source's keys, each declared once (name, type, default, rule, docs);
+/// `tasks.max`, converters and transforms belong to the runtime.
+pub mod keys {
+    use super::{
+        check_hash_state_table, check_table_types, check_timestamp_initial, check_timezone,
+        check_topic_prefix, Mode, OutputFormat, Quote, DEFAULT_HASH_STATE_TABLE,
+    };
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+    use velocity_api::jdbc::keys as jdbc;
+
+    /// The largest value of the millisecond and count keys (Confluent's INT range).
+    const MAX: i64 = i32::MAX as i64;
+
+    velocity_api::config_keys! {
+        /// `connection.url`: `jdbc:postgresql://host[:port]/db`, `jdbc:mariadb://…` or `jdbc:mysql://…`.
+        CONNECTION_URL = jdbc::CONNECTION_URL;
+        /// `connection.user`.
+        CONNECTION_USER = jdbc::CONNECTION_USER;
+        /// `connection.password` (a secret: never logged or shown).
+        CONNECTION_PASSWORD = jdbc::CONNECTION_PASSWORD;
+        /// `connection.attempts`: connection attempts before giving up (default 3).
+        CONNECTION_ATTEMPTS = ConfigKey::new("connection.attempts", Int, Some("3"), Low, "Connection attempts before the task fails (retriably).").at_least(1);
+        /// `connection.backoff.ms`: wait between connection attempts (default 10000).
+        CONNECTION_BACKOFF_MS = ConfigKey::new("connection.backoff.ms", Long, Some("10000"), Low, "Wait between connection attempts, in milliseconds.").range(0, MAX);
+        /// `mode`: `bulk`, `incrementing`, `timestamp`, `timestamp+incrementing` or `hash`.
+        MODE = ConfigKey::new("mode", String, None, High, "bulk, incrementing, timestamp, timestamp+incrementing, or Velocity's hash (diff by primary key: creates, updates and deletes).").one_of(Mode::NAMES);
+        /// `incrementing.column.name`: the strictly incrementing column.
+        INCREMENTING_COLUMN = ConfigKey::new("incrementing.column.name", String, Some(""), Medium, "The strictly incrementing column (incrementing and timestamp+incrementing modes).");
+        /// `timestamp.column.name`: timestamp columns, combined with COALESCE.
+        TIMESTAMP_COLUMN = ConfigKey::new("timestamp.column.name", List, Some(""), Medium, "Timestamp column(s), combined with COALESCE (timestamp modes).");
+        /// `timestamp.initial`: epoch millis to start from when there is no offset (-1: now).
+        TIMESTAMP_INITIAL = ConfigKey::new("timestamp.initial", Long, Some(""), Low, "Epoch milliseconds to start from when there is no stored offset; -1 for now. Default: everything.").validate_with(check_timestamp_initial);
+        /// `validate.non.null`: fail when an incrementing/timestamp column is nullable (default true).
+        VALIDATE_NON_NULL = ConfigKey::new("validate.non.null", Boolean, Some("true"), Low, "Fail when the incrementing or timestamp column is nullable.");
+        /// `timestamp.delay.interval.ms`: only rows older than now minus this are read (default 0).
+        TIMESTAMP_DELAY = ConfigKey::new("timestamp.delay.interval.ms", Long, Some("0"), High, "Only rows whose timestamp is older than now minus this are read, so transactions committed late are not missed.").range(0, MAX);
+        /// `poll.interval.ms`: how often each table is polled (default 5000).
+        POLL_INTERVAL = ConfigKey::new("poll.interval.ms", Int, Some("5000"), High, "How often each table is polled, in milliseconds.").at_least(1);
+        /// `batch.max.rows`: most rows read per query (default 100).
+        BATCH_MAX_ROWS = ConfigKey::new("batch.max.rows", Int, Some("100"), Low, "Most rows read per query; a full batch polls the table again at once.").at_least(1);
+        /// `table.whitelist`: tables to copy (Confluent's older name of `table.include.list`).
+        TABLE_WHITELIST = ConfigKey::new("table.whitelist", List, Some(""), Medium, "Tables to copy (table, schema.table or db.schema.table); older name of table.include.list.");
+        /// `table.include.list`: tables to copy.
+        TABLE_INCLUDE = ConfigKey::new("table.include.list", List, Some(""), Medium, "Tables to copy (table, schema.table or db.schema.table).");
+        /// `table.blacklist`: tables not to copy (older name of `table.exclude.list`).
+        TABLE_BLACKLIST = ConfigKey::new("table.blacklist", List, Some(""), Medium, "Tables not to copy; older name of table.exclude.list.");
+        /// `table.exclude.list`: tables not to copy.
+        TABLE_EXCLUDE = ConfigKey::new("table.exclude.list", List, Some(""), Medium, "Tables not to copy.");
+        /// `table.types`: `TABLE` (default) and/or `VIEW`.
+        TABLE_TYPES = ConfigKey::new("table.types", List, Some("TABLE"), Low, "TABLE and/or VIEW.").validate_with(check_table_types);
+        /// `schema.pattern`: PostgreSQL schema to list tables from (default: every non-system schema).
+        SCHEMA_PATTERN = ConfigKey::new("schema.pattern", String, Some(""), Medium, "PostgreSQL: the schema to list tables from (default: every non-system schema).");
+        /// `table.poll.interval.ms`: accepted for compatibility; tables are listed when the connector starts.
+        TABLE_POLL_INTERVAL = ConfigKey::new("table.poll.interval.ms", Long, Some("60000"), Low, "Accepted for compatibility; tables are listed when the connector starts (restart it to pick up new tables).").range(0, MAX);
+        /// `query`: one custom query instead of tables; `topic.prefix` is then the topic.
+        QUERY = ConfigKey::new("query", String, Some(""), Medium, "A custom query polled instead of tables; topic.prefix is then the full topic name.");
+        /// `topic.prefix`: prefix of the table topics, or the topic of `query`.
+        TOPIC_PREFIX = ConfigKey::new("topic.prefix", String, None, High, "Prefix of the table topics (prefix + table name), or the topic of query.").validate_with(check_topic_prefix);
+        /// `db.timezone`: zone of timestamps without zone (only UTC is supported).
+        DB_TIMEZONE = ConfigKey::new("db.timezone", String, Some("UTC"), Medium, "Zone of timestamps without zone; only UTC is supported.").validate_with(check_timezone);
+        /// `quote.sql.identifiers`: `always` (default) or `never`.
+        QUOTE_IDENTIFIERS = ConfigKey::new("quote.sql.identifiers", String, Some("always"), Medium, "always or never quote table and column names.").one_of(Quote::NAMES);
+        /// `velocity.output.format`: `connect` (Confluent's plain row, default) or `debezium`.
+        OUTPUT_FORMAT = ConfigKey::new("velocity.output.format", String, Some("connect"), Medium, "connect (Confluent's: value = row, key null) or debezium (key = primary key, value = Debezium envelope with before/after/source/op).").one_of(OutputFormat::NAMES);
+        /// `velocity.hash.state.table`: where `hash` mode keeps its per-row state.
+        HASH_STATE_TABLE = ConfigKey::new("velocity.hash.state.table", String, Some(DEFAULT_HASH_STATE_TABLE), Low, "hash mode: the table in the source database holding the last acknowledged hash of every row (created when missing).").validate_with(check_hash_state_table);
+    }
+}
+
+config_choice! {
+    /// How a table is polled (Confluent's `mode`, plus `hash`).
+    pub enum Mode {
+        /// The whole table every poll.
+        Bulk = "bulk",
+        /// Rows whose incrementing column is above the offset.
+        Incrementing = "incrementing",
+        /// Rows whose timestamp is above the offset and below now minus the delay.
+        Timestamp = "timestamp",
+        /// Timestamp, with the incrementing column breaking ties.
+        TimestampIncrementing = "timestamp+incrementing",
+        /// The whole table every poll, diffed by primary key against the last
+        /// acknowledged state: creates, updates and deletes.
+        Hash = "hash",
+    }
 }
 
 impl Mode {
-    /// The configuration spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Bulk => "bulk",
-            Mode::Incrementing => "incrementing",
-            Mode::Timestamp => "timestamp",
-            Mode::TimestampIncrementing => "timestamp+incrementing",
-            Mode::Hash => "hash",
-        }
-    }
-
     /// True when the mode reads an incrementing column.
     pub fn uses_incrementing(self) -> bool {
         matches!(self, Mode::Incrementing | Mode::TimestampIncrementing)
@@ -115,24 +122,32 @@ impl Mode {
     }
 }
 
-/// The shape of the records (`velocity.output.format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// Confluent's: value = the row struct, key null.
-    Connect,
-    /// Debezium change events: key = primary key struct, value = envelope.
-    Debezium,
+config_choice! {
+    /// The shape of the records (`velocity.output.format`).
+    pub enum OutputFormat {
+        /// Confluent's: value = the row struct, key null.
+        Connect = "connect",
+        /// Debezium change events: key = primary key struct, value = envelope.
+        Debezium = "debezium",
+    }
+}
+
+config_choice! {
+    /// Whether table and column names are quoted (`quote.sql.identifiers`).
+    pub enum Quote {
+        /// Always quote.
+        Always = "always",
+        /// Never quote.
+        Never = "never",
+    }
 }
 
 /// Configuration of the JDBC source connector and its tasks.
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
-    /// Where to read.
-    pub url: ConnectionUrl,
-    /// Database user.
-    pub user: String,
-    /// Database password.
-    pub password: Secret,
+    /// Where to read, and as whom (`connection.url`, `connection.user`,
+    /// `connection.password`).
+    pub connection: Connection,
     /// `connection.attempts` (at least 1).
     pub attempts: u32,
     /// `connection.backoff.ms`.
@@ -175,305 +190,103 @@ pub struct SourceConfig {
     pub tables: Vec<String>,
 }
 
-fn err(key: &'static str, message: impl Into<String>) -> SourceError {
-    SourceError::Config {
-        key,
-        message: message.into(),
-    }
-}
+impl TypedConfig for SourceConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
 
-fn message_of(e: velocity_api::ConnectError) -> String {
-    match e {
-        velocity_api::ConnectError::Config { message, .. } => message,
-        other => other.to_string(),
-    }
-}
-
-const MODES: &[&str] = &[
-    "bulk",
-    "incrementing",
-    "timestamp",
-    "timestamp+incrementing",
-    "hash",
-];
-
-fn missing(key: &'static str) -> SourceError {
-    err(
-        key,
-        format!("Missing required configuration \"{key}\" which has no default value."),
-    )
-}
-
-fn valid_identifier_path(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-}
-
-impl SourceConfig {
-    /// Who connects where.
-    pub fn login(&self) -> velocity_api::jdbc::Login<'_> {
-        velocity_api::jdbc::Login {
-            url: &self.url,
-            user: &self.user,
-            user_key: CONNECTION_USER,
-            password: &self.password,
-        }
-    }
-
-    /// Parses and checks `config`; the first problem is returned.
-    pub fn from_raw(config: &RawConfig) -> Result<SourceConfig, SourceError> {
-        let def = config_def();
-        if let Some((key, message)) = Self::validate(config).into_iter().next() {
-            // every key reported is one of the ConfigDef's
-            let key = def.key(&key).map_or(MODE, |k| k.name);
-            return Err(err(key, message));
-        }
-        Self::build(config)
-    }
-
-    /// Every problem in `config` as `(dotted key, message)`, one per broken
-    /// rule: the [`config_def`] checks (required keys, types, allowed
-    /// values) and then [`SourceConfig::validate_extra`]. Empty when valid.
-    /// Never contacts the database.
-    pub fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        let mut out = config_def().validate(config);
-        out.extend(Self::validate_extra(config));
-        out
-    }
-
-    /// The rules beyond [`config_def`] (URL form, keys the mode needs,
-    /// ranges, conflicting keys, topic prefix characters, time zone),
-    /// as the connector's `validate` reports them.
-    /// Every message names its key.
-    pub fn validate_extra(config: &RawConfig) -> Vec<(String, String)> {
-        Self::check(config)
-            .into_iter()
-            .filter_map(|e| match e {
-                SourceError::Config { key, message } if message.contains(key) => {
-                    Some((key.to_owned(), message))
-                }
-                SourceError::Config { key, message } => Some((
-                    key.to_owned(),
-                    format!("Invalid value for configuration {key}: {message}"),
-                )),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn check(config: &RawConfig) -> Vec<SourceError> {
-        let mut errs = Vec::new();
-        match config.opt_str(CONNECTION_URL) {
-            None if config.contains_key(CONNECTION_URL) => errs.push(missing(CONNECTION_URL)),
-            None => {}
-            Some(u) => {
-                if let Err(m) = velocity_api::jdbc::parse_url(u) {
-                    errs.push(err(CONNECTION_URL, m));
-                }
+    fn read(r: &mut ConfigReader<'_>) -> SourceConfig {
+        let connection =
+            Connection::read(r, &CONNECTION_URL, &CONNECTION_USER, &CONNECTION_PASSWORD);
+        let mode: Mode = r.choice(&MODE);
+        let incrementing_column = r.opt_string(&INCREMENTING_COLUMN);
+        let timestamp_columns = r.list(&TIMESTAMP_COLUMN);
+        let query = r.opt_string(&QUERY);
+        if r.is_set(&MODE) && !r.has_error(MODE.name) {
+            if mode.uses_incrementing() && incrementing_column.is_none() {
+                r.fail(
+                    INCREMENTING_COLUMN.name,
+                    format!("mode={mode} needs {}: name the strictly incrementing (e.g. auto-increment id) column", INCREMENTING_COLUMN.name),
+                );
+            }
+            if mode.uses_timestamp() && timestamp_columns.is_empty() {
+                r.fail(
+                    TIMESTAMP_COLUMN.name,
+                    format!(
+                        "mode={mode} needs {}: name the timestamp column(s) updated on every write",
+                        TIMESTAMP_COLUMN.name
+                    ),
+                );
+            }
+            if mode == Mode::Hash && query.is_some() {
+                r.fail(
+                    QUERY.name,
+                    format!("mode=hash diffs tables by primary key and cannot poll a custom query: remove {} and list the tables in {}", QUERY.name, TABLE_INCLUDE.name),
+                );
             }
         }
-        if config.opt_str(CONNECTION_USER).is_none() && config.contains_key(CONNECTION_USER) {
-            errs.push(missing(CONNECTION_USER));
+        let mut include = r.list(&TABLE_WHITELIST);
+        include.extend(r.list(&TABLE_INCLUDE));
+        let mut exclude = r.list(&TABLE_BLACKLIST);
+        exclude.extend(r.list(&TABLE_EXCLUDE));
+        if !include.is_empty() && !exclude.is_empty() {
+            r.fail(
+                TABLE_EXCLUDE.name,
+                format!(
+                    "{} ({}) and {} ({}) cannot both be set: keep one of them",
+                    TABLE_INCLUDE.name,
+                    TABLE_WHITELIST.name,
+                    TABLE_EXCLUDE.name,
+                    TABLE_BLACKLIST.name
+                ),
+            );
         }
-        // absent or unknown modes are reported by the ConfigDef
-        let mode = config.enum_or(MODE, "", MODES).ok();
-        let inc = config.opt_str(INCREMENTING_COLUMN);
-        let ts = config.list(TIMESTAMP_COLUMN);
-        let query = config.opt_str(QUERY);
-        if let Some(mode) = mode.as_deref() {
-            if matches!(mode, "incrementing" | "timestamp+incrementing") && inc.is_none() {
-                errs.push(err(
-                    INCREMENTING_COLUMN,
-                    format!("mode={mode} needs {INCREMENTING_COLUMN}: name the strictly incrementing (e.g. auto-increment id) column"),
-                ));
-            }
-            if matches!(mode, "timestamp" | "timestamp+incrementing") && ts.is_empty() {
-                errs.push(err(
-                    TIMESTAMP_COLUMN,
-                    format!("mode={mode} needs {TIMESTAMP_COLUMN}: name the timestamp column(s) updated on every write"),
-                ));
-            }
-            if mode == "hash" && query.is_some() {
-                errs.push(err(
-                    QUERY,
-                    format!("mode=hash diffs tables by primary key and cannot poll a custom query: remove {QUERY} and list the tables in {TABLE_INCLUDE}"),
-                ));
-            }
+        if query.is_some() && !(include.is_empty() && exclude.is_empty()) {
+            r.fail(
+                QUERY.name,
+                format!(
+                    "{} replaces table copying: remove {}/{} (and their older names) or the query",
+                    QUERY.name, TABLE_INCLUDE.name, TABLE_EXCLUDE.name
+                ),
+            );
         }
-        for (key, min) in [
-            (CONNECTION_ATTEMPTS, 1),
-            (CONNECTION_BACKOFF_MS, 0),
-            (POLL_INTERVAL, 1),
-            (BATCH_MAX_ROWS, 1),
-            (TIMESTAMP_DELAY, 0),
-            (TABLE_POLL_INTERVAL, 0),
-        ] {
-            // non-numbers are reported by the ConfigDef
-            let parses = config
-                .opt_str(key)
-                .is_some_and(|v| v.parse::<i64>().is_ok());
-            if parses {
-                if let Err(e) = config.int_or(key, min, min, i64::from(i32::MAX)) {
-                    errs.push(err(key, message_of(e)));
-                }
-            }
-        }
-        if config
-            .opt_str(TIMESTAMP_INITIAL)
-            .is_some_and(|v| v.parse::<i64>().is_ok_and(|n| n < -1))
-        {
-            errs.push(err(
-                TIMESTAMP_INITIAL,
-                "Value must be -1 (now) or epoch milliseconds",
-            ));
-        }
-        let include =
-            !config.list(TABLE_WHITELIST).is_empty() || !config.list(TABLE_INCLUDE).is_empty();
-        let exclude =
-            !config.list(TABLE_BLACKLIST).is_empty() || !config.list(TABLE_EXCLUDE).is_empty();
-        if include && exclude {
-            errs.push(err(
-                TABLE_EXCLUDE,
-                format!("{TABLE_INCLUDE} ({TABLE_WHITELIST}) and {TABLE_EXCLUDE} ({TABLE_BLACKLIST}) cannot both be set: keep one of them"),
-            ));
-        }
-        if query.is_some() && (include || exclude) {
-            errs.push(err(
-                QUERY,
-                format!("{QUERY} replaces table copying: remove {TABLE_INCLUDE}/{TABLE_EXCLUDE} (and their older names) or the query"),
-            ));
-        }
-        for t in config.list(TABLE_TYPES) {
-            if !matches!(t.to_ascii_uppercase().as_str(), "TABLE" | "VIEW") {
-                errs.push(err(
-                    TABLE_TYPES,
-                    format!("table type '{t}' is not supported: use TABLE and/or VIEW"),
-                ));
-                break;
-            }
-        }
-        let bad_prefix = |p: &str| {
-            p.len() > 249
-                || !p
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        };
-        match config.opt_str(TOPIC_PREFIX) {
-            None if config.contains_key(TOPIC_PREFIX) => errs.push(missing(TOPIC_PREFIX)),
-            Some(p) if bad_prefix(p) => errs.push(err(
-                TOPIC_PREFIX,
-                format!("'{p}' is not a valid topic prefix: use at most 249 ASCII letters, digits, '.', '_' and '-'"),
-            )),
-            _ => {}
-        }
-        let tz = config.str_or(DB_TIMEZONE, "UTC");
-        if !matches!(
-            tz.to_ascii_uppercase().as_str(),
-            "UTC" | "Z" | "GMT" | "ETC/UTC" | "UCT"
-        ) {
-            errs.push(err(
-                DB_TIMEZONE,
-                format!("time zone '{tz}' is not supported: Velocity reads timestamps without zone as UTC; set {DB_TIMEZONE}=UTC"),
-            ));
-        }
-        let state = config.str_or(HASH_STATE_TABLE, DEFAULT_HASH_STATE_TABLE);
-        if !valid_identifier_path(state) {
-            errs.push(err(
-                HASH_STATE_TABLE,
-                format!("'{state}' is not a table name: use letters, digits and '_' (optionally schema.table)"),
-            ));
-        }
-        errs
-    }
-
-    fn build(config: &RawConfig) -> Result<SourceConfig, SourceError> {
-        let e = |key: &'static str| move |x| err(key, message_of(x));
-        let int = |key: &'static str, default: i64, min: i64| {
-            config
-                .int_or(key, default, min, i64::from(i32::MAX))
-                .map_err(e(key))
-        };
-        let mode = match config.enum_or(MODE, "", MODES).map_err(e(MODE))?.as_str() {
-            "bulk" => Mode::Bulk,
-            "incrementing" => Mode::Incrementing,
-            "timestamp" => Mode::Timestamp,
-            "timestamp+incrementing" => Mode::TimestampIncrementing,
-            _ => Mode::Hash,
-        };
-        let mut include = config.list(TABLE_WHITELIST);
-        include.extend(config.list(TABLE_INCLUDE));
-        let mut exclude = config.list(TABLE_BLACKLIST);
-        exclude.extend(config.list(TABLE_EXCLUDE));
-        let mut table_types: Vec<String> = config
-            .list(TABLE_TYPES)
+        let mut table_types: Vec<String> = r
+            .list(&TABLE_TYPES)
             .iter()
             .map(|t| t.to_ascii_uppercase())
             .collect();
         if table_types.is_empty() {
             table_types.push("TABLE".into());
         }
-        Ok(SourceConfig {
-            url: velocity_api::jdbc::parse_url(
-                config.req_str(CONNECTION_URL).map_err(e(CONNECTION_URL))?,
-            )
-            .map_err(|m| err(CONNECTION_URL, m))?,
-            user: config
-                .req_str(CONNECTION_USER)
-                .map_err(e(CONNECTION_USER))?
-                .to_owned(),
-            password: Secret::new(config.get(CONNECTION_PASSWORD).cloned().unwrap_or_default()),
-            attempts: int(CONNECTION_ATTEMPTS, 3, 1)? as u32,
-            backoff: Duration::from_millis(int(CONNECTION_BACKOFF_MS, 10_000, 0)? as u64),
+        SourceConfig {
+            connection,
+            attempts: r.int(&CONNECTION_ATTEMPTS),
+            backoff: r.millis(&CONNECTION_BACKOFF_MS),
             mode,
-            incrementing_column: mode
-                .uses_incrementing()
-                .then(|| config.opt_str(INCREMENTING_COLUMN).map(str::to_owned))
-                .flatten(),
+            incrementing_column: incrementing_column.filter(|_| mode.uses_incrementing()),
             timestamp_columns: if mode.uses_timestamp() {
-                config.list(TIMESTAMP_COLUMN)
+                timestamp_columns
             } else {
                 Vec::new()
             },
-            timestamp_initial: match config.opt_str(TIMESTAMP_INITIAL) {
-                None => None,
-                Some(_) => Some(
-                    config
-                        .int_or(TIMESTAMP_INITIAL, -1, -1, i64::MAX)
-                        .map_err(e(TIMESTAMP_INITIAL))?,
-                ),
+            timestamp_initial: if r.is_set(&TIMESTAMP_INITIAL) {
+                Some(r.int(&TIMESTAMP_INITIAL))
+            } else {
+                None
             },
-            validate_non_null: config
-                .bool_or(VALIDATE_NON_NULL, true)
-                .map_err(e(VALIDATE_NON_NULL))?,
-            delay_ms: int(TIMESTAMP_DELAY, 0, 0)?,
-            poll_interval: Duration::from_millis(int(POLL_INTERVAL, 5000, 1)? as u64),
-            batch_max_rows: int(BATCH_MAX_ROWS, 100, 1)? as usize,
+            validate_non_null: r.bool(&VALIDATE_NON_NULL),
+            delay_ms: r.int(&TIMESTAMP_DELAY),
+            poll_interval: r.millis(&POLL_INTERVAL),
+            batch_max_rows: r.int(&BATCH_MAX_ROWS),
             include,
             exclude,
             table_types,
-            schema_pattern: config.opt_str(SCHEMA_PATTERN).map(str::to_owned),
-            query: config.opt_str(QUERY).map(str::to_owned),
-            topic_prefix: config
-                .req_str(TOPIC_PREFIX)
-                .map_err(e(TOPIC_PREFIX))?
-                .to_owned(),
-            quote: config
-                .enum_or(QUOTE_IDENTIFIERS, "always", &["always", "never"])
-                .map_err(e(QUOTE_IDENTIFIERS))?
-                == "always",
-            format: match config
-                .enum_or(OUTPUT_FORMAT, "connect", &["connect", "debezium"])
-                .map_err(e(OUTPUT_FORMAT))?
-                .as_str()
-            {
-                "debezium" => OutputFormat::Debezium,
-                _ => OutputFormat::Connect,
-            },
-            hash_state_table: config
-                .str_or(HASH_STATE_TABLE, DEFAULT_HASH_STATE_TABLE)
-                .to_owned(),
-            tables: config
+            schema_pattern: r.opt_string(&SCHEMA_PATTERN),
+            query,
+            topic_prefix: r.string(&TOPIC_PREFIX),
+            quote: r.choice::<Quote>(&QUOTE_IDENTIFIERS) == Quote::Always,
+            format: r.choice(&OUTPUT_FORMAT),
+            hash_state_table: r.string(&HASH_STATE_TABLE),
+            tables: r
+                .raw()
                 .opt_str(TASK_TABLES)
                 .map(|t| {
                     t.split(';')
@@ -482,9 +295,11 @@ impl SourceConfig {
                         .collect()
                 })
                 .unwrap_or_default(),
-        })
+        }
     }
+}
 
+impl SourceConfig {
     /// True when `fqn` (with its `schema.table` and `table` forms) passes
     /// the include and exclude lists.
     pub fn table_selected(&self, names: &[&str]) -> bool {
@@ -496,44 +311,70 @@ impl SourceConfig {
     }
 }
 
-/// The keys of the JDBC source (`tasks.max`, converters and transforms
-/// belong to the runtime).
-pub fn config_def() -> ConfigDef {
-    use ConfigType as T;
-    use Importance as I;
-    ConfigDef::new(vec![
-        ConfigKey::new(CONNECTION_URL, T::String, None, I::High, "JDBC connection URL: jdbc:postgresql://host:port/db, jdbc:mariadb://host:port/db or jdbc:mysql://host:port/db."),
-        ConfigKey::new(CONNECTION_USER, T::String, None, I::High, "Database user."),
-        ConfigKey::new(CONNECTION_PASSWORD, T::Password, Some(""), I::High, "Database password."),
-        ConfigKey::new(CONNECTION_ATTEMPTS, T::Int, Some("3"), I::Low, "Connection attempts before the task fails (retriably)."),
-        ConfigKey::new(CONNECTION_BACKOFF_MS, T::Long, Some("10000"), I::Low, "Wait between connection attempts, in milliseconds."),
-        ConfigKey::new(MODE, T::String, None, I::High, "bulk, incrementing, timestamp, timestamp+incrementing, or Velocity's hash (diff by primary key: creates, updates and deletes).").one_of(MODES),
-        ConfigKey::new(INCREMENTING_COLUMN, T::String, Some(""), I::Medium, "The strictly incrementing column (incrementing and timestamp+incrementing modes)."),
-        ConfigKey::new(TIMESTAMP_COLUMN, T::List, Some(""), I::Medium, "Timestamp column(s), combined with COALESCE (timestamp modes)."),
-        ConfigKey::new(TIMESTAMP_INITIAL, T::Long, Some(""), I::Low, "Epoch milliseconds to start from when there is no stored offset; -1 for now. Default: everything."),
-        ConfigKey::new(VALIDATE_NON_NULL, T::Boolean, Some("true"), I::Low, "Fail when the incrementing or timestamp column is nullable."),
-        ConfigKey::new(TIMESTAMP_DELAY, T::Long, Some("0"), I::High, "Only rows whose timestamp is older than now minus this are read, so transactions committed late are not missed."),
-        ConfigKey::new(POLL_INTERVAL, T::Int, Some("5000"), I::High, "How often each table is polled, in milliseconds."),
-        ConfigKey::new(BATCH_MAX_ROWS, T::Int, Some("100"), I::Low, "Most rows read per query; a full batch polls the table again at once."),
-        ConfigKey::new(TABLE_WHITELIST, T::List, Some(""), I::Medium, "Tables to copy (table, schema.table or db.schema.table); older name of table.include.list."),
-        ConfigKey::new(TABLE_INCLUDE, T::List, Some(""), I::Medium, "Tables to copy (table, schema.table or db.schema.table)."),
-        ConfigKey::new(TABLE_BLACKLIST, T::List, Some(""), I::Medium, "Tables not to copy; older name of table.exclude.list."),
-        ConfigKey::new(TABLE_EXCLUDE, T::List, Some(""), I::Medium, "Tables not to copy."),
-        ConfigKey::new(TABLE_TYPES, T::List, Some("TABLE"), I::Low, "TABLE and/or VIEW."),
-        ConfigKey::new(SCHEMA_PATTERN, T::String, Some(""), I::Medium, "PostgreSQL: the schema to list tables from (default: every non-system schema)."),
-        ConfigKey::new(TABLE_POLL_INTERVAL, T::Long, Some("60000"), I::Low, "Accepted for compatibility; tables are listed when the connector starts (restart it to pick up new tables)."),
-        ConfigKey::new(QUERY, T::String, Some(""), I::Medium, "A custom query polled instead of tables; topic.prefix is then the full topic name."),
-        ConfigKey::new(TOPIC_PREFIX, T::String, None, I::High, "Prefix of the table topics (prefix + table name), or the topic of query."),
-        ConfigKey::new(DB_TIMEZONE, T::String, Some("UTC"), I::Medium, "Zone of timestamps without zone; only UTC is supported."),
-        ConfigKey::new(QUOTE_IDENTIFIERS, T::String, Some("always"), I::Medium, "always or never quote table and column names.").one_of(&["always", "never"]),
-        ConfigKey::new(OUTPUT_FORMAT, T::String, Some("connect"), I::Medium, "connect (Confluent's: value = row, key null) or debezium (key = primary key, value = Debezium envelope with before/after/source/op).").one_of(&["connect", "debezium"]),
-        ConfigKey::new(HASH_STATE_TABLE, T::String, Some(DEFAULT_HASH_STATE_TABLE), I::Low, "hash mode: the table in the source database holding the last acknowledged hash of every row (created when missing)."),
-    ])
+/// Checks `timestamp.initial`: -1 (now) or epoch milliseconds.
+fn check_timestamp_initial(v: &str) -> Result<(), String> {
+    match v.parse::<i64>() {
+        Ok(n) if n < -1 => Err("Value must be -1 (now) or epoch milliseconds".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Checks `table.types`: each of TABLE and VIEW (any case).
+fn check_table_types(v: &str) -> Result<(), String> {
+    for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if !matches!(t.to_ascii_uppercase().as_str(), "TABLE" | "VIEW") {
+            return Err(format!(
+                "table type '{t}' is not supported: use TABLE and/or VIEW"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `topic.prefix`: at most 249 ASCII letters, digits, '.', '_' and '-'.
+fn check_topic_prefix(p: &str) -> Result<(), String> {
+    let bad = p.len() > 249
+        || !p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if bad {
+        Err(format!("'{p}' is not a valid topic prefix: use at most 249 ASCII letters, digits, '.', '_' and '-'"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks `db.timezone`: Velocity reads timestamps without zone as UTC only.
+fn check_timezone(tz: &str) -> Result<(), String> {
+    if matches!(
+        tz.to_ascii_uppercase().as_str(),
+        "UTC" | "Z" | "GMT" | "ETC/UTC" | "UCT"
+    ) {
+        Ok(())
+    } else {
+        Err(format!("time zone '{tz}' is not supported: Velocity reads timestamps without zone as UTC; set db.timezone=UTC"))
+    }
+}
+
+/// Checks `velocity.hash.state.table`: `table` or `schema.table` of
+/// letters, digits and '_'.
+fn check_hash_state_table(s: &str) -> Result<(), String> {
+    let valid = !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{s}' is not a table name: use letters, digits and '_' (optionally schema.table)"
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::RawConfig;
 
     fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
         pairs
@@ -578,7 +419,7 @@ mod tests {
         assert_eq!(c.format, OutputFormat::Connect);
         assert_eq!(c.hash_state_table, DEFAULT_HASH_STATE_TABLE);
         assert_eq!(c.table_types, vec!["TABLE"]);
-        assert_eq!(c.url.dialect, Dialect::Postgres);
+        assert_eq!(c.connection.url.dialect, Dialect::Postgres);
         assert!(!format!("{c:?}").contains("s3cret"));
     }
 
@@ -587,12 +428,15 @@ mod tests {
         assert!(keys(&[], &[]).is_empty());
         assert_eq!(
             keys(&[("mode", "incrementing")], &[]),
-            vec![INCREMENTING_COLUMN]
+            vec![INCREMENTING_COLUMN.name]
         );
-        assert_eq!(keys(&[("mode", "timestamp")], &[]), vec![TIMESTAMP_COLUMN]);
+        assert_eq!(
+            keys(&[("mode", "timestamp")], &[]),
+            vec![TIMESTAMP_COLUMN.name]
+        );
         assert_eq!(
             keys(&[("mode", "timestamp+incrementing")], &[]),
-            vec![INCREMENTING_COLUMN, TIMESTAMP_COLUMN]
+            vec![INCREMENTING_COLUMN.name, TIMESTAMP_COLUMN.name]
         );
         assert!(keys(
             &[
@@ -605,17 +449,17 @@ mod tests {
         .is_empty());
         assert_eq!(
             keys(&[("mode", "hash"), ("query", "SELECT 1")], &[]),
-            vec![QUERY]
+            vec![QUERY.name]
         );
-        assert_eq!(keys(&[("mode", "upsert")], &[]), vec![MODE]);
-        assert_eq!(keys(&[], &["mode"]), vec![MODE]);
+        assert_eq!(keys(&[("mode", "upsert")], &[]), vec![MODE.name]);
+        assert_eq!(keys(&[], &["mode"]), vec![MODE.name]);
         let msg = SourceConfig::validate(&cfg(&[("mode", "incrementing")]))
             .into_iter()
-            .find(|(k, _)| k == INCREMENTING_COLUMN)
+            .find(|(k, _)| k == INCREMENTING_COLUMN.name)
             .unwrap()
             .1;
         assert!(
-            msg.contains(INCREMENTING_COLUMN) && msg.contains("incrementing"),
+            msg.contains(INCREMENTING_COLUMN.name) && msg.contains("incrementing"),
             "{msg}"
         );
     }
@@ -624,51 +468,57 @@ mod tests {
     fn every_rule_reported_once() {
         assert_eq!(
             keys(&[], &["connection.url", "connection.user", "topic.prefix"]),
-            vec![CONNECTION_URL, CONNECTION_USER, TOPIC_PREFIX]
+            vec![CONNECTION_URL.name, CONNECTION_USER.name, TOPIC_PREFIX.name]
         );
         assert_eq!(
             keys(&[("connection.url", "jdbc:oracle:thin:@h:1/x")], &[]),
-            vec![CONNECTION_URL]
+            vec![CONNECTION_URL.name]
         );
         assert_eq!(
             keys(&[("poll.interval.ms", "0"), ("batch.max.rows", "x")], &[]),
-            vec![BATCH_MAX_ROWS, POLL_INTERVAL]
+            vec![POLL_INTERVAL.name, BATCH_MAX_ROWS.name]
         );
         assert_eq!(
             keys(
                 &[("table.whitelist", "a"), ("table.exclude.list", "b")],
                 &[]
             ),
-            vec![TABLE_EXCLUDE]
+            vec![TABLE_EXCLUDE.name]
         );
         assert_eq!(
             keys(
                 &[("query", "SELECT * FROM a"), ("table.include.list", "a")],
                 &[]
             ),
-            vec![QUERY]
+            vec![QUERY.name]
         );
-        assert_eq!(keys(&[("topic.prefix", "a b")], &[]), vec![TOPIC_PREFIX]);
+        assert_eq!(
+            keys(&[("topic.prefix", "a b")], &[]),
+            vec![TOPIC_PREFIX.name]
+        );
         assert_eq!(
             keys(&[("db.timezone", "Europe/Paris")], &[]),
-            vec![DB_TIMEZONE]
+            vec![DB_TIMEZONE.name]
         );
         assert_eq!(
             keys(&[("velocity.output.format", "avro")], &[]),
-            vec![OUTPUT_FORMAT]
+            vec![OUTPUT_FORMAT.name]
         );
         assert_eq!(
             keys(&[("velocity.hash.state.table", "x;drop")], &[]),
-            vec![HASH_STATE_TABLE]
+            vec![HASH_STATE_TABLE.name]
         );
         assert_eq!(
             keys(&[("validate.non.null", "no")], &[]),
-            vec![VALIDATE_NON_NULL]
+            vec![VALIDATE_NON_NULL.name]
         );
-        assert_eq!(keys(&[("table.types", "SYNONYM")], &[]), vec![TABLE_TYPES]);
+        assert_eq!(
+            keys(&[("table.types", "SYNONYM")], &[]),
+            vec![TABLE_TYPES.name]
+        );
         assert_eq!(
             keys(&[("connection.attempts", "0")], &[]),
-            vec![CONNECTION_ATTEMPTS]
+            vec![CONNECTION_ATTEMPTS.name]
         );
     }
 

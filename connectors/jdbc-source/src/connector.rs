@@ -7,9 +7,9 @@
 //! (`table.poll.interval.ms` is accepted but not used).
 
 use async_trait::async_trait;
-use velocity_api::{ConnectError, Connector, RawConfig, Result, SourceConnector};
+use velocity_api::{ConnectError, Connector, RawConfig, Result, SourceConnector, TypedConfig};
 
-use crate::config::{SourceConfig, TASK_TABLES};
+use crate::config::{SourceConfig, QUERY, TASK_TABLES};
 use crate::db::Db;
 use crate::task::select_tables;
 
@@ -35,7 +35,7 @@ pub fn split_tables(tables: &[String], max_tasks: usize) -> Vec<String> {
 #[async_trait]
 impl Connector for JdbcSourceConnector {
     fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
-        SourceConfig::validate_extra(config)
+        SourceConfig::validate(config)
     }
 
     async fn start(&mut self, config: &RawConfig) -> Result<()> {
@@ -62,9 +62,7 @@ impl Connector for JdbcSourceConnector {
             .config
             .clone()
             .ok_or_else(|| ConnectError::fatal("JdbcSourceConnector is not started"))?;
-        if config.contains_key(crate::config::QUERY)
-            && !config[crate::config::QUERY].trim().is_empty()
-        {
+        if config.contains_key(QUERY.name) && !config[QUERY.name].trim().is_empty() {
             return Ok(vec![config]);
         }
         Ok(split_tables(&self.tables, max_tasks)

@@ -20,9 +20,9 @@ pub enum Db {
 }
 
 impl Db {
-    /// Connects once to the database `cfg.url` names.
+    /// Connects once to the database `cfg.connection.url` names.
     pub async fn connect_once(cfg: &SourceConfig) -> Result<Db, SourceError> {
-        Ok(match cfg.url.dialect {
+        Ok(match cfg.connection.url.dialect {
             Dialect::Postgres => Db::Pg(Box::new(PgDb::connect(cfg).await?)),
             Dialect::MariaDb => Db::My(MyDb::connect(cfg).await?),
         })

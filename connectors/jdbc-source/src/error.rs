@@ -4,19 +4,14 @@
 //! involved and say how to fix it; they never contain the password.
 
 use velocity_api::jdbc::DbError;
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 /// What can go wrong in the JDBC source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// A configuration key is missing or invalid.
-    #[error("Invalid value for configuration {key}: {message}")]
-    Config {
-        /// The dotted key.
-        key: &'static str,
-        /// The rule that was broken and how to fix it.
-        message: String,
-    },
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// Connecting (after `connection.attempts`) or a statement failed: the
     /// database refused the credentials, could not be reached, or a
     /// statement failed.
@@ -49,7 +44,7 @@ impl SourceError {
 impl From<SourceError> for ConnectError {
     fn from(e: SourceError) -> ConnectError {
         match e {
-            SourceError::Config { key, message } => ConnectError::config(key, message),
+            SourceError::Config(e) => e.into(),
             other => ConnectError::from_error(other.kind(), other),
         }
     }
@@ -81,11 +76,7 @@ mod tests {
 
     #[test]
     fn kinds_keys_and_messages() {
-        let e: ConnectError = SourceError::Config {
-            key: "mode",
-            message: "x".into(),
-        }
-        .into();
+        let e: ConnectError = SourceError::Config(ConfigErrors::one("mode", "x")).into();
         assert!(matches!(e, ConnectError::Config { ref key, .. } if key == "mode"));
         let c: ConnectError = SourceError::Db(DbError::Connect {
             database: "PostgreSQL",

@@ -37,7 +37,7 @@ pub fn plugin() -> PluginDesc {
         class: CLASS,
         aliases: &["jdbc-source", "JdbcSource"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <SourceConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Source {
             connector: || Box::new(JdbcSourceConnector::default()),
             task: || Box::new(JdbcSourceTask::default()),

@@ -48,10 +48,10 @@ impl MyDb {
     /// (1044/1045/1698) and unknown database (1049) are fatal, network
     /// errors retriable. The password never appears in the error.
     pub async fn connect(cfg: &SourceConfig) -> Result<MyDb, SourceError> {
-        let conn = velocity_api::jdbc::my::connect(cfg.login()).await?;
+        let conn = velocity_api::jdbc::my::connect(cfg.connection.login()).await?;
         Ok(MyDb {
             conn,
-            database: cfg.url.database.clone(),
+            database: cfg.connection.url.database.clone(),
         })
     }
 

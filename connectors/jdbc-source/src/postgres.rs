@@ -50,11 +50,11 @@ impl PgDb {
     /// retriable. The password never appears in the error.
     pub async fn connect(cfg: &SourceConfig) -> Result<PgDb, SourceError> {
         let (client, conn) =
-            velocity_api::jdbc::pg::connect(cfg.login(), "velocity-jdbc-source").await?;
+            velocity_api::jdbc::pg::connect(cfg.connection.login(), "velocity-jdbc-source").await?;
         Ok(PgDb {
             client,
             conn,
-            database: cfg.url.database.clone(),
+            database: cfg.connection.url.database.clone(),
         })
     }
 

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use velocity_api::{
     ConnectError, Offset, Partition, RawConfig, Result, SourceRecord, SourceTask, TaskContext,
+    TypedConfig,
 };
 
 use crate::config::{Dialect, Mode, SourceConfig};
@@ -183,7 +184,7 @@ fn check_columns(
         Ok(i)
     };
     let inc = match &cfg.incrementing_column {
-        Some(c) => Some(find(crate::config::INCREMENTING_COLUMN, c)?),
+        Some(c) => Some(find(crate::config::INCREMENTING_COLUMN.name, c)?),
         None => None,
     };
     let mut ts = Vec::new();
@@ -191,9 +192,9 @@ fn check_columns(
         let i = shape.position(c).ok_or_else(|| {
             schema_err(format!(
                 "{}: column '{c}' does not exist in {label} (columns: {}); fix {}",
-                crate::config::TIMESTAMP_COLUMN,
+                crate::config::TIMESTAMP_COLUMN.name,
                 shape.names().join(", "),
-                crate::config::TIMESTAMP_COLUMN
+                crate::config::TIMESTAMP_COLUMN.name
             ))
         })?;
         ts.push(i);
@@ -206,7 +207,7 @@ fn check_columns(
     {
         return Err(schema_err(format!(
             "{}: every timestamp column of {label} is nullable; make one NOT NULL or set validate.non.null=false",
-            crate::config::TIMESTAMP_COLUMN
+            crate::config::TIMESTAMP_COLUMN.name
         )));
     }
     if cfg.mode == Mode::Hash && shape.pk.is_empty() {
@@ -222,7 +223,7 @@ impl Running {
         let cfg = SourceConfig::from_raw(config)?;
         let mut db = Db::connect(&cfg).await?;
         let sql = Sql {
-            dialect: cfg.url.dialect,
+            dialect: cfg.connection.url.dialect,
             quote: cfg.quote,
         };
         let state_table = cfg
@@ -237,7 +238,7 @@ impl Running {
                 .tables
                 .iter()
                 .map(|t| {
-                    TableRef::parse(t, cfg.url.dialect == Dialect::Postgres)
+                    TableRef::parse(t, cfg.connection.url.dialect == Dialect::Postgres)
                         .map(Target::Table)
                         .ok_or_else(|| {
                             schema_err(format!("task table '{t}' is not a qualified table name"))

@@ -2,7 +2,7 @@
 //! JdbcSinkConfig check (it never contacts the database).
 
 use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
-use velocity_api::{RawConfig, Result};
+use velocity_api::{RawConfig, Result, TypedConfig};
 
 use crate::config::JdbcSinkConfig;
 
@@ -13,7 +13,7 @@ impl SinkConfigCheck for JdbcSinkConfig {
     const CONNECTOR: &'static str = "JdbcSinkConnector";
 
     fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        JdbcSinkConfig::validate(config)
+        <JdbcSinkConfig as TypedConfig>::validate(config)
     }
 
     fn check(config: &RawConfig) -> Result<()> {

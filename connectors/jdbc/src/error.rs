@@ -4,19 +4,14 @@
 //! say how to fix it; they never contain the password.
 
 use velocity_api::jdbc::DbError;
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 /// What can go wrong in the JDBC sink.
 #[derive(Debug, thiserror::Error)]
 pub enum JdbcError {
-    /// A configuration key is missing or invalid.
-    #[error("Invalid value for configuration {key}: {message}")]
-    Config {
-        /// The dotted key.
-        key: &'static str,
-        /// The rule that was broken and how to fix it.
-        message: String,
-    },
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// Connecting or a statement failed (the database refused the
     /// credentials, could not be reached, or a statement failed).
     #[error(transparent)]
@@ -64,7 +59,7 @@ impl JdbcError {
 impl From<JdbcError> for ConnectError {
     fn from(e: JdbcError) -> ConnectError {
         match e {
-            JdbcError::Config { key, message } => ConnectError::config(key, message),
+            JdbcError::Config(e) => e.into(),
             other => ConnectError::from_error(other.kind(), other),
         }
     }
@@ -86,11 +81,7 @@ mod tests {
 
     #[test]
     fn config_errors_keep_the_key() {
-        let e: ConnectError = JdbcError::Config {
-            key: "insert.mode",
-            message: "x".into(),
-        }
-        .into();
+        let e: ConnectError = JdbcError::Config(ConfigErrors::one("insert.mode", "x")).into();
         assert!(matches!(e, ConnectError::Config { ref key, .. } if key == "insert.mode"));
     }
 

@@ -34,7 +34,7 @@ pub fn plugin() -> PluginDesc {
         class: CLASS,
         aliases: &["jdbc", "JdbcSink"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <JdbcSinkConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Sink {
             connector: || Box::new(JdbcSinkConnector::default()),
             task: || Box::new(JdbcSinkTask::default()),

@@ -89,7 +89,7 @@ impl MyWriter {
     /// Connects with the URL and credentials of `cfg`. Access denied (1045)
     /// and unknown database (1049) are fatal; network errors retriable.
     pub async fn connect(cfg: &JdbcSinkConfig) -> Result<MyWriter, JdbcError> {
-        let conn = velocity_api::jdbc::my::connect(cfg.login()).await?;
+        let conn = velocity_api::jdbc::my::connect(cfg.connection.login()).await?;
         Ok(MyWriter {
             conn,
             tables: HashMap::new(),

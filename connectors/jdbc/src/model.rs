@@ -853,7 +853,7 @@ mod tests {
         for (k, v) in pairs {
             raw.insert(k.to_string(), v.to_string());
         }
-        JdbcSinkConfig::from_raw(&raw).unwrap()
+        <JdbcSinkConfig as velocity_api::TypedConfig>::from_raw(&raw).unwrap()
     }
 
     fn envelope(op: &str, id: i32, name: Option<&str>) -> SinkRecord {

@@ -60,7 +60,7 @@ impl PgWriter {
     /// retriable. The password never appears in the error.
     pub async fn connect(cfg: &JdbcSinkConfig) -> Result<PgWriter, JdbcError> {
         let (client, conn) =
-            velocity_api::jdbc::pg::connect(cfg.login(), "velocity-jdbc-sink").await?;
+            velocity_api::jdbc::pg::connect(cfg.connection.login(), "velocity-jdbc-sink").await?;
         Ok(PgWriter {
             client,
             conn,

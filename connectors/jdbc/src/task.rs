@@ -9,7 +9,7 @@
 //! batch written.
 
 use async_trait::async_trait;
-use velocity_api::sink::write_reconnecting;
+use velocity_api::jdbc::SinkConnection;
 use velocity_api::{RawConfig, Result, SinkRecord, SinkTask, TaskContext};
 
 use crate::config::{Dialect, InsertMode, JdbcSinkConfig};
@@ -27,9 +27,9 @@ pub enum Writer {
 }
 
 impl Writer {
-    /// Connects to the database `cfg.url` names.
+    /// Connects to the database `cfg.connection.url` names.
     pub async fn connect(cfg: &JdbcSinkConfig) -> Result<Writer, JdbcError> {
-        Ok(match cfg.url.dialect {
+        Ok(match cfg.connection.url.dialect {
             Dialect::Postgres => Writer::Pg(Box::new(PgWriter::connect(cfg).await?)),
             Dialect::MariaDb => Writer::My(MyWriter::connect(cfg).await?),
         })
@@ -51,8 +51,7 @@ pub struct JdbcSinkTask {
 }
 
 struct State {
-    cfg: JdbcSinkConfig,
-    writer: Option<Writer>,
+    conn: SinkConnection<JdbcSinkConfig, Writer>,
     interp: Interpreter,
     buffer: Vec<Change>,
 }
@@ -64,14 +63,12 @@ impl State {
         }
         let changes = std::mem::take(&mut self.buffer);
         let n = changes.len();
-        let plans = plan(changes, self.cfg.insert_mode != InsertMode::Insert);
-        let cfg = &self.cfg;
-        write_reconnecting(
-            &mut self.writer,
-            async || Writer::connect(cfg).await,
-            async |w: &mut Writer| w.write(&plans).await,
-        )
-        .await?;
+        let plans = plan(changes, self.conn.cfg.insert_mode != InsertMode::Insert);
+        self.conn
+            .write(Writer::connect, async |_, w: &mut Writer| {
+                w.write(&plans).await
+            })
+            .await?;
         tracing::debug!(records = n, "JDBC sink batch written");
         Ok(())
     }
@@ -82,11 +79,8 @@ impl SinkTask for JdbcSinkTask {
     /// Parses the configuration and connects; a bad URL, unknown database
     /// or rejected credentials fail here with the key to fix.
     async fn start(&mut self, config: &RawConfig, _ctx: TaskContext) -> Result<()> {
-        let cfg = JdbcSinkConfig::from_raw(config)?;
-        let writer = Writer::connect(&cfg).await?;
         self.state = Some(State {
-            cfg,
-            writer: Some(writer),
+            conn: SinkConnection::start(config, Writer::connect).await?,
             interp: Interpreter::default(),
             buffer: Vec::new(),
         });
@@ -103,9 +97,9 @@ impl SinkTask for JdbcSinkTask {
             .as_mut()
             .ok_or_else(|| velocity_api::ConnectError::fatal("JDBC sink task is not started"))?;
         for r in &records {
-            if let Some(c) = st.interp.interpret(r, &st.cfg)? {
+            if let Some(c) = st.interp.interpret(r, &st.conn.cfg)? {
                 st.buffer.push(c);
-                if st.buffer.len() >= st.cfg.batch_size {
+                if st.buffer.len() >= st.conn.cfg.batch_size {
                     st.write_buffer().await?;
                 }
             }
@@ -124,7 +118,7 @@ impl SinkTask for JdbcSinkTask {
     /// Drops the connection (unwritten changes are redelivered by Kafka).
     async fn stop(&mut self) -> Result<()> {
         if let Some(st) = self.state.take() {
-            if let Some(Writer::My(w)) = st.writer {
+            if let Some(Writer::My(w)) = st.conn.into_writer() {
                 w.close().await;
             }
         }

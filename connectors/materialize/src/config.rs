@@ -1,5 +1,8 @@
-//! Typed configuration of the materializing sink, parsed from the flat
-//! Kafka Connect map. Keys:
+//! Typed configuration of the materializing sink, read from the flat Kafka
+//! Connect map through its declared keys ([`keys`], the
+//! [`ConfigDef`](velocity_api::ConfigDef) the REST API publishes) and the
+//! per-table keys `materialize.<alias>.*` of each alias in
+//! `materialize.tables`:
 //!
 //! | key | meaning |
 //! |---|---|
@@ -18,34 +21,48 @@
 //! | `materialize.<a>.parent.key` | `replace`: the columns naming the parent; its stored rows are replaced |
 //! | `materialize.<a>.delete.on` | events whose type ends with this delete (default `Deleted`; empty: never) |
 //!
-//! [`MaterializeConfig::validate`] reports every problem as (dotted key, rule).
+//! [`TypedConfig::validate`] reports every offending key once, as (dotted
+//! key, rule).
 
-use velocity_api::config::ConfigExt;
-use velocity_api::jdbc::{parse_url, ConnectionUrl, Secret};
-use velocity_api::{ConfigDef, ConfigKey, ConfigType, Importance, RawConfig};
+use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::jdbc::Connection;
+use velocity_api::{config_choice, Choice, ConfigKey};
 
-use crate::error::MaterializeError;
+pub use keys::*;
 
-/// `connection.url`.
-pub const CONNECTION_URL: &str = "connection.url";
-/// `connection.username`.
-pub const CONNECTION_USERNAME: &str = "connection.username";
-/// `connection.password` (secret).
-pub const CONNECTION_PASSWORD: &str = "connection.password";
-/// `batch.size`.
-pub const BATCH_SIZE: &str = "batch.size";
-/// `materialize.tables`.
-pub const TABLES: &str = "materialize.tables";
+/// The sink's declared keys (the per-table keys are `materialize.<alias>.*`,
+/// see the module docs).
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+    use velocity_api::jdbc::keys as jdbc;
 
-/// How a table is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Insert or update the row with the same key.
-    Upsert,
-    /// Insert; a row whose key exists is left as it is.
-    Insert,
-    /// Delete the parent's rows, insert the event's child rows.
-    Replace,
+    velocity_api::config_keys! {
+        /// `connection.url`: the fast storage database.
+        CONNECTION_URL = ConfigKey {
+            documentation: "Fast storage: jdbc:postgresql://host:port/db, jdbc:mariadb://host:port/db or jdbc:mysql://host:port/db.",
+            ..jdbc::CONNECTION_URL
+        };
+        /// `connection.username`.
+        CONNECTION_USERNAME = jdbc::CONNECTION_USERNAME;
+        /// `connection.password` (secret).
+        CONNECTION_PASSWORD = jdbc::CONNECTION_PASSWORD;
+        /// `batch.size`: most records per database transaction (default 1000).
+        BATCH_SIZE = ConfigKey::new("batch.size", Int, Some("1000"), Medium, "Most records written in one database transaction.").range(1, 1_000_000);
+        /// `materialize.tables`: the mapping aliases, in write order (required).
+        TABLES = ConfigKey::new("materialize.tables", List, None, High, "Table mapping aliases in write order; each configured under materialize.<alias>. (table, topics, event.types, columns, column.<c>, key, mode, rows, parent.key, delete.on).");
+    }
+}
+
+config_choice! {
+    /// How a table is written (`materialize.<alias>.mode`).
+    pub enum Mode {
+        /// Insert or update the row with the same key.
+        Upsert = "upsert",
+        /// Insert; a row whose key exists is left as it is.
+        Insert = "insert",
+        /// Delete the parent's rows, insert the event's child rows.
+        Replace = "replace",
+    }
 }
 
 /// A column and where its value comes from.
@@ -110,12 +127,9 @@ impl TableMapping {
 /// Configuration of the materializing sink and its task.
 #[derive(Debug, Clone)]
 pub struct MaterializeConfig {
-    /// Where to write.
-    pub url: ConnectionUrl,
-    /// Database user.
-    pub username: String,
-    /// Database password.
-    pub password: Secret,
+    /// Where to write, and as whom (`connection.url`, `connection.username`,
+    /// `connection.password`).
+    pub connection: Connection,
     /// `batch.size`.
     pub batch_size: usize,
     /// The table mappings, in write order.
@@ -126,193 +140,126 @@ fn path(s: &str) -> Vec<String> {
     s.split('.').map(str::to_owned).collect()
 }
 
-impl MaterializeConfig {
-    /// Parses `config`; the first problem is returned as a configuration error.
-    pub fn from_raw(config: &RawConfig) -> Result<MaterializeConfig, MaterializeError> {
-        let (cfg, mut errors) = Self::parse(config);
-        match (cfg, errors.is_empty()) {
-            (Some(c), true) => Ok(c),
-            _ => {
-                let (key, message) = errors.remove(0);
-                Err(MaterializeError::Config { key, message })
-            }
-        }
-    }
+impl TypedConfig for MaterializeConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
 
-    /// Every problem in `config` as `(dotted key, message)`; empty when valid.
-    pub fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        Self::parse(config)
-            .1
-            .into_iter()
-            .map(|(k, m)| {
-                let msg = format!("Invalid value for configuration {k}: {m}");
-                (k, msg)
-            })
-            .collect()
-    }
-
-    fn parse(config: &RawConfig) -> (Option<MaterializeConfig>, Vec<(String, String)>) {
-        let mut errs: Vec<(String, String)> = Vec::new();
-        let mut err = |k: &str, m: String| errs.push((k.to_owned(), m));
-        let url = match config.opt_str(CONNECTION_URL) {
-            None => {
-                err(
-                    CONNECTION_URL,
-                    "missing: set the fast storage database, e.g. jdbc:postgresql://host:5432/fast"
-                        .into(),
-                );
-                None
-            }
-            Some(u) => parse_url(u).map_err(|m| err(CONNECTION_URL, m)).ok(),
-        };
-        let username = config.opt_str(CONNECTION_USERNAME).map(str::to_owned);
-        if username.is_none() {
-            err(CONNECTION_USERNAME, "missing: set the database user".into());
-        }
-        let batch_size = config
-            .int_or(BATCH_SIZE, 1000, 1, 1_000_000)
-            .map_err(|_| {
-                err(
-                    BATCH_SIZE,
-                    format!(
-                        "'{}' must be a whole number from 1 to 1000000",
-                        config.str_or(BATCH_SIZE, "")
-                    ),
-                )
-            })
-            .unwrap_or(1000) as usize;
-        let aliases = config.list(TABLES);
+    fn read(r: &mut ConfigReader<'_>) -> MaterializeConfig {
+        let connection = Connection::read(
+            r,
+            &CONNECTION_URL,
+            &CONNECTION_USERNAME,
+            &CONNECTION_PASSWORD,
+        );
+        let batch_size = r.int(&BATCH_SIZE);
+        let aliases = r.list(&TABLES);
         if aliases.is_empty() {
-            err(TABLES, "list at least one target table mapping, e.g. materialize.tables=shipment,stop with materialize.shipment.columns=… and materialize.shipment.key=…".into());
+            r.fail(TABLES.name, "list at least one target table mapping, e.g. materialize.tables=shipment,stop with materialize.shipment.columns=… and materialize.shipment.key=…");
         }
-        let mut tables = Vec::new();
-        for alias in &aliases {
-            let k = |s: &str| format!("materialize.{alias}.{s}");
-            let full = config.str_or(&k("table"), alias).to_owned();
-            let (schema, table) = match full.split_once('.') {
-                Some((s, t)) => (Some(s.to_owned()), t.to_owned()),
-                None => (None, full.clone()),
-            };
-            if table.is_empty() || schema.as_deref() == Some("") {
-                err(&k("table"), format!("'{full}' is not a table name"));
-            }
-            let names = config.list(&k("columns"));
-            if names.is_empty() {
-                err(&k("columns"), "list the target columns, e.g. id,status (each from materialize.<alias>.column.<c>, default data.<c>)".into());
-            }
-            let mut columns = Vec::new();
-            for n in &names {
-                let p = config
-                    .opt_str(&k(&format!("column.{n}")))
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("data.{n}"));
-                if p.split('.').any(str::is_empty) {
-                    err(
-                        &k(&format!("column.{n}")),
-                        format!("'{p}' is not a path (e.g. data.shipmentId, item.sku, $key)"),
-                    );
-                }
-                columns.push(ColumnMap {
-                    name: n.clone(),
-                    path: path(&p),
-                });
-            }
-            let mode = match config.enum_or(&k("mode"), "upsert", &["upsert", "insert", "replace"])
-            {
-                Ok(m) if m == "insert" => Mode::Insert,
-                Ok(m) if m == "replace" => Mode::Replace,
-                Ok(_) => Mode::Upsert,
-                Err(_) => {
-                    err(
-                        &k("mode"),
-                        format!(
-                            "'{}' must be upsert, insert or replace",
-                            config.str_or(&k("mode"), "")
-                        ),
-                    );
-                    Mode::Upsert
-                }
-            };
-            let key_key = if mode == Mode::Replace {
-                k("parent.key")
-            } else {
-                k("key")
-            };
-            let key_names = config.list(&key_key);
-            if key_names.is_empty() {
-                let what = if mode == Mode::Replace {
-                    "the columns naming the parent whose rows are replaced"
-                } else {
-                    "the key columns (a primary or unique key of the table)"
-                };
-                err(&key_key, format!("list {what}"));
-            }
-            let mut key = Vec::new();
-            for kn in &key_names {
-                match names.iter().position(|n| n == kn) {
-                    Some(i) => key.push(i),
-                    None => err(&key_key, format!("'{kn}' is not one of {}", k("columns"))),
-                }
-            }
-            let rows = config.opt_str(&k("rows")).map(path).unwrap_or_default();
-            if mode == Mode::Replace && rows.is_empty() {
-                err(
-                    &k("rows"),
-                    "mode=replace needs the path of the child rows array, e.g. data.stops".into(),
-                );
-            }
-            if mode != Mode::Replace && !rows.is_empty() {
-                err(&k("rows"), "only used with mode=replace".into());
-            }
-            let delete_on = match config.get(&k("delete.on")).map(String::as_str) {
-                None => Some("Deleted".to_owned()),
-                Some(s) if s.trim().is_empty() => None,
-                Some(s) => Some(s.trim().to_owned()),
-            };
-            tables.push(TableMapping {
-                alias: alias.clone(),
-                schema,
-                table,
-                topics: config.list(&k("topics")),
-                event_types: config.list(&k("event.types")),
-                columns,
-                key,
-                mode,
-                rows,
-                delete_on,
-            });
+        let tables = aliases.iter().map(|a| read_mapping(r, a)).collect();
+        MaterializeConfig {
+            connection,
+            batch_size,
+            tables,
         }
-        let cfg = match (url, username) {
-            (Some(url), Some(username)) => Some(MaterializeConfig {
-                url,
-                username,
-                password: Secret::new(config.str_or(CONNECTION_PASSWORD, "")),
-                batch_size,
-                tables,
-            }),
-            _ => None,
-        };
-        (cfg, errs)
     }
 }
 
-/// The keys of the materializing sink (the per-table keys are
-/// `materialize.<alias>.*`, see the module docs).
-pub fn config_def() -> ConfigDef {
-    use ConfigType as T;
-    use Importance as I;
-    ConfigDef::new(vec![
-        ConfigKey::new(CONNECTION_URL, T::String, None, I::High, "Fast storage: jdbc:postgresql://host:port/db, jdbc:mariadb://host:port/db or jdbc:mysql://host:port/db."),
-        ConfigKey::new(CONNECTION_USERNAME, T::String, None, I::High, "Database user."),
-        ConfigKey::new(CONNECTION_PASSWORD, T::Password, Some(""), I::High, "Database password."),
-        ConfigKey::new(BATCH_SIZE, T::Int, Some("1000"), I::Medium, "Most records written in one database transaction."),
-        ConfigKey::new(TABLES, T::List, None, I::High, "Table mapping aliases in write order; each configured under materialize.<alias>. (table, topics, event.types, columns, column.<c>, key, mode, rows, parent.key, delete.on)."),
-    ])
+/// The mapping of `alias`, read from its `materialize.<alias>.*` keys;
+/// each broken rule is recorded on the key to fix.
+fn read_mapping(r: &mut ConfigReader<'_>, alias: &str) -> TableMapping {
+    let config = r.raw();
+    let k = |s: &str| format!("materialize.{alias}.{s}");
+    let full = config.str_or(&k("table"), alias).to_owned();
+    let (schema, table) = match full.split_once('.') {
+        Some((s, t)) => (Some(s.to_owned()), t.to_owned()),
+        None => (None, full.clone()),
+    };
+    if table.is_empty() || schema.as_deref() == Some("") {
+        r.fail(&k("table"), format!("'{full}' is not a table name"));
+    }
+    let names = config.list(&k("columns"));
+    if names.is_empty() {
+        r.fail(&k("columns"), "list the target columns, e.g. id,status (each from materialize.<alias>.column.<c>, default data.<c>)");
+    }
+    let mut columns = Vec::new();
+    for n in &names {
+        let p = config
+            .opt_str(&k(&format!("column.{n}")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("data.{n}"));
+        if p.split('.').any(str::is_empty) {
+            r.fail(
+                &k(&format!("column.{n}")),
+                format!("'{p}' is not a path (e.g. data.shipmentId, item.sku, $key)"),
+            );
+        }
+        columns.push(ColumnMap {
+            name: n.clone(),
+            path: path(&p),
+        });
+    }
+    let given_mode = config.str_or(&k("mode"), "upsert");
+    let mode = Mode::from_name(given_mode).unwrap_or_else(|| {
+        r.fail(
+            &k("mode"),
+            format!("'{given_mode}' must be upsert, insert or replace"),
+        );
+        Mode::Upsert
+    });
+    let key_key = if mode == Mode::Replace {
+        k("parent.key")
+    } else {
+        k("key")
+    };
+    let key_names = config.list(&key_key);
+    if key_names.is_empty() {
+        let what = if mode == Mode::Replace {
+            "the columns naming the parent whose rows are replaced"
+        } else {
+            "the key columns (a primary or unique key of the table)"
+        };
+        r.fail(&key_key, format!("list {what}"));
+    }
+    let mut key = Vec::new();
+    for kn in &key_names {
+        match names.iter().position(|n| n == kn) {
+            Some(i) => key.push(i),
+            None => r.fail(&key_key, format!("'{kn}' is not one of {}", k("columns"))),
+        }
+    }
+    let rows = config.opt_str(&k("rows")).map(path).unwrap_or_default();
+    if mode == Mode::Replace && rows.is_empty() {
+        r.fail(
+            &k("rows"),
+            "mode=replace needs the path of the child rows array, e.g. data.stops",
+        );
+    }
+    if mode != Mode::Replace && !rows.is_empty() {
+        r.fail(&k("rows"), "only used with mode=replace");
+    }
+    let delete_on = match config.get(&k("delete.on")).map(String::as_str) {
+        None => Some("Deleted".to_owned()),
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => Some(s.trim().to_owned()),
+    };
+    TableMapping {
+        alias: alias.to_owned(),
+        schema,
+        table,
+        topics: config.list(&k("topics")),
+        event_types: config.list(&k("event.types")),
+        columns,
+        key,
+        mode,
+        rows,
+        delete_on,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::RawConfig;
 
     pub(crate) fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
         pairs
@@ -358,7 +305,7 @@ mod tests {
             (Mode::Replace, &["data".to_owned(), "stops".to_owned()][..])
         );
         assert!(!t.is_delete(Some("XDeleted")));
-        assert_eq!(format!("{:?}", c.password), "[hidden]");
+        assert_eq!(format!("{:?}", c.connection.password), "[hidden]");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! [`MaterializeConfig`] check (it never contacts the database).
 
 use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
-use velocity_api::{RawConfig, Result};
+use velocity_api::{RawConfig, Result, TypedConfig};
 
 use crate::config::MaterializeConfig;
 
@@ -13,7 +13,7 @@ impl SinkConfigCheck for MaterializeConfig {
     const CONNECTOR: &'static str = "MaterializeSinkConnector";
 
     fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        MaterializeConfig::validate(config)
+        <MaterializeConfig as TypedConfig>::validate(config)
     }
 
     fn check(config: &RawConfig) -> Result<()> {

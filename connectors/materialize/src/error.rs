@@ -3,19 +3,14 @@
 //! the configuration key, the table or the record involved and never
 //! contain the password.
 
-use velocity_api::{ConnectError, ErrorKind};
+use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
 /// What can go wrong in the materializing sink.
 #[derive(Debug, thiserror::Error)]
 pub enum MaterializeError {
-    /// A configuration key is missing or invalid.
-    #[error("Invalid value for configuration {key}: {message}")]
-    Config {
-        /// The dotted key.
-        key: String,
-        /// The rule that was broken and how to fix it.
-        message: String,
-    },
+    /// Configuration keys are missing or invalid (each names its key and rule).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// The database could not be reached or refused the login.
     #[error("cannot connect to {database} at {address} as '{user}': {message}; check connection.url, connection.username and connection.password")]
     Connect {
@@ -120,10 +115,8 @@ pub fn my_error(action: impl Into<String>, e: mysql_async::Error) -> Materialize
 
 impl From<MaterializeError> for ConnectError {
     fn from(e: MaterializeError) -> ConnectError {
-        match &e {
-            MaterializeError::Config { key, message } => {
-                ConnectError::config(key.clone(), message.clone())
-            }
+        match e {
+            MaterializeError::Config(e) => e.into(),
             _ if e.kind() == ErrorKind::Retriable => ConnectError::retriable(e.to_string()),
             _ => ConnectError::fatal(e.to_string()),
         }

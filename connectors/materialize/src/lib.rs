@@ -51,7 +51,7 @@ pub fn plugin() -> PluginDesc {
         class: CLASS,
         aliases: &["materialize", "MaterializeSink"],
         version: env!("CARGO_PKG_VERSION"),
-        config_def: config::config_def,
+        config_def: <MaterializeConfig as velocity_api::TypedConfig>::config_def,
         kind: PluginKind::Sink {
             connector: || Box::new(MaterializeSinkConnector::default()),
             task: || Box::new(MaterializeSinkTask::default()),

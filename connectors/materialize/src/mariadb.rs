@@ -88,12 +88,12 @@ impl MyWriter {
     /// Connects; bad credentials and unknown databases are fatal,
     /// unreachable servers retriable. The password never appears in errors.
     pub async fn connect(cfg: &MaterializeConfig) -> Result<MyWriter, MaterializeError> {
-        let u = &cfg.url;
+        let u = &cfg.connection.url;
         let opts = OptsBuilder::default()
             .ip_or_hostname(u.host.clone())
             .tcp_port(u.port)
-            .user(Some(cfg.username.clone()))
-            .pass(Some(cfg.password.expose().to_owned()))
+            .user(Some(cfg.connection.user.clone()))
+            .pass(Some(cfg.connection.password.expose().to_owned()))
             .db_name(Some(u.database.clone()))
             .init(vec!["SET time_zone = '+00:00'"]);
         let conn = Conn::new(opts)
@@ -101,7 +101,7 @@ impl MyWriter {
             .map_err(|e| MaterializeError::Connect {
                 database: "MariaDB",
                 address: format!("{}:{}", u.host, u.port),
-                user: cfg.username.clone(),
+                user: cfg.connection.user.clone(),
                 retriable: !matches!(e, mysql_async::Error::Server(_)),
                 message: e.to_string(),
             })?;
@@ -127,7 +127,10 @@ impl MyWriter {
                 continue;
             }
             let t = &cfg.tables[p.table];
-            let schema = t.schema.clone().unwrap_or_else(|| cfg.url.database.clone());
+            let schema = t
+                .schema
+                .clone()
+                .unwrap_or_else(|| cfg.connection.url.database.clone());
             let n: Option<i64> = self
                 .conn
                 .exec_first(

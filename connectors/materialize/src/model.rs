@@ -252,7 +252,7 @@ pub fn ops_of(
         return Err(bad("the value is not a domain event object; materialize domain topics written with value.converter.schemas.enable=false (JSON objects)".into()));
     }
     let ty = event_type(record);
-    let dialect = cfg.url.dialect;
+    let dialect = cfg.connection.url.dialect;
     let mut out = Vec::new();
     for (i, t) in cfg.tables.iter().enumerate() {
         if !t.accepts(&r.topic, ty.as_deref()) {
@@ -314,7 +314,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        MaterializeConfig::from_raw(&raw).unwrap()
+        <MaterializeConfig as velocity_api::TypedConfig>::from_raw(&raw).unwrap()
     }
 
     fn s(x: &str) -> Value {

@@ -118,13 +118,13 @@ impl PgWriter {
     /// Connects; bad credentials and unknown databases are fatal,
     /// unreachable servers retriable. The password never appears in errors.
     pub async fn connect(cfg: &MaterializeConfig) -> Result<PgWriter, MaterializeError> {
-        let u = &cfg.url;
+        let u = &cfg.connection.url;
         let mut pc = tokio_postgres::Config::new();
         pc.host(&u.host)
             .port(u.port)
             .dbname(&u.database)
-            .user(&cfg.username)
-            .password(cfg.password.expose())
+            .user(&cfg.connection.user)
+            .password(cfg.connection.password.expose())
             .application_name("velocity-materialize-sink")
             .connect_timeout(Duration::from_secs(10));
         let (client, conn) = pc.connect(NoTls).await.map_err(|e| {
@@ -138,7 +138,7 @@ impl PgWriter {
             MaterializeError::Connect {
                 database: "PostgreSQL",
                 address: format!("{}:{}", u.host, u.port),
-                user: cfg.username.clone(),
+                user: cfg.connection.user.clone(),
                 message,
                 retriable,
             }

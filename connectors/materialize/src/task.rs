@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use velocity_api::jdbc::Dialect;
-use velocity_api::sink::write_reconnecting;
+use velocity_api::jdbc::SinkConnection;
 use velocity_api::{ConnectError, RawConfig, Result, SinkRecord, SinkTask, TaskContext};
 
 use crate::config::MaterializeConfig;
@@ -28,9 +28,9 @@ pub enum Writer {
 }
 
 impl Writer {
-    /// Connects to the database `cfg.url` names.
+    /// Connects to the database `cfg.connection.url` names.
     pub async fn connect(cfg: &MaterializeConfig) -> Result<Writer, MaterializeError> {
-        Ok(match cfg.url.dialect {
+        Ok(match cfg.connection.url.dialect {
             Dialect::Postgres => Writer::Pg(Box::new(PgWriter::connect(cfg).await?)),
             Dialect::MariaDb => Writer::My(MyWriter::connect(cfg).await?),
         })
@@ -56,25 +56,22 @@ pub struct MaterializeSinkTask {
 }
 
 struct State {
-    cfg: MaterializeConfig,
-    writer: Option<Writer>,
+    conn: SinkConnection<MaterializeConfig, Writer>,
     batch: Batch,
 }
 
 impl State {
     async fn write_batch(&mut self) -> Result<(), MaterializeError> {
         let records = self.batch.records();
-        let plans = self.batch.take_plans(&self.cfg);
+        let plans = self.batch.take_plans(&self.conn.cfg);
         if plans.is_empty() {
             return Ok(());
         }
-        let cfg = &self.cfg;
-        write_reconnecting(
-            &mut self.writer,
-            async || Writer::connect(cfg).await,
-            async |w: &mut Writer| w.write(cfg, &plans).await,
-        )
-        .await?;
+        self.conn
+            .write(Writer::connect, async |cfg, w: &mut Writer| {
+                w.write(cfg, &plans).await
+            })
+            .await?;
         tracing::debug!(records, tables = plans.len(), "materialize batch committed");
         Ok(())
     }
@@ -84,11 +81,8 @@ impl State {
 impl SinkTask for MaterializeSinkTask {
     /// Parses the configuration and connects.
     async fn start(&mut self, config: &RawConfig, _ctx: TaskContext) -> Result<()> {
-        let cfg = MaterializeConfig::from_raw(config)?;
-        let writer = Writer::connect(&cfg).await?;
         self.state = Some(State {
-            cfg,
-            writer: Some(writer),
+            conn: SinkConnection::start(config, Writer::connect).await?,
             batch: Batch::default(),
         });
         Ok(())
@@ -103,8 +97,8 @@ impl SinkTask for MaterializeSinkTask {
             .as_mut()
             .ok_or_else(|| ConnectError::fatal("materialize sink task is not started"))?;
         for r in &records {
-            st.batch.add(&st.cfg, r)?;
-            if st.batch.records() >= st.cfg.batch_size {
+            st.batch.add(&st.conn.cfg, r)?;
+            if st.batch.records() >= st.conn.cfg.batch_size {
                 st.write_batch().await?;
             }
         }
@@ -123,7 +117,7 @@ impl SinkTask for MaterializeSinkTask {
     /// Drops the connection (what was not flushed is redelivered by Kafka).
     async fn stop(&mut self) -> Result<()> {
         if let Some(st) = self.state.take() {
-            if let Some(Writer::My(w)) = st.writer {
+            if let Some(Writer::My(w)) = st.conn.into_writer() {
                 w.close().await;
             }
         }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+pub use velocity_api::debezium::options::BinaryMode;
+use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::tls::SslSettings;
@@ -26,6 +28,7 @@ pub mod keys {
     use crate::tls::check_truststore;
     use crate::tls::{check_ca_file, check_cert_file, check_key_file, check_keystore};
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+    use velocity_api::debezium::options::{check_skipped_operations, BinaryMode, KeyColumns};
 
     velocity_api::config_keys! {
         /// `database.hostname` (required).
@@ -75,6 +78,9 @@ pub mod keys {
         COLUMN_INCLUDE_LIST = ConfigKey::new("column.include.list", List, Some(""), Medium, "Regular expressions of db.table.column names to include.");
         /// `column.exclude.list`: regular expressions of `db.table.column` names.
         COLUMN_EXCLUDE_LIST = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of db.table.column names to exclude.");
+        /// `message.key.columns`: `db.table:col1,col2;…` (table names are
+        /// regular expressions matched against `db.table`).
+        MESSAGE_KEY_COLUMNS = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: db.table:col1,col2;… (the table part is a regular expression); replaces the primary key of the tables it matches.").validate_with(KeyColumns::check);
         /// `snapshot.mode` (default `initial`).
         SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
         /// `snapshot.locking.mode` (default `minimal`).
@@ -87,12 +93,16 @@ pub mod keys {
         INCLUDE_QUERY = ConfigKey::new("include.query", Boolean, Some("false"), Low, "Add the original SQL statement to source.query (needs binlog_rows_query_log_events / binlog_annotate_row_events).");
         /// `tombstones.on.delete` (default true).
         TOMBSTONES_ON_DELETE = ConfigKey::new("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event.");
+        /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
+        SKIPPED_OPERATIONS = ConfigKey::new("skipped.operations", List, Some("t"), Low, "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none.").validate_with(check_skipped_operations);
         /// `decimal.handling.mode` (default `precise`).
         DECIMAL_HANDLING_MODE = ConfigKey::new("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(DecimalMode::NAMES);
         /// `time.precision.mode` (default `adaptive_time_microseconds`).
         TIME_PRECISION_MODE = ConfigKey::new("time.precision.mode", String, Some("adaptive_time_microseconds"), Medium, "adaptive_time_microseconds or connect.").one_of(TimePrecisionMode::NAMES);
         /// `bigint.unsigned.handling.mode` (default `long`).
         BIGINT_UNSIGNED_HANDLING_MODE = ConfigKey::new("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(BigintUnsignedMode::NAMES);
+        /// `binary.handling.mode` (default `bytes`).
+        BINARY_HANDLING_MODE = ConfigKey::new("binary.handling.mode", String, Some("bytes"), Low, "Representation of BINARY, VARBINARY and BLOB columns: bytes, base64, base64-url-safe or hex.").one_of(BinaryMode::NAMES);
         /// `schema.history.internal.kafka.topic`.
         HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
         /// `schema.history.internal.kafka.bootstrap.servers`.
@@ -103,6 +113,12 @@ pub mod keys {
         MAX_QUEUE_SIZE = ConfigKey::new("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the binlog reader and Kafka.").range(1, 10_000_000);
         /// `poll.interval.ms` (default 500).
         POLL_INTERVAL_MS = ConfigKey::new("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events.").range(1, 3_600_000);
+        /// `heartbeat.interval.ms` (default 0 = no heartbeats).
+        HEARTBEAT_INTERVAL_MS = ConfigKey::new("heartbeat.interval.ms", Int, Some("0"), Medium, "Interval of heartbeat messages; 0 disables them. Lets the stored offset advance while captured tables are idle.").at_least(0);
+        /// `heartbeat.action.query`: SQL run on every heartbeat.
+        HEARTBEAT_ACTION_QUERY = ConfigKey::new("heartbeat.action.query", String, Some(""), Medium, "Query run on every heartbeat (e.g. an update of a heartbeat table).");
+        /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
+        TOPIC_HEARTBEAT_PREFIX = ConfigKey::new("topic.heartbeat.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<topic.heartbeat.prefix>.<topic.prefix>).");
         /// `provide.transaction.metadata` (default false).
         PROVIDE_TRANSACTION_METADATA = ConfigKey::new("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block.");
         /// `topic.transaction` (default `transaction`).
@@ -329,6 +345,8 @@ pub struct MySqlConfig {
     pub topic_prefix: String,
     /// Database / table / column filters.
     pub filters: Filters,
+    /// `message.key.columns`: custom key columns by `db.table`.
+    pub message_key_columns: KeyColumns,
     /// `snapshot.mode` (default `initial`).
     pub snapshot_mode: SnapshotMode,
     /// `snapshot.locking.mode` (default `minimal`).
@@ -343,12 +361,17 @@ pub struct MySqlConfig {
     pub keep_alive: bool,
     /// `tombstones.on.delete` (default true).
     pub tombstones_on_delete: bool,
+    /// `skipped.operations` (default `t`): the codes (c, u, d, t) of the
+    /// operations not emitted.
+    pub skipped_operations: Vec<char>,
     /// `decimal.handling.mode` (default `precise`).
     pub decimal_mode: DecimalMode,
     /// `time.precision.mode` (default `adaptive_time_microseconds`).
     pub time_precision_mode: TimePrecisionMode,
     /// `bigint.unsigned.handling.mode` (default `long`).
     pub bigint_unsigned_mode: BigintUnsignedMode,
+    /// `binary.handling.mode` (default `bytes`).
+    pub binary_mode: BinaryMode,
     /// `schema.history.internal.kafka.topic`.
     pub history_topic: Option<String>,
     /// `schema.history.internal.kafka.bootstrap.servers`.
@@ -366,6 +389,12 @@ pub struct MySqlConfig {
     pub max_queue_size: usize,
     /// `poll.interval.ms` (default 500).
     pub poll_interval: Duration,
+    /// `heartbeat.interval.ms` (default 0 = off).
+    pub heartbeat_interval: Option<Duration>,
+    /// `heartbeat.action.query`.
+    pub heartbeat_action_query: Option<String>,
+    /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
+    pub heartbeat_topic_prefix: String,
     /// `provide.transaction.metadata` (default false).
     pub provide_transaction_metadata: bool,
     /// `topic.transaction` (default `transaction`): suffix of the transaction topic.
@@ -440,15 +469,20 @@ impl TypedConfig for MySqlConfig {
             server_id: r.int(&SERVER_ID),
             topic_prefix: r.string(&TOPIC_PREFIX),
             filters,
+            // checked by the key's validator; empty when it failed
+            message_key_columns: KeyColumns::parse(&r.string(&MESSAGE_KEY_COLUMNS))
+                .unwrap_or_default(),
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
             locking_mode: r.choice(&SNAPSHOT_LOCKING_MODE),
             include_schema_changes: r.bool(&INCLUDE_SCHEMA_CHANGES),
             include_query: r.bool(&INCLUDE_QUERY),
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
+            skipped_operations: skipped_operations(&r.list(&SKIPPED_OPERATIONS)),
             decimal_mode: r.choice(&DECIMAL_HANDLING_MODE),
             time_precision_mode: r.choice(&TIME_PRECISION_MODE),
             bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
+            binary_mode: r.choice(&BINARY_HANDLING_MODE),
             history_topic: r.opt_string(&HISTORY_KAFKA_TOPIC),
             history_bootstrap: r.opt_string(&HISTORY_KAFKA_BOOTSTRAP_SERVERS),
             history_producer: raw
@@ -462,6 +496,9 @@ impl TypedConfig for MySqlConfig {
             max_batch_size,
             max_queue_size,
             poll_interval: r.millis(&POLL_INTERVAL_MS),
+            heartbeat_interval: Some(r.millis(&HEARTBEAT_INTERVAL_MS)).filter(|d| !d.is_zero()),
+            heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
+            heartbeat_topic_prefix: r.string(&TOPIC_HEARTBEAT_PREFIX),
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
             connect_timeout: r.millis(&CONNECT_TIMEOUT_MS),
@@ -519,6 +556,12 @@ impl MySqlConfig {
     /// `host:port`, for messages.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// True when `skipped.operations` holds `op` (`c`, `u`, `d` or `t`):
+    /// its events are not emitted.
+    pub fn skips(&self, op: char) -> bool {
+        self.skipped_operations.contains(&op)
     }
 }
 
@@ -586,13 +629,20 @@ mod tests {
             TimePrecisionMode::AdaptiveTimeMicroseconds
         );
         assert_eq!(c.bigint_unsigned_mode, BigintUnsignedMode::Long);
+        assert_eq!(c.binary_mode, BinaryMode::Bytes);
         assert_eq!(c.max_batch_size, 2048);
         assert_eq!(c.max_queue_size, 8192);
         assert_eq!(c.poll_interval, Duration::from_millis(500));
         assert_eq!(c.connect_timeout, Duration::from_millis(30_000));
         assert_eq!(c.transaction_topic, "transaction");
-        assert_eq!((c.history_topic, c.history_bootstrap), (None, None));
         assert_eq!(c.flavor, Flavor::MySql);
+        assert_eq!(c.skipped_operations, ['t']);
+        assert!(c.skips('t') && !c.skips('c'));
+        assert!(c.message_key_columns.is_empty());
+        assert_eq!(c.heartbeat_interval, None);
+        assert_eq!(c.heartbeat_action_query, None);
+        assert_eq!(c.heartbeat_topic_prefix, "__debezium-heartbeat");
+        assert_eq!((c.history_topic, c.history_bootstrap), (None, None));
         // every declared default reads back as the value above
         for key in KEYS.iter().filter(|k| !k.required()) {
             assert!(key.check(key.default.unwrap()).is_none(), "{}", key.name);
@@ -631,6 +681,44 @@ mod tests {
         bad(&[(TOPIC_PREFIX, "shop/eu")], TOPIC_PREFIX);
         bad(&[(MAX_BATCH_SIZE, "8192")], MAX_QUEUE_SIZE);
         bad(&[(INCLUDE_QUERY, "maybe")], INCLUDE_QUERY);
+        bad(&[(SKIPPED_OPERATIONS, "c,x")], SKIPPED_OPERATIONS);
+        bad(&[(BINARY_HANDLING_MODE, "base32")], BINARY_HANDLING_MODE);
+        let c = parse(&[(BINARY_HANDLING_MODE, "base64-url-safe")]).unwrap();
+        assert_eq!(c.binary_mode, BinaryMode::Base64UrlSafe);
+        bad(&[(MESSAGE_KEY_COLUMNS, "shop.orders")], MESSAGE_KEY_COLUMNS);
+        bad(&[(MESSAGE_KEY_COLUMNS, "shop.(:id")], MESSAGE_KEY_COLUMNS);
+        bad(&[(HEARTBEAT_INTERVAL_MS, "-1")], HEARTBEAT_INTERVAL_MS);
+        let c = parse(&[
+            (SKIPPED_OPERATIONS, "none"),
+            (MESSAGE_KEY_COLUMNS, "shop.orders:id,line;shop\\.c.*:email"),
+            (HEARTBEAT_INTERVAL_MS, "1500"),
+            (HEARTBEAT_ACTION_QUERY, "UPDATE hb SET ts = NOW()"),
+            (TOPIC_HEARTBEAT_PREFIX, "hb"),
+        ])
+        .unwrap();
+        assert!(c.skipped_operations.is_empty());
+        assert_eq!(
+            c.message_key_columns.for_table("shop", "orders").unwrap(),
+            ["id", "line"]
+        );
+        assert_eq!(
+            c.message_key_columns
+                .for_table("shop", "customers")
+                .unwrap(),
+            ["email"]
+        );
+        assert_eq!(c.heartbeat_interval, Some(Duration::from_millis(1500)));
+        assert_eq!(
+            c.heartbeat_action_query.as_deref(),
+            Some("UPDATE hb SET ts = NOW()")
+        );
+        assert_eq!(c.heartbeat_topic_prefix, "hb");
+        let errs = parse(&[(SKIPPED_OPERATIONS, "c,x")]).unwrap_err();
+        assert!(errs.to_string().contains("skipped.operations"), "{errs}");
+        assert!(
+            errs.to_string().contains("'x' is not an operation"),
+            "{errs}"
+        );
         bad(
             &[
                 (TABLE_INCLUDE_LIST, "shop.a"),

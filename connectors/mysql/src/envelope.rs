@@ -1,8 +1,8 @@
 //! MySQL / MariaDB's part of Debezium's change events: the `source` block
 //! (`io.debezium.connector.mysql.Source` / `…mariadb.Source`), the
 //! per-table schemas (column mapping, primary key) and the schema-change
-//! records. The envelope, key, delete + tombstone records themselves are
-//! built by the shared [`velocity_api::debezium`] layer.
+//! records. The envelope, key, delete + tombstone and truncate records
+//! themselves are built by the shared [`velocity_api::debezium`] layer.
 //!
 //! Schemas are built once per table definition and shared by every record
 //! of that table (`Arc`).
@@ -149,10 +149,15 @@ impl TableSchema {
             .iter()
             .map(|s| (s.mapping.name.clone(), s.mapping.schema.clone()))
             .collect();
+        // `message.key.columns` replaces the primary key of the tables it names
+        let key = cfg
+            .message_key_columns
+            .for_table(&table.db, &table.name)
+            .unwrap_or(&table.primary_key);
         TableSchema {
             db: table.db.clone(),
             table: table.name.clone(),
-            events: TableEnvelope::new(base, fields, &table.primary_key, source_schema(cfg.flavor)),
+            events: TableEnvelope::new(base, fields, key, source_schema(cfg.flavor)),
             slots,
             width: table.columns.len(),
         }
@@ -184,6 +189,19 @@ impl TableSchema {
     /// The `source` block of a row event of this table.
     pub fn source(&self, cfg: &MySqlConfig, info: &SourceInfo) -> Struct {
         source_struct(cfg, &self.db, Some(&self.table), info)
+    }
+
+    /// The `t` (truncate) event of this table: null key, null `before` and
+    /// `after`, the `source` block of `info`.
+    pub fn truncate(
+        &self,
+        cfg: &MySqlConfig,
+        info: &SourceInfo,
+        partition: &Partition,
+        offset: Offset,
+    ) -> SourceRecord {
+        self.events
+            .truncate(self.source(cfg, info), None, partition, offset)
     }
 
     /// Builds a change record. `op` is `r`, `c` or `u` (deletes:

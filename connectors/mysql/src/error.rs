@@ -98,6 +98,10 @@ pub enum MySqlError {
     /// The binlog connection ended and `connect.keep.alive=false`.
     #[error("{0}, and connect.keep.alive=false: restart the connector, or set connect.keep.alive=true to reconnect by itself")]
     StreamClosed(String),
+    /// The server refused `heartbeat.action.query` (as Debezium's error
+    /// handler does, the task fails).
+    #[error("heartbeat.action.query failed: {0}. Fix the statement (or the user's privileges for it), or unset heartbeat.action.query")]
+    HeartbeatAction(String),
     /// The task is stopping.
     #[error("the task was stopped")]
     Stopped,
@@ -206,6 +210,9 @@ mod tests {
             detail: "refused".into()
         })
         .is_retriable());
+        let e = MySqlError::HeartbeatAction("no such table (error 1146)".into());
+        assert_eq!(e.kind(), ErrorKind::Fatal);
+        assert!(e.to_string().starts_with("heartbeat.action.query failed"));
         assert!(!ConnectError::from(MySqlError::Auth {
             addr: "h:1".into(),
             user: "u".into(),

@@ -31,6 +31,15 @@
 //!   it is handed on. Offsets without a history topic refuse to start
 //!   (Debezium's "db history topic is missing"), unless `snapshot.mode=recovery`
 //!   rebuilds it from the current definitions.
+//! - `skipped.operations`: the row events of a skipped operation (`c`, `u`,
+//!   `d`) yield nothing (a key-changing update is skipped with `u`, as in
+//!   Debezium); a `TRUNCATE TABLE` of a captured table is an `op: "t"` event
+//!   on the table's topic unless `t` is skipped (Debezium's default), and
+//!   never a schema-change record (it is still written to the history).
+//! - Heartbeats (`heartbeat.interval.ms`): between transactions, at most
+//!   once per interval, a record on `<topic.heartbeat.prefix>.<topic.prefix>`
+//!   carrying the position reached, after running `heartbeat.action.query`
+//!   (a statement the server refuses fails the task, as in Debezium).
 //! - Transaction metadata (`provide.transaction.metadata`): a BEGIN record
 //!   before the first change of a transaction (carrying that change's
 //!   previous offset), an END record after its commit (carrying the offset
@@ -59,6 +68,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder, Row, SslOpts};
 use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
+use velocity_api::debezium::heartbeat;
 use velocity_api::debezium::transaction::{self, TxCounter};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
 
@@ -915,10 +925,42 @@ impl Reader {
         let mut first_txn_pending = skip.is_some();
         let mut stop = self.stop.clone();
         let mut prev_end: u64 = 0;
+        // time and server of the last event, for heartbeat offsets
+        let (mut last_ts_ms, mut last_server_id) = (start.ts_sec * 1000, start.server_id);
+        let mut next_heartbeat = cfg
+            .heartbeat_interval
+            .map(|d| tokio::time::Instant::now() + d);
         loop {
+            // heartbeats go out between transactions only, carrying the
+            // position reached (on resume, the stored one until the first
+            // transaction is read)
+            let heartbeat_due = next_heartbeat.filter(|_| !txn.open);
+            if heartbeat_due.is_some_and(|due| due <= tokio::time::Instant::now()) {
+                let (event, row) = if first_txn_pending {
+                    txn.skip.unwrap_or((0, 0))
+                } else {
+                    (0, 0)
+                };
+                let at = Position {
+                    file: txn.file.clone(),
+                    pos: txn.start,
+                    event,
+                    row,
+                    gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
+                    ts_sec: last_ts_ms / 1000,
+                    server_id: last_server_id,
+                    ..Position::default()
+                };
+                self.heartbeat(&mut meta, at).await?;
+                next_heartbeat = cfg
+                    .heartbeat_interval
+                    .map(|d| tokio::time::Instant::now() + d);
+                continue;
+            }
             let next = if self.batch.is_empty() {
                 tokio::select! {
                     _ = stop.changed() => return Err(MySqlError::Stopped),
+                    _ = tokio::time::sleep_until(heartbeat_due.unwrap_or_else(tokio::time::Instant::now)), if heartbeat_due.is_some() => continue,
                     e = stream.next() => e,
                 }
             } else {
@@ -963,6 +1005,9 @@ impl Reader {
             let gap_from = std::mem::replace(&mut prev_end, end_pos);
             let ts_ms = header.timestamp() as i64 * 1000;
             let server_id = header.server_id() as i64;
+            if ts_ms > 0 {
+                (last_ts_ms, last_server_id) = (ts_ms, server_id);
+            }
             let raw_type = header.event_type_raw();
             if raw_type == MARIADB_GTID_EVENT {
                 if let Some(g) = MariaGtid::parse(event.data()) {
@@ -1073,18 +1118,31 @@ impl Reader {
                     {
                         self.record_history(&db, &sql, &out.changes, &pos).await?;
                     }
-                    if cfg.include_schema_changes && is_ddl && !skipped && relevant {
-                        let info = SourceInfo {
-                            snapshot: "false",
-                            ts_ms,
-                            server_id,
-                            gtid: txn.gtid.clone(),
-                            file: cur_file.clone(),
-                            pos: ev_start as i64,
-                            row: 0,
-                            thread: Some(thread),
-                            query: None,
+                    let info = SourceInfo {
+                        snapshot: "false",
+                        ts_ms,
+                        server_id,
+                        gtid: txn.gtid.clone(),
+                        file: cur_file.clone(),
+                        pos: ev_start as i64,
+                        row: 0,
+                        thread: Some(thread),
+                        query: None,
+                    };
+                    if let Some((tdb, table)) = out.truncated.as_ref().filter(|_| !skipped) {
+                        // Debezium: a TRUNCATE is an `op: "t"` event of the
+                        // table (unless `t` is skipped), never a schema change
+                        let ts = if cfg.skips('t') {
+                            None
+                        } else {
+                            self.load(&mut meta, tdb, table).await?
                         };
+                        if let Some(ts) = ts {
+                            let r = ts.truncate(&cfg, &info, &self.partition, pos.to_offset());
+                            self.push(r).await?;
+                            txn.emitted = true;
+                        }
+                    } else if cfg.include_schema_changes && is_ddl && !skipped && relevant {
                         let r = schema_change(
                             &cfg,
                             &target,
@@ -1185,6 +1243,10 @@ impl Reader {
                         | RowsEventData::PartialUpdateRowsEvent(_) => "u",
                         _ => "d",
                     };
+                    // Debezium ignores the row events of skipped operations
+                    if op.chars().any(|c| cfg.skips(c)) {
+                        continue;
+                    }
                     let images: Vec<RowImages> = rows
                         .rows(tme)
                         .map(|r| {
@@ -1280,6 +1342,31 @@ impl Reader {
                 return Err(MySqlError::Stopped);
             }
         }
+    }
+
+    /// Runs `heartbeat.action.query` (if any) on `meta`, then emits the
+    /// heartbeat record carrying `at` (`heartbeat.interval.ms`).
+    async fn heartbeat(&mut self, meta: &mut Conn, at: Position) -> Result<(), MySqlError> {
+        let cfg = self.cfg.clone();
+        if let Some(sql) = &cfg.heartbeat_action_query {
+            if let Err(e) = meta.query_drop(sql.as_str()).await {
+                return Err(match e {
+                    mysql_async::Error::Server(s) => {
+                        MySqlError::HeartbeatAction(format!("{} (error {})", s.message, s.code))
+                    }
+                    other => q(other, &cfg),
+                });
+            }
+        }
+        tracing::debug!(file = %at.file, pos = at.pos, "heartbeat");
+        let record = heartbeat::record(
+            &cfg.heartbeat_topic_prefix,
+            &cfg.topic_prefix,
+            now_ms(),
+            &self.partition,
+            at.to_offset(),
+        );
+        self.push(record).await
     }
 
     /// The records of one row change, with only the last carrying `next`

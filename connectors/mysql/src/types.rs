@@ -20,7 +20,7 @@ use velocity_api::schema::logical;
 use velocity_api::{Schema, SchemaRef, Struct, Value};
 
 use crate::catalog::Column;
-use crate::config::{BigintUnsignedMode, DecimalMode, MySqlConfig, TimePrecisionMode};
+use crate::config::{BigintUnsignedMode, BinaryMode, DecimalMode, MySqlConfig, TimePrecisionMode};
 
 /// How a column's values are converted.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +65,8 @@ pub enum Kind {
     },
     /// Character data.
     Text,
-    /// Binary data.
-    Binary,
+    /// Binary data, in `binary.handling.mode`.
+    Binary(BinaryMode),
     /// DATE.
     Date,
     /// TIME.
@@ -149,7 +149,9 @@ pub fn map_column(col: &Column, cfg: &MySqlConfig) -> Option<ColumnMapping> {
         },
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "nchar"
         | "nvarchar" => Kind::Text,
-        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => Kind::Binary,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+            Kind::Binary(cfg.binary_mode)
+        }
         "date" => Kind::Date,
         "time" => Kind::Time { connect },
         "datetime" => Kind::DateTime {
@@ -185,7 +187,7 @@ pub fn map_column(col: &Column, cfg: &MySqlConfig) -> Option<ColumnMapping> {
             DecimalMode::String => Schema::string(),
         },
         Kind::Text => Schema::string(),
-        Kind::Binary => Schema::bytes(),
+        Kind::Binary(mode) => mode.schema(),
         Kind::Date => {
             if connect {
                 Schema::int32().named(logical::DATE).version(1)
@@ -523,8 +525,8 @@ pub fn convert(
             My::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
             other => Value::String(text(other).ok_or_else(bad)?),
         },
-        Kind::Binary => match v {
-            My::Bytes(b) => Value::Bytes(b.clone()),
+        Kind::Binary(mode) => match v {
+            My::Bytes(b) => mode.encode(b.clone()),
             _ => return Err(bad()),
         },
         Kind::Date => match v {

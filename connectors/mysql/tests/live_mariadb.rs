@@ -6,13 +6,15 @@
 //! `scripts/services.sh up`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use velocity_api::{Offset, OffsetReader, Partition, RawConfig, SourceTask, TaskContext, Value};
+use velocity_api::{
+    Offset, OffsetReader, Partition, RawConfig, SourceRecord, SourceTask, TaskContext, Value,
+};
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_until, socket, sql};
+use common::{after_id, poll_until, socket, sql, sql_out};
 
 struct Stored(Option<Offset>);
 
@@ -112,5 +114,337 @@ async fn resume_inside_a_transaction_neither_loses_nor_repeats() {
     assert_eq!(ids, vec![13, 14]);
     assert_eq!(tail.len(), 4);
     task.stop().await.unwrap();
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// The database and topic prefix of test `tag`, unique to this run; fails
+/// when MariaDB is not there.
+fn names(tag: &str) -> (String, String) {
+    socket();
+    let n = std::process::id();
+    (format!("vmy_{tag}_{n}"), format!("{tag}{n}"))
+}
+
+fn context(name: &str) -> TaskContext {
+    TaskContext {
+        connector: name.into(),
+        task_id: 0,
+        offsets: Arc::new(Stored(None)),
+    }
+}
+
+/// A fresh database `db` holding `tables` (and nothing else captured).
+fn fresh_db(db: &str, tables: &str) {
+    sql(&format!(
+        "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}; {tables}"
+    ));
+}
+
+fn op(r: &SourceRecord) -> Option<&str> {
+    r.record.value.as_struct()?.get("op")?.as_str()
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v.as_struct()
+        .unwrap_or_else(|| panic!("not a struct: {v:?}"))
+        .get(name)
+        .unwrap_or_else(|| panic!("no field {name} in {v:?}"))
+}
+
+/// `skipped.operations=u`: update row events yield nothing; a `TRUNCATE
+/// TABLE` is Debezium's truncate event, field by field, and no schema change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncate_event_and_skipped_updates() {
+    let (db, prefix) = names("trunc");
+    fresh_db(
+        &db,
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO t VALUES (1, 'snap');",
+    );
+    let mut c = config(&db, &prefix, 8000 + std::process::id() % 1000);
+    c.insert("skipped.operations".into(), "u".into());
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, context("trunc")).await.unwrap();
+    let snap = poll_until(&mut task, 2, Duration::from_secs(30)).await;
+    assert_eq!(snap.len(), 2, "{snap:#?}");
+    sql(&format!(
+        "USE {db}; INSERT INTO t VALUES (2, 'a'); UPDATE t SET v = 'b' WHERE id = 2; \
+         DELETE FROM t WHERE id = 1; TRUNCATE TABLE t; INSERT INTO t VALUES (3, 'c');"
+    ));
+    let recs = poll_until(&mut task, 5, Duration::from_secs(30)).await;
+    task.stop().await.unwrap();
+    let ops: Vec<Option<&str>> = recs.iter().map(op).collect();
+    // c(2), (u skipped), d(1) + tombstone, t, c(3)
+    assert_eq!(
+        ops,
+        [Some("c"), Some("d"), None, Some("t"), Some("c")],
+        "{recs:#?}"
+    );
+    assert_eq!(after_id(&recs[4]), Some(3));
+    let t = &recs[3].record;
+    assert_eq!(t.topic, format!("{prefix}.{db}.t"));
+    assert!(
+        t.key.is_null() && t.key_schema.is_none(),
+        "truncate key: {t:?}"
+    );
+    let schema = t.value_schema.as_ref().unwrap();
+    assert!(schema.is_named(&format!("{prefix}.{db}.t.Envelope")));
+    let v = &t.value;
+    assert!(field(v, "before").is_null());
+    assert!(field(v, "after").is_null());
+    assert_eq!(field(v, "op").as_str(), Some("t"));
+    assert!(field(v, "ts_ms").as_i64().unwrap() > 0);
+    assert!(field(v, "transaction").is_null());
+    let source = field(v, "source");
+    assert_eq!(field(source, "connector").as_str(), Some("mariadb"));
+    assert_eq!(field(source, "name").as_str(), Some(prefix.as_str()));
+    assert_eq!(field(source, "snapshot").as_str(), Some("false"));
+    assert_eq!(field(source, "db").as_str(), Some(db.as_str()));
+    assert_eq!(field(source, "table").as_str(), Some("t"));
+    assert!(field(source, "ts_ms").as_i64().unwrap() > 0);
+    assert!(field(source, "server_id").as_i64().unwrap() > 0);
+    assert!(field(source, "file").as_str().unwrap().contains("bin"));
+    assert!(field(source, "pos").as_i64().unwrap() > 4);
+    assert_eq!(field(source, "row"), &Value::Int32(0));
+    assert!(field(source, "thread").as_i64().is_some());
+    assert!(field(source, "query").is_null());
+    // the truncate carries an offset between the delete and the last insert
+    assert!(recs[3].source_offset.get("file").is_some());
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// Debezium's default `skipped.operations=t`: a `TRUNCATE TABLE` yields no
+/// record at all (neither `t` nor a schema change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncate_is_skipped_by_default() {
+    let (db, prefix) = names("notrunc");
+    fresh_db(&db, "CREATE TABLE t (id INT PRIMARY KEY);");
+    let mut task = MySqlSourceTask::default();
+    task.start(
+        &config(&db, &prefix, 8100 + std::process::id() % 1000),
+        context("notrunc"),
+    )
+    .await
+    .unwrap();
+    let snap = poll_until(&mut task, 1, Duration::from_secs(30)).await;
+    assert_eq!(snap.len(), 1, "{snap:#?}");
+    sql(&format!(
+        "USE {db}; INSERT INTO t VALUES (1); TRUNCATE TABLE t; INSERT INTO t VALUES (2);"
+    ));
+    let recs = poll_until(&mut task, 2, Duration::from_secs(30)).await;
+    task.stop().await.unwrap();
+    let ids: Vec<Option<i64>> = recs.iter().map(after_id).collect();
+    assert_eq!(ids, [Some(1), Some(2)], "{recs:#?}");
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// `message.key.columns`: the named columns, in the order given, are the
+/// record key (schema `<topic>.Key`) in the snapshot and while streaming,
+/// also for a table without a primary key; an invalid value names the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_key_columns_replace_the_primary_key() {
+    let (db, prefix) = names("keys");
+    fresh_db(
+        &db,
+        "CREATE TABLE k (id INT PRIMARY KEY, code VARCHAR(10), n INT); \
+         CREATE TABLE nopk (a INT, b VARCHAR(5)); \
+         INSERT INTO k VALUES (1, 'x', 10); INSERT INTO nopk VALUES (7, 'q');",
+    );
+    let mut c = config(&db, &prefix, 8200 + std::process::id() % 1000);
+    c.insert("message.key.columns".into(), "broken".into());
+    let err = MySqlSourceTask::default()
+        .start(&c, context("keys"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("message.key.columns"), "{err}");
+    c.insert(
+        "message.key.columns".into(),
+        format!("{db}.k:code,n;{db}\\.no.*:b,a"),
+    );
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, context("keys")).await.unwrap();
+    // two schema changes, two rows
+    let snap = poll_until(&mut task, 4, Duration::from_secs(30)).await;
+    sql(&format!(
+        "USE {db}; INSERT INTO k VALUES (2, 'y', 20); INSERT INTO nopk VALUES (8, 'r');"
+    ));
+    let recs = poll_until(&mut task, 2, Duration::from_secs(30)).await;
+    task.stop().await.unwrap();
+    let rows: Vec<&SourceRecord> = snap
+        .iter()
+        .chain(&recs)
+        .filter(|r| op(r).is_some())
+        .collect();
+    assert_eq!(rows.len(), 4, "{snap:#?} {recs:#?}");
+    let key_of = |table: &str, op_code: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r.record.topic == format!("{prefix}.{db}.{table}") && op(r) == Some(op_code))
+            .unwrap_or_else(|| panic!("no {op_code} of {table}"));
+        let ks = r.record.key_schema.as_ref().expect("key schema");
+        assert!(ks.is_named(&format!("{prefix}.{db}.{table}.Key")), "{ks:?}");
+        let names: Vec<&str> = ks.fields.iter().map(|f| f.name.as_str()).collect();
+        (names, r.record.key.clone())
+    };
+    let (names, key) = key_of("k", "r");
+    assert_eq!(names, ["code", "n"]);
+    assert_eq!(field(&key, "code").as_str(), Some("x"));
+    assert_eq!(field(&key, "n"), &Value::Int32(10));
+    let (names, key) = key_of("k", "c");
+    assert_eq!(names, ["code", "n"]);
+    assert_eq!(field(&key, "code").as_str(), Some("y"));
+    let (names, key) = key_of("nopk", "r");
+    assert_eq!(names, ["b", "a"]);
+    assert_eq!(field(&key, "b").as_str(), Some("q"));
+    assert_eq!(field(&key, "a"), &Value::Int32(7));
+    let (_, key) = key_of("nopk", "c");
+    assert_eq!(field(&key, "a"), &Value::Int32(8));
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// `heartbeat.interval.ms` + `heartbeat.action.query` +
+/// `topic.heartbeat.prefix`: Debezium's heartbeat record, carrying the
+/// position after the last transaction; the action query runs; a query the
+/// server refuses fails the task naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_carry_the_position_and_run_the_action_query() {
+    let (db, prefix) = names("hb");
+    let hb_table = format!("velocity.{db}");
+    fresh_db(&db, "CREATE TABLE t (id INT PRIMARY KEY);");
+    sql(&format!(
+        "DROP TABLE IF EXISTS {hb_table}; CREATE TABLE {hb_table} (id INT AUTO_INCREMENT PRIMARY KEY)"
+    ));
+    let mut c = config(&db, &prefix, 8300 + std::process::id() % 1000);
+    c.insert("heartbeat.interval.ms".into(), "100".into());
+    c.insert(
+        "heartbeat.action.query".into(),
+        format!("INSERT INTO {hb_table} VALUES ()"),
+    );
+    c.insert("topic.heartbeat.prefix".into(), "beat".into());
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, context("hb")).await.unwrap();
+    // the snapshot (one schema change) first, so that the insert is streamed
+    let snap = poll_until(&mut task, 1, Duration::from_secs(30)).await;
+    assert_eq!(snap[0].record.topic, prefix);
+    sql(&format!("INSERT INTO {db}.t VALUES (1)"));
+    let topic = format!("beat.{prefix}");
+    let mut change = None;
+    let mut beat = None;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while beat.is_none() && Instant::now() < deadline {
+        for r in task.poll().await.expect("poll") {
+            if op(&r) == Some("c") {
+                change = Some(r);
+            } else if r.record.topic == topic && change.is_some() {
+                beat = Some(r);
+            }
+        }
+    }
+    task.stop().await.unwrap();
+    let change = change.expect("the insert");
+    let beat = beat.expect("a heartbeat after the insert");
+    let key_schema = beat.record.key_schema.as_ref().unwrap();
+    assert!(key_schema.is_named("io.debezium.connector.common.ServerNameKey"));
+    assert_eq!(
+        field(&beat.record.key, "serverName").as_str(),
+        Some(prefix.as_str())
+    );
+    let value_schema = beat.record.value_schema.as_ref().unwrap();
+    assert!(value_schema.is_named("io.debezium.connector.common.Heartbeat"));
+    let names: Vec<&str> = value_schema
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["ts_ms"]);
+    assert!(field(&beat.record.value, "ts_ms").as_i64().unwrap() > 0);
+    // the position after the insert's transaction: at or past its own
+    let (o, c_off) = (&beat.source_offset, &change.source_offset);
+    assert_eq!(o["file"], c_off["file"]);
+    assert!(
+        o["pos"].as_u64() > c_off["pos"].as_u64(),
+        "{o:?} vs {c_off:?}"
+    );
+    assert_eq!(o["event"], 0);
+    assert_eq!(beat.source_partition, change.source_partition);
+    // the action query ran
+    let count: u64 = sql_out(&format!("SELECT COUNT(*) FROM {hb_table}"))
+        .parse()
+        .unwrap();
+    assert!(count >= 1, "heartbeat.action.query did not run");
+    // a refused action query fails the task, naming the key
+    c.insert(
+        "heartbeat.action.query".into(),
+        format!("INSERT INTO {hb_table}_missing VALUES ()"),
+    );
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, context("hb")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no error from the refused action query"
+        );
+        if let Err(e) = task.poll().await {
+            break e;
+        }
+    };
+    let _ = task.stop().await;
+    assert!(!err.is_retriable());
+    assert!(err.to_string().contains("heartbeat.action.query"), "{err}");
+    sql(&format!("DROP DATABASE {db}; DROP TABLE {hb_table}"));
+}
+
+/// `binary.handling.mode=base64`: BINARY / VARBINARY / BLOB columns are
+/// base64 strings (schema string) in the snapshot and while streaming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_handling_mode_base64() {
+    socket();
+    let n = std::process::id();
+    let db = format!("vmy_bin_{n}");
+    let prefix = format!("bin{n}");
+    fresh_db(
+        &db,
+        "CREATE TABLE b (id INT PRIMARY KEY, bin VARBINARY(8), fixed BINARY(2), blb BLOB); \
+         INSERT INTO b VALUES (1, 0xfbff00, 0x0102, 'hi');",
+    );
+    let mut c = config(&db, &prefix, 8400 + n % 1000);
+    c.insert("binary.handling.mode".into(), "base64".into());
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, context("bin")).await.unwrap();
+    let snap = poll_until(&mut task, 2, Duration::from_secs(30)).await;
+    sql(&format!(
+        "INSERT INTO {db}.b VALUES (2, 0x3e, 0xffff, NULL)"
+    ));
+    let recs = poll_until(&mut task, 1, Duration::from_secs(30)).await;
+    task.stop().await.unwrap();
+    let rows: Vec<&SourceRecord> = snap
+        .iter()
+        .chain(&recs)
+        .filter(|r| op(r).is_some())
+        .collect();
+    assert_eq!(rows.len(), 2, "{snap:#?} {recs:#?}");
+    let value_schema = rows[0].record.value_schema.as_ref().unwrap();
+    let after_schema = &value_schema
+        .fields
+        .iter()
+        .find(|f| f.name == "after")
+        .unwrap()
+        .schema;
+    for col in ["bin", "fixed", "blb"] {
+        let f = after_schema.fields.iter().find(|f| f.name == col).unwrap();
+        assert_eq!(f.schema.type_, velocity_api::Type::String, "{col}");
+    }
+    let after = |r: &SourceRecord| field(&r.record.value, "after").clone();
+    let a = after(rows[0]);
+    assert_eq!(op(rows[0]), Some("r"));
+    assert_eq!(field(&a, "bin").as_str(), Some("+/8A"));
+    assert_eq!(field(&a, "fixed").as_str(), Some("AQI="));
+    assert_eq!(field(&a, "blb").as_str(), Some("aGk="));
+    let a = after(rows[1]);
+    assert_eq!(op(rows[1]), Some("c"));
+    assert_eq!(field(&a, "bin").as_str(), Some("Pg=="));
+    assert_eq!(field(&a, "fixed").as_str(), Some("//8="));
+    assert!(field(&a, "blb").is_null());
     sql(&format!("DROP DATABASE {db}"));
 }

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use regex::Regex;
-use velocity_api::config::{whole_match, ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::protocol::ConnectParams;
@@ -21,13 +22,11 @@ pub use keys::*;
 /// declared once: name, type, Debezium's default, importance, documentation
 /// and the rule its value must follow.
 pub mod keys {
-    use super::{
-        check_key_columns, check_skipped_operations, check_slot_name, check_topic_prefix,
-        PublicationMode, SnapshotMode,
-    };
+    use super::{check_slot_name, check_topic_prefix, PublicationMode, SnapshotMode};
     use crate::protocol::SslMode;
     use crate::types::{BinaryMode, DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+    use velocity_api::debezium::options::{check_skipped_operations, KeyColumns};
 
     velocity_api::config_keys! {
         /// `database.hostname` (required).
@@ -108,7 +107,7 @@ pub mod keys {
         /// `money.fraction.digits` (default 2).
         MONEY_FRACTION_DIGITS = ConfigKey::new("money.fraction.digits", Short, Some("2"), Low, "Fraction digits of money values.").range(0, 100);
         /// `message.key.columns`: `schema.table:col,col;…` (table part a regular expression).
-        MESSAGE_KEY_COLUMNS = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: schema.table:col1,col2;…").validate_with(check_key_columns);
+        MESSAGE_KEY_COLUMNS = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: schema.table:col1,col2;…").validate_with(KeyColumns::check);
         /// `provide.transaction.metadata` (default false).
         PROVIDE_TRANSACTION_METADATA = ConfigKey::new("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block.");
         /// `topic.transaction` (default `transaction`).
@@ -263,7 +262,7 @@ pub struct PostgresConfig {
     /// Type handling modes.
     pub modes: TypeModes,
     /// `message.key.columns`: `schema.table:col,col;…`.
-    pub message_key_columns: Vec<(Regex, Vec<String>)>,
+    pub message_key_columns: KeyColumns,
     /// `provide.transaction.metadata` (default false).
     pub provide_transaction_metadata: bool,
     /// `topic.transaction` (default `transaction`).
@@ -315,12 +314,7 @@ impl TypedConfig for PostgresConfig {
             heartbeat_interval: (!heartbeat.is_zero()).then_some(heartbeat),
             heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
             heartbeat_topic_prefix: r.string(&TOPIC_HEARTBEAT_PREFIX),
-            skipped_operations: r
-                .list(&SKIPPED_OPERATIONS)
-                .iter()
-                .filter(|op| op.as_str() != "none")
-                .filter_map(|op| op.chars().next())
-                .collect(),
+            skipped_operations: skipped_operations(&r.list(&SKIPPED_OPERATIONS)),
             max_batch_size,
             max_queue_size,
             poll_interval: r.millis(&POLL_INTERVAL_MS),
@@ -334,7 +328,7 @@ impl TypedConfig for PostgresConfig {
                 money_fraction_digits: r.int(&MONEY_FRACTION_DIGITS),
             },
             // checked by the key's validator; empty when it failed
-            message_key_columns: parse_key_columns(&r.string(&MESSAGE_KEY_COLUMNS))
+            message_key_columns: KeyColumns::parse(&r.string(&MESSAGE_KEY_COLUMNS))
                 .unwrap_or_default(),
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
@@ -345,11 +339,7 @@ impl TypedConfig for PostgresConfig {
 impl PostgresConfig {
     /// Custom key columns for `schema.table`, if `message.key.columns` names it.
     pub fn key_columns_for(&self, schema: &str, table: &str) -> Option<&[String]> {
-        let full = format!("{schema}.{table}");
-        self.message_key_columns
-            .iter()
-            .find(|(r, _)| r.is_match(&full))
-            .map(|(_, c)| c.as_slice())
+        self.message_key_columns.for_table(schema, table)
     }
 }
 
@@ -374,47 +364,6 @@ fn check_slot_name(v: &str) -> Result<(), String> {
     } else {
         Err("not a valid replication slot name: use at most 63 lower-case letters, digits and underscores".into())
     }
-}
-
-/// Every item of `skipped.operations` is an operation code or `none`.
-fn check_skipped_operations(v: &str) -> Result<(), String> {
-    match v
-        .split(',')
-        .map(str::trim)
-        .find(|op| !op.is_empty() && !matches!(*op, "none" | "c" | "u" | "d" | "t"))
-    {
-        None => Ok(()),
-        Some(other) => Err(format!(
-            "'{other}' is not an operation: use c, u, d, t or none"
-        )),
-    }
-}
-
-/// `message.key.columns` parses (see [`parse_key_columns`]).
-fn check_key_columns(v: &str) -> Result<(), String> {
-    parse_key_columns(v).map(|_| ())
-}
-
-/// `schema.table:col,col;…` as (whole-match, case-insensitive table
-/// expression, key columns) pairs.
-fn parse_key_columns(spec: &str) -> Result<Vec<(Regex, Vec<String>)>, String> {
-    spec.split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|part| {
-            let (table, cols) = part
-                .split_once(':')
-                .ok_or_else(|| format!("'{part}' must look like schema.table:column1,column2"))?;
-            let table = whole_match(table)
-                .map_err(|e| format!("'{table}' is not a valid regular expression: {e}"))?;
-            let cols = cols
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
-            Ok((table, cols))
-        })
-        .collect()
 }
 
 #[cfg(test)]

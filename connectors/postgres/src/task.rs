@@ -97,6 +97,14 @@ impl SourceTask for PostgresSourceTask {
         })
     }
 
+    /// A batch of `max.batch.size` records: the reader had more ready.
+    fn backlog(&self, batch_len: usize) -> bool {
+        self.cfg.as_ref().map_or(
+            batch_len >= velocity_api::connector::DEFAULT_FULL_BATCH,
+            |cfg| batch_len >= cfg.max_batch_size,
+        )
+    }
+
     fn metrics(&self) -> Option<Arc<SourceMetrics>> {
         Some(self.metrics.clone())
     }

@@ -57,11 +57,17 @@ pub fn socket() -> PathBuf {
 
 /// Runs `stmt` as root over the socket; fails on an error.
 pub fn sql(stmt: &str) {
+    sql_out(stmt);
+}
+
+/// Runs `stmt` as root over the socket and returns its output without
+/// column names; fails on an error.
+pub fn sql_out(stmt: &str) -> String {
     let out = Command::new("mariadb")
         .arg("--no-defaults")
         .arg("-S")
         .arg(socket())
-        .args(["-uroot", "-e"])
+        .args(["-uroot", "-N", "-e"])
         .arg(stmt)
         .output()
         .unwrap();
@@ -70,4 +76,5 @@ pub fn sql(stmt: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

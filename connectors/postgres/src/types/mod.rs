@@ -17,7 +17,6 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use base64::Engine as _;
 use velocity_api::schema::logical;
 use velocity_api::{Schema, SchemaRef, Struct, Value};
 
@@ -55,21 +54,8 @@ velocity_api::config_choice! {
     }
 }
 
-velocity_api::config_choice! {
-    /// Debezium's `binary.handling.mode` (for `bytea`).
-    #[derive(Default)]
-    pub enum BinaryMode {
-        /// `bytes`: Connect bytes.
-        #[default]
-        Bytes = "bytes",
-        /// `base64`: string, standard alphabet with padding.
-        Base64 = "base64",
-        /// `base64-url-safe`: string, URL-safe alphabet with padding.
-        Base64UrlSafe = "base64-url-safe",
-        /// `hex`: string, lowercase hex digits.
-        Hex = "hex",
-    }
-}
+/// Debezium's `binary.handling.mode` (for `bytea`), shared by the sources.
+pub use velocity_api::debezium::options::BinaryMode;
 
 velocity_api::config_choice! {
     /// Debezium's `hstore.handling.mode`.
@@ -509,13 +495,7 @@ fn type_schema(t: &PgType, typmod: i32, modes: &TypeModes) -> Option<(Schema, Co
         "tsvector" => (named(Schema::string(), DBZ_TSVECTOR), Conv::Str),
         "inet" | "cidr" | "macaddr" | "macaddr8" | "int4range" | "int8range" | "numrange"
         | "tsrange" | "tstzrange" | "daterange" => (Schema::string(), Conv::Str),
-        "bytea" => (
-            match modes.binary {
-                BinaryMode::Bytes => Schema::bytes(),
-                _ => Schema::string(),
-            },
-            Conv::Bytea(modes.binary),
-        ),
+        "bytea" => (modes.binary.schema(), Conv::Bytea(modes.binary)),
         "numeric" => numeric_schema(typmod, modes),
         "money" => (
             match modes.decimal {
@@ -660,16 +640,7 @@ fn toast_kind(t: &PgType) -> Toast {
 }
 
 fn encode_binary(bytes: Vec<u8>, mode: BinaryMode) -> Value {
-    match mode {
-        BinaryMode::Bytes => Value::Bytes(bytes),
-        BinaryMode::Base64 => {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
-        }
-        BinaryMode::Base64UrlSafe => {
-            Value::String(base64::engine::general_purpose::URL_SAFE.encode(bytes))
-        }
-        BinaryMode::Hex => Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect()),
-    }
+    mode.encode(bytes)
 }
 
 fn numeric_value(

@@ -4,6 +4,7 @@
 use super::text::*;
 use super::*;
 use crate::catalog::{Column, PgType, TypeKind};
+use base64::Engine as _;
 
 fn base(name: &str) -> PgType {
     PgType {

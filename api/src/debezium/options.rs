@@ -1,0 +1,191 @@
+//! Debezium options that every change-data-capture source reads the same
+//! way: `skipped.operations` ([`check_skipped_operations`],
+//! [`skipped_operations`]), `message.key.columns` ([`KeyColumns`]) and
+//! `binary.handling.mode` ([`BinaryMode`]).
+
+//!
+//! Contract: each connector declares the keys in its own `config.rs` (with
+//! these functions as their validators) and reads them through these
+//! functions, so the accepted values, the error texts and the matching rules
+//! are the same in every connector.
+
+use base64::Engine as _;
+use regex::Regex;
+
+use crate::config::whole_match;
+use crate::schema::Schema;
+use crate::value::Value;
+
+crate::config_choice! {
+    /// `binary.handling.mode`: how binary columns are represented.
+    #[derive(Default)]
+    pub enum BinaryMode {
+        /// `bytes` (Debezium's default): Connect bytes.
+        #[default]
+        Bytes = "bytes",
+        /// `base64`: string, standard alphabet with padding.
+        Base64 = "base64",
+        /// `base64-url-safe`: string, URL-safe alphabet with padding.
+        Base64UrlSafe = "base64-url-safe",
+        /// `hex`: string, lowercase hex digits.
+        Hex = "hex",
+    }
+}
+
+impl BinaryMode {
+    /// The (required) schema of a binary column in this mode: bytes, or a
+    /// string for the text encodings.
+    pub fn schema(self) -> Schema {
+        match self {
+            BinaryMode::Bytes => Schema::bytes(),
+            _ => Schema::string(),
+        }
+    }
+
+    /// `bytes` as a value of [`Self::schema`].
+    pub fn encode(self, bytes: Vec<u8>) -> Value {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        match self {
+            BinaryMode::Bytes => Value::Bytes(bytes),
+            BinaryMode::Base64 => Value::String(STANDARD.encode(bytes)),
+            BinaryMode::Base64UrlSafe => Value::String(URL_SAFE.encode(bytes)),
+            BinaryMode::Hex => Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        }
+    }
+}
+
+/// The operation codes `skipped.operations` accepts (besides `none`).
+pub const OPERATIONS: [&str; 4] = ["c", "u", "d", "t"];
+
+/// Validator of `skipped.operations`: every comma-separated item is an
+/// operation code (`c`, `u`, `d`, `t`) or `none`.
+pub fn check_skipped_operations(v: &str) -> Result<(), String> {
+    match v
+        .split(',')
+        .map(str::trim)
+        .find(|op| !op.is_empty() && *op != "none" && !OPERATIONS.contains(op))
+    {
+        None => Ok(()),
+        Some(other) => Err(format!(
+            "'{other}' is not an operation: use c, u, d, t or none"
+        )),
+    }
+}
+
+/// The operation codes of a checked `skipped.operations` list (its items,
+/// without `none`): an operation whose code is in it is not emitted.
+pub fn skipped_operations(items: &[String]) -> Vec<char> {
+    items
+        .iter()
+        .filter(|op| op.as_str() != "none")
+        .filter_map(|op| op.chars().next())
+        .collect()
+}
+
+/// `message.key.columns`: `<table>:<column>,<column>;…`, where `<table>` is
+/// a regular expression matched (whole, case-insensitively) against the
+/// fully-qualified table name (`schema.table` on PostgreSQL, `db.table` on
+/// MySQL); the first entry that matches gives the table's key columns, in
+/// key order, in place of its primary key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyColumns(Vec<(Regex, Vec<String>)>);
+
+impl KeyColumns {
+    /// Parses the option's value; an entry without `:` or with an invalid
+    /// expression is an error naming the entry.
+    pub fn parse(spec: &str) -> Result<KeyColumns, String> {
+        spec.split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|part| {
+                let (table, cols) = part.split_once(':').ok_or_else(|| {
+                    format!("'{part}' must look like <fully-qualified table>:column1,column2")
+                })?;
+                let table = whole_match(table.trim())
+                    .map_err(|e| format!("'{table}' is not a valid regular expression: {e}"))?;
+                let cols: Vec<String> = cols
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if cols.is_empty() {
+                    return Err(format!("'{part}' names no key column"));
+                }
+                Ok((table, cols))
+            })
+            .collect::<Result<_, String>>()
+            .map(KeyColumns)
+    }
+
+    /// Validator of `message.key.columns`: the value parses.
+    pub fn check(spec: &str) -> Result<(), String> {
+        KeyColumns::parse(spec).map(|_| ())
+    }
+
+    /// True when no table has custom key columns.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The key columns of `namespace.table`, if an entry matches it.
+    pub fn for_table(&self, namespace: &str, table: &str) -> Option<&[String]> {
+        let full = format!("{namespace}.{table}");
+        self.0
+            .iter()
+            .find(|(r, _)| r.is_match(&full))
+            .map(|(_, c)| c.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_modes() {
+        let b = vec![0xfb, 0xff, 0x00];
+        assert_eq!(BinaryMode::Bytes.encode(b.clone()), Value::Bytes(b.clone()));
+        assert_eq!(
+            BinaryMode::Base64.encode(b.clone()),
+            Value::String("+/8A".into())
+        );
+        assert_eq!(
+            BinaryMode::Base64UrlSafe.encode(b.clone()),
+            Value::String("-_8A".into())
+        );
+        assert_eq!(BinaryMode::Hex.encode(b), Value::String("fbff00".into()));
+        assert_eq!(BinaryMode::Hex.schema().build().type_, crate::Type::String);
+        assert_eq!(BinaryMode::default(), BinaryMode::Bytes);
+    }
+
+    #[test]
+    fn skipped_operations_items() {
+        assert!(check_skipped_operations("c, d,none").is_ok());
+        assert!(check_skipped_operations("").is_ok());
+        let e = check_skipped_operations("c,z").unwrap_err();
+        assert!(e.contains("'z' is not an operation"), "{e}");
+        let items: Vec<String> = ["c", "none", "t"].map(String::from).to_vec();
+        assert_eq!(skipped_operations(&items), ['c', 't']);
+    }
+
+    #[test]
+    fn key_columns_match_whole_names() {
+        let k = KeyColumns::parse("inv.orders:id, line ; inv\\.c.*:email").unwrap();
+        assert_eq!(
+            k.for_table("INV", "orders").unwrap(),
+            ["id".to_owned(), "line".to_owned()]
+        );
+        assert_eq!(k.for_table("inv", "customers").unwrap(), ["email"]);
+        assert!(k.for_table("inv", "orders2").is_none());
+        assert!(KeyColumns::parse("").unwrap().is_empty());
+        assert!(KeyColumns::check("inv.orders")
+            .unwrap_err()
+            .contains("must look like"));
+        assert!(KeyColumns::check("inv.(:id")
+            .unwrap_err()
+            .contains("regular expression"));
+        assert!(KeyColumns::check("inv.t:")
+            .unwrap_err()
+            .contains("names no key column"));
+    }
+}
