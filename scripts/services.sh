@@ -235,6 +235,7 @@ ensure_packages() {
                 command -v mariadb-install-db >/dev/null 2>&1 || pkgs+=(mariadb-server)
             { command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1; } ||
                 pkgs+=(mariadb-client)
+            command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
             ;;
         redis)
             command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)

@@ -109,18 +109,24 @@ async fn required_encrypts_snapshots_and_streams() {
     sql(&format!("DROP DATABASE {db}"));
 }
 
+/// [`cipher`] at `host` under `mode`, trusting the test CA through `ca_key`.
+async fn verified(host: &str, mode: &str, ca_key: &str) -> Result<String, MySqlError> {
+    let ca = ca();
+    cipher(&[
+        ("database.hostname", host),
+        ("database.ssl.mode", mode),
+        (ca_key, &ca),
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn verify_identity_checks_the_host_name_and_verify_ca_the_issuer() {
     socket();
-    let ca = ca();
     // the certificate names localhost only
-    let e = cipher(&[
-        ("database.hostname", "127.0.0.1"),
-        ("database.ssl.mode", "verify_identity"),
-        ("database.ssl.ca", &ca),
-    ])
-    .await
-    .unwrap_err();
+    let e = verified("127.0.0.1", "verify_identity", "database.ssl.ca")
+        .await
+        .unwrap_err();
     let m = e.to_string();
     assert!(matches!(e, MySqlError::Tls { .. }), "{e:?}");
     assert!(!velocity_api::ConnectError::from(e).is_retriable());
@@ -130,22 +136,14 @@ async fn verify_identity_checks_the_host_name_and_verify_ca_the_issuer() {
         "{m}"
     );
     assert!(!m.contains("velocity@") && !m.contains("password"), "{m}");
-    let ok = cipher(&[
-        ("database.hostname", "localhost"),
-        ("database.ssl.mode", "verify_identity"),
-        ("database.ssl.ca", &ca),
-    ])
-    .await
-    .unwrap();
+    let ok = verified("localhost", "verify_identity", "database.ssl.ca")
+        .await
+        .unwrap();
     assert!(!ok.is_empty());
     // verify_ca: the issuer is checked, the name is not
-    let ok = cipher(&[
-        ("database.hostname", "127.0.0.1"),
-        ("database.ssl.mode", "verify_ca"),
-        ("database.ssl.truststore", &ca),
-    ])
-    .await
-    .unwrap();
+    let ok = verified("127.0.0.1", "verify_ca", "database.ssl.truststore")
+        .await
+        .unwrap();
     assert!(!ok.is_empty());
     // without the test CA (public CAs only) the certificate is refused
     let e = cipher(&[("database.ssl.mode", "verify_ca")])
@@ -281,4 +279,28 @@ fn a_java_truststore_is_refused_naming_the_key() {
         "{m}"
     );
     assert!(!m.contains("changeit-secret"), "{m}");
+}
+
+#[test]
+fn a_bad_or_unreadable_ca_file_is_refused_naming_the_key() {
+    let missing = std::env::temp_dir().join(format!("vmy-tls-it-{}-none.pem", std::process::id()));
+    let missing = missing.display().to_string();
+    let e = MySqlConfig::from_raw(&config(&[
+        ("database.ssl.mode", "verify_ca"),
+        ("database.ssl.ca", &missing),
+    ]))
+    .unwrap_err();
+    assert!(e.names("database.ssl.ca"), "{e}");
+    assert!(e.to_string().contains("cannot read the file"), "{e}");
+    let garbage = std::env::temp_dir().join(format!("vmy-tls-it-{}-bad.pem", std::process::id()));
+    std::fs::write(&garbage, b"not a certificate\n").unwrap();
+    let path = garbage.display().to_string();
+    let e = MySqlConfig::from_raw(&config(&[
+        ("database.ssl.mode", "verify_identity"),
+        ("database.ssl.ca", &path),
+    ]))
+    .unwrap_err();
+    let _ = std::fs::remove_file(&garbage);
+    assert!(e.names("database.ssl.ca"), "{e}");
+    assert!(e.to_string().contains("not a PEM file"), "{e}");
 }
