@@ -21,6 +21,8 @@
 #             databases: velocity, sink (both owned by velocity)
 #   mariadb   MariaDB, port $VELOCITY_MARIADB_PORT                (default 53306)
 #             binlog ROW/FULL, GTID strict mode; user velocity/velocity; databases velocity, sink
+#             TLS: a test CA (tls/ca.crt, exported as VELOCITY_MARIADB_SSLCA) signs a server
+#             certificate for `localhost` only, so 127.0.0.1 is the "wrong host name" case
 #   redis     redis-server, port $VELOCITY_REDIS_PORT             (default 56379), nothing on disk
 #   kafka     tansu (Kafka-protocol broker, SQLite storage), port $VELOCITY_KAFKA_PORT (default 59092)
 #
@@ -233,6 +235,7 @@ ensure_packages() {
                 command -v mariadb-install-db >/dev/null 2>&1 || pkgs+=(mariadb-server)
             { command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1; } ||
                 pkgs+=(mariadb-client)
+            command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
             ;;
         redis)
             command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
@@ -488,6 +491,30 @@ my_tcp_check() {
 
 my_admin() { mariadb-admin --defaults-file="$MY_CNF" -uroot "$@"; }
 
+# A test CA and a server certificate it signs, made once in $MY_HOME/tls. The
+# server certificate names `localhost` only (CN and subjectAltName): with
+# database.ssl.mode=verify_identity, hostname localhost verifies and 127.0.0.1
+# is refused (the wrong-host-name case); verify_ca accepts both.
+my_tls_files() {
+    local t="$MY_HOME/tls"
+    [ -f "$t/server.crt" ] && [ -f "$t/ca.crt" ] && return 0
+    mkdir -p "$t"
+    {
+        openssl req -new -x509 -days 3650 -nodes -subj "/CN=Velocity test MariaDB CA" \
+            -keyout "$t/ca.key" -out "$t/ca.crt" &&
+            openssl req -new -nodes -subj "/CN=localhost" \
+                -keyout "$t/server.key" -out "$t/server.csr" &&
+            printf '%s\n' "subjectAltName=DNS:localhost" "basicConstraints=CA:FALSE" \
+                "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >"$t/server.ext" &&
+            openssl x509 -req -days 3650 -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" \
+                -CAcreateserial -extfile "$t/server.ext" -out "$t/server.crt"
+    } >"$MY_HOME/openssl.log" 2>&1 || {
+        rm -f "$t/server.crt"
+        die_log "mariadb: openssl failed" "$MY_HOME/openssl.log"
+    }
+    chmod 600 "$t/server.key" "$t/ca.key"
+}
+
 my_up() {
     local bin
     bin=$(mariadbd_bin)
@@ -515,6 +542,7 @@ my_up() {
             return 0
         fi
         mkdir -p "$MY_RUN"
+        my_tls_files
         cat >"$MY_CNF" <<EOF
 # written by scripts/services.sh on every start
 [client]
@@ -547,6 +575,10 @@ innodb_buffer_pool_size = 128M
 innodb_flush_log_at_trx_commit = 2
 sync_binlog = 0
 max_connections = 300
+# TLS (database.ssl.mode of the MySQL/MariaDB source): see my_tls_files
+ssl_ca = $MY_HOME/tls/ca.crt
+ssl_cert = $MY_HOME/tls/server.crt
+ssl_key = $MY_HOME/tls/server.key
 EOF
         if [ ! -f "$MY_HOME/.install-db-done" ]; then
             log "mariadb: mariadb-install-db in $MY_DATA"
@@ -1054,6 +1086,11 @@ cmd_env() {
             fi
             if [ -n "$sock" ]; then
                 echo "export VELOCITY_MARIADB_SOCKET=$(q "$sock")"
+            fi
+            # the CA of the server's TLS certificate (none for an instance
+            # started by an older version of this script)
+            if [ -f "$my_home/tls/ca.crt" ]; then
+                echo "export VELOCITY_MARIADB_SSLCA=$(q "$my_home/tls/ca.crt")"
             fi
             ;;
         redis)

@@ -7,6 +7,7 @@
 //! password is kept out of `Debug` output.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::Regex;
@@ -15,13 +16,17 @@ pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
 
+use crate::tls::SslSettings;
+
 pub use keys::*;
 
 /// The connector's keys (those of Debezium's that Velocity implements), each
 /// declared once: name, type, default, importance, documentation and rule.
 pub mod keys {
     use super::{check_topic_prefix, BigintUnsignedMode, DecimalMode, LockingMode, SnapshotMode};
-    use super::{TimePrecisionMode, MAX_SERVER_ID};
+    use super::{SslMode, TimePrecisionMode, MAX_SERVER_ID};
+    use crate::tls::check_truststore;
+    use crate::tls::{check_ca_file, check_cert_file, check_key_file, check_keystore};
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
     use velocity_api::debezium::options::{check_skipped_operations, BinaryMode, KeyColumns};
 
@@ -34,6 +39,29 @@ pub mod keys {
         USER = ConfigKey::new("database.user", String, None, High, "Name of the database user (needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT).");
         /// `database.password` (a secret: never logged or shown).
         PASSWORD = ConfigKey::new("database.password", Password, Some(""), High, "Password of the database user.");
+        /// `database.ssl.mode` (default `preferred`): `disabled`,
+        /// `preferred`, `required`, `verify_ca` or `verify_identity`.
+        SSL_MODE = ConfigKey::new("database.ssl.mode", String, Some("preferred"), High, "TLS to the database: disabled (never), preferred (when the server offers it, certificate not checked), required (always, certificate not checked), verify_ca (always; the certificate must be issued by a trusted CA) or verify_identity (as verify_ca, and the certificate must name database.hostname).").one_of(SslMode::NAMES);
+        /// `database.ssl.ca` (Velocity's, the PEM form of
+        /// `database.ssl.truststore`): PEM file of trusted CA certificates.
+        SSL_CA = ConfigKey::new("database.ssl.ca", String, Some(""), Medium, "PEM file of the CA certificate(s) trusted to issue the server certificate (verify_ca, verify_identity); when neither it nor database.ssl.truststore is set, the public web CAs are trusted.").validate_with(check_ca_file);
+        /// `database.ssl.cert` (Velocity's, with `database.ssl.key` the PEM
+        /// form of `database.ssl.keystore`): client certificate chain.
+        SSL_CERT = ConfigKey::new("database.ssl.cert", String, Some(""), Medium, "PEM file of the client certificate chain for mutual TLS (with database.ssl.key).").validate_with(check_cert_file);
+        /// `database.ssl.key` (Velocity's): client private key, PEM, unencrypted.
+        SSL_KEY = ConfigKey::new("database.ssl.key", String, Some(""), Medium, "PEM file of the unencrypted private key of database.ssl.cert (PKCS#8, PKCS#1 or SEC1).").validate_with(check_key_file);
+        /// `database.ssl.truststore`: Debezium's truststore; read when it is
+        /// a PEM file of CA certificates (JKS/PKCS12 are refused).
+        SSL_TRUSTSTORE = ConfigKey::new("database.ssl.truststore", String, Some(""), Low, "Debezium's truststore: accepted when it is a PEM file of CA certificates (as database.ssl.ca); a JKS or PKCS12 store is refused with the command that converts it.").validate_with(check_truststore);
+        /// `database.ssl.truststore.password` (a secret; unused: PEM files
+        /// are not encrypted).
+        SSL_TRUSTSTORE_PASSWORD = ConfigKey::new("database.ssl.truststore.password", Password, Some(""), Low, "Password of database.ssl.truststore (unused: Velocity reads unencrypted PEM files).");
+        /// `database.ssl.keystore`: Debezium's keystore; read when it is a
+        /// PEM file with the client certificate chain and its private key.
+        SSL_KEYSTORE = ConfigKey::new("database.ssl.keystore", String, Some(""), Low, "Debezium's keystore: accepted when it is a PEM file with the client certificate chain and its unencrypted private key (as database.ssl.cert + database.ssl.key); a JKS or PKCS12 store is refused with the commands that convert it.").validate_with(check_keystore);
+        /// `database.ssl.keystore.password` (a secret; unused: PEM files
+        /// are not encrypted).
+        SSL_KEYSTORE_PASSWORD = ConfigKey::new("database.ssl.keystore.password", Password, Some(""), Low, "Password of database.ssl.keystore (unused: Velocity reads unencrypted PEM files).");
         /// `database.server.id` (required): the replica id, 1 to 2^32-1.
         SERVER_ID = ConfigKey::new("database.server.id", Long, None, High, "A numeric ID of this database client, unique among all clients (replicas) of the server.").range(1, MAX_SERVER_ID);
         /// `topic.prefix` (required): ASCII letters, digits, `.`, `_` and `-`.
@@ -195,6 +223,22 @@ config_choice! {
 }
 
 config_choice! {
+    /// `database.ssl.mode` (see [`crate::tls`] for what each checks).
+    pub enum SslMode {
+        /// Never TLS.
+        Disabled = "disabled",
+        /// TLS when the server offers it, else plain; certificate not checked.
+        Preferred = "preferred",
+        /// Always TLS; certificate not checked.
+        Required = "required",
+        /// Always TLS; the certificate must be issued by a trusted CA.
+        VerifyCa = "verify_ca",
+        /// As `verify_ca`, and the certificate must name `database.hostname`.
+        VerifyIdentity = "verify_identity",
+    }
+}
+
+config_choice! {
     /// `decimal.handling.mode`.
     pub enum DecimalMode {
         /// Kafka Connect Decimal (bytes + scale).
@@ -293,6 +337,8 @@ pub struct MySqlConfig {
     pub user: String,
     /// `database.password` (never printed).
     pub password: String,
+    /// `database.ssl.*`: TLS mode and trust material.
+    pub ssl: SslSettings,
     /// `database.server.id`: the replica id this connector registers with.
     pub server_id: u32,
     /// `topic.prefix`: topic prefix and `source.name`.
@@ -365,6 +411,7 @@ impl fmt::Debug for MySqlConfig {
             .field("port", &self.port)
             .field("user", &self.user)
             .field("password", &"[hidden]")
+            .field("ssl", &self.ssl)
             .field("server_id", &self.server_id)
             .field("topic_prefix", &self.topic_prefix)
             .field("snapshot_mode", &self.snapshot_mode)
@@ -418,6 +465,7 @@ impl TypedConfig for MySqlConfig {
             user: r.string(&USER),
             // as given, not trimmed (as Debezium reads it)
             password: raw.get(PASSWORD.name).cloned().unwrap_or_default(),
+            ssl: read_ssl(r),
             server_id: r.int(&SERVER_ID),
             topic_prefix: r.string(&TOPIC_PREFIX),
             filters,
@@ -455,6 +503,52 @@ impl TypedConfig for MySqlConfig {
             transaction_topic: r.string(&TOPIC_TRANSACTION),
             connect_timeout: r.millis(&CONNECT_TIMEOUT_MS),
         }
+    }
+}
+
+/// Reads `database.ssl.*`: the CA files (`database.ssl.ca` and a PEM
+/// `database.ssl.truststore` together) and the client identity (either
+/// `database.ssl.cert` + `database.ssl.key` or `database.ssl.keystore`).
+fn read_ssl(r: &mut ConfigReader<'_>) -> SslSettings {
+    let mode = r.choice(&SSL_MODE);
+    let roots = [r.opt_string(&SSL_CA), r.opt_string(&SSL_TRUSTSTORE)]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .collect();
+    r.check(&SSL_TRUSTSTORE_PASSWORD);
+    r.check(&SSL_KEYSTORE_PASSWORD);
+    let (cert, key, keystore) = (
+        r.opt_string(&SSL_CERT),
+        r.opt_string(&SSL_KEY),
+        r.opt_string(&SSL_KEYSTORE),
+    );
+    for (given, missing) in [(&SSL_CERT, &SSL_KEY), (&SSL_KEY, &SSL_CERT)] {
+        if r.is_set(given) && !r.is_set(missing) {
+            r.fail(
+                missing.name,
+                format!("must be set with {} (mutual TLS needs both)", given.name),
+            );
+        }
+    }
+    if r.is_set(&SSL_KEYSTORE) && (r.is_set(&SSL_CERT) || r.is_set(&SSL_KEY)) {
+        r.fail(
+            SSL_KEYSTORE.name,
+            format!(
+                "set either {} or {} + {}, not both",
+                SSL_KEYSTORE.name, SSL_CERT.name, SSL_KEY.name
+            ),
+        );
+    }
+    let identity = match (cert, key, keystore) {
+        (Some(cert), Some(key), None) => Some((cert.into(), key.into())),
+        (None, None, Some(store)) => Some((store.clone().into(), store.into())),
+        _ => None,
+    };
+    SslSettings {
+        mode,
+        roots,
+        identity,
     }
 }
 

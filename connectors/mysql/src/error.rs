@@ -5,6 +5,9 @@
 
 use velocity_api::{ConfigErrors, ConnectError, ErrorKind};
 
+use crate::config::{MySqlConfig, SslMode};
+use crate::tls;
+
 /// A MySQL connector error.
 #[derive(Debug, thiserror::Error)]
 pub enum MySqlError {
@@ -24,6 +27,28 @@ pub enum MySqlError {
     /// Credentials rejected.
     #[error("the server at {addr} rejected the credentials of database.user \"{user}\": {detail}. Check database.user and database.password")]
     Auth {
+        /// host:port.
+        addr: String,
+        /// User name.
+        user: String,
+        /// Server message.
+        detail: String,
+    },
+    /// TLS could not be set up, or the server certificate was refused.
+    #[error("TLS to {addr} failed with database.ssl.mode={mode}: {detail}. {fix}")]
+    Tls {
+        /// host:port.
+        addr: String,
+        /// `database.ssl.mode`.
+        mode: SslMode,
+        /// What failed.
+        detail: String,
+        /// What to change.
+        fix: String,
+    },
+    /// The server refused a connection without TLS (`database.ssl.mode=disabled`).
+    #[error("the server at {addr} refused database.user \"{user}\" over a connection without TLS ({detail}), and database.ssl.mode=disabled: if the account requires TLS (REQUIRE SSL / X509) or the server sets require_secure_transport, set database.ssl.mode=required (or preferred, the default); otherwise check database.user and database.password")]
+    TlsRequired {
         /// host:port.
         addr: String,
         /// User name.
@@ -95,9 +120,26 @@ impl MySqlError {
     }
 
     /// Classifies a driver error using the connection settings for the message.
-    pub fn from_driver(e: mysql_async::Error, user: &str, addr: &str) -> MySqlError {
+    pub fn from_driver(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
+        let addr = cfg.addr();
+        let (user, addr) = (cfg.user.as_str(), addr.as_str());
+        if let Some(failure) = tls::failure(&e) {
+            return MySqlError::Tls {
+                addr: addr.to_owned(),
+                mode: cfg.ssl.mode,
+                detail: e.to_string(),
+                fix: tls::fix(&failure, &cfg.host),
+            };
+        }
         match &e {
             mysql_async::Error::Server(s) => match s.code {
+                // ER_ACCESS_DENIED_ERROR without TLS (a REQUIRE SSL account
+                // answers so); ER_SECURE_TRANSPORT_REQUIRED (MySQL, MariaDB)
+                1045 | 3159 | 4036 if cfg.ssl.mode == SslMode::Disabled => MySqlError::TlsRequired {
+                    addr: addr.to_owned(),
+                    user: user.to_owned(),
+                    detail: s.message.clone(),
+                },
                 // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
                 1045 | 1044 => MySqlError::Auth {
                     addr: addr.to_owned(),

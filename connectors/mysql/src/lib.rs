@@ -10,7 +10,7 @@
 //! `information_schema`), [`types`] (Debezium's type mapping), [`envelope`]
 //! (the `source` block, table schemas and schema-change records; the events
 //! themselves come from `velocity_api::debezium`), [`reader`] (checks,
-//! snapshot, streaming).
+//! snapshot, streaming), [`tls`] (`database.ssl.*`).
 
 pub mod binlog;
 pub mod catalog;
@@ -22,6 +22,7 @@ pub mod error;
 pub mod history;
 pub mod reader;
 pub mod task;
+pub mod tls;
 pub mod types;
 
 use velocity_api::{PluginDesc, PluginKind};

@@ -65,7 +65,7 @@ use std::time::Duration;
 use futures_util::{FutureExt, StreamExt};
 use mysql_async::binlog::events::{EventData, RowsEventData};
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder, Row};
+use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder, Row, SslOpts};
 use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
 use velocity_api::debezium::heartbeat;
@@ -77,13 +77,14 @@ use crate::binlog::{
     MARIADB_GTID_EVENT,
 };
 use crate::catalog::{self, quote_ident};
-use crate::config::{LockingMode, MySqlConfig, SnapshotMode};
+use crate::config::{LockingMode, MySqlConfig, SnapshotMode, SslMode};
 use crate::ddl::{Outcome, TableChange, Tables};
 use crate::envelope::{now, schema_change, SourceInfo, TableSchema};
 use crate::error::MySqlError;
 use crate::history::{
     position_le, replay_filter, table_change_json, HistoryRecord, KafkaHistory, TopicState,
 };
+use crate::tls;
 
 /// What the reader sends: a batch, or the error that stopped it.
 pub type Item = Result<Vec<SourceRecord>, MySqlError>;
@@ -147,22 +148,58 @@ pub fn spawn(
     }
 }
 
-/// Connects with the configured settings, classifying failures.
+/// Connects with the configured settings (`database.ssl.mode` included),
+/// classifying failures. Under `preferred` a server without TLS is
+/// connected to in plain; under `verify_ca` a certificate that does not
+/// name `database.hostname` is checked again against a name it holds (see
+/// [`crate::tls`]).
 pub async fn connect(cfg: &MySqlConfig) -> Result<Conn, MySqlError> {
+    let e = match attempt(cfg, cfg.ssl.opts(None)).await? {
+        Ok(conn) => return Ok(conn),
+        Err(e) => e,
+    };
+    let retry = match (cfg.ssl.mode, tls::failure(&e)) {
+        (SslMode::Preferred, Some(tls::TlsFailure::NotOffered)) => {
+            tracing::info!(
+                "database.ssl.mode=preferred: {} does not offer TLS; connecting without it",
+                cfg.addr()
+            );
+            Some(None)
+        }
+        (SslMode::VerifyCa, Some(tls::TlsFailure::WrongName(presented))) => {
+            tls::name_in_certificate(&presented).map(|name| cfg.ssl.opts(Some(name)))
+        }
+        _ => None,
+    };
+    let e = match retry {
+        Some(ssl) => match attempt(cfg, ssl).await? {
+            Ok(conn) => return Ok(conn),
+            Err(e) => e,
+        },
+        None => e,
+    };
+    Err(MySqlError::from_driver(e, cfg))
+}
+
+/// One connection attempt with the given TLS options; the outer error is
+/// the timeout (`connect.timeout.ms`).
+async fn attempt(
+    cfg: &MySqlConfig,
+    ssl: Option<SslOpts>,
+) -> Result<Result<Conn, mysql_async::Error>, MySqlError> {
     let opts = OptsBuilder::default()
         .ip_or_hostname(cfg.host.clone())
         .tcp_port(cfg.port)
         .user(Some(cfg.user.clone()))
         .pass(Some(cfg.password.clone()))
-        .prefer_socket(false);
-    match tokio::time::timeout(cfg.connect_timeout, Conn::new(opts)).await {
-        Err(_) => Err(MySqlError::Unreachable {
+        .prefer_socket(false)
+        .ssl_opts(ssl);
+    tokio::time::timeout(cfg.connect_timeout, Conn::new(opts))
+        .await
+        .map_err(|_| MySqlError::Unreachable {
             addr: cfg.addr(),
             detail: format!("no answer within {:?}", cfg.connect_timeout),
-        }),
-        Ok(Err(e)) => Err(MySqlError::from_driver(e, &cfg.user, &cfg.addr())),
-        Ok(Ok(c)) => Ok(c),
-    }
+        })
 }
 
 /// The row-emission state of the transaction being read.
@@ -220,7 +257,7 @@ fn now_ms() -> i64 {
 }
 
 fn q(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
-    MySqlError::from_driver(e, &cfg.user, &cfg.addr())
+    MySqlError::from_driver(e, cfg)
 }
 
 /// The error for a binlog connection that ended: retriable (the runtime

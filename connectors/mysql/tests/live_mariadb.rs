@@ -5,8 +5,6 @@
 //! env`, else this checkout's) is not there: start it with
 //! `scripts/services.sh up`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,30 +13,15 @@ use velocity_api::{
 };
 use velocity_connector_mysql::task::MySqlSourceTask;
 
+mod common;
+use common::{after_id, poll_until, socket, sql, sql_out};
+
 struct Stored(Option<Offset>);
 
 impl OffsetReader for Stored {
     fn offset(&self, _p: &Partition) -> Option<Offset> {
         self.0.clone()
     }
-}
-
-fn socket() -> PathBuf {
-    let p = match std::env::var_os("VELOCITY_MARIADB_SOCKET") {
-        Some(s) => PathBuf::from(s),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../.velocity/services/mariadb/run/mariadb.sock"),
-    };
-    assert!(
-        p.exists(),
-        "MariaDB's root socket {} is not there: start the test services with scripts/services.sh up (and export their addresses with scripts/services.sh env)",
-        p.display()
-    );
-    p
-}
-
-fn sql(stmt: &str) {
-    sql_out(stmt);
 }
 
 fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {
@@ -59,31 +42,6 @@ fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
-}
-
-async fn poll_until(
-    task: &mut MySqlSourceTask,
-    want: usize,
-    timeout: Duration,
-) -> Vec<SourceRecord> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        // transaction-end markers are for the runtime (never produced)
-        out.extend(
-            task.poll()
-                .await
-                .expect("poll")
-                .into_iter()
-                .filter(|r| r.control().is_none()),
-        );
-    }
-    out
-}
-
-fn after_id(r: &SourceRecord) -> Option<i64> {
-    let v = r.record.value.as_struct()?;
-    v.get("after")?.as_struct()?.get("id")?.as_i64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,24 +123,6 @@ fn names(tag: &str) -> (String, String) {
     socket();
     let n = std::process::id();
     (format!("vmy_{tag}_{n}"), format!("{tag}{n}"))
-}
-
-/// `sql` returning the tab-separated output, without column names.
-fn sql_out(stmt: &str) -> String {
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg("-S")
-        .arg(socket())
-        .args(["-uroot", "-N", "-e"])
-        .arg(stmt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn context(name: &str) -> TaskContext {

@@ -1,0 +1,80 @@
+//! Helpers shared by the live MariaDB tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use velocity_api::{SourceRecord, SourceTask};
+use velocity_connector_mysql::task::MySqlSourceTask;
+
+/// Polls `task` until `want` records (transaction markers left out) or `timeout`.
+pub async fn poll_until(
+    task: &mut MySqlSourceTask,
+    want: usize,
+    timeout: Duration,
+) -> Vec<SourceRecord> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < want && Instant::now() < deadline {
+        // transaction-end markers are for the runtime (never produced)
+        out.extend(
+            task.poll()
+                .await
+                .expect("poll")
+                .into_iter()
+                .filter(|r| r.control().is_none()),
+        );
+    }
+    out
+}
+
+/// The `after.id` of a change event.
+pub fn after_id(r: &SourceRecord) -> Option<i64> {
+    let v = r.record.value.as_struct()?;
+    v.get("after")?.as_struct()?.get("id")?.as_i64()
+}
+
+/// A file of this checkout's (or `var`'s) MariaDB test service; fails when absent.
+pub fn services_file(var: &str, rel: &str) -> PathBuf {
+    let p = match std::env::var_os(var) {
+        Some(s) => PathBuf::from(s),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../.velocity/services/mariadb")
+            .join(rel),
+    };
+    assert!(
+        p.exists(),
+        "{} is not there: start the test services with scripts/services.sh up (and export their addresses with scripts/services.sh env)",
+        p.display()
+    );
+    p
+}
+
+/// MariaDB's root unix socket.
+pub fn socket() -> PathBuf {
+    services_file("VELOCITY_MARIADB_SOCKET", "run/mariadb.sock")
+}
+
+/// Runs `stmt` as root over the socket; fails on an error.
+pub fn sql(stmt: &str) {
+    sql_out(stmt);
+}
+
+/// Runs `stmt` as root over the socket and returns its output without
+/// column names; fails on an error.
+pub fn sql_out(stmt: &str) -> String {
+    let out = Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg("-S")
+        .arg(socket())
+        .args(["-uroot", "-N", "-e"])
+        .arg(stmt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
