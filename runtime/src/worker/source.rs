@@ -491,9 +491,15 @@ impl Loop {
             self.metrics.written(self.written);
             self.metrics.set_active(self.in_flight.len());
             if last_flush.elapsed() >= interval {
-                self.commit(task, rt).await?;
+                self.store(rt).await?;
                 last_flush = Instant::now();
             }
+            // Offsets stored while `poll` was pending (see above) reach the
+            // task now, not at the next flush: a source that polls more
+            // often than the flush interval (heartbeats on an idle
+            // database) would otherwise never learn of them, and never
+            // acknowledge its database.
+            self.tell_task(task).await?;
         }
         if self.chain.holds_records() {
             tracing::warn!(task = %self.label, "a transform still holds records of an unfinished transaction at shutdown; their offsets are not stored and the source sends them again after a restart");
@@ -834,6 +840,12 @@ impl Loop {
         rt: &TaskRuntime,
     ) -> Result<(), ConnectError> {
         self.store(rt).await?;
+        self.tell_task(task).await
+    }
+
+    /// Hands the stored offsets to the task ([`SourceTask::commit`]) if it
+    /// has not seen them yet.
+    async fn tell_task(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectError> {
         if self.task_behind {
             task.commit(&self.acked).await?;
             self.task_behind = false;
