@@ -13,6 +13,7 @@
 //! - [`transaction`]: transaction metadata (`provide.transaction.metadata`):
 //!   the `transaction` block of change events and the BEGIN / END records.
 //! - [`heartbeat`]: the records of the heartbeat topic.
+//! - [`keys`]: the configuration keys every source declares alike.
 //! - [`options`]: the options every source reads alike
 //!   (`skipped.operations`, `message.key.columns`).
 //!
@@ -23,6 +24,7 @@
 
 pub mod envelope;
 pub mod heartbeat;
+pub mod keys;
 pub mod options;
 pub mod source;
 pub mod transaction;

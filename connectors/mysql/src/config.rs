@@ -23,22 +23,21 @@ pub use keys::*;
 /// The connector's keys (those of Debezium's that Velocity implements), each
 /// declared once: name, type, default, importance, documentation and rule.
 pub mod keys {
-    use super::{check_topic_prefix, BigintUnsignedMode, DecimalMode, LockingMode, SnapshotMode};
+    use super::{BigintUnsignedMode, DecimalMode, LockingMode, SnapshotMode};
     use super::{SslMode, TimePrecisionMode, MAX_SERVER_ID};
     use crate::tls::check_truststore;
     use crate::tls::{check_ca_file, check_cert_file, check_key_file, check_keystore};
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
-    use velocity_api::debezium::options::{check_skipped_operations, BinaryMode, KeyColumns};
 
     velocity_api::config_keys! {
         /// `database.hostname` (required).
-        HOSTNAME = ConfigKey::new("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.");
+        HOSTNAME = velocity_api::debezium::keys::HOSTNAME;
         /// `database.port` (default 3306).
         PORT = ConfigKey::new("database.port", Int, Some("3306"), High, "Port of the database server.").range(1, 65535);
         /// `database.user` (required).
         USER = ConfigKey::new("database.user", String, None, High, "Name of the database user (needs SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT).");
         /// `database.password` (a secret: never logged or shown).
-        PASSWORD = ConfigKey::new("database.password", Password, Some(""), High, "Password of the database user.");
+        PASSWORD = velocity_api::debezium::keys::PASSWORD;
         /// `database.ssl.mode` (default `preferred`): `disabled`,
         /// `preferred`, `required`, `verify_ca` or `verify_identity`.
         SSL_MODE = ConfigKey::new("database.ssl.mode", String, Some("preferred"), High, "TLS to the database: disabled (never), preferred (when the server offers it, certificate not checked), required (always, certificate not checked), verify_ca (always; the certificate must be issued by a trusted CA) or verify_identity (as verify_ca, and the certificate must name database.hostname).").one_of(SslMode::NAMES);
@@ -65,22 +64,22 @@ pub mod keys {
         /// `database.server.id` (required): the replica id, 1 to 2^32-1.
         SERVER_ID = ConfigKey::new("database.server.id", Long, None, High, "A numeric ID of this database client, unique among all clients (replicas) of the server.").range(1, MAX_SERVER_ID);
         /// `topic.prefix` (required): ASCII letters, digits, `.`, `_` and `-`.
-        TOPIC_PREFIX = ConfigKey::new("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name.").validate_with(check_topic_prefix);
+        TOPIC_PREFIX = velocity_api::debezium::keys::TOPIC_PREFIX;
         /// `database.include.list`: regular expressions of databases.
         DATABASE_INCLUDE_LIST = ConfigKey::new("database.include.list", List, Some(""), Medium, "Regular expressions of databases to capture.");
         /// `database.exclude.list`: regular expressions of databases.
         DATABASE_EXCLUDE_LIST = ConfigKey::new("database.exclude.list", List, Some(""), Medium, "Regular expressions of databases not to capture.");
         /// `table.include.list`: regular expressions of `db.table` names.
-        TABLE_INCLUDE_LIST = ConfigKey::new("table.include.list", List, Some(""), Medium, "Regular expressions of db.table names to capture.");
+        TABLE_INCLUDE_LIST = velocity_api::debezium::keys::TABLE_INCLUDE_LIST;
         /// `table.exclude.list`: regular expressions of `db.table` names.
-        TABLE_EXCLUDE_LIST = ConfigKey::new("table.exclude.list", List, Some(""), Medium, "Regular expressions of db.table names not to capture.");
+        TABLE_EXCLUDE_LIST = velocity_api::debezium::keys::TABLE_EXCLUDE_LIST;
         /// `column.include.list`: regular expressions of `db.table.column` names.
-        COLUMN_INCLUDE_LIST = ConfigKey::new("column.include.list", List, Some(""), Medium, "Regular expressions of db.table.column names to include.");
+        COLUMN_INCLUDE_LIST = velocity_api::debezium::keys::COLUMN_INCLUDE_LIST;
         /// `column.exclude.list`: regular expressions of `db.table.column` names.
-        COLUMN_EXCLUDE_LIST = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of db.table.column names to exclude.");
+        COLUMN_EXCLUDE_LIST = velocity_api::debezium::keys::COLUMN_EXCLUDE_LIST;
         /// `message.key.columns`: `db.table:col1,col2;…` (table names are
         /// regular expressions matched against `db.table`).
-        MESSAGE_KEY_COLUMNS = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: db.table:col1,col2;… (the table part is a regular expression); replaces the primary key of the tables it matches.").validate_with(KeyColumns::check);
+        MESSAGE_KEY_COLUMNS = velocity_api::debezium::keys::MESSAGE_KEY_COLUMNS;
         /// `snapshot.mode` (default `initial`).
         SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
         /// `snapshot.locking.mode` (default `minimal`).
@@ -92,9 +91,9 @@ pub mod keys {
         /// `include.query` (default false).
         INCLUDE_QUERY = ConfigKey::new("include.query", Boolean, Some("false"), Low, "Add the original SQL statement to source.query (needs binlog_rows_query_log_events / binlog_annotate_row_events).");
         /// `tombstones.on.delete` (default true).
-        TOMBSTONES_ON_DELETE = ConfigKey::new("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event.");
+        TOMBSTONES_ON_DELETE = velocity_api::debezium::keys::TOMBSTONES_ON_DELETE;
         /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
-        SKIPPED_OPERATIONS = ConfigKey::new("skipped.operations", List, Some("t"), Low, "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none.").validate_with(check_skipped_operations);
+        SKIPPED_OPERATIONS = velocity_api::debezium::keys::SKIPPED_OPERATIONS;
         /// `decimal.handling.mode` (default `precise`).
         DECIMAL_HANDLING_MODE = ConfigKey::new("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(DecimalMode::NAMES);
         /// `time.precision.mode` (default `adaptive_time_microseconds`).
@@ -102,27 +101,27 @@ pub mod keys {
         /// `bigint.unsigned.handling.mode` (default `long`).
         BIGINT_UNSIGNED_HANDLING_MODE = ConfigKey::new("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(BigintUnsignedMode::NAMES);
         /// `binary.handling.mode` (default `bytes`).
-        BINARY_HANDLING_MODE = ConfigKey::new("binary.handling.mode", String, Some("bytes"), Low, "Representation of BINARY, VARBINARY and BLOB columns: bytes, base64, base64-url-safe or hex.").one_of(BinaryMode::NAMES);
+        BINARY_HANDLING_MODE = velocity_api::debezium::keys::BINARY_HANDLING_MODE;
         /// `schema.history.internal.kafka.topic`.
         HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
         /// `schema.history.internal.kafka.bootstrap.servers`.
         HISTORY_KAFKA_BOOTSTRAP_SERVERS = ConfigKey::new("schema.history.internal.kafka.bootstrap.servers", String, Some(""), High, "Kafka brokers of the schema history topic.");
         /// `max.batch.size` (default 2048).
-        MAX_BATCH_SIZE = ConfigKey::new("max.batch.size", Int, Some("2048"), Medium, "Maximum records per batch returned by poll.").range(1, 1_000_000);
+        MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
         /// `max.queue.size` (default 8192; larger than `max.batch.size`).
-        MAX_QUEUE_SIZE = ConfigKey::new("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the binlog reader and Kafka.").range(1, 10_000_000);
+        MAX_QUEUE_SIZE = velocity_api::debezium::keys::MAX_QUEUE_SIZE;
         /// `poll.interval.ms` (default 500).
-        POLL_INTERVAL_MS = ConfigKey::new("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events.").range(1, 3_600_000);
+        POLL_INTERVAL_MS = velocity_api::debezium::keys::POLL_INTERVAL_MS;
         /// `heartbeat.interval.ms` (default 0 = no heartbeats).
-        HEARTBEAT_INTERVAL_MS = ConfigKey::new("heartbeat.interval.ms", Int, Some("0"), Medium, "Interval of heartbeat messages; 0 disables them. Lets the stored offset advance while captured tables are idle.").at_least(0);
+        HEARTBEAT_INTERVAL_MS = velocity_api::debezium::keys::HEARTBEAT_INTERVAL_MS;
         /// `heartbeat.action.query`: SQL run on every heartbeat.
-        HEARTBEAT_ACTION_QUERY = ConfigKey::new("heartbeat.action.query", String, Some(""), Medium, "Query run on every heartbeat (e.g. an update of a heartbeat table).");
+        HEARTBEAT_ACTION_QUERY = velocity_api::debezium::keys::HEARTBEAT_ACTION_QUERY;
         /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
-        TOPIC_HEARTBEAT_PREFIX = ConfigKey::new("topic.heartbeat.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic (<topic.heartbeat.prefix>.<topic.prefix>).");
+        TOPIC_HEARTBEAT_PREFIX = velocity_api::debezium::keys::TOPIC_HEARTBEAT_PREFIX;
         /// `provide.transaction.metadata` (default false).
-        PROVIDE_TRANSACTION_METADATA = ConfigKey::new("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block.");
+        PROVIDE_TRANSACTION_METADATA = velocity_api::debezium::keys::PROVIDE_TRANSACTION_METADATA;
         /// `topic.transaction` (default `transaction`).
-        TOPIC_TRANSACTION = ConfigKey::new("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic (<topic.prefix>.<topic.transaction>).");
+        TOPIC_TRANSACTION = velocity_api::debezium::keys::TOPIC_TRANSACTION;
         /// `connect.timeout.ms` (default 30000).
         CONNECT_TIMEOUT_MS = ConfigKey::new("connect.timeout.ms", Int, Some("30000"), Low, "Maximum time to wait when connecting to the database.").range(1, 3_600_000);
     }
@@ -562,19 +561,6 @@ impl MySqlConfig {
     /// its events are not emitted.
     pub fn skips(&self, op: char) -> bool {
         self.skipped_operations.contains(&op)
-    }
-}
-
-/// Checks that a `topic.prefix` can start Kafka topic names: ASCII letters,
-/// digits, `.`, `_` and `-` only.
-fn check_topic_prefix(prefix: &str) -> Result<(), String> {
-    if prefix
-        .chars()
-        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-    {
-        Ok(())
-    } else {
-        Err("may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)".into())
     }
 }
 

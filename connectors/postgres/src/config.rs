@@ -22,21 +22,20 @@ pub use keys::*;
 /// declared once: name, type, Debezium's default, importance, documentation
 /// and the rule its value must follow.
 pub mod keys {
-    use super::{check_slot_name, check_topic_prefix, PublicationMode, SnapshotMode};
+    use super::{check_slot_name, PublicationMode, SnapshotMode};
     use crate::protocol::SslMode;
-    use crate::types::{BinaryMode, DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
+    use crate::types::{DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
-    use velocity_api::debezium::options::{check_skipped_operations, KeyColumns};
 
     velocity_api::config_keys! {
         /// `database.hostname` (required).
-        HOSTNAME = ConfigKey::new("database.hostname", String, None, High, "Resolvable hostname or IP address of the database server.");
+        HOSTNAME = velocity_api::debezium::keys::HOSTNAME;
         /// `database.port` (default 5432).
         PORT = ConfigKey::new("database.port", Int, Some("5432"), High, "Port of the database server.").range(1, 65535);
         /// `database.user` (required).
         USER = ConfigKey::new("database.user", String, None, High, "Name of the database user (needs REPLICATION or superuser).");
         /// `database.password` (a secret: never logged or shown).
-        PASSWORD = ConfigKey::new("database.password", Password, Some(""), High, "Password of the database user.");
+        PASSWORD = velocity_api::debezium::keys::PASSWORD;
         /// `database.dbname` (required).
         DBNAME = ConfigKey::new("database.dbname", String, None, High, "The name of the database from which the connector should capture changes.");
         /// `database.sslmode` (default `prefer`): a [`SslMode`] name.
@@ -45,7 +44,7 @@ pub mod keys {
         SSLROOTCERT = ConfigKey::new("database.sslrootcert", String, Some(""), Low, "File containing the root certificate(s) against which the server is validated.");
         /// `topic.prefix` (required): topic prefix and `source.name`; only
         /// characters valid in a Kafka topic name.
-        TOPIC_PREFIX = ConfigKey::new("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name.").validate_with(check_topic_prefix);
+        TOPIC_PREFIX = velocity_api::debezium::keys::TOPIC_PREFIX;
         /// `plugin.name` (default `pgoutput`, the only plugin Velocity decodes).
         PLUGIN_NAME = ConfigKey::new("plugin.name", String, Some("pgoutput"), Medium, "The logical decoding plugin; Velocity supports pgoutput.").one_of(&["pgoutput"]);
         /// `slot.name` (default `debezium`): a valid replication slot name.
@@ -65,33 +64,33 @@ pub mod keys {
         /// `schema.exclude.list` (not with `schema.include.list`).
         SCHEMA_EXCLUDE_LIST = ConfigKey::new("schema.exclude.list", List, Some(""), Medium, "Regular expressions of schemas not to capture.");
         /// `table.include.list`: regular expressions of captured `schema.table` names.
-        TABLE_INCLUDE_LIST = ConfigKey::new("table.include.list", List, Some(""), Medium, "Regular expressions of schema.table names to capture.");
+        TABLE_INCLUDE_LIST = velocity_api::debezium::keys::TABLE_INCLUDE_LIST;
         /// `table.exclude.list` (not with `table.include.list`).
-        TABLE_EXCLUDE_LIST = ConfigKey::new("table.exclude.list", List, Some(""), Medium, "Regular expressions of schema.table names not to capture.");
+        TABLE_EXCLUDE_LIST = velocity_api::debezium::keys::TABLE_EXCLUDE_LIST;
         /// `column.include.list`: regular expressions of captured `schema.table.column` names.
-        COLUMN_INCLUDE_LIST = ConfigKey::new("column.include.list", List, Some(""), Medium, "Regular expressions of schema.table.column names to include.");
+        COLUMN_INCLUDE_LIST = velocity_api::debezium::keys::COLUMN_INCLUDE_LIST;
         /// `column.exclude.list` (not with `column.include.list`).
-        COLUMN_EXCLUDE_LIST = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of schema.table.column names to exclude.");
+        COLUMN_EXCLUDE_LIST = velocity_api::debezium::keys::COLUMN_EXCLUDE_LIST;
         /// `snapshot.mode` (default `initial`): a [`SnapshotMode`] name.
         SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always or when_needed.").one_of(SnapshotMode::NAMES);
         /// `snapshot.fetch.size` (default 10240).
         SNAPSHOT_FETCH_SIZE = ConfigKey::new("snapshot.fetch.size", Int, Some("10240"), Medium, "Rows fetched per round trip while snapshotting.").range(1, 10_000_000);
         /// `tombstones.on.delete` (default true).
-        TOMBSTONES_ON_DELETE = ConfigKey::new("tombstones.on.delete", Boolean, Some("true"), High, "Emit a tombstone (null value) after each delete event.");
+        TOMBSTONES_ON_DELETE = velocity_api::debezium::keys::TOMBSTONES_ON_DELETE;
         /// `heartbeat.interval.ms` (default 0 = no heartbeats).
-        HEARTBEAT_INTERVAL_MS = ConfigKey::new("heartbeat.interval.ms", Int, Some("0"), Medium, "Interval of heartbeat messages; 0 disables them. Lets the slot advance on an idle database.").at_least(0);
+        HEARTBEAT_INTERVAL_MS = velocity_api::debezium::keys::HEARTBEAT_INTERVAL_MS;
         /// `heartbeat.action.query`: SQL run on every heartbeat.
-        HEARTBEAT_ACTION_QUERY = ConfigKey::new("heartbeat.action.query", String, Some(""), Medium, "Query run on every heartbeat (e.g. an update of a heartbeat table).");
+        HEARTBEAT_ACTION_QUERY = velocity_api::debezium::keys::HEARTBEAT_ACTION_QUERY;
         /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
-        TOPIC_HEARTBEAT_PREFIX = ConfigKey::new("topic.heartbeat.prefix", String, Some("__debezium-heartbeat"), Low, "Prefix of the heartbeat topic.");
+        TOPIC_HEARTBEAT_PREFIX = velocity_api::debezium::keys::TOPIC_HEARTBEAT_PREFIX;
         /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
-        SKIPPED_OPERATIONS = ConfigKey::new("skipped.operations", List, Some("t"), Low, "Operations not emitted: c, u, d, t, or none.").validate_with(check_skipped_operations);
+        SKIPPED_OPERATIONS = velocity_api::debezium::keys::SKIPPED_OPERATIONS;
         /// `max.batch.size` (default 2048).
-        MAX_BATCH_SIZE = ConfigKey::new("max.batch.size", Int, Some("2048"), Medium, "Maximum records per batch returned by poll.").range(1, 1_000_000);
+        MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
         /// `max.queue.size` (default 8192; larger than `max.batch.size`).
-        MAX_QUEUE_SIZE = ConfigKey::new("max.queue.size", Int, Some("8192"), Medium, "Maximum records buffered between the database reader and Kafka.").range(1, 10_000_000);
+        MAX_QUEUE_SIZE = velocity_api::debezium::keys::MAX_QUEUE_SIZE;
         /// `poll.interval.ms` (default 500).
-        POLL_INTERVAL_MS = ConfigKey::new("poll.interval.ms", Int, Some("500"), Medium, "How long poll waits for new events.").range(1, 3_600_000);
+        POLL_INTERVAL_MS = velocity_api::debezium::keys::POLL_INTERVAL_MS;
         /// `status.update.interval.ms` (default 10000).
         STATUS_UPDATE_INTERVAL_MS = ConfigKey::new("status.update.interval.ms", Int, Some("10000"), Low, "Interval of standby status updates to the server.").range(1, 3_600_000);
         /// `decimal.handling.mode` (default `precise`): a [`DecimalMode`] name.
@@ -99,7 +98,7 @@ pub mod keys {
         /// `time.precision.mode` (default `adaptive`): a [`TimePrecisionMode`] name.
         TIME_PRECISION_MODE = ConfigKey::new("time.precision.mode", String, Some("adaptive"), Medium, "adaptive, adaptive_time_microseconds or connect.").one_of(TimePrecisionMode::NAMES);
         /// `binary.handling.mode` (default `bytes`): a [`BinaryMode`] name.
-        BINARY_HANDLING_MODE = ConfigKey::new("binary.handling.mode", String, Some("bytes"), Low, "bytes, base64, base64-url-safe or hex.").one_of(BinaryMode::NAMES);
+        BINARY_HANDLING_MODE = velocity_api::debezium::keys::BINARY_HANDLING_MODE;
         /// `hstore.handling.mode` (default `json`): a [`HstoreMode`] name.
         HSTORE_HANDLING_MODE = ConfigKey::new("hstore.handling.mode", String, Some("json"), Low, "json or map.").one_of(HstoreMode::NAMES);
         /// `interval.handling.mode` (default `numeric`): an [`IntervalMode`] name.
@@ -107,11 +106,11 @@ pub mod keys {
         /// `money.fraction.digits` (default 2).
         MONEY_FRACTION_DIGITS = ConfigKey::new("money.fraction.digits", Short, Some("2"), Low, "Fraction digits of money values.").range(0, 100);
         /// `message.key.columns`: `schema.table:col,col;…` (table part a regular expression).
-        MESSAGE_KEY_COLUMNS = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: schema.table:col1,col2;…").validate_with(KeyColumns::check);
+        MESSAGE_KEY_COLUMNS = velocity_api::debezium::keys::MESSAGE_KEY_COLUMNS;
         /// `provide.transaction.metadata` (default false).
-        PROVIDE_TRANSACTION_METADATA = ConfigKey::new("provide.transaction.metadata", Boolean, Some("false"), Low, "Emit transaction BEGIN/END events and the transaction block.");
+        PROVIDE_TRANSACTION_METADATA = velocity_api::debezium::keys::PROVIDE_TRANSACTION_METADATA;
         /// `topic.transaction` (default `transaction`).
-        TOPIC_TRANSACTION = ConfigKey::new("topic.transaction", String, Some("transaction"), Low, "Suffix of the transaction metadata topic.");
+        TOPIC_TRANSACTION = velocity_api::debezium::keys::TOPIC_TRANSACTION;
     }
 }
 
@@ -340,17 +339,6 @@ impl PostgresConfig {
     /// Custom key columns for `schema.table`, if `message.key.columns` names it.
     pub fn key_columns_for(&self, schema: &str, table: &str) -> Option<&[String]> {
         self.message_key_columns.for_table(schema, table)
-    }
-}
-
-/// `topic.prefix` becomes part of Kafka topic names.
-fn check_topic_prefix(v: &str) -> Result<(), String> {
-    if v.chars()
-        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-    {
-        Ok(())
-    } else {
-        Err("may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)".into())
     }
 }
 

@@ -1,0 +1,148 @@
+//! The configuration keys every Debezium source connector declares alike
+//! (Debezium's `CommonConnectorConfig` and relational-connector keys), each
+//! declared once: connectors list them in their own `config_keys!` (`NAME =
+//! velocity_api::debezium::keys::NAME;`) and read them with their own
+//! `ConfigReader`, so the name, type, default, rule and docs cannot drift
+//! apart between PostgreSQL and MySQL / MariaDB.
+
+use crate::config::{ConfigKey, ConfigType::*, Importance::*};
+use crate::debezium::options::{check_skipped_operations, BinaryMode, KeyColumns};
+
+/// `binary.handling.mode` (default `bytes`): a [`BinaryMode`] name.
+pub const BINARY_HANDLING_MODE: ConfigKey = ConfigKey::new(
+    "binary.handling.mode",
+    String,
+    Some("bytes"),
+    Low,
+    "Representation of binary columns: bytes, base64, base64-url-safe or hex.",
+)
+.one_of(BinaryMode::NAMES);
+
+/// `column.exclude.list` (not with `column.include.list`).
+pub const COLUMN_EXCLUDE_LIST: ConfigKey = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of fully-qualified column names (schema.table.column, or db.table.column for MySQL) to exclude.");
+
+/// `column.include.list`: regular expressions of captured `schema.table.column` names.
+pub const COLUMN_INCLUDE_LIST: ConfigKey = ConfigKey::new("column.include.list", List, Some(""), Medium, "Regular expressions of fully-qualified column names (schema.table.column, or db.table.column for MySQL) to include.");
+
+/// `database.hostname` (required).
+pub const HOSTNAME: ConfigKey = ConfigKey::new(
+    "database.hostname",
+    String,
+    None,
+    High,
+    "Resolvable hostname or IP address of the database server.",
+);
+
+/// `database.password` (a secret: never logged or shown).
+pub const PASSWORD: ConfigKey = ConfigKey::new(
+    "database.password",
+    Password,
+    Some(""),
+    High,
+    "Password of the database user.",
+);
+
+/// `heartbeat.action.query`: SQL run on every heartbeat.
+pub const HEARTBEAT_ACTION_QUERY: ConfigKey = ConfigKey::new(
+    "heartbeat.action.query",
+    String,
+    Some(""),
+    Medium,
+    "Query run on every heartbeat (e.g. an update of a heartbeat table).",
+);
+
+/// `heartbeat.interval.ms` (default 0 = no heartbeats).
+pub const HEARTBEAT_INTERVAL_MS: ConfigKey = ConfigKey::new("heartbeat.interval.ms", Int, Some("0"), Medium, "Interval of heartbeat messages; 0 disables them. Lets the stored offset (and a PostgreSQL slot) advance while the captured tables are idle.").at_least(0);
+
+/// `max.batch.size` (default 2048).
+pub const MAX_BATCH_SIZE: ConfigKey = ConfigKey::new(
+    "max.batch.size",
+    Int,
+    Some("2048"),
+    Medium,
+    "Maximum records per batch returned by poll.",
+)
+.range(1, 1_000_000);
+
+/// `max.queue.size` (default 8192; larger than `max.batch.size`).
+pub const MAX_QUEUE_SIZE: ConfigKey = ConfigKey::new(
+    "max.queue.size",
+    Int,
+    Some("8192"),
+    Medium,
+    "Maximum records buffered between the database reader and Kafka.",
+)
+.range(1, 10_000_000);
+
+/// `message.key.columns`: `schema.table:col,col;…` (table part a regular expression).
+pub const MESSAGE_KEY_COLUMNS: ConfigKey = ConfigKey::new("message.key.columns", String, Some(""), Low, "Custom message keys: <table>:col1,col2;… where <table> is a regular expression of fully-qualified table names; replaces the primary key of the tables it matches.").validate_with(KeyColumns::check);
+
+/// `poll.interval.ms` (default 500).
+pub const POLL_INTERVAL_MS: ConfigKey = ConfigKey::new(
+    "poll.interval.ms",
+    Int,
+    Some("500"),
+    Medium,
+    "How long poll waits for new events.",
+)
+.range(1, 3_600_000);
+
+/// `provide.transaction.metadata` (default false).
+pub const PROVIDE_TRANSACTION_METADATA: ConfigKey = ConfigKey::new(
+    "provide.transaction.metadata",
+    Boolean,
+    Some("false"),
+    Low,
+    "Emit transaction BEGIN/END events and the transaction block.",
+);
+
+/// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
+pub const SKIPPED_OPERATIONS: ConfigKey = ConfigKey::new("skipped.operations", List, Some("t"), Low, "Operations not emitted while streaming: c (inserts), u (updates), d (deletes), t (truncates), or none.").validate_with(check_skipped_operations);
+
+/// `table.exclude.list` (not with `table.include.list`).
+pub const TABLE_EXCLUDE_LIST: ConfigKey = ConfigKey::new("table.exclude.list", List, Some(""), Medium, "Regular expressions of fully-qualified table names (schema.table, or db.table for MySQL) not to capture.");
+
+/// `table.include.list`: regular expressions of captured `schema.table` names.
+pub const TABLE_INCLUDE_LIST: ConfigKey = ConfigKey::new("table.include.list", List, Some(""), Medium, "Regular expressions of fully-qualified table names (schema.table, or db.table for MySQL) to capture.");
+
+/// `tombstones.on.delete` (default true).
+pub const TOMBSTONES_ON_DELETE: ConfigKey = ConfigKey::new(
+    "tombstones.on.delete",
+    Boolean,
+    Some("true"),
+    High,
+    "Emit a tombstone (null value) after each delete event.",
+);
+
+/// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
+pub const TOPIC_HEARTBEAT_PREFIX: ConfigKey = ConfigKey::new(
+    "topic.heartbeat.prefix",
+    String,
+    Some("__debezium-heartbeat"),
+    Low,
+    "Prefix of the heartbeat topic (<topic.heartbeat.prefix>.<topic.prefix>).",
+);
+
+/// `topic.prefix` (required): topic prefix and `source.name`; only
+/// characters valid in a Kafka topic name.
+pub const TOPIC_PREFIX: ConfigKey = ConfigKey::new("topic.prefix", String, None, High, "Topic prefix that identifies and provides a namespace for the database server; used as source.name.").validate_with(check_topic_prefix);
+
+/// `topic.transaction` (default `transaction`).
+pub const TOPIC_TRANSACTION: ConfigKey = ConfigKey::new(
+    "topic.transaction",
+    String,
+    Some("transaction"),
+    Low,
+    "Suffix of the transaction metadata topic (<topic.prefix>.<topic.transaction>).",
+);
+
+/// Debezium's rule for `topic.prefix`: it becomes part of Kafka topic names.
+pub fn check_topic_prefix(v: &str) -> Result<(), std::string::String> {
+    if v.chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+    {
+        Ok(())
+    } else {
+        Err("may contain only ASCII letters, digits, '.', '_' and '-' (it becomes a Kafka topic name)".into())
+    }
+}
