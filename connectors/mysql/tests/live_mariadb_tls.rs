@@ -19,7 +19,7 @@ use velocity_connector_mysql::reader::connect;
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_until, services_file, socket, sql};
+use common::{after_id, poll_row_ids, poll_until, services_file, socket, sql};
 
 fn ca() -> String {
     services_file("VELOCITY_MARIADB_SSLCA", "tls/ca.crt")
@@ -102,8 +102,7 @@ async fn required_encrypts_snapshots_and_streams() {
     sql(&format!(
         "INSERT INTO {db}.t VALUES (2, 'stream'), (3, 'stream')"
     ));
-    let recs = poll_until(&mut task, 2, Duration::from_secs(30)).await;
-    let ids: Vec<i64> = recs.iter().filter_map(after_id).collect();
+    let ids = poll_row_ids(&mut task, 2, Duration::from_secs(30)).await;
     assert_eq!(ids, vec![2, 3]);
     task.stop().await.unwrap();
     sql(&format!("DROP DATABASE {db}"));

@@ -28,6 +28,20 @@ pub async fn poll_until(
     out
 }
 
+/// Polls until `want` change events carrying an `after.id` arrived (or
+/// `timeout`), and returns those ids in order. Other records (schema
+/// changes of DDL that tests running alongside issue in other databases,
+/// such as `CREATE USER`) are passed over.
+#[allow(dead_code)] // each test binary compiles this module; not all use it
+pub async fn poll_row_ids(task: &mut MySqlSourceTask, want: usize, timeout: Duration) -> Vec<i64> {
+    let deadline = Instant::now() + timeout;
+    let mut ids = Vec::new();
+    while ids.len() < want && Instant::now() < deadline {
+        ids.extend(task.poll().await.expect("poll").iter().filter_map(after_id));
+    }
+    ids
+}
+
 /// The `after.id` of a change event.
 pub fn after_id(r: &SourceRecord) -> Option<i64> {
     let v = r.record.value.as_struct()?;
