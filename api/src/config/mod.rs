@@ -205,6 +205,16 @@ impl ConfigKey {
     }
 }
 
+/// A comma-separated list value as its trimmed, non-empty items (Kafka's
+/// `ConfigDef.Type.LIST`).
+pub fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn type_word(t: ConfigType) -> &'static str {
     match t {
         ConfigType::Short => "SHORT",
@@ -354,15 +364,7 @@ pub trait ConfigExt {
 
     /// `key` as a comma-separated list of trimmed, non-empty items (empty when absent).
     fn list(&self, key: &str) -> Vec<String> {
-        self.opt_str(key)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.opt_str(key).map(split_list).unwrap_or_default()
     }
 
     /// Every `prefix*` key with the prefix removed (e.g. `transforms.a.`).
@@ -402,10 +404,14 @@ mod tests {
 
     #[test]
     fn int_range_is_enforced() {
-        let c = cfg(&[("batch.size", "0")]);
-        assert!(c.int_or("batch.size", 2000, 1, 100_000).is_err());
-        let c = cfg(&[("batch.size", "x")]);
-        assert!(c.int_or("batch.size", 2000, 1, 100_000).is_err());
+        for bad in ["0", "x"] {
+            let c = cfg(&[("batch.size", bad)]);
+            let e = c.int_or("batch.size", 2000, 1, 100_000).unwrap_err();
+            assert!(
+                matches!(&e, ConnectError::Config { key, message } if key == "batch.size" && message.contains(bad)),
+                "{e:?}"
+            );
+        }
         assert_eq!(
             cfg(&[]).int_or("batch.size", 2000, 1, 100_000).unwrap(),
             2000

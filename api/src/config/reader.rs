@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use super::{parse_bool, ConfigKey, RawConfig};
+use super::{parse_bool, split_list, ConfigKey, RawConfig};
 use crate::error::ConnectError;
 
 /// An enumerated configuration value: every accepted name (aliases too)
@@ -223,15 +223,7 @@ impl<'a> ConfigReader<'a> {
 
     /// `key` as a comma-separated list of trimmed, non-empty items.
     pub fn list(&mut self, key: &ConfigKey) -> Vec<String> {
-        self.checked(key)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.checked(key).map(split_list).unwrap_or_default()
     }
 
     /// `key` as the [`Choice`] it names; the key's `one_of` should be the

@@ -11,9 +11,9 @@ use std::io::Read as _;
 use std::sync::{Arc, RwLock};
 
 use apache_avro::Schema as AvroSchema;
-use velocity_api::{ConnectError, Converter, RawConfig, Schema, SchemaRef, Value};
+use velocity_api::{ConnectError, Converter, RawConfig, Schema, SchemaRef, TypedConfig, Value};
 
-use crate::config::{first_error, AvroConverterConfig};
+use crate::config::AvroConverterConfig;
 use crate::encode::encode;
 use crate::error::AvroError;
 use crate::registry::RegistryClient;
@@ -234,7 +234,7 @@ impl Inner {
 
 impl Converter for AvroConverter {
     fn configure(&mut self, config: &RawConfig, is_key: bool) -> Result<(), ConnectError> {
-        let cfg = AvroConverterConfig::parse(config).map_err(first_error)?;
+        let cfg = AvroConverterConfig::from_raw(config).map_err(AvroError::from)?;
         let client = RegistryClient::new(&cfg)?;
         self.inner = Some(Inner {
             cfg,

@@ -1,6 +1,7 @@
 //! Errors of the Avro converter and the Schema Registry client, each with a
 //! retriable/fatal kind that survives the conversion to [`ConnectError`].
 
+use velocity_api::config::ConfigErrors;
 use velocity_api::{ConnectError, ErrorKind};
 
 /// What went wrong while converting or talking to the registry.
@@ -9,14 +10,10 @@ pub enum AvroError {
     /// The data does not fit the schema (Kafka Connect's `DataException`).
     #[error("{0}")]
     Data(String),
-    /// A configuration key is wrong.
-    #[error("Invalid value for configuration {key}: {message}")]
-    Config {
-        /// The key, as the user spelled it (without the converter prefix).
-        key: String,
-        /// The rule and the fix.
-        message: String,
-    },
+    /// Configuration keys are wrong (keys as the user spelled them, without
+    /// the converter prefix; one rule and fix per key).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// The registry answered with an error that retrying will not fix
     /// (unknown subject, incompatible schema, bad credentials).
     #[error("{0}")]
@@ -44,10 +41,12 @@ impl AvroError {
 
     /// A configuration error for `key`.
     pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
-        AvroError::Config {
-            key: key.into(),
-            message: message.into(),
-        }
+        let key = key.into();
+        let message = message.into();
+        AvroError::Config(ConfigErrors::one(
+            &key,
+            format!("Invalid value for configuration {key}: {message}"),
+        ))
     }
 
     /// Retriable (registry unavailable) or fatal.
@@ -62,7 +61,7 @@ impl AvroError {
 impl From<AvroError> for ConnectError {
     fn from(e: AvroError) -> Self {
         match e {
-            AvroError::Config { key, message } => ConnectError::Config { key, message },
+            AvroError::Config(errors) => errors.into(),
             other => ConnectError::from_error(other.kind(), other),
         }
     }

@@ -73,7 +73,7 @@ impl RegistryClient {
         if let Some(pem) = &cfg.ssl.trust_pem {
             for c in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
                 AvroError::config(
-                    crate::config::SSL_TRUSTSTORE_LOCATION,
+                    crate::config::SSL_TRUSTSTORE_LOCATION.name,
                     format!("not PEM certificates: {e}"),
                 )
             })? {
@@ -83,7 +83,7 @@ impl RegistryClient {
         if let Some(pem) = &cfg.ssl.identity_pem {
             let id = reqwest::Identity::from_pem(pem).map_err(|e| {
                 AvroError::config(
-                    crate::config::SSL_KEYSTORE_LOCATION,
+                    crate::config::SSL_KEYSTORE_LOCATION.name,
                     format!("not a PEM key and certificate chain: {e}"),
                 )
             })?;
@@ -229,8 +229,9 @@ impl RegistryClient {
                 self.max_retries
             )),
             (401 | 403, _) => AvroError::Registry(format!(
-                "The schema registry at {} refused the credentials (HTTP {status}) while {what} for subject \"{subject}\": check basic.auth.credentials.source=USER_INFO and {BASIC_AUTH_USER_INFO} (user:password)",
-                urls.join(", ")
+                "The schema registry at {} refused the credentials (HTTP {status}) while {what} for subject \"{subject}\": check basic.auth.credentials.source=USER_INFO and {} (user:password)",
+                urls.join(", "),
+                BASIC_AUTH_USER_INFO.name
             )),
             (_, 40401) => AvroError::Registry(format!(
                 "Subject \"{subject}\" not found in the schema registry (error 40401) while {what}: register the schema first, or set auto.register.schemas=true"
