@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod plugin;
 pub mod record;
 pub mod schema;
+pub mod shell;
 pub mod sink;
 pub mod source;
 pub mod text;

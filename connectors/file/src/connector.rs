@@ -2,86 +2,28 @@
 //! unchanged, to exactly one task, as Kafka's connectors do (one file, one
 //! stream).
 
-use async_trait::async_trait;
-use velocity_api::{
-    ConnectError, Connector, RawConfig, Result, SinkConnector, SourceConnector, TypedConfig,
-};
+use velocity_api::shell::{ConnectorConfig, SingleTaskConnector};
 
 use crate::config::{FileSinkConfig, FileSourceConfig};
 
 /// `org.apache.kafka.connect.file.FileStreamSourceConnector`.
-#[derive(Debug, Default)]
-pub struct FileStreamSourceConnector {
-    config: Option<RawConfig>,
+pub type FileStreamSourceConnector = SingleTaskConnector<FileSourceConfig>;
+
+impl ConnectorConfig for FileSourceConfig {
+    const CONNECTOR: &'static str = "FileStreamSourceConnector";
 }
-
-#[async_trait]
-impl Connector for FileStreamSourceConnector {
-    fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
-        FileSourceConfig::validate(config)
-    }
-
-    async fn start(&mut self, config: &RawConfig) -> Result<()> {
-        FileSourceConfig::from_raw(config)?;
-        self.config = Some(config.clone());
-        Ok(())
-    }
-
-    /// Exactly one task configuration (the connector's own), whatever
-    /// `max_tasks` is.
-    async fn task_configs(&mut self, _max_tasks: usize) -> Result<Vec<RawConfig>> {
-        let config = self
-            .config
-            .clone()
-            .ok_or_else(|| ConnectError::fatal("FileStreamSourceConnector is not started"))?;
-        Ok(vec![config])
-    }
-
-    async fn stop(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl SourceConnector for FileStreamSourceConnector {}
 
 /// `org.apache.kafka.connect.file.FileStreamSinkConnector`.
-#[derive(Debug, Default)]
-pub struct FileStreamSinkConnector {
-    config: Option<RawConfig>,
+pub type FileStreamSinkConnector = SingleTaskConnector<FileSinkConfig>;
+
+impl ConnectorConfig for FileSinkConfig {
+    const CONNECTOR: &'static str = "FileStreamSinkConnector";
 }
-
-#[async_trait]
-impl Connector for FileStreamSinkConnector {
-    fn validate(&self, config: &RawConfig) -> Vec<(String, String)> {
-        FileSinkConfig::validate(config)
-    }
-
-    async fn start(&mut self, config: &RawConfig) -> Result<()> {
-        FileSinkConfig::from_raw(config)?;
-        self.config = Some(config.clone());
-        Ok(())
-    }
-
-    /// Exactly one task configuration (the connector's own), whatever
-    /// `max_tasks` is.
-    async fn task_configs(&mut self, _max_tasks: usize) -> Result<Vec<RawConfig>> {
-        let config = self
-            .config
-            .clone()
-            .ok_or_else(|| ConnectError::fatal("FileStreamSinkConnector is not started"))?;
-        Ok(vec![config])
-    }
-
-    async fn stop(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl SinkConnector for FileStreamSinkConnector {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::{ConnectError, Connector, RawConfig};
 
     fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
         pairs
@@ -93,7 +35,11 @@ mod tests {
     #[tokio::test]
     async fn source_gives_exactly_one_task() {
         let mut c = FileStreamSourceConnector::default();
-        assert!(c.task_configs(3).await.is_err());
+        let e = c.task_configs(3).await.unwrap_err().to_string();
+        assert!(
+            e.contains("FileStreamSourceConnector is not started"),
+            "{e}"
+        );
         let config = cfg(&[("file", "/tmp/in"), ("topic", "t"), ("name", "n")]);
         c.start(&config).await.unwrap();
         let tasks = c.task_configs(5).await.unwrap();

@@ -535,7 +535,8 @@ mod tests {
     #[tokio::test]
     async fn poll_before_start_fails() {
         let mut task = FileStreamSourceTask::default();
-        assert!(task.poll().await.is_err());
+        let e = task.poll().await.unwrap_err();
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal, "{e}");
     }
 
     fn sink_record(value: Value, offset: i64) -> SinkRecord {
@@ -577,7 +578,11 @@ mod tests {
             .unwrap();
         task.stop().await.unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().ends_with("more\n"));
-        assert!(task.flush().await.is_err());
+        let e = task.flush().await.unwrap_err().to_string();
+        assert!(
+            e.contains("FileStreamSinkTask"),
+            "a stopped task names itself: {e}"
+        );
     }
 
     #[tokio::test]

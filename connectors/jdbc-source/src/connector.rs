@@ -101,11 +101,16 @@ mod tests {
         let bad: RawConfig = [("connection.url".to_string(), "mysql://x".to_string())]
             .into_iter()
             .collect();
-        assert!(c.start(&bad).await.is_err());
+        let e = c.start(&bad).await.unwrap_err();
+        assert!(
+            matches!(&e, ConnectError::Config { key, .. } if key == "connection.url"),
+            "{e:?}"
+        );
         assert!(c.validate(&bad).iter().any(|(k, _)| k == "connection.url"));
         assert!(SourceConfig::validate(&bad)
             .iter()
             .any(|(k, _)| k == "mode"));
-        assert!(c.task_configs(1).await.is_err());
+        let e = c.task_configs(1).await.unwrap_err().to_string();
+        assert!(e.contains("JdbcSourceConnector is not started"), "{e}");
     }
 }

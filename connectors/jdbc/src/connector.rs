@@ -1,31 +1,21 @@
 //! The JDBC sink connector: [`FanOutSinkConnector`] with the
 //! JdbcSinkConfig check (it never contacts the database).
 
-use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
-use velocity_api::{RawConfig, Result, TypedConfig};
+use velocity_api::shell::{ConnectorConfig, FanOutSinkConnector};
 
 use crate::config::JdbcSinkConfig;
 
 /// `io.debezium.connector.jdbc.JdbcSinkConnector`.
 pub type JdbcSinkConnector = FanOutSinkConnector<JdbcSinkConfig>;
 
-impl SinkConfigCheck for JdbcSinkConfig {
+impl ConnectorConfig for JdbcSinkConfig {
     const CONNECTOR: &'static str = "JdbcSinkConnector";
-
-    fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        <JdbcSinkConfig as TypedConfig>::validate(config)
-    }
-
-    fn check(config: &RawConfig) -> Result<()> {
-        JdbcSinkConfig::from_raw(config)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::Connector;
+    use velocity_api::{ConnectError, Connector, RawConfig};
 
     #[tokio::test]
     async fn start_checks_and_fans_out() {
@@ -33,7 +23,11 @@ mod tests {
         let bad: RawConfig = [("connection.url".to_string(), "mysql://x".to_string())]
             .into_iter()
             .collect();
-        assert!(c.start(&bad).await.is_err());
+        let e = c.start(&bad).await.unwrap_err();
+        assert!(
+            matches!(&e, ConnectError::Config { key, .. } if key == "connection.url"),
+            "{e:?}"
+        );
         assert_eq!(c.validate(&bad)[0].0, "connection.url");
         let good: RawConfig = [
             ("connection.url", "jdbc:postgresql://h/d"),

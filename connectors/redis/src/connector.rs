@@ -1,31 +1,21 @@
 //! The Redis sink connector: [`FanOutSinkConnector`] with the
 //! RedisSinkConfig check (it never contacts Redis).
 
-use velocity_api::sink::{FanOutSinkConnector, SinkConfigCheck};
-use velocity_api::{RawConfig, Result, TypedConfig};
+use velocity_api::shell::{ConnectorConfig, FanOutSinkConnector};
 
 use crate::config::RedisSinkConfig;
 
 /// `io.velocity.connector.redis.RedisSinkConnector`.
 pub type RedisSinkConnector = FanOutSinkConnector<RedisSinkConfig>;
 
-impl SinkConfigCheck for RedisSinkConfig {
+impl ConnectorConfig for RedisSinkConfig {
     const CONNECTOR: &'static str = "RedisSinkConnector";
-
-    fn validate(config: &RawConfig) -> Vec<(String, String)> {
-        <RedisSinkConfig as TypedConfig>::validate(config)
-    }
-
-    fn check(config: &RawConfig) -> Result<()> {
-        RedisSinkConfig::from_raw(config)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::Connector;
+    use velocity_api::{ConnectError, Connector, RawConfig};
 
     #[tokio::test]
     async fn start_checks_and_fans_out() {
@@ -33,7 +23,11 @@ mod tests {
         let bad: RawConfig = [("redis.mode".to_string(), "list".to_string())]
             .into_iter()
             .collect();
-        assert!(c.start(&bad).await.is_err());
+        let e = c.start(&bad).await.unwrap_err();
+        assert!(
+            matches!(&e, ConnectError::Config { key, .. } if key == "redis.address"),
+            "{e:?}"
+        );
         assert_eq!(c.validate(&bad)[0].0, "redis.address");
         let good: RawConfig = [("redis.address".to_string(), "h:6379".to_string())]
             .into_iter()
