@@ -861,7 +861,11 @@ mod transform_chain_tests {
         assert_eq!(keys(&dup), ["transforms"]);
         // The stage keys are not passed to the transform.
         let mut t = Suffix(String::new());
-        assert!(t.configure(&cfg(&[])).is_err());
+        let e = t.configure(&cfg(&[])).unwrap_err();
+        assert!(
+            matches!(&e, ConnectError::Config { key, .. } if key == "suffix"),
+            "{e:?}"
+        );
     }
 
     #[test]
