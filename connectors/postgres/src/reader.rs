@@ -51,6 +51,7 @@ use crate::catalog::{self, Table};
 use crate::config::{PostgresConfig, PublicationMode, SnapshotMode};
 use crate::envelope::{now, SourcePosition, TableSchema};
 use crate::error::PostgresError;
+use crate::protocol::pgoutput::{Begin, Commit};
 use crate::protocol::{
     decode_pgoutput, quote_identifier, quote_literal, Lsn, PgOutputMessage, ReplicationConnection,
     ReplicationMessage, TupleData, TupleValue, PG_EPOCH_OFFSET_US,
@@ -341,6 +342,23 @@ struct Txn {
     total: i64,
     /// Events per `schema.table`, in first-seen order.
     per_table: Vec<(String, i64)>,
+}
+
+impl Txn {
+    /// The transaction `b` opens; `skip_all` when it committed before the
+    /// resume position (already delivered).
+    fn begin(b: &Begin, resume: &Resume) -> Txn {
+        Txn {
+            xid: b.xid,
+            commit_ts_us: pg_ts_to_unix_us(b.commit_ts_us),
+            skip_all: b.final_lsn.0 < resume.lsn_commit,
+            pending: Vec::new(),
+            pending_pos: None,
+            meta_id: None,
+            total: 0,
+            per_table: Vec::new(),
+        }
+    }
 }
 
 struct Reader {
@@ -1028,6 +1046,11 @@ impl Reader {
         )
     }
 
+    /// Handles one pgoutput message at `lsn`, in log order: `Begin` opens
+    /// `txn`, a change adds its records to it, `Commit` completes the
+    /// transaction's last offset and pushes what it holds; `Relation`
+    /// refreshes the table's schema. Changes at or before `resume` (already
+    /// delivered before a restart) are skipped, so nothing is produced twice.
     async fn handle(
         &mut self,
         client: &Client,
@@ -1038,83 +1061,11 @@ impl Reader {
         resume: &Resume,
     ) -> Result<(), PostgresError> {
         match m {
-            PgOutputMessage::Begin(b) => {
-                *txn = Some(Txn {
-                    xid: b.xid,
-                    commit_ts_us: pg_ts_to_unix_us(b.commit_ts_us),
-                    skip_all: b.final_lsn.0 < resume.lsn_commit,
-                    pending: Vec::new(),
-                    pending_pos: None,
-                    meta_id: None,
-                    total: 0,
-                    per_table: Vec::new(),
-                });
-            }
+            PgOutputMessage::Begin(b) => *txn = Some(Txn::begin(&b, resume)),
             PgOutputMessage::Commit(c) => {
-                if let Some(mut t) = txn.take() {
+                if let Some(t) = txn.take() {
                     *last_end = c.end_lsn;
-                    self.metrics
-                        .transaction_committed(t.commit_ts_us / 1000, now().0);
-                    let mut final_offset = None;
-                    let mut end_offset = None;
-                    if let Some(last) = t.pending.last_mut() {
-                        let end = c.end_lsn.0;
-                        let o = match t.pending_pos {
-                            Some(p) => StreamOffset {
-                                lsn_commit: end,
-                                ..p
-                            }
-                            .to_offset(),
-                            // the last event completed no position (its
-                            // create was skipped): the transaction ends at the
-                            // newest position pushed
-                            None => {
-                                let mut o = self.last_offset();
-                                o.insert("lsn_commit".into(), end.into());
-                                o
-                            }
-                        };
-                        end_offset = Some(o.clone());
-                        if t.meta_id.is_some() {
-                            // the END record carries the completing offset, so a
-                            // stored last event without its END re-emits the END
-                            final_offset = Some(o);
-                        } else if let Some(p) = t.pending_pos.as_mut() {
-                            p.lsn_commit = end;
-                        } else {
-                            last.source_offset = o;
-                            last.source_partition = self.partition.clone();
-                        }
-                    }
-                    let pending = std::mem::take(&mut t.pending);
-                    self.push_event(pending, t.pending_pos.take()).await?;
-                    if let (Some(_), Some(o)) = (&t.meta_id, final_offset) {
-                        let id = format!("{}:{}", t.xid, c.commit_lsn.0);
-                        let topic =
-                            format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
-                        let rec = transaction::record(
-                            &topic,
-                            "END",
-                            &id,
-                            t.commit_ts_us.div_euclid(1000),
-                            Some(&t.per_table),
-                            &self.partition,
-                            o,
-                            crate::envelope::now().0,
-                        );
-                        self.push(rec).await?;
-                    }
-                    // the runtime's transaction boundary for stateful
-                    // transforms; never produced to Kafka
-                    if let Some(o) = end_offset {
-                        let marker = SourceRecord::transaction_end(
-                            self.partition.clone(),
-                            o,
-                            Some(t.xid.to_string()),
-                        )
-                        .committed_at_us(t.commit_ts_us);
-                        self.push(marker).await?;
-                    }
+                    self.commit(t, &c).await?;
                 }
             }
             PgOutputMessage::Relation(rel) => {
@@ -1130,73 +1081,164 @@ impl Reader {
                 {
                     return Ok(());
                 }
-                let (xid, commit_ts) = (t.xid, t.commit_ts_us);
-                let mut block = None;
-                if self.cfg.provide_transaction_metadata {
-                    let rel_id = match &m {
-                        PgOutputMessage::Insert(i) => Some(i.rel_id),
-                        PgOutputMessage::Update(u) => Some(u.rel_id),
-                        PgOutputMessage::Delete(d) => Some(d.rel_id),
-                        _ => None,
-                    };
-                    if let Some(ts) = match rel_id {
-                        Some(r) => self.table_schema(client, r, None).await?,
-                        None => None,
-                    } {
-                        let t = txn.as_mut().expect("in a transaction");
-                        if t.meta_id.is_none() {
-                            let id = format!("{xid}:{}", lsn.0);
-                            let topic =
-                                format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
-                            let rec = transaction::record(
-                                &topic,
-                                "BEGIN",
-                                &id,
-                                commit_ts.div_euclid(1000),
-                                None,
-                                &self.partition,
-                                self.last_offset(),
-                                crate::envelope::now().0,
-                            );
-                            t.meta_id = Some(id);
-                            // flush earlier transactions' records first: BEGIN precedes this one's
-                            let prev = std::mem::take(&mut t.pending);
-                            let prev_pos = t.pending_pos.take();
-                            self.push_event(prev, prev_pos).await?;
-                            self.push(rec).await?;
-                        }
-                        let t = txn.as_mut().expect("in a transaction");
-                        let name = format!("{}.{}", ts.schema, ts.table);
-                        t.total += 1;
-                        let dc = match t.per_table.iter_mut().find(|(n, _)| *n == name) {
-                            Some(e) => {
-                                e.1 += 1;
-                                e.1
-                            }
-                            None => {
-                                t.per_table.push((name, 1));
-                                1
-                            }
-                        };
-                        block = Some((t.meta_id.clone().unwrap_or_default(), t.total, dc));
-                    }
-                }
-                let (records, pos) = self
-                    .change_records(client, m, lsn, xid, commit_ts, *last_end, block)
-                    .await?;
-                if records.is_empty() {
-                    return Ok(());
-                }
-                self.metrics.event_seen();
-                let t = txn.as_mut().expect("in a transaction");
-                let prev: Vec<SourceRecord> = std::mem::replace(&mut t.pending, records);
-                let prev_pos = std::mem::replace(&mut t.pending_pos, pos);
-                self.push_event(prev, prev_pos).await?;
+                self.change(client, m, lsn, t, *last_end).await?;
             }
             PgOutputMessage::Type(_) | PgOutputMessage::Origin(_) | PgOutputMessage::Message(_) => {
             }
         }
         Ok(())
+    }
+
+    /// Ends transaction `t` at `c`: the last event held gets the offset
+    /// that completes the transaction (`lsn_commit` = the commit's end), is
+    /// pushed, then the transaction topic's END record (with
+    /// `provide.transaction.metadata`) and the runtime's transaction-end
+    /// marker, which stateful transforms use and Kafka never sees.
+    async fn commit(&mut self, mut t: Txn, c: &Commit) -> Result<(), PostgresError> {
+        self.metrics
+            .transaction_committed(t.commit_ts_us / 1000, now().0);
+        let mut final_offset = None;
+        let mut end_offset = None;
+        if let Some(last) = t.pending.last_mut() {
+            let end = c.end_lsn.0;
+            let o = match t.pending_pos {
+                Some(p) => StreamOffset {
+                    lsn_commit: end,
+                    ..p
+                }
+                .to_offset(),
+                // the last event completed no position (its create was
+                // skipped): the transaction ends at the newest position pushed
+                None => {
+                    let mut o = self.last_offset();
+                    o.insert("lsn_commit".into(), end.into());
+                    o
+                }
+            };
+            end_offset = Some(o.clone());
+            if t.meta_id.is_some() {
+                // the END record carries the completing offset, so a stored
+                // last event without its END re-emits the END
+                final_offset = Some(o);
+            } else if let Some(p) = t.pending_pos.as_mut() {
+                p.lsn_commit = end;
+            } else {
+                last.source_offset = o;
+                last.source_partition = self.partition.clone();
+            }
+        }
+        let pending = std::mem::take(&mut t.pending);
+        self.push_event(pending, t.pending_pos.take()).await?;
+        if let (Some(_), Some(o)) = (&t.meta_id, final_offset) {
+            let id = format!("{}:{}", t.xid, c.commit_lsn.0);
+            let rec = self.transaction_record("END", &id, t.commit_ts_us, Some(&t.per_table), o);
+            self.push(rec).await?;
+        }
+        if let Some(o) = end_offset {
+            let marker =
+                SourceRecord::transaction_end(self.partition.clone(), o, Some(t.xid.to_string()))
+                    .committed_at_us(t.commit_ts_us);
+            self.push(marker).await?;
+        }
+        Ok(())
+    }
+
+    /// A transaction topic record (`BEGIN` or `END`) of transaction `id`.
+    fn transaction_record(
+        &self,
+        status: &str,
+        id: &str,
+        commit_ts_us: i64,
+        per_table: Option<&[(String, i64)]>,
+        offset: Offset,
+    ) -> SourceRecord {
+        let topic = format!("{}.{}", self.cfg.topic_prefix, self.cfg.transaction_topic);
+        transaction::record(
+            &topic,
+            status,
+            id,
+            commit_ts_us.div_euclid(1000),
+            per_table,
+            &self.partition,
+            offset,
+            crate::envelope::now().0,
+        )
+    }
+
+    /// One change (insert, update, delete, truncate) of transaction `t`:
+    /// its records replace the event `t` holds, which is pushed — the event
+    /// is held so that the last one of a transaction can carry the offset
+    /// that completes it (see [`Self::commit`]).
+    async fn change(
+        &mut self,
+        client: &Client,
+        m: PgOutputMessage,
+        lsn: Lsn,
+        t: &mut Txn,
+        last_end: Lsn,
+    ) -> Result<(), PostgresError> {
+        let block = if self.cfg.provide_transaction_metadata {
+            self.transaction_block(client, &m, lsn, t).await?
+        } else {
+            None
+        };
+        let (records, pos) = self
+            .change_records(client, m, lsn, t.xid, t.commit_ts_us, last_end, block)
+            .await?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.metrics.event_seen();
+        let prev: Vec<SourceRecord> = std::mem::replace(&mut t.pending, records);
+        let prev_pos = std::mem::replace(&mut t.pending_pos, pos);
+        self.push_event(prev, prev_pos).await
+    }
+
+    /// The `transaction` block (id, total order, order within the table) of
+    /// a row change `m` in `t`, with `provide.transaction.metadata`; the
+    /// transaction's first change pushes the events held from earlier
+    /// transactions and then the BEGIN record. None for truncates and
+    /// tables not captured.
+    async fn transaction_block(
+        &mut self,
+        client: &Client,
+        m: &PgOutputMessage,
+        lsn: Lsn,
+        t: &mut Txn,
+    ) -> Result<Option<(String, i64, i64)>, PostgresError> {
+        let rel_id = match m {
+            PgOutputMessage::Insert(i) => i.rel_id,
+            PgOutputMessage::Update(u) => u.rel_id,
+            PgOutputMessage::Delete(d) => d.rel_id,
+            _ => return Ok(None),
+        };
+        let Some(ts) = self.table_schema(client, rel_id, None).await? else {
+            return Ok(None);
+        };
+        if t.meta_id.is_none() {
+            let id = format!("{}:{}", t.xid, lsn.0);
+            let rec =
+                self.transaction_record("BEGIN", &id, t.commit_ts_us, None, self.last_offset());
+            t.meta_id = Some(id);
+            // flush earlier transactions' records first: BEGIN precedes this one's
+            let prev = std::mem::take(&mut t.pending);
+            let prev_pos = t.pending_pos.take();
+            self.push_event(prev, prev_pos).await?;
+            self.push(rec).await?;
+        }
+        let name = format!("{}.{}", ts.schema, ts.table);
+        t.total += 1;
+        let dc = match t.per_table.iter_mut().find(|(n, _)| *n == name) {
+            Some(e) => {
+                e.1 += 1;
+                e.1
+            }
+            None => {
+                t.per_table.push((name, 1));
+                1
+            }
+        };
+        Ok(Some((t.meta_id.clone().unwrap_or_default(), t.total, dc)))
     }
 
     /// The records of one change event, with empty offsets and partitions,
