@@ -13,17 +13,76 @@
 use std::sync::Arc;
 
 use regex::Regex;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Transform, Value,
+    ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
+    Value,
 };
 
 use super::is_envelope;
-use crate::error::config_err;
-use crate::util::{full_match_regex, java_replacement, req_str};
+use crate::error::read_config;
+use crate::util::{full_match_regex, java_replacement};
 
 /// Debezium's default name of the key field added for uniqueness.
 pub const DEFAULT_KEY_FIELD: &str = "__dbz__physicalTableIdentifier";
+
+pub use keys::*;
+
+/// The keys of Debezium's ByLogicalTableRouter, each declared once.
+pub mod keys {
+    use super::DEFAULT_KEY_FIELD;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `topic.regex`: matched against the whole topic (required).
+        TOPIC_REGEX = ConfigKey::new("topic.regex", String, None, Low, "The regex used for extracting the name of the logical table from the original topic name.");
+        /// `topic.replacement`: the new topic (required).
+        TOPIC_REPLACEMENT = ConfigKey::new("topic.replacement", String, None, Low, "The replacement string used in conjunction with topic.regex. This will be used to create the new topic name.");
+        /// `key.enforce.uniqueness`: add the physical table to the key (default true).
+        KEY_ENFORCE_UNIQUENESS = ConfigKey::new("key.enforce.uniqueness", Boolean, Some("true"), Low, "Augment each record's key with a field denoting on which table the change event originated.");
+        /// `key.field.name`: the added key field.
+        KEY_FIELD_NAME = ConfigKey::new("key.field.name", String, Some(DEFAULT_KEY_FIELD), Low, "The name of the key field denoting on which table the change event originated.");
+        /// `key.field.regex`: extracts the physical table from the topic.
+        KEY_FIELD_REGEX = ConfigKey::new("key.field.regex", String, Some(""), Low, "The regex used for extracting the physical table identifier from the original topic name.");
+        /// `key.field.replacement`: used with `key.field.regex` (then required).
+        KEY_FIELD_REPLACEMENT = ConfigKey::new("key.field.replacement", String, Some(""), Low, "The replacement string used in conjunction with key.field.regex.");
+    }
+}
+
+/// The typed configuration of ByLogicalTableRouter: valid regexes, and a
+/// key field replacement whenever a key field regex is given.
+#[derive(Debug, Clone)]
+pub struct ByLogicalTableRouterConfig {
+    topic_regex: Option<Regex>,
+    topic_replacement: String,
+    enforce_uniqueness: bool,
+    key_field_name: String,
+    key_field_regex: Option<Regex>,
+    key_field_replacement: String,
+}
+
+impl TypedConfig for ByLogicalTableRouterConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> ByLogicalTableRouterConfig {
+        let key_field_regex = full_match_regex(r, &KEY_FIELD_REGEX);
+        let key_field_replacement = r.opt_string(&KEY_FIELD_REPLACEMENT);
+        if r.is_set(&KEY_FIELD_REGEX) && key_field_replacement.is_none() {
+            r.fail(
+                KEY_FIELD_REPLACEMENT.name,
+                "key.field.replacement must be specified when key.field.regex is set",
+            );
+        }
+        ByLogicalTableRouterConfig {
+            topic_regex: full_match_regex(r, &TOPIC_REGEX),
+            topic_replacement: java_replacement(&r.string(&TOPIC_REPLACEMENT)),
+            enforce_uniqueness: r.bool(&KEY_ENFORCE_UNIQUENESS),
+            key_field_name: r.string(&KEY_FIELD_NAME),
+            key_field_regex,
+            key_field_replacement: java_replacement(&key_field_replacement.unwrap_or_default()),
+        }
+    }
+}
 
 /// `io.debezium.transforms.ByLogicalTableRouter`.
 pub struct ByLogicalTableRouter {
@@ -75,39 +134,19 @@ fn cached(
 impl ByLogicalTableRouter {
     /// The keys Debezium's ByLogicalTableRouter defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("topic.regex", ConfigType::String, None, Importance::Low, "The regex used for extracting the name of the logical table from the original topic name."),
-            ConfigKey::new("topic.replacement", ConfigType::String, None, Importance::Low, "The replacement string used in conjunction with topic.regex. This will be used to create the new topic name."),
-            ConfigKey::new("key.enforce.uniqueness", ConfigType::Boolean, Some("true"), Importance::Low, "Augment each record's key with a field denoting on which table the change event originated."),
-            ConfigKey::new("key.field.name", ConfigType::String, Some(DEFAULT_KEY_FIELD), Importance::Low, "The name of the key field denoting on which table the change event originated."),
-            ConfigKey::new("key.field.regex", ConfigType::String, Some(""), Importance::Low, "The regex used for extracting the physical table identifier from the original topic name."),
-            ConfigKey::new("key.field.replacement", ConfigType::String, Some(""), Importance::Low, "The replacement string used in conjunction with key.field.regex."),
-        ])
+        ByLogicalTableRouterConfig::config_def()
     }
 }
 
 impl Transform for ByLogicalTableRouter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let r = req_str(config, "topic.regex")?;
-        self.topic_regex = Some(full_match_regex("topic.regex", &r)?);
-        self.topic_replacement = java_replacement(&req_str(config, "topic.replacement")?);
-        self.enforce_uniqueness = config.bool_or("key.enforce.uniqueness", true)?;
-        self.key_field_name = config
-            .str_or("key.field.name", DEFAULT_KEY_FIELD)
-            .to_owned();
-        self.key_field_regex = match config.opt_str("key.field.regex") {
-            None => None,
-            Some(r) => {
-                let rep = config.opt_str("key.field.replacement").ok_or_else(|| {
-                    config_err(
-                        "key.field.replacement",
-                        "key.field.replacement must be specified when key.field.regex is set",
-                    )
-                })?;
-                self.key_field_replacement = java_replacement(rep);
-                Some(full_match_regex("key.field.regex", r)?)
-            }
-        };
+        let c: ByLogicalTableRouterConfig = read_config(config)?;
+        self.topic_regex = c.topic_regex;
+        self.topic_replacement = c.topic_replacement;
+        self.enforce_uniqueness = c.enforce_uniqueness;
+        self.key_field_name = c.key_field_name;
+        self.key_field_regex = c.key_field_regex;
+        self.key_field_replacement = c.key_field_replacement;
         Ok(())
     }
 
