@@ -239,7 +239,11 @@ impl TypedConfig for MaskFieldConfig {
                 "Invalid value  for configuration replacement: String must be non-empty",
             );
         }
-        let replacement = r.raw().get(REPLACEMENT.name).filter(|v| !v.is_empty()).cloned();
+        let replacement = r
+            .raw()
+            .get(REPLACEMENT.name)
+            .filter(|v| !v.is_empty())
+            .cloned();
         MaskFieldConfig {
             fields,
             replacement,
@@ -676,7 +680,22 @@ mod tests {
                 Value::Struct(row(1, "a", 2.0))
             ))
             .is_err());
-        assert!(MaskField::new(Side::Value).configure(&cfg(&[])).is_err());
+        let e = MaskField::new(Side::Value)
+            .configure(&cfg(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"fields\"") && e.contains("Missing required configuration"),
+            "{e}"
+        );
+        let e = MaskField::new(Side::Value)
+            .configure(&cfg(&[("fields", "id"), ("replacement", "")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("for configuration replacement: String must be non-empty"),
+            "{e}"
+        );
     }
 
     #[test]

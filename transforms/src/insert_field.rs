@@ -93,7 +93,8 @@ impl TypedConfig for InsertFieldConfig {
     const KEYS: &'static [ConfigKey] = KEYS;
 
     fn read(r: &mut ConfigReader<'_>) -> InsertFieldConfig {
-        let spec = |r: &mut ConfigReader<'_>, key| InsertionSpec::parse(r.opt_string(key).as_deref());
+        let spec =
+            |r: &mut ConfigReader<'_>, key| InsertionSpec::parse(r.opt_string(key).as_deref());
         let c = InsertFieldConfig {
             topic: spec(r, &TOPIC_FIELD),
             partition: spec(r, &PARTITION_FIELD),

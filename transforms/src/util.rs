@@ -303,7 +303,9 @@ pub fn present(r: &mut ConfigReader<'_>, key: &ConfigKey) -> String {
 /// [`TypedConfig::from_raw`] for configurations whose `read` reads every
 /// key, some with [`present`]: the keys are not checked a second time, as
 /// that check would take an empty value for a missing one.
-pub fn read_without_recheck<C: TypedConfig>(raw: &RawConfig) -> std::result::Result<C, ConfigErrors> {
+pub fn read_without_recheck<C: TypedConfig>(
+    raw: &RawConfig,
+) -> std::result::Result<C, ConfigErrors> {
     let mut r = ConfigReader::new(raw);
     let value = C::read(&mut r);
     r.finish(value)
@@ -312,10 +314,7 @@ pub fn read_without_recheck<C: TypedConfig>(raw: &RawConfig) -> std::result::Res
 /// The trimmed, non-empty value of a key the plugin does not declare
 /// (per-field or per-event keys such as `field.<name>`), None otherwise.
 pub fn undeclared<'a>(r: &ConfigReader<'a>, key: &str) -> Option<&'a str> {
-    r.raw()
-        .get(key)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
+    r.raw().get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 /// Rebuilds a struct value for `schema` by taking each field of `schema`

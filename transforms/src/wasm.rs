@@ -508,5 +508,16 @@ mod tests {
         std::fs::write(&p, "(module (import \"env\" \"f\" (func)))").unwrap();
         let e = plugin(p.to_str().unwrap(), &[]).err().unwrap().to_string();
         assert!(e.contains("cannot be instantiated"), "{e}");
+        let e = plugin(
+            &example("route-by-prefix/plugin.wat"),
+            &[("wasm.fuel", "0")],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("Invalid value 0 for configuration wasm.fuel: Value must be at least 1"),
+            "{e}"
+        );
     }
 }

@@ -37,7 +37,9 @@
 use std::collections::HashMap;
 
 use velocity_api::config::{ConfigReader, TypedConfig};
-use velocity_api::{ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Struct, Transform, Value};
+use velocity_api::{
+    ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Struct, Transform, Value,
+};
 
 use super::{change_of, op_of};
 use crate::error::read_config;
@@ -454,8 +456,9 @@ mod tests {
             .configure(&cfg(&[("max.buffered.records", "0")]))
             .unwrap_err();
         assert!(
-            e.to_string()
-                .contains("Invalid value 0 for configuration max.buffered.records: Value must be at least 1"),
+            e.to_string().contains(
+                "Invalid value 0 for configuration max.buffered.records: Value must be at least 1"
+            ),
             "{e}"
         );
     }
