@@ -260,20 +260,6 @@ pub fn java_replacement(java: &str) -> String {
     out
 }
 
-/// The comma-separated items (trimmed, non-empty) of a key the plugin does
-/// not declare; empty when the key is absent.
-pub fn undeclared_list(r: &ConfigReader<'_>, key: &str) -> Vec<String> {
-    undeclared(r, key)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A required list key (Kafka's `ConfigDef.Type.LIST` with no default):
 /// a list without items (e.g. `,`) is reported as missing too.
 pub fn required_list(r: &mut ConfigReader<'_>, key: &ConfigKey) -> Vec<String> {
@@ -309,12 +295,6 @@ pub fn read_without_recheck<C: TypedConfig>(
     let mut r = ConfigReader::new(raw);
     let value = C::read(&mut r);
     r.finish(value)
-}
-
-/// The trimmed, non-empty value of a key the plugin does not declare
-/// (per-field or per-event keys such as `field.<name>`), None otherwise.
-pub fn undeclared<'a>(r: &ConfigReader<'a>, key: &str) -> Option<&'a str> {
-    r.raw().get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 /// Rebuilds a struct value for `schema` by taking each field of `schema`

@@ -86,12 +86,7 @@ impl TypedConfig for ByLogicalTableRouterConfig {
 
 /// `io.debezium.transforms.ByLogicalTableRouter`.
 pub struct ByLogicalTableRouter {
-    topic_regex: Option<Regex>,
-    topic_replacement: String,
-    enforce_uniqueness: bool,
-    key_field_name: String,
-    key_field_regex: Option<Regex>,
-    key_field_replacement: String,
+    config: ByLogicalTableRouterConfig,
     key_cache: Vec<(SchemaRef, String, SchemaRef)>,
     envelope_cache: Vec<(SchemaRef, String, SchemaRef)>,
 }
@@ -99,12 +94,14 @@ pub struct ByLogicalTableRouter {
 impl Default for ByLogicalTableRouter {
     fn default() -> Self {
         ByLogicalTableRouter {
-            topic_regex: None,
-            topic_replacement: String::new(),
-            enforce_uniqueness: true,
-            key_field_name: DEFAULT_KEY_FIELD.into(),
-            key_field_regex: None,
-            key_field_replacement: String::new(),
+            config: ByLogicalTableRouterConfig {
+                topic_regex: None,
+                topic_replacement: String::new(),
+                enforce_uniqueness: true,
+                key_field_name: DEFAULT_KEY_FIELD.into(),
+                key_field_regex: None,
+                key_field_replacement: String::new(),
+            },
             key_cache: Vec::new(),
             envelope_cache: Vec::new(),
         }
@@ -140,18 +137,12 @@ impl ByLogicalTableRouter {
 
 impl Transform for ByLogicalTableRouter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let c: ByLogicalTableRouterConfig = read_config(config)?;
-        self.topic_regex = c.topic_regex;
-        self.topic_replacement = c.topic_replacement;
-        self.enforce_uniqueness = c.enforce_uniqueness;
-        self.key_field_name = c.key_field_name;
-        self.key_field_regex = c.key_field_regex;
-        self.key_field_replacement = c.key_field_replacement;
+        self.config = read_config(config)?;
         Ok(())
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>> {
-        let Some(re) = &self.topic_regex else {
+        let Some(re) = &self.config.topic_regex else {
             return Ok(Some(record));
         };
         if !re.is_match(&record.topic) {
@@ -159,12 +150,12 @@ impl Transform for ByLogicalTableRouter {
         }
         let old_topic = record.topic.clone();
         let new_topic = re
-            .replace(&old_topic, self.topic_replacement.as_str())
+            .replace(&old_topic, self.config.topic_replacement.as_str())
             .into_owned();
         // Key.
         if let (Some(ks), Value::Struct(k)) = (record.key_schema.clone(), &record.key) {
-            let uniq = self.enforce_uniqueness;
-            let field = self.key_field_name.clone();
+            let uniq = self.config.enforce_uniqueness;
+            let field = self.config.key_field_name.clone();
             let nks = cached(&mut self.key_cache, &ks, &new_topic, || {
                 let mut b = Schema::struct_().named(format!("{new_topic}.Key"));
                 b.version = ks.version;
@@ -179,9 +170,9 @@ impl Transform for ByLogicalTableRouter {
             });
             let mut values = k.values.clone();
             if uniq {
-                let id = match &self.key_field_regex {
+                let id = match &self.config.key_field_regex {
                     Some(kr) if kr.is_match(&old_topic) => kr
-                        .replace(&old_topic, self.key_field_replacement.as_str())
+                        .replace(&old_topic, self.config.key_field_replacement.as_str())
                         .into_owned(),
                     _ => old_topic.clone(),
                 };

@@ -189,13 +189,7 @@ impl FieldRef {
 
 /// `io.debezium.transforms.ExtractNewRecordState`.
 pub struct ExtractNewRecordState {
-    mode: DeleteMode,
-    add_fields: Vec<FieldRef>,
-    add_headers: Vec<FieldRef>,
-    drop_fields_header: Option<String>,
-    drop_fields_from_key: bool,
-    drop_keep_compatible: bool,
-    route_by_field: Option<String>,
+    config: ExtractNewRecordStateConfig,
     /// (row schema → row schema with __deleted / added fields)
     cache: SchemaCache,
     deleted_cache: SchemaCache,
@@ -204,13 +198,8 @@ pub struct ExtractNewRecordState {
 impl Default for ExtractNewRecordState {
     fn default() -> Self {
         ExtractNewRecordState {
-            mode: DeleteMode::Tombstone,
-            add_fields: Vec::new(),
-            add_headers: Vec::new(),
-            drop_fields_header: None,
-            drop_fields_from_key: false,
-            drop_keep_compatible: true,
-            route_by_field: None,
+            config: ExtractNewRecordStateConfig::from_raw(&RawConfig::new())
+                .expect("the declared defaults are valid"),
             cache: SchemaCache::default(),
             deleted_cache: SchemaCache::default(),
         }
@@ -228,7 +217,7 @@ impl ExtractNewRecordState {
 
     fn rewrite(&self) -> bool {
         matches!(
-            self.mode,
+            self.config.mode,
             DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone
         )
     }
@@ -246,8 +235,8 @@ impl ExtractNewRecordState {
             values.push(Value::String(d.to_string()));
             row = Struct { schema: ns, values };
         }
-        if !self.add_fields.is_empty() {
-            let fields = &self.add_fields;
+        if !self.config.add_fields.is_empty() {
+            let fields = &self.config.add_fields;
             let env_schema = envelope.schema.clone();
             let ns = self.cache.get_or_try(&row.schema, |s| {
                 let mut b = copy_schema_basics(s, Schema::struct_());
@@ -265,7 +254,7 @@ impl ExtractNewRecordState {
     }
 
     fn drop_fields(&self, record: &mut ConnectRecord) {
-        let Some(h) = &self.drop_fields_header else {
+        let Some(h) = &self.config.drop_fields_header else {
             return;
         };
         let Some(header) = record.headers.iter().rev().find(|x| x.key == *h) else {
@@ -279,7 +268,7 @@ impl ExtractNewRecordState {
             Value::String(s) => s.split(',').map(|x| x.trim().to_owned()).collect(),
             _ => return,
         };
-        let keep_compat = self.drop_keep_compatible;
+        let keep_compat = self.config.drop_keep_compatible;
         let strip = |schema: &Option<SchemaRef>, value: &Value| -> Option<(SchemaRef, Value)> {
             let (schema, st) = (schema.as_ref()?, value.as_struct()?);
             let drop = |f: &velocity_api::Field| {
@@ -302,7 +291,7 @@ impl ExtractNewRecordState {
             record.value_schema = Some(s);
             record.value = v;
         }
-        if self.drop_fields_from_key {
+        if self.config.drop_fields_from_key {
             if let Some((s, v)) = strip(&record.key_schema, &record.key) {
                 record.key_schema = Some(s);
                 record.key = v;
@@ -313,21 +302,14 @@ impl ExtractNewRecordState {
 
 impl Transform for ExtractNewRecordState {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let c: ExtractNewRecordStateConfig = read_config(config)?;
-        self.mode = c.mode;
-        self.add_fields = c.add_fields;
-        self.add_headers = c.add_headers;
-        self.drop_fields_header = c.drop_fields_header;
-        self.drop_fields_from_key = c.drop_fields_from_key;
-        self.drop_keep_compatible = c.drop_keep_compatible;
-        self.route_by_field = c.route_by_field;
+        self.config = read_config(config)?;
         Ok(())
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>> {
         if record.value.is_null() {
             // The connector's own tombstone.
-            return Ok(match self.mode {
+            return Ok(match self.config.mode {
                 DeleteMode::RewriteWithTombstone | DeleteMode::DeleteToTombstone => Some(record),
                 _ => None,
             });
@@ -352,6 +334,7 @@ impl Transform for ExtractNewRecordState {
         }
         let row_schema = |name: &str| env_schema.field_named(name).map(|f| f.schema.clone());
         let headers: Vec<Header> = self
+            .config
             .add_headers
             .iter()
             .map(|h| {
@@ -363,7 +346,7 @@ impl Transform for ExtractNewRecordState {
             })
             .collect::<Result<_>>()?;
         let route_value = |row: Option<&Struct>| -> Option<String> {
-            let f = self.route_by_field.as_ref()?;
+            let f = self.config.route_by_field.as_ref()?;
             row?.get(f)?.as_str().map(str::to_owned)
         };
         let mut envelope = envelope;
@@ -382,7 +365,7 @@ impl Transform for ExtractNewRecordState {
         let envelope = envelope;
         let (route, schema, value) = if op == "d" {
             let route = route_value(before.as_ref());
-            match self.mode {
+            match self.config.mode {
                 DeleteMode::Drop => return Ok(None),
                 DeleteMode::Tombstone | DeleteMode::DeleteToTombstone => {
                     (route, row_schema("after"), Value::Null)

@@ -37,7 +37,8 @@ use super::expr::{truth, Expr};
 use super::map::{envelope, put_path};
 use super::{change_of, expr_at, op_of, opt_expr, out_fields, OutField};
 use crate::error::read_config;
-use crate::util::{required_list, undeclared, undeclared_list};
+use crate::util::required_list;
+use velocity_api::config::ConfigExt;
 
 pub use keys::*;
 
@@ -70,7 +71,7 @@ impl TypedConfig for BusinessEventsConfig {
         for alias in required_list(r, &EVENTS) {
             let k = |s: &str| format!("event.{alias}.{s}");
             let when_key = k("when");
-            let when = match undeclared(r, &when_key) {
+            let when = match r.raw().opt_str(&when_key) {
                 Some(src) => expr_at(r, &when_key, src),
                 None => {
                     r.fail(
@@ -80,17 +81,17 @@ impl TypedConfig for BusinessEventsConfig {
                     None
                 }
             };
-            let names = undeclared_list(r, &k("fields"));
+            let names = r.raw().list(&k("fields"));
             let fields = out_fields(r, &k("fields"), names, |n| k(&format!("field.{n}")));
             let key = opt_expr(r, &k("key"));
             let Some(when) = when else { continue };
             events.push(Event {
-                event_type: undeclared(r, &k("type")).unwrap_or(&alias).to_owned(),
-                table: undeclared(r, &k("table")).map(str::to_owned),
+                event_type: r.raw().opt_str(&k("type")).unwrap_or(&alias).to_owned(),
+                table: r.raw().opt_str(&k("table")).map(str::to_owned),
                 when,
                 fields,
                 key,
-                topic: undeclared(r, &k("topic")).unwrap_or(&topic).to_owned(),
+                topic: r.raw().opt_str(&k("topic")).unwrap_or(&topic).to_owned(),
                 alias,
             });
         }

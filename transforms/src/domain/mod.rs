@@ -32,8 +32,8 @@ pub mod map;
 use velocity_api::config::ConfigReader;
 use velocity_api::{PluginDesc, PluginKind, Struct, Value};
 
-use crate::util::undeclared;
 use expr::{parse, Expr};
+use velocity_api::config::ConfigExt;
 
 /// An output field: its nesting path (the dotted name split) and expression.
 pub type OutField = (Vec<String>, Expr);
@@ -63,7 +63,7 @@ pub(crate) fn out_fields(
             continue;
         }
         let key = field_key(&name);
-        let src = undeclared(r, &key).unwrap_or(&name).to_owned();
+        let src = r.raw().opt_str(&key).unwrap_or(&name).to_owned();
         if let Some(e) = expr_at(r, &key, &src) {
             out.push((path, e));
         }
@@ -73,7 +73,7 @@ pub(crate) fn out_fields(
 
 /// The optional expression of key `key` (absent or blank: None).
 pub(crate) fn opt_expr(r: &mut ConfigReader<'_>, key: &str) -> Option<Expr> {
-    let src = undeclared(r, key)?;
+    let src = r.raw().opt_str(key)?;
     expr_at(r, key, src)
 }
 
