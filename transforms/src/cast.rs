@@ -7,19 +7,33 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::schema::logical;
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Type, Value,
+    ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct,
+    Transform, Type, Value,
 };
 
-use crate::error::{config_err, data_err};
+use crate::error::{data_err, read_config};
 use crate::time::{DateFormat, MS_PER_DAY};
 use crate::util::{
-    copy_schema_basics, field_value, map_key, replace_null_with_default, req_list, require_map,
-    require_struct, SchemaCache, Side,
+    copy_schema_basics, field_value, map_key, require_map, require_struct, required_list,
+    SchemaCache, Side,
 };
+
+pub use keys::*;
+
+/// The keys of Kafka's Cast, each declared once.
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `spec`: `type` (the whole value) or `field:type,…` (required).
+        SPEC = ConfigKey::new("spec", List, None, High, "List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of Maps or Structs. A single type to cast the entire value. Valid types are int8, int16, int32, int64, float32, float64, boolean, and string.");
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
 
 const PURPOSE: &str = "cast types";
 
@@ -30,6 +44,57 @@ enum Spec {
     Fields(Vec<(String, Type)>),
 }
 
+/// The typed configuration of Cast: a valid `spec`.
+#[derive(Debug, Clone)]
+pub struct CastConfig {
+    spec: Spec,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for CastConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> CastConfig {
+        let raw = r.string(&SPEC);
+        let items = required_list(r, &SPEC);
+        let spec = parse_spec(&raw, &items).unwrap_or_else(|rule| {
+            r.fail(SPEC.name, rule);
+            Spec::Fields(Vec::new())
+        });
+        CastConfig {
+            spec,
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
+
+/// The spec `raw` (split into `items`), or Kafka's message for its first
+/// broken rule.
+fn parse_spec(raw: &str, items: &[String]) -> std::result::Result<Spec, String> {
+    let mut fields = Vec::new();
+    let mut whole = None;
+    for item in items {
+        match item.split(':').collect::<Vec<_>>().as_slice() {
+            [t] => {
+                if items.len() > 1 {
+                    return Err(format!("Invalid value {raw} for configuration spec: Cast transformations that specify a type to cast the entire value to may ony specify a single cast in their spec"));
+                }
+                whole = Some(parse_type(raw, t)?);
+            }
+            [f, t] => fields.push((f.trim().to_owned(), parse_type(raw, t)?)),
+            _ => {
+                return Err(format!(
+                    "Invalid value {raw} for configuration spec: Invalid rename mapping: {item}"
+                ))
+            }
+        }
+    }
+    Ok(match whole {
+        Some(t) => Spec::Whole(t),
+        None => Spec::Fields(fields),
+    })
+}
+
 /// `org.apache.kafka.connect.transforms.Cast$Key` / `$Value`.
 pub struct Cast {
     side: Side,
@@ -38,7 +103,7 @@ pub struct Cast {
     cache: SchemaCache,
 }
 
-fn parse_type(spec: &str, t: &str) -> Result<Type> {
+fn parse_type(spec: &str, t: &str) -> std::result::Result<Type, String> {
     let t = t.trim();
     Ok(match t.to_ascii_lowercase().as_str() {
         "int8" => Type::Int8,
@@ -50,18 +115,14 @@ fn parse_type(spec: &str, t: &str) -> Result<Type> {
         "boolean" => Type::Boolean,
         "string" => Type::String,
         other @ ("bytes" | "array" | "map" | "struct") => {
-            return Err(config_err(
-                "spec",
-                format!(
-                    "Invalid value {spec} for configuration spec: Cast transformation does not support casting to {}; supported types are {OUTPUT_TYPES}",
-                    other.to_ascii_uppercase()
-                ),
+            return Err(format!(
+                "Invalid value {spec} for configuration spec: Cast transformation does not support casting to {}; supported types are {OUTPUT_TYPES}",
+                other.to_ascii_uppercase()
             ))
         }
         _ => {
-            return Err(config_err(
-                "spec",
-                format!("Invalid value {spec} for configuration spec: Invalid type found in casting spec: {t}"),
+            return Err(format!(
+                "Invalid value {spec} for configuration spec: Invalid type found in casting spec: {t}"
             ))
         }
     })
@@ -312,10 +373,7 @@ impl Cast {
 
     /// The keys Kafka's Cast defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("spec", ConfigType::List, None, Importance::High, "List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of Maps or Structs. A single type to cast the entire value. Valid types are int8, int16, int32, int64, float32, float64, boolean, and string."),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        CastConfig::config_def()
     }
 
     fn field_target(&self, name: &str) -> Option<Type> {
@@ -328,34 +386,9 @@ impl Cast {
 
 impl Transform for Cast {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let items = req_list(config, "spec")?;
-        let raw = config.str_or("spec", "");
-        let mut fields = Vec::new();
-        let mut whole = None;
-        for item in &items {
-            match item.split(':').collect::<Vec<_>>().as_slice() {
-                [t] => {
-                    if items.len() > 1 {
-                        return Err(config_err("spec", format!("Invalid value {raw} for configuration spec: Cast transformations that specify a type to cast the entire value to may ony specify a single cast in their spec")));
-                    }
-                    whole = Some(parse_type(raw, t)?);
-                }
-                [f, t] => fields.push((f.trim().to_owned(), parse_type(raw, t)?)),
-                _ => {
-                    return Err(config_err(
-                        "spec",
-                        format!(
-                        "Invalid value {raw} for configuration spec: Invalid rename mapping: {item}"
-                    ),
-                    ))
-                }
-            }
-        }
-        self.spec = match whole {
-            Some(t) => Spec::Whole(t),
-            None => Spec::Fields(fields),
-        };
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        let c: CastConfig = read_config(config)?;
+        self.spec = c.spec;
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 

@@ -6,20 +6,114 @@
 
 use std::collections::HashMap;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::schema::logical;
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, Struct, Transform, Type, Value,
+    ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema, Struct, Transform,
+    Type, Value,
 };
 
-use crate::error::{config_err, data_err};
+use crate::error::{data_err, read_config};
 use crate::util::{
-    copy_schema_basics, field_value, into_struct, java_class_of, map_get, map_key,
-    replace_null_with_default, req_list, require_map, require_struct, take_values, SchemaCache,
-    Side,
+    copy_schema_basics, field_value, into_struct, java_class_of, map_get, map_key, require_map,
+    require_struct, required_list, take_values, SchemaCache, Side,
 };
+
+/// The keys of Kafka's ReplaceField, each declared once.
+pub mod replace_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `exclude`: fields to drop (wins over `include`).
+        EXCLUDE = ConfigKey::new("exclude", List, Some(""), Medium, "Fields to exclude. This takes precedence over the fields to include.");
+        /// `include`: fields to keep (empty keeps all).
+        INCLUDE = ConfigKey::new("include", List, Some(""), Medium, "Fields to include. If specified, only these fields will be used.");
+        /// `renames`: `old:new,…`.
+        RENAMES = ConfigKey::new("renames", List, Some(""), Medium, "Field rename mappings.");
+        /// `blacklist`: deprecated alias of `exclude`.
+        BLACKLIST = ConfigKey::new("blacklist", List, Some(""), Low, "Deprecated. Use exclude instead.");
+        /// `whitelist`: deprecated alias of `include`.
+        WHITELIST = ConfigKey::new("whitelist", List, Some(""), Low, "Deprecated. Use include instead.");
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+/// The keys of Kafka's MaskField, each declared once.
+pub mod mask_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `fields`: the fields to mask (required).
+        FIELDS = ConfigKey::new("fields", List, None, High, "Names of fields to mask.");
+        /// `replacement`: the value masked fields get instead of their type's empty value.
+        REPLACEMENT = ConfigKey::new("replacement", String, Some(""), Low, "Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only).");
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+/// The keys of Kafka's ValueToKey, each declared once.
+pub mod value_to_key_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `fields`: the value fields that make the key (required).
+        FIELDS = ConfigKey::new("fields", List, None, High, "Field names on the record value to extract as the record key.");
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
 
 // ---------------------------------------------------------------- ReplaceField
+
+/// The typed configuration of ReplaceField (Kafka's
+/// `ConfigUtils.translateDeprecatedConfigs`: `exclude`/`include` win over
+/// `blacklist`/`whitelist`; every rename is `old:new`).
+#[derive(Debug, Clone, Default)]
+pub struct ReplaceFieldConfig {
+    exclude: Vec<String>,
+    include: Vec<String>,
+    renames: HashMap<String, String>,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for ReplaceFieldConfig {
+    const KEYS: &'static [ConfigKey] = replace_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> ReplaceFieldConfig {
+        use replace_keys::*;
+        let mut either = |new: &ConfigKey, old: &ConfigKey| {
+            let (newer, older) = (r.list(new), r.list(old));
+            if r.is_set(new) {
+                newer
+            } else {
+                older
+            }
+        };
+        let exclude = either(&EXCLUDE, &BLACKLIST);
+        let include = either(&INCLUDE, &WHITELIST);
+        let raw = r.string(&RENAMES);
+        let mut renames = HashMap::new();
+        for mapping in r.list(&RENAMES) {
+            match mapping.split(':').collect::<Vec<_>>().as_slice() {
+                [old, new] if !old.is_empty() && !new.is_empty() => {
+                    renames.insert((*old).to_owned(), (*new).to_owned());
+                }
+                _ => r.fail(
+                    RENAMES.name,
+                    format!("Invalid value {raw} for configuration renames: Invalid rename mapping: {mapping}"),
+                ),
+            }
+        }
+        ReplaceFieldConfig {
+            exclude,
+            include,
+            renames,
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
 
 /// `org.apache.kafka.connect.transforms.ReplaceField$Key` / `$Value`.
 ///
@@ -27,10 +121,7 @@ use crate::util::{
 /// in `include`), then renames it by `renames` (`old:new,…`).
 pub struct ReplaceField {
     side: Side,
-    exclude: Vec<String>,
-    include: Vec<String>,
-    renames: HashMap<String, String>,
-    replace_null_with_default: bool,
+    config: ReplaceFieldConfig,
     cache: SchemaCache,
 }
 
@@ -41,65 +132,30 @@ impl ReplaceField {
     pub fn new(side: Side) -> ReplaceField {
         ReplaceField {
             side,
-            exclude: Vec::new(),
-            include: Vec::new(),
-            renames: HashMap::new(),
-            replace_null_with_default: true,
+            config: ReplaceFieldConfig::default(),
             cache: SchemaCache::default(),
         }
     }
 
     /// The keys Kafka's ReplaceField defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("exclude", ConfigType::List, Some(""), Importance::Medium, "Fields to exclude. This takes precedence over the fields to include."),
-            ConfigKey::new("include", ConfigType::List, Some(""), Importance::Medium, "Fields to include. If specified, only these fields will be used."),
-            ConfigKey::new("renames", ConfigType::List, Some(""), Importance::Medium, "Field rename mappings."),
-            ConfigKey::new("blacklist", ConfigType::List, Some(""), Importance::Low, "Deprecated. Use exclude instead."),
-            ConfigKey::new("whitelist", ConfigType::List, Some(""), Importance::Low, "Deprecated. Use include instead."),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        ReplaceFieldConfig::config_def()
     }
 
     fn keep(&self, name: &str) -> bool {
-        !self.exclude.iter().any(|e| e == name)
-            && (self.include.is_empty() || self.include.iter().any(|i| i == name))
+        let c = &self.config;
+        !c.exclude.iter().any(|e| e == name)
+            && (c.include.is_empty() || c.include.iter().any(|i| i == name))
     }
 
     fn renamed<'a>(&'a self, name: &'a str) -> &'a str {
-        self.renames.get(name).map_or(name, String::as_str)
+        self.config.renames.get(name).map_or(name, String::as_str)
     }
 }
 
 impl Transform for ReplaceField {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        // Kafka's ConfigUtils.translateDeprecatedConfigs: the new key wins.
-        self.exclude = if config.opt_str("exclude").is_some() {
-            config.list("exclude")
-        } else {
-            config.list("blacklist")
-        };
-        self.include = if config.opt_str("include").is_some() {
-            config.list("include")
-        } else {
-            config.list("whitelist")
-        };
-        self.renames.clear();
-        for mapping in config.list("renames") {
-            let parts: Vec<&str> = mapping.split(':').collect();
-            if parts.len() != 2 || parts[0].is_empty() || parts[1].is_empty() {
-                return Err(config_err(
-                    "renames",
-                    format!(
-                        "Invalid value {} for configuration renames: Invalid rename mapping: {mapping}",
-                        config.str_or("renames", "")
-                    ),
-                ));
-            }
-            self.renames
-                .insert(parts[0].to_owned(), parts[1].to_owned());
-        }
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        self.config = read_config(config)?;
         Ok(())
     }
 
@@ -136,7 +192,7 @@ impl Transform for ReplaceField {
                 self.cache = cache;
                 let new_schema = new_schema?;
                 let old_schema = s.schema.clone();
-                let values = take_values(s, self.replace_null_with_default)
+                let values = take_values(s, self.config.replace_null_with_default)
                     .into_iter()
                     .zip(&old_schema.fields)
                     .filter(|(_, f)| self.keep(&f.name))
@@ -159,6 +215,42 @@ impl Transform for ReplaceField {
 }
 
 // ------------------------------------------------------------------- MaskField
+
+/// The typed configuration of MaskField: the fields, and a replacement
+/// that, when given, is not empty (an absent one masks with the type's
+/// empty value).
+#[derive(Debug, Clone)]
+pub struct MaskFieldConfig {
+    fields: Vec<String>,
+    replacement: Option<String>,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for MaskFieldConfig {
+    const KEYS: &'static [ConfigKey] = mask_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> MaskFieldConfig {
+        use mask_keys::*;
+        let fields = required_list(r, &FIELDS);
+        // Kafka's NonEmptyString: given but empty is an error, unlike absent.
+        if r.raw().get(REPLACEMENT.name).is_some_and(|v| v.is_empty()) {
+            r.fail(
+                REPLACEMENT.name,
+                "Invalid value  for configuration replacement: String must be non-empty",
+            );
+        }
+        let replacement = r
+            .raw()
+            .get(REPLACEMENT.name)
+            .filter(|v| !v.is_empty())
+            .cloned();
+        MaskFieldConfig {
+            fields,
+            replacement,
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
 
 /// `org.apache.kafka.connect.transforms.MaskField$Key` / `$Value`.
 ///
@@ -188,11 +280,7 @@ impl MaskField {
 
     /// The keys Kafka's MaskField defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("fields", ConfigType::List, None, Importance::High, "Names of fields to mask."),
-            ConfigKey::new("replacement", ConfigType::String, Some(""), Importance::Low, "Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        MaskFieldConfig::config_def()
     }
 
     fn masked(&self, schema: Option<&Schema>, value: &Value) -> Result<Value> {
@@ -250,18 +338,10 @@ impl MaskField {
 
 impl Transform for MaskField {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.fields = req_list(config, "fields")?;
-        self.replacement = match config.get("replacement") {
-            Some(r) if r.is_empty() => {
-                return Err(config_err(
-                    "replacement",
-                    "Invalid value  for configuration replacement: String must be non-empty",
-                ))
-            }
-            Some(r) => Some(r.clone()),
-            None => None,
-        };
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        let c: MaskFieldConfig = read_config(config)?;
+        self.fields = c.fields;
+        self.replacement = c.replacement;
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 
@@ -312,6 +392,25 @@ impl Transform for MaskField {
 
 // ------------------------------------------------------------------ ValueToKey
 
+/// The typed configuration of ValueToKey: the value fields of the key.
+#[derive(Debug, Clone)]
+pub struct ValueToKeyConfig {
+    fields: Vec<String>,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for ValueToKeyConfig {
+    const KEYS: &'static [ConfigKey] = value_to_key_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> ValueToKeyConfig {
+        use value_to_key_keys::*;
+        ValueToKeyConfig {
+            fields: required_list(r, &FIELDS),
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
+
 /// `org.apache.kafka.connect.transforms.ValueToKey`: replaces the key with a
 /// struct (or map, schemaless) of the listed value fields. The key schema is
 /// an unnamed struct holding the fields' schemas.
@@ -336,17 +435,15 @@ impl Default for ValueToKey {
 impl ValueToKey {
     /// The keys Kafka's ValueToKey defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("fields", ConfigType::List, None, Importance::High, "Field names on the record value to extract as the record key."),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        ValueToKeyConfig::config_def()
     }
 }
 
 impl Transform for ValueToKey {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.fields = req_list(config, "fields")?;
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        let c: ValueToKeyConfig = read_config(config)?;
+        self.fields = c.fields;
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 
@@ -583,7 +680,22 @@ mod tests {
                 Value::Struct(row(1, "a", 2.0))
             ))
             .is_err());
-        assert!(MaskField::new(Side::Value).configure(&cfg(&[])).is_err());
+        let e = MaskField::new(Side::Value)
+            .configure(&cfg(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"fields\"") && e.contains("Missing required configuration"),
+            "{e}"
+        );
+        let e = MaskField::new(Side::Value)
+            .configure(&cfg(&[("fields", "id"), ("replacement", "")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("for configuration replacement: String must be non-empty"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,16 +5,50 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Type, Value,
+    ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct,
+    Transform, Type, Value,
 };
 
+use crate::error::read_config;
 use crate::util::{
-    copy_schema_basics, field_value, map_key, replace_null_with_default, require_map,
-    require_struct, SchemaCache, Side,
+    copy_schema_basics, field_value, map_key, present, require_map, require_struct, SchemaCache,
+    Side,
 };
+
+pub use keys::*;
+
+/// The keys of Kafka's Flatten, each declared once.
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `delimiter`: joins the names of a nested field's path (default `.`).
+        DELIMITER = ConfigKey::new("delimiter", String, Some("."), Medium, "Delimiter to insert between field names from the input record when generating field names for the output record");
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+/// The typed configuration of Flatten.
+#[derive(Debug, Clone)]
+pub struct FlattenConfig {
+    delimiter: String,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for FlattenConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> FlattenConfig {
+        FlattenConfig {
+            // A given delimiter is taken as is, even empty or blank.
+            delimiter: present(r, &DELIMITER),
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
 
 const PURPOSE: &str = "flattening";
 
@@ -39,10 +73,7 @@ impl Flatten {
 
     /// The keys Kafka's Flatten defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("delimiter", ConfigType::String, Some("."), Importance::Medium, "Delimiter to insert between field names from the input record when generating field names for the output record"),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        FlattenConfig::config_def()
     }
 
     fn name(&self, prefix: &str, name: &str) -> String {
@@ -104,11 +135,9 @@ impl Flatten {
 
 impl Transform for Flatten {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.delimiter = config
-            .get("delimiter")
-            .cloned()
-            .unwrap_or_else(|| ".".into());
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        let c: FlattenConfig = read_config(config)?;
+        self.delimiter = c.delimiter;
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 

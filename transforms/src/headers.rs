@@ -3,17 +3,67 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, Header, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct,
-    Transform, Value,
+    config_choice, ConfigDef, ConfigErrors, ConfigKey, ConnectRecord, Header, PluginDesc,
+    RawConfig, Result, Schema, SchemaRef, Struct, Transform, Value,
 };
 
-use crate::error::config_err;
+use crate::error::read_config;
 use crate::util::{
-    copy_schema_basics, field_value, map_key, replace_null_with_default, req_list, req_str,
-    require_map, require_struct, SchemaCache, Side,
+    copy_schema_basics, field_value, map_key, present, read_without_recheck, require_map,
+    require_struct, required_list, SchemaCache, Side,
 };
+
+/// The keys of Kafka's InsertHeader, each declared once.
+pub mod insert_header_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `header`: the header's name (required).
+        HEADER = ConfigKey::new("header", String, None, High, "The name of the header.");
+        /// `value.literal`: the header's value, parsed as Kafka's `Values.parseString` (required; may be empty).
+        VALUE_LITERAL = ConfigKey::new("value.literal", String, None, High, "The literal value that is to be set as the header value on all records.");
+    }
+}
+
+/// The keys of Kafka's DropHeaders, each declared once.
+pub mod drop_headers_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `headers`: the headers to remove (required).
+        HEADERS = ConfigKey::new("headers", List, None, High, "The name of the headers to be removed.");
+    }
+}
+
+/// The keys of Kafka's HeaderFrom, each declared once.
+pub mod header_from_keys {
+    use super::Operation;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `fields`: the fields to copy or move (required).
+        FIELDS = ConfigKey::new("fields", List, None, High, "Field names in the record whose values are to be copied or moved to headers.");
+        /// `headers`: the header of each field, in the same order (required).
+        HEADERS = ConfigKey::new("headers", List, None, High, "Header names, in the same order as the field names listed in the fields configuration property.");
+        /// `operation`: `move` or `copy` (required).
+        OPERATION = ConfigKey::new("operation", String, None, High, "Either <code>move</code> if the fields are to be moved to the headers (removed from the key/value), or <code>copy</code> if the fields are to be copied to the headers (retained in the key/value).").one_of(Operation::NAMES);
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+config_choice! {
+    /// Whether fields are moved or copied (`operation` of HeaderFrom and
+    /// Debezium's HeaderToValue).
+    pub enum Operation {
+        /// Removed from where they come from.
+        Move = "move",
+        /// Kept where they come from.
+        Copy = "copy",
+    }
+}
 
 /// Kafka's `Values.parseString`: the schema and value a literal stands for —
 /// `true`/`false` as boolean, integers as the smallest integer type that
@@ -75,38 +125,41 @@ impl Default for InsertHeader {
     }
 }
 
+/// The typed configuration of InsertHeader.
+#[derive(Debug, Clone)]
+pub struct InsertHeaderConfig {
+    header: String,
+    literal: String,
+}
+
+impl TypedConfig for InsertHeaderConfig {
+    const KEYS: &'static [ConfigKey] = insert_header_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> InsertHeaderConfig {
+        use insert_header_keys::*;
+        let header = r.string(&HEADER);
+        let literal = present(r, &VALUE_LITERAL);
+        InsertHeaderConfig { header, literal }
+    }
+
+    /// An empty `value.literal` is valid: see [`read_without_recheck`].
+    fn from_raw(raw: &RawConfig) -> std::result::Result<InsertHeaderConfig, ConfigErrors> {
+        read_without_recheck(raw)
+    }
+}
+
 impl InsertHeader {
     /// The keys Kafka's InsertHeader defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new(
-                "header",
-                ConfigType::String,
-                None,
-                Importance::High,
-                "The name of the header.",
-            ),
-            ConfigKey::new(
-                "value.literal",
-                ConfigType::String,
-                None,
-                Importance::High,
-                "The literal value that is to be set as the header value on all records.",
-            ),
-        ])
+        InsertHeaderConfig::config_def()
     }
 }
 
 impl Transform for InsertHeader {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.header = req_str(config, "header")?;
-        let literal = config.get("value.literal").ok_or_else(|| {
-            config_err(
-                "value.literal",
-                "Missing required configuration \"value.literal\" which has no default value.",
-            )
-        })?;
-        let (s, v) = parse_literal(literal);
+        let c: InsertHeaderConfig = read_config(config)?;
+        let (s, v) = parse_literal(&c.literal);
+        self.header = c.header;
         self.schema = Some(s);
         self.value = v;
         Ok(())
@@ -133,22 +186,33 @@ pub struct DropHeaders {
     headers: Vec<String>,
 }
 
+/// The typed configuration of DropHeaders: the headers to remove.
+#[derive(Debug, Clone)]
+pub struct DropHeadersConfig {
+    headers: Vec<String>,
+}
+
+impl TypedConfig for DropHeadersConfig {
+    const KEYS: &'static [ConfigKey] = drop_headers_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> DropHeadersConfig {
+        DropHeadersConfig {
+            headers: required_list(r, &drop_headers_keys::HEADERS),
+        }
+    }
+}
+
 impl DropHeaders {
     /// The keys Kafka's DropHeaders defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![ConfigKey::new(
-            "headers",
-            ConfigType::List,
-            None,
-            Importance::High,
-            "The name of the headers to be removed.",
-        )])
+        DropHeadersConfig::config_def()
     }
 }
 
 impl Transform for DropHeaders {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.headers = req_list(config, "headers")?;
+        let c: DropHeadersConfig = read_config(config)?;
+        self.headers = c.headers;
         Ok(())
     }
 
@@ -159,6 +223,38 @@ impl Transform for DropHeaders {
 
     fn config_def(&self) -> ConfigDef {
         Self::def()
+    }
+}
+
+/// The typed configuration of HeaderFrom: as many headers as fields.
+#[derive(Debug, Clone)]
+pub struct HeaderFromConfig {
+    fields: Vec<String>,
+    headers: Vec<String>,
+    operation: Operation,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for HeaderFromConfig {
+    const KEYS: &'static [ConfigKey] = header_from_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> HeaderFromConfig {
+        use header_from_keys::*;
+        let fields = required_list(r, &FIELDS);
+        let raw_headers = r.string(&HEADERS);
+        let headers = required_list(r, &HEADERS);
+        if !fields.is_empty() && !headers.is_empty() && fields.len() != headers.len() {
+            r.fail(
+                HEADERS.name,
+                format!("Invalid value {raw_headers} for configuration headers: 'fields' config must have the same number of elements as 'headers' config."),
+            );
+        }
+        HeaderFromConfig {
+            fields,
+            headers,
+            operation: r.choice(&OPERATION),
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
     }
 }
 
@@ -192,40 +288,17 @@ impl HeaderFrom {
 
     /// The keys Kafka's HeaderFrom defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("fields", ConfigType::List, None, Importance::High, "Field names in the record whose values are to be copied or moved to headers."),
-            ConfigKey::new("headers", ConfigType::List, None, Importance::High, "Header names, in the same order as the field names listed in the fields configuration property."),
-            ConfigKey::new("operation", ConfigType::String, None, Importance::High, "Either <code>move</code> if the fields are to be moved to the headers (removed from the key/value), or <code>copy</code> if the fields are to be copied to the headers (retained in the key/value).").one_of(&["move", "copy"]),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        HeaderFromConfig::config_def()
     }
 }
 
 impl Transform for HeaderFrom {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.fields = req_list(config, "fields")?;
-        self.headers = req_list(config, "headers")?;
-        if self.fields.len() != self.headers.len() {
-            return Err(config_err(
-                "headers",
-                format!(
-                    "Invalid value {} for configuration headers: 'fields' config must have the same number of elements as 'headers' config.",
-                    config.str_or("headers", "")
-                ),
-            ));
-        }
-        let op = req_str(config, "operation")?;
-        self.is_move = match op.as_str() {
-            "move" => true,
-            "copy" => false,
-            other => {
-                return Err(config_err(
-                    "operation",
-                    format!("Invalid value {other} for configuration operation: String must be one of: move, copy"),
-                ))
-            }
-        };
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        let c: HeaderFromConfig = read_config(config)?;
+        self.fields = c.fields;
+        self.headers = c.headers;
+        self.is_move = c.operation == Operation::Move;
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 
@@ -353,9 +426,20 @@ mod tests {
         assert_eq!(parse_literal("true").0.type_, Type::Boolean);
         assert_eq!(parse_literal("70000").1, Value::Int32(70000));
         assert_eq!(parse_literal("1.5").1, Value::Float32(1.5));
-        assert!(InsertHeader::default()
+        let e = InsertHeader::default()
             .configure(&cfg(&[("header", "h")]))
-            .is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"value.literal\"") && e.contains("Missing required configuration"),
+            "{e}"
+        );
+        // Kafka only requires the literal to be present: empty is a value.
+        let mut t = InsertHeader::default();
+        t.configure(&cfg(&[("header", "h"), ("value.literal", "")]))
+            .unwrap();
+        let out = t.apply(rec_value(None, Value::Null)).unwrap().unwrap();
+        assert_eq!(out.headers[0].value, Value::from(""));
     }
 
     #[test]

@@ -3,16 +3,86 @@
 //! of its fields; with `field.syntax.version=V2` a dotted path reaches into
 //! nested structs/maps).
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Value,
+    config_choice, ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema,
+    SchemaRef, Struct, Transform, Value,
 };
 
-use crate::error::{config_err, data_err};
-use crate::util::{
-    field_value, java_class_of, map_get, replace_null_with_default, req_str, SchemaCache, Side,
-};
+use crate::error::{data_err, read_config};
+use crate::util::{field_value, java_class_of, map_get, SchemaCache, Side};
+
+/// The keys of Kafka's HoistField, each declared once.
+pub mod hoist_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `field`: the name of the one field of the wrapper (required).
+        FIELD = ConfigKey::new("field", String, None, Medium, "Field name for the single field that will be created in the resulting Struct or Map.");
+    }
+}
+
+/// The keys of Kafka's ExtractField, each declared once.
+pub mod extract_keys {
+    use super::SyntaxVersion;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `field`: the field (or, with V2, the dotted path) to extract (required).
+        FIELD = ConfigKey::new("field", String, None, Medium, "Field name to extract.");
+        /// `field.syntax.version`: `V1` (dots are part of names) or `V2` (dots nest).
+        FIELD_SYNTAX_VERSION = ConfigKey::new("field.syntax.version", String, Some("V1"), High, "Defines the version of the syntax to access fields. V1: dots are part of field names; V2: dots separate nested field names.").one_of(SyntaxVersion::NAMES);
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+config_choice! {
+    /// How `field` names a field (`field.syntax.version`).
+    pub enum SyntaxVersion {
+        /// Dots are part of field names.
+        V1 = "V1",
+        /// Dots separate nested field names; backticks quote a name with dots.
+        V2 = "V2",
+    }
+}
+
+/// The typed configuration of HoistField: the wrapper's field name.
+#[derive(Debug, Clone)]
+pub struct HoistFieldConfig {
+    field: String,
+}
+
+impl TypedConfig for HoistFieldConfig {
+    const KEYS: &'static [ConfigKey] = hoist_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> HoistFieldConfig {
+        HoistFieldConfig {
+            field: r.string(&hoist_keys::FIELD),
+        }
+    }
+}
+
+/// The typed configuration of ExtractField: the field and how to read it.
+#[derive(Debug, Clone)]
+pub struct ExtractFieldConfig {
+    field: String,
+    syntax: SyntaxVersion,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for ExtractFieldConfig {
+    const KEYS: &'static [ConfigKey] = extract_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> ExtractFieldConfig {
+        use extract_keys::*;
+        ExtractFieldConfig {
+            field: r.string(&FIELD),
+            syntax: r.choice(&FIELD_SYNTAX_VERSION),
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
 
 /// `org.apache.kafka.connect.transforms.HoistField$Key` / `$Value`: wraps
 /// the data in a struct (schema: unnamed, required, one field `field` with
@@ -35,19 +105,14 @@ impl HoistField {
 
     /// The keys Kafka's HoistField defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![ConfigKey::new(
-            "field",
-            ConfigType::String,
-            None,
-            Importance::Medium,
-            "Field name for the single field that will be created in the resulting Struct or Map.",
-        )])
+        HoistFieldConfig::config_def()
     }
 }
 
 impl Transform for HoistField {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.field = req_str(config, "field")?;
+        let c: HoistFieldConfig = read_config(config)?;
+        self.field = c.field;
         Ok(())
     }
 
@@ -103,11 +168,7 @@ impl ExtractField {
 
     /// The keys Kafka's ExtractField defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("field", ConfigType::String, None, Importance::Medium, "Field name to extract."),
-            ConfigKey::new("field.syntax.version", ConfigType::String, Some("V1"), Importance::High, "Defines the version of the syntax to access fields. V1: dots are part of field names; V2: dots separate nested field names.").one_of(&["V1", "V2"]),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        ExtractFieldConfig::config_def()
     }
 }
 
@@ -130,21 +191,13 @@ pub fn parse_path_v2(path: &str) -> Vec<String> {
 
 impl Transform for ExtractField {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.original = req_str(config, "field")?;
-        let syntax = config
-            .str_or("field.syntax.version", "V1")
-            .to_ascii_uppercase();
-        self.path = match syntax.as_str() {
-            "V1" => vec![self.original.clone()],
-            "V2" => parse_path_v2(&self.original),
-            other => {
-                return Err(config_err(
-                    "field.syntax.version",
-                    format!("Invalid value {other} for configuration field.syntax.version: String must be one of: V1, V2"),
-                ))
-            }
+        let c: ExtractFieldConfig = read_config(config)?;
+        self.path = match c.syntax {
+            SyntaxVersion::V1 => vec![c.field.clone()],
+            SyntaxVersion::V2 => parse_path_v2(&c.field),
         };
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        self.original = c.field;
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 

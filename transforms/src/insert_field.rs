@@ -9,17 +9,41 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Value,
+    ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct,
+    Transform, Value,
 };
 
-use crate::error::data_err;
+use crate::error::{data_err, read_config};
 use crate::util::{
-    copy_schema_basics, into_struct, map_put, replace_null_with_default, require_map, take_values,
-    timestamp_schema, SchemaCache, Side,
+    copy_schema_basics, into_struct, map_put, require_map, take_values, timestamp_schema,
+    SchemaCache, Side,
 };
+
+pub use keys::*;
+
+/// The keys of Kafka's InsertField, each declared once.
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `topic.field`: the field that receives the topic.
+        TOPIC_FIELD = ConfigKey::new("topic.field", String, Some(""), Medium, "Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+        /// `partition.field`: the field that receives the partition.
+        PARTITION_FIELD = ConfigKey::new("partition.field", String, Some(""), Medium, "Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+        /// `offset.field`: the field that receives the offset (sink records only).
+        OFFSET_FIELD = ConfigKey::new("offset.field", String, Some(""), Medium, "Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+        /// `timestamp.field`: the field that receives the record timestamp.
+        TIMESTAMP_FIELD = ConfigKey::new("timestamp.field", String, Some(""), Medium, "Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+        /// `static.field`: the field that receives `static.value`.
+        STATIC_FIELD = ConfigKey::new("static.field", String, Some(""), Medium, "Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default).");
+        /// `static.value`: the value of `static.field`.
+        STATIC_VALUE = ConfigKey::new("static.value", String, Some(""), Medium, "Static field value, if field name configured.");
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
 
 const PURPOSE: &str = "field insertion";
 
@@ -52,9 +76,10 @@ impl InsertionSpec {
     }
 }
 
-/// `org.apache.kafka.connect.transforms.InsertField$Key` / `$Value`.
-pub struct InsertField {
-    side: Side,
+/// The typed configuration of InsertField: at least one field to insert,
+/// and `static.value` whenever `static.field` is set.
+#[derive(Debug, Clone, Default)]
+pub struct InsertFieldConfig {
     topic: Option<InsertionSpec>,
     partition: Option<InsertionSpec>,
     offset: Option<InsertionSpec>,
@@ -62,6 +87,45 @@ pub struct InsertField {
     static_field: Option<InsertionSpec>,
     static_value: Option<String>,
     replace_null_with_default: bool,
+}
+
+impl TypedConfig for InsertFieldConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> InsertFieldConfig {
+        let spec =
+            |r: &mut ConfigReader<'_>, key| InsertionSpec::parse(r.opt_string(key).as_deref());
+        let c = InsertFieldConfig {
+            topic: spec(r, &TOPIC_FIELD),
+            partition: spec(r, &PARTITION_FIELD),
+            offset: spec(r, &OFFSET_FIELD),
+            timestamp: spec(r, &TIMESTAMP_FIELD),
+            static_field: spec(r, &STATIC_FIELD),
+            static_value: r.opt_string(&STATIC_VALUE),
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        };
+        if c.topic.is_none()
+            && c.partition.is_none()
+            && c.offset.is_none()
+            && c.timestamp.is_none()
+            && c.static_field.is_none()
+        {
+            r.fail(TOPIC_FIELD.name, "No field insertion configured");
+        }
+        if c.static_field.is_some() && c.static_value.is_none() {
+            r.fail(
+                STATIC_VALUE.name,
+                "No value specified for static field: static.field",
+            );
+        }
+        c
+    }
+}
+
+/// `org.apache.kafka.connect.transforms.InsertField$Key` / `$Value`.
+pub struct InsertField {
+    side: Side,
+    config: InsertFieldConfig,
     cache: SchemaCache,
 }
 
@@ -70,38 +134,23 @@ impl InsertField {
     pub fn new(side: Side) -> InsertField {
         InsertField {
             side,
-            topic: None,
-            partition: None,
-            offset: None,
-            timestamp: None,
-            static_field: None,
-            static_value: None,
-            replace_null_with_default: true,
+            config: InsertFieldConfig::default(),
             cache: SchemaCache::default(),
         }
     }
 
     /// The keys Kafka's InsertField defines.
     pub fn def() -> ConfigDef {
-        let k = |n, d| ConfigKey::new(n, ConfigType::String, Some(""), Importance::Medium, d);
-        ConfigDef::new(vec![
-            k("topic.field", "Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default)."),
-            k("partition.field", "Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default)."),
-            k("offset.field", "Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default)."),
-            k("timestamp.field", "Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default)."),
-            k("static.field", "Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default)."),
-            k("static.value", "Static field value, if field name configured."),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        InsertFieldConfig::config_def()
     }
 
     fn specs(&self) -> [(&Option<InsertionSpec>, u8); 5] {
         [
-            (&self.topic, 0),
-            (&self.partition, 1),
-            (&self.offset, 2),
-            (&self.timestamp, 3),
-            (&self.static_field, 4),
+            (&self.config.topic, 0),
+            (&self.config.partition, 1),
+            (&self.config.offset, 2),
+            (&self.config.timestamp, 3),
+            (&self.config.static_field, 4),
         ]
     }
 
@@ -119,6 +168,7 @@ impl InsertField {
                 }
                 3 => r.timestamp.map_or(Value::Null, Value::Int64),
                 _ => self
+                    .config
                     .static_value
                     .clone()
                     .map_or(Value::Null, Value::String),
@@ -150,30 +200,7 @@ impl InsertField {
 
 impl Transform for InsertField {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.topic = InsertionSpec::parse(config.opt_str("topic.field"));
-        self.partition = InsertionSpec::parse(config.opt_str("partition.field"));
-        self.offset = InsertionSpec::parse(config.opt_str("offset.field"));
-        self.timestamp = InsertionSpec::parse(config.opt_str("timestamp.field"));
-        self.static_field = InsertionSpec::parse(config.opt_str("static.field"));
-        self.static_value = config.opt_str("static.value").map(str::to_owned);
-        self.replace_null_with_default = replace_null_with_default(config)?;
-        if self.topic.is_none()
-            && self.partition.is_none()
-            && self.offset.is_none()
-            && self.timestamp.is_none()
-            && self.static_field.is_none()
-        {
-            return Err(crate::error::config_err(
-                "topic.field",
-                "No field insertion configured",
-            ));
-        }
-        if self.static_field.is_some() && self.static_value.is_none() {
-            return Err(crate::error::config_err(
-                "static.value",
-                "No value specified for static field: static.field",
-            ));
-        }
+        self.config = read_config(config)?;
         Ok(())
     }
 
@@ -197,7 +224,7 @@ impl Transform for InsertField {
                 let new_schema = cache.get_or_try(&schema, |s| Ok(self.updated_schema(s)));
                 self.cache = cache;
                 let new_schema = new_schema?;
-                let mut values = take_values(s, self.replace_null_with_default);
+                let mut values = take_values(s, self.config.replace_null_with_default);
                 values.extend(inserts.into_iter().map(|(_, v)| v));
                 let new = Struct {
                     schema: new_schema.clone(),

@@ -3,12 +3,65 @@
 //! `transforms.<alias>.predicate` to apply a transform conditionally.
 
 use regex::Regex;
-use velocity_api::config::{ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, PluginKind, Predicate, RawConfig, Result,
+    ConfigDef, ConfigKey, ConnectRecord, PluginDesc, PluginKind, Predicate, RawConfig, Result,
 };
 
-use crate::util::{full_match_regex, req_str};
+use crate::error::read_config;
+use crate::util::full_match_regex;
+
+/// The keys of TopicNameMatches, each declared once.
+pub mod topic_name_matches_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `pattern`: a Java regular expression matched against the whole topic (required).
+        PATTERN = ConfigKey::new("pattern", String, None, Medium, "A Java regular expression for matching against the name of a record's topic.");
+    }
+}
+
+/// The keys of HasHeaderKey, each declared once.
+pub mod has_header_key_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `name`: the header name (required).
+        NAME = ConfigKey::new("name", String, None, Medium, "The header name.");
+    }
+}
+
+/// The typed configuration of TopicNameMatches: a valid pattern.
+#[derive(Debug, Clone)]
+pub struct TopicNameMatchesConfig {
+    pattern: Option<Regex>,
+}
+
+impl TypedConfig for TopicNameMatchesConfig {
+    const KEYS: &'static [ConfigKey] = topic_name_matches_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> TopicNameMatchesConfig {
+        TopicNameMatchesConfig {
+            pattern: full_match_regex(r, &topic_name_matches_keys::PATTERN),
+        }
+    }
+}
+
+/// The typed configuration of HasHeaderKey: the header name.
+#[derive(Debug, Clone)]
+pub struct HasHeaderKeyConfig {
+    name: String,
+}
+
+impl TypedConfig for HasHeaderKeyConfig {
+    const KEYS: &'static [ConfigKey] = has_header_key_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> HasHeaderKeyConfig {
+        HasHeaderKeyConfig {
+            name: r.string(&has_header_key_keys::NAME),
+        }
+    }
+}
 
 /// `TopicNameMatches`: true when the whole topic name matches `pattern`
 /// (a Java regular expression).
@@ -20,20 +73,14 @@ pub struct TopicNameMatches {
 impl TopicNameMatches {
     /// The keys: `pattern` (required).
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![ConfigKey::new(
-            "pattern",
-            ConfigType::String,
-            None,
-            Importance::Medium,
-            "A Java regular expression for matching against the name of a record's topic.",
-        )])
+        TopicNameMatchesConfig::config_def()
     }
 }
 
 impl Predicate for TopicNameMatches {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let p = req_str(config, "pattern")?;
-        self.pattern = Some(full_match_regex("pattern", &p)?);
+        let c: TopicNameMatchesConfig = read_config(config)?;
+        self.pattern = c.pattern;
         Ok(())
     }
 
@@ -57,19 +104,14 @@ pub struct HasHeaderKey {
 impl HasHeaderKey {
     /// The keys: `name` (required).
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![ConfigKey::new(
-            "name",
-            ConfigType::String,
-            None,
-            Importance::Medium,
-            "The header name.",
-        )])
+        HasHeaderKeyConfig::config_def()
     }
 }
 
 impl Predicate for HasHeaderKey {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.name = req_str(config, "name")?;
+        let c: HasHeaderKeyConfig = read_config(config)?;
+        self.name = c.name;
         Ok(())
     }
 
@@ -173,7 +215,14 @@ mod tests {
             value: Value::Null,
         });
         assert!(p.test(&r));
-        assert!(HasHeaderKey::default().configure(&cfg(&[])).is_err());
+        let e = HasHeaderKey::default()
+            .configure(&cfg(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"name\"") && e.contains("Missing required configuration"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,12 +2,90 @@
 //! timestamp) and `RegexRouter` (topic rewritten by a regular expression).
 
 use regex::Regex;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Transform};
+use velocity_api::config::{ConfigReader, TypedConfig};
+use velocity_api::{
+    ConfigDef, ConfigErrors, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Transform,
+};
 
-use crate::error::{config_err, data_err};
+use crate::error::{data_err, read_config};
 use crate::time::DateFormat;
-use crate::util::{full_match_regex, java_replacement, req_str};
+use crate::util::{full_match_regex, java_replacement, present, read_without_recheck};
+
+/// The keys of Kafka's TimestampRouter, each declared once.
+pub mod timestamp_router_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `topic.format`: the new topic, with `${topic}` and `${timestamp}`.
+        TOPIC_FORMAT = ConfigKey::new("topic.format", String, Some("${topic}-${timestamp}"), High, "Format string which can contain <code>${topic}</code> and <code>${timestamp}</code> as placeholders for the topic and timestamp, respectively.");
+        /// `timestamp.format`: a `SimpleDateFormat` pattern (UTC).
+        TIMESTAMP_FORMAT = ConfigKey::new("timestamp.format", String, Some("yyyyMMdd"), High, "Format string for the timestamp that is compatible with <code>java.text.SimpleDateFormat</code>.");
+    }
+}
+
+/// The keys of Kafka's RegexRouter, each declared once.
+pub mod regex_router_keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `regex`: a Java regular expression matched against the whole topic (required).
+        REGEX = ConfigKey::new("regex", String, None, High, "Regular expression to use for matching.");
+        /// `replacement`: the new topic, Java replacement syntax (required; may be empty).
+        REPLACEMENT = ConfigKey::new("replacement", String, None, High, "Replacement string.");
+    }
+}
+
+/// The typed configuration of TimestampRouter.
+#[derive(Debug, Clone)]
+pub struct TimestampRouterConfig {
+    topic_format: String,
+    format: DateFormat,
+}
+
+impl TypedConfig for TimestampRouterConfig {
+    const KEYS: &'static [ConfigKey] = timestamp_router_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> TimestampRouterConfig {
+        use timestamp_router_keys::*;
+        let topic_format = r.string(&TOPIC_FORMAT);
+        let pattern = r.string(&TIMESTAMP_FORMAT);
+        let format = DateFormat::new(&pattern).unwrap_or_else(|e| {
+            r.fail(
+                TIMESTAMP_FORMAT.name,
+                format!("Invalid value {pattern} for configuration timestamp.format: {e}"),
+            );
+            TimestampRouter::default().format
+        });
+        TimestampRouterConfig {
+            topic_format,
+            format,
+        }
+    }
+}
+
+/// The typed configuration of RegexRouter.
+#[derive(Debug, Clone)]
+pub struct RegexRouterConfig {
+    regex: Option<Regex>,
+    replacement: String,
+}
+
+impl TypedConfig for RegexRouterConfig {
+    const KEYS: &'static [ConfigKey] = regex_router_keys::KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> RegexRouterConfig {
+        use regex_router_keys::*;
+        RegexRouterConfig {
+            regex: full_match_regex(r, &REGEX),
+            replacement: java_replacement(&present(r, &REPLACEMENT)),
+        }
+    }
+
+    /// An empty `replacement` is valid: see [`read_without_recheck`].
+    fn from_raw(raw: &RawConfig) -> std::result::Result<RegexRouterConfig, ConfigErrors> {
+        read_without_recheck(raw)
+    }
+}
 
 /// `org.apache.kafka.connect.transforms.TimestampRouter`: the topic becomes
 /// `topic.format` (default `${topic}-${timestamp}`) with `${timestamp}`
@@ -30,25 +108,15 @@ impl Default for TimestampRouter {
 impl TimestampRouter {
     /// The keys Kafka's TimestampRouter defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("topic.format", ConfigType::String, Some("${topic}-${timestamp}"), Importance::High, "Format string which can contain <code>${topic}</code> and <code>${timestamp}</code> as placeholders for the topic and timestamp, respectively."),
-            ConfigKey::new("timestamp.format", ConfigType::String, Some("yyyyMMdd"), Importance::High, "Format string for the timestamp that is compatible with <code>java.text.SimpleDateFormat</code>."),
-        ])
+        TimestampRouterConfig::config_def()
     }
 }
 
 impl Transform for TimestampRouter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.topic_format = config
-            .str_or("topic.format", "${topic}-${timestamp}")
-            .to_owned();
-        let pattern = config.str_or("timestamp.format", "yyyyMMdd");
-        self.format = DateFormat::new(pattern).map_err(|e| {
-            config_err(
-                "timestamp.format",
-                format!("Invalid value {pattern} for configuration timestamp.format: {e}"),
-            )
-        })?;
+        let c: TimestampRouterConfig = read_config(config)?;
+        self.topic_format = c.topic_format;
+        self.format = c.format;
         Ok(())
     }
 
@@ -81,38 +149,15 @@ pub struct RegexRouter {
 impl RegexRouter {
     /// The keys Kafka's RegexRouter defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new(
-                "regex",
-                ConfigType::String,
-                None,
-                Importance::High,
-                "Regular expression to use for matching.",
-            ),
-            ConfigKey::new(
-                "replacement",
-                ConfigType::String,
-                None,
-                Importance::High,
-                "Replacement string.",
-            ),
-        ])
+        RegexRouterConfig::config_def()
     }
 }
 
 impl Transform for RegexRouter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let regex = req_str(config, "regex")?;
-        self.regex = Some(full_match_regex("regex", &regex)?);
-        match config.get("replacement") {
-            None => {
-                return Err(config_err(
-                    "replacement",
-                    "Missing required configuration \"replacement\" which has no default value.",
-                ))
-            }
-            Some(r) => self.replacement = java_replacement(r),
-        }
+        let c: RegexRouterConfig = read_config(config)?;
+        self.regex = c.regex;
+        self.replacement = c.replacement;
         Ok(())
     }
 
@@ -192,9 +237,26 @@ mod tests {
         assert_eq!(t.apply(r.clone()).unwrap().unwrap().topic, "tms_shipmentx");
         r.topic = "other".into();
         assert_eq!(t.apply(r).unwrap().unwrap().topic, "other");
-        assert!(RegexRouter::default()
+        let e = RegexRouter::default()
             .configure(&cfg(&[("regex", "a")]))
-            .is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"replacement\"") && e.contains("Missing required configuration"),
+            "{e}"
+        );
+        let e = RegexRouter::default()
+            .configure(&cfg(&[("regex", "("), ("replacement", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Invalid value ( for configuration regex: Invalid regex"),
+            "{e}"
+        );
+        // An empty replacement is a value (the topic becomes empty).
+        let mut t = RegexRouter::default();
+        t.configure(&cfg(&[("regex", "a"), ("replacement", "")]))
+            .unwrap();
         assert_eq!(java_replacement("\\$x$1${n}"), "$$x${1}${n}");
     }
 }

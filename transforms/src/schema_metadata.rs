@@ -3,13 +3,54 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, Struct, Transform, Value,
+    ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema, Struct, Transform,
+    Value,
 };
 
-use crate::error::config_err;
+use crate::error::read_config;
 use crate::util::{require_schema, SchemaCache, Side};
+
+pub use keys::*;
+
+/// The keys of Kafka's SetSchemaMetadata, each declared once.
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `schema.name`: the new schema name.
+        SCHEMA_NAME = ConfigKey::new("schema.name", String, Some(""), High, "Schema name to set.");
+        /// `schema.version`: the new schema version.
+        SCHEMA_VERSION = ConfigKey::new("schema.version", Int, Some(""), High, "Schema version to set.");
+        /// `replace.null.with.default` (declared as Kafka does; unused).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+/// The typed configuration of SetSchemaMetadata: a name, a version or both.
+#[derive(Debug, Clone)]
+pub struct SetSchemaMetadataConfig {
+    name: Option<String>,
+    version: Option<i32>,
+}
+
+impl TypedConfig for SetSchemaMetadataConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> SetSchemaMetadataConfig {
+        let name = r.opt_string(&SCHEMA_NAME);
+        // The default is empty (no version), which is not a number.
+        let version = r.is_set(&SCHEMA_VERSION).then(|| r.int(&SCHEMA_VERSION));
+        if name.is_none() && version.is_none() {
+            r.fail(
+                SCHEMA_NAME.name,
+                "Neither schema name nor version configured",
+            );
+        }
+        SetSchemaMetadataConfig { name, version }
+    }
+}
 
 /// `org.apache.kafka.connect.transforms.SetSchemaMetadata$Key` / `$Value`.
 /// Records without a schema fail (`Schema required for [updating schema metadata]`).
@@ -33,29 +74,15 @@ impl SetSchemaMetadata {
 
     /// The keys Kafka's SetSchemaMetadata defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("schema.name", ConfigType::String, Some(""), Importance::High, "Schema name to set."),
-            ConfigKey::new("schema.version", ConfigType::Int, Some(""), Importance::High, "Schema version to set."),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        SetSchemaMetadataConfig::config_def()
     }
 }
 
 impl Transform for SetSchemaMetadata {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.name = config.opt_str("schema.name").map(str::to_owned);
-        self.version = match config.opt_str("schema.version") {
-            None => None,
-            Some(v) => Some(v.parse().map_err(|_| {
-                config_err("schema.version", format!("Invalid value {v} for configuration schema.version: Not a number of type INT"))
-            })?),
-        };
-        if self.name.is_none() && self.version.is_none() {
-            return Err(config_err(
-                "schema.name",
-                "Neither schema name nor version configured",
-            ));
-        }
+        let c: SetSchemaMetadataConfig = read_config(config)?;
+        self.name = c.name;
+        self.version = c.version;
         Ok(())
     }
 

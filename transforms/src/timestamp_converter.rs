@@ -6,33 +6,118 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::schema::logical;
 use velocity_api::{
-    ConfigDef, ConnectRecord, PluginDesc, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Type, Value,
+    config_choice, ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Schema,
+    SchemaRef, Struct, Transform, Type, Value,
 };
 
-use crate::error::{config_err, data_err};
+use crate::error::{data_err, read_config};
 use crate::time::{DateFormat, MS_PER_DAY};
 use crate::util::{
-    copy_schema_basics, field_value, map_key, replace_null_with_default, require_map,
-    require_struct, timestamp_schema, SchemaCache, Side,
+    copy_schema_basics, field_value, map_key, require_map, require_struct, timestamp_schema,
+    SchemaCache, Side,
 };
 
-/// A timestamp representation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repr {
-    /// A formatted string.
-    String,
-    /// int64 since the epoch in the configured precision.
-    Unix,
-    /// Kafka Date (int32 days).
-    Date,
-    /// Kafka Time (int32 ms of day).
-    Time,
-    /// Kafka Timestamp (int64 ms).
-    Timestamp,
+pub use keys::*;
+
+/// The keys of Kafka's TimestampConverter, each declared once.
+pub mod keys {
+    use super::{Repr, UnixPrecision};
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `field`: the field holding the timestamp; empty for the whole key/value.
+        FIELD = ConfigKey::new("field", String, Some(""), High, "The field containing the timestamp, or empty if the entire value is a timestamp");
+        /// `target.type`: the representation to convert to (required).
+        TARGET_TYPE = ConfigKey::new("target.type", String, None, High, "The desired timestamp representation: string, unix, Date, Time, or Timestamp").one_of(Repr::NAMES);
+        /// `format`: a `SimpleDateFormat` pattern (needed for `target.type=string`).
+        FORMAT = ConfigKey::new("format", String, Some(""), Medium, "A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when type=string or used to parse the input if the input is a string.");
+        /// `unix.precision`: the unit of `unix` timestamps (default milliseconds).
+        UNIX_PRECISION = ConfigKey::new("unix.precision", String, Some("milliseconds"), Low, "The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds.").one_of(UnixPrecision::NAMES);
+        /// `replace.null.with.default` (default true).
+        REPLACE_NULL_WITH_DEFAULT = crate::util::REPLACE_NULL_WITH_DEFAULT;
+    }
+}
+
+config_choice! {
+    /// The unit of `unix` timestamps (`unix.precision`).
+    pub enum UnixPrecision {
+        /// 1e-9 s.
+        Nanoseconds = "nanoseconds",
+        /// 1e-6 s.
+        Microseconds = "microseconds",
+        /// 1e-3 s.
+        Milliseconds = "milliseconds",
+        /// 1 s.
+        Seconds = "seconds",
+    }
+}
+
+impl UnixPrecision {
+    /// Units per second.
+    pub fn per_second(self) -> i64 {
+        match self {
+            UnixPrecision::Nanoseconds => 1_000_000_000,
+            UnixPrecision::Microseconds => 1_000_000,
+            UnixPrecision::Milliseconds => 1000,
+            UnixPrecision::Seconds => 1,
+        }
+    }
+}
+
+/// The typed configuration of TimestampConverter: `format` is a valid
+/// pattern, given whenever `target.type=string`.
+#[derive(Debug, Clone)]
+pub struct TimestampConverterConfig {
+    field: Option<String>,
+    target: Repr,
+    format: Option<DateFormat>,
+    precision: UnixPrecision,
+    replace_null_with_default: bool,
+}
+
+impl TypedConfig for TimestampConverterConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> TimestampConverterConfig {
+        let field = r.opt_string(&FIELD);
+        let target = r.choice(&TARGET_TYPE);
+        let format = r.opt_string(&FORMAT).and_then(|f| match DateFormat::new(&f) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                r.fail(FORMAT.name, format!("TimestampConverter requires a SimpleDateFormat-compatible pattern for string timestamps: {f}: {e}"));
+                None
+            }
+        });
+        if target == Repr::String && format.is_none() {
+            r.fail(FORMAT.name, "TimestampConverter requires format option to be specified when using string timestamps");
+        }
+        TimestampConverterConfig {
+            field,
+            target,
+            format,
+            precision: r.choice(&UNIX_PRECISION),
+            replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
+        }
+    }
+}
+
+config_choice! {
+    /// A timestamp representation (`target.type`).
+    pub enum Repr {
+        /// A formatted string.
+        String = "string",
+        /// int64 since the epoch in the configured precision.
+        Unix = "unix",
+        /// Kafka Date (int32 days).
+        Date = "Date",
+        /// Kafka Time (int32 ms of day).
+        Time = "Time",
+        /// Kafka Timestamp (int64 ms).
+        Timestamp = "Timestamp",
+    }
 }
 
 /// `org.apache.kafka.connect.transforms.TimestampConverter$Key` / `$Value`.
@@ -62,13 +147,7 @@ impl TimestampConverter {
 
     /// The keys Kafka's TimestampConverter defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("field", ConfigType::String, Some(""), Importance::High, "The field containing the timestamp, or empty if the entire value is a timestamp"),
-            ConfigKey::new("target.type", ConfigType::String, None, Importance::High, "The desired timestamp representation: string, unix, Date, Time, or Timestamp").one_of(&["string", "unix", "Date", "Time", "Timestamp"]),
-            ConfigKey::new("format", ConfigType::String, Some(""), Importance::Medium, "A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when type=string or used to parse the input if the input is a string."),
-            ConfigKey::new("unix.precision", ConfigType::String, Some("milliseconds"), Importance::Low, "The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds.").one_of(&["nanoseconds", "microseconds", "milliseconds", "seconds"]),
-            ConfigKey::new("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Medium, "Whether to replace fields that have a default value and that are null to the default value."),
-        ])
+        TimestampConverterConfig::config_def()
     }
 
     fn schema_repr(s: &Schema) -> Result<Repr> {
@@ -170,42 +249,12 @@ impl TimestampConverter {
 
 impl Transform for TimestampConverter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.field = config.opt_str("field").map(str::to_owned);
-        let target = config.req_str("target.type").map_err(|_| {
-            config_err(
-                "target.type",
-                "Missing required configuration \"target.type\" which has no default value.",
-            )
-        })?;
-        self.target = match target {
-            "string" => Repr::String,
-            "unix" => Repr::Unix,
-            "Date" => Repr::Date,
-            "Time" => Repr::Time,
-            "Timestamp" => Repr::Timestamp,
-            other => {
-                return Err(config_err("target.type", format!("Unknown timestamp type in TimestampConverter: {other}. Valid values are string, unix, Date, Time, Timestamp.")))
-            }
-        };
-        self.format = match config.opt_str("format") {
-            None => None,
-            Some(f) => Some(DateFormat::new(f).map_err(|e| {
-                config_err("format", format!("TimestampConverter requires a SimpleDateFormat-compatible pattern for string timestamps: {f}: {e}"))
-            })?),
-        };
-        if self.target == Repr::String && self.format.is_none() {
-            return Err(config_err("format", "TimestampConverter requires format option to be specified when using string timestamps"));
-        }
-        self.precision = match config.str_or("unix.precision", "milliseconds") {
-            "seconds" => 1,
-            "milliseconds" => 1000,
-            "microseconds" => 1_000_000,
-            "nanoseconds" => 1_000_000_000,
-            other => {
-                return Err(config_err("unix.precision", format!("Invalid value {other} for configuration unix.precision: String must be one of: nanoseconds, microseconds, milliseconds, seconds")))
-            }
-        };
-        self.replace_null_with_default = replace_null_with_default(config)?;
+        let c: TimestampConverterConfig = read_config(config)?;
+        self.field = c.field;
+        self.target = c.target;
+        self.format = c.format;
+        self.precision = c.precision.per_second();
+        self.replace_null_with_default = c.replace_null_with_default;
         Ok(())
     }
 
@@ -407,6 +456,9 @@ mod tests {
         let e = TimestampConverter::new(Side::Value)
             .configure(&cfg(&[("target.type", "x")]))
             .unwrap_err();
-        assert!(e.to_string().contains("target.type"), "{e}");
+        assert!(
+            e.to_string().contains("Invalid value x for configuration target.type: String must be one of: string, unix, Date, Time, Timestamp"),
+            "{e}"
+        );
     }
 }

@@ -6,10 +6,23 @@
 use std::sync::Arc;
 
 use regex::Regex;
-use velocity_api::config::ConfigExt;
-use velocity_api::{ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Type, Value};
+use velocity_api::config::{ConfigReader, ConfigType, Importance, TypedConfig};
+use velocity_api::{
+    ConfigErrors, ConfigKey, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Type,
+    Value,
+};
 
-use crate::error::{config_err, data_err};
+use crate::error::data_err;
+
+/// `replace.null.with.default` (default true), declared alike by most of
+/// Kafka's SMTs: whether a null field with a default reads as the default.
+pub const REPLACE_NULL_WITH_DEFAULT: ConfigKey = ConfigKey::new(
+    "replace.null.with.default",
+    ConfigType::Boolean,
+    Some("true"),
+    Importance::Medium,
+    "Whether to replace fields that have a default value and that are null to the default value.",
+);
 
 /// The part of the record a `$Key` or `$Value` variant operates on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,15 +210,24 @@ impl SchemaCache {
     }
 }
 
-/// Compiles `pattern` so that it must match the whole input, as Java's
-/// `Matcher.matches()` does.
-pub fn full_match_regex(key: &str, pattern: &str) -> Result<Regex> {
-    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-        config_err(
-            key,
-            format!("Invalid value {pattern} for configuration {key}: Invalid regex: {e}"),
-        )
-    })
+/// `key` (a Java regular expression) compiled so that it must match the
+/// whole input, as Java's `Matcher.matches()` does; None when the key is
+/// unset, or (recorded on `r` in Kafka's words) missing or invalid.
+pub fn full_match_regex(r: &mut ConfigReader<'_>, key: &ConfigKey) -> Option<Regex> {
+    let pattern = r.opt_string(key)?;
+    match Regex::new(&format!("^(?:{pattern})$")) {
+        Ok(re) => Some(re),
+        Err(e) => {
+            r.fail(
+                key.name,
+                format!(
+                    "Invalid value {pattern} for configuration {}: Invalid regex: {e}",
+                    key.name
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// Translates a Java `Matcher.replaceAll` replacement (`$1`, `${name}`,
@@ -238,32 +260,41 @@ pub fn java_replacement(java: &str) -> String {
     out
 }
 
-/// A required, non-empty list key (Kafka's `ConfigDef.Type.LIST` with no default).
-pub fn req_list(config: &RawConfig, key: &str) -> Result<Vec<String>> {
-    let l = config.list(key);
-    if l.is_empty() {
-        Err(config_err(
-            key,
-            format!("Missing required configuration \"{key}\" which has no default value."),
-        ))
-    } else {
-        Ok(l)
+/// A required list key (Kafka's `ConfigDef.Type.LIST` with no default):
+/// a list without items (e.g. `,`) is reported as missing too.
+pub fn required_list(r: &mut ConfigReader<'_>, key: &ConfigKey) -> Vec<String> {
+    let items = r.list(key);
+    if items.is_empty() {
+        r.fail(
+            key.name,
+            format!(
+                "Missing required configuration \"{}\" which has no default value.",
+                key.name
+            ),
+        );
+    }
+    items
+}
+
+/// The value of a required key that may be empty (Kafka requires such a
+/// key to be present, not to be non-empty): the given value as is, else
+/// the reader's missing-key error.
+pub fn present(r: &mut ConfigReader<'_>, key: &ConfigKey) -> String {
+    match r.raw().get(key.name) {
+        Some(v) => v.clone(),
+        None => r.string(key),
     }
 }
 
-/// A required string key.
-pub fn req_str(config: &RawConfig, key: &str) -> Result<String> {
-    config.req_str(key).map(str::to_owned).map_err(|_| {
-        config_err(
-            key,
-            format!("Missing required configuration \"{key}\" which has no default value."),
-        )
-    })
-}
-
-/// `replace.null.with.default` (default true), shared by most Kafka SMTs.
-pub fn replace_null_with_default(config: &RawConfig) -> Result<bool> {
-    config.bool_or("replace.null.with.default", true)
+/// [`TypedConfig::from_raw`] for configurations whose `read` reads every
+/// key, some with [`present`]: the keys are not checked a second time, as
+/// that check would take an empty value for a missing one.
+pub fn read_without_recheck<C: TypedConfig>(
+    raw: &RawConfig,
+) -> std::result::Result<C, ConfigErrors> {
+    let mut r = ConfigReader::new(raw);
+    let value = C::read(&mut r);
+    r.finish(value)
 }
 
 /// Rebuilds a struct value for `schema` by taking each field of `schema`

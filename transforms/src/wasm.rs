@@ -31,15 +31,51 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectError, ConnectRecord, Header, RawConfig, Result, Transform, Value,
+    ConfigDef, ConfigKey, ConnectError, ConnectRecord, Header, RawConfig, Result, Transform, Value,
 };
 use wasmi::core::TrapCode;
 use wasmi::errors::{ErrorKind, MemoryError};
 use wasmi::{Engine, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
-use crate::error::config_err;
+use crate::error::{config_err, read_config};
+
+pub use keys::*;
+
+/// The keys of the wasm transform, each declared once.
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `wasm.path`: the plugin module, `.wasm` or `.wat` (required).
+        WASM_PATH = ConfigKey::new("wasm.path", String, None, High, "The plugin module: a .wasm binary or a .wat text file.");
+        /// `wasm.fuel`: fuel per record, at least 1 (default 10 000 000).
+        WASM_FUEL = ConfigKey::new("wasm.fuel", Long, Some("10000000"), Medium, "Fuel (about one unit per instruction) the plugin may use per record.").at_least(1);
+        /// `wasm.memory.max.bytes`: the most linear memory, 64 KiB to 4 GiB (default 16 MiB).
+        WASM_MEMORY_MAX_BYTES = ConfigKey::new("wasm.memory.max.bytes", Long, Some("16777216"), Medium, "Most linear memory the plugin may grow to.").range(65_536, 4 * 1024 * 1024 * 1024);
+    }
+}
+
+/// The typed configuration of the wasm transform.
+#[derive(Debug, Clone, Default)]
+pub struct WasmConfig {
+    path: String,
+    fuel: u64,
+    max_memory: usize,
+}
+
+impl TypedConfig for WasmConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> WasmConfig {
+        WasmConfig {
+            path: r.string(&WASM_PATH),
+            fuel: r.int(&WASM_FUEL),
+            max_memory: r.int(&WASM_MEMORY_MAX_BYTES),
+        }
+    }
+}
 
 /// Default of `wasm.fuel`.
 pub const DEFAULT_FUEL: u64 = 10_000_000;
@@ -65,34 +101,12 @@ pub struct WasmTransform {
 impl WasmTransform {
     /// The keys of this transform.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new(
-                "wasm.path",
-                ConfigType::String,
-                None,
-                Importance::High,
-                "The plugin module: a .wasm binary or a .wat text file.",
-            ),
-            ConfigKey::new(
-                "wasm.fuel",
-                ConfigType::Long,
-                Some("10000000"),
-                Importance::Medium,
-                "Fuel (about one unit per instruction) the plugin may use per record.",
-            ),
-            ConfigKey::new(
-                "wasm.memory.max.bytes",
-                ConfigType::Long,
-                Some("16777216"),
-                Importance::Medium,
-                "Most linear memory the plugin may grow to.",
-            ),
-        ])
+        WasmConfig::config_def()
     }
 
     /// Compiles and instantiates `path` with the configured limits.
     fn load(&self) -> Result<Plugin> {
-        let key = "wasm.path";
+        let key = WASM_PATH.name;
         let bytes = std::fs::read(&self.path)
             .map_err(|e| config_err(key, format!("cannot read plugin {}: {e}", self.path)))?;
         let is_text = Path::new(&self.path)
@@ -317,16 +331,10 @@ fn record_from_json(out: &[u8]) -> Result<ConnectRecord> {
 
 impl Transform for WasmTransform {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.path = config.req_str("wasm.path")?.to_owned();
-        let fuel = config.int_or("wasm.fuel", DEFAULT_FUEL as i64, 1, i64::MAX)?;
-        self.fuel = fuel as u64;
-        let mem = config.int_or(
-            "wasm.memory.max.bytes",
-            DEFAULT_MAX_MEMORY as i64,
-            65_536,
-            4 * 1024 * 1024 * 1024,
-        )?;
-        self.max_memory = mem as usize;
+        let c: WasmConfig = read_config(config)?;
+        self.path = c.path;
+        self.fuel = c.fuel;
+        self.max_memory = c.max_memory;
         self.plugin = Some(self.load()?);
         Ok(())
     }
@@ -500,5 +508,16 @@ mod tests {
         std::fs::write(&p, "(module (import \"env\" \"f\" (func)))").unwrap();
         let e = plugin(p.to_str().unwrap(), &[]).err().unwrap().to_string();
         assert!(e.contains("cannot be instantiated"), "{e}");
+        let e = plugin(
+            &example("route-by-prefix/plugin.wat"),
+            &[("wasm.fuel", "0")],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("Invalid value 0 for configuration wasm.fuel: Value must be at least 1"),
+            "{e}"
+        );
     }
 }

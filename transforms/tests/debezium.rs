@@ -335,9 +335,14 @@ fn logical_table_router_as_documented() {
         ),
         ["id"]
     );
-    assert!(ByLogicalTableRouter::default()
+    let e = ByLogicalTableRouter::default()
         .configure(&cfg(&[("topic.regex", "x")]))
-        .is_err());
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"topic.replacement\"") && e.contains("Missing required configuration"),
+        "{e}"
+    );
 }
 
 #[test]

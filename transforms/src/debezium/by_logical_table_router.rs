@@ -13,26 +13,80 @@
 use std::sync::Arc;
 
 use regex::Regex;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Transform, Value,
+    ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
+    Value,
 };
 
 use super::is_envelope;
-use crate::error::config_err;
-use crate::util::{full_match_regex, java_replacement, req_str};
+use crate::error::read_config;
+use crate::util::{full_match_regex, java_replacement};
 
 /// Debezium's default name of the key field added for uniqueness.
 pub const DEFAULT_KEY_FIELD: &str = "__dbz__physicalTableIdentifier";
 
-/// `io.debezium.transforms.ByLogicalTableRouter`.
-pub struct ByLogicalTableRouter {
+pub use keys::*;
+
+/// The keys of Debezium's ByLogicalTableRouter, each declared once.
+pub mod keys {
+    use super::DEFAULT_KEY_FIELD;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `topic.regex`: matched against the whole topic (required).
+        TOPIC_REGEX = ConfigKey::new("topic.regex", String, None, Low, "The regex used for extracting the name of the logical table from the original topic name.");
+        /// `topic.replacement`: the new topic (required).
+        TOPIC_REPLACEMENT = ConfigKey::new("topic.replacement", String, None, Low, "The replacement string used in conjunction with topic.regex. This will be used to create the new topic name.");
+        /// `key.enforce.uniqueness`: add the physical table to the key (default true).
+        KEY_ENFORCE_UNIQUENESS = ConfigKey::new("key.enforce.uniqueness", Boolean, Some("true"), Low, "Augment each record's key with a field denoting on which table the change event originated.");
+        /// `key.field.name`: the added key field.
+        KEY_FIELD_NAME = ConfigKey::new("key.field.name", String, Some(DEFAULT_KEY_FIELD), Low, "The name of the key field denoting on which table the change event originated.");
+        /// `key.field.regex`: extracts the physical table from the topic.
+        KEY_FIELD_REGEX = ConfigKey::new("key.field.regex", String, Some(""), Low, "The regex used for extracting the physical table identifier from the original topic name.");
+        /// `key.field.replacement`: used with `key.field.regex` (then required).
+        KEY_FIELD_REPLACEMENT = ConfigKey::new("key.field.replacement", String, Some(""), Low, "The replacement string used in conjunction with key.field.regex.");
+    }
+}
+
+/// The typed configuration of ByLogicalTableRouter: valid regexes, and a
+/// key field replacement whenever a key field regex is given.
+#[derive(Debug, Clone)]
+pub struct ByLogicalTableRouterConfig {
     topic_regex: Option<Regex>,
     topic_replacement: String,
     enforce_uniqueness: bool,
     key_field_name: String,
     key_field_regex: Option<Regex>,
     key_field_replacement: String,
+}
+
+impl TypedConfig for ByLogicalTableRouterConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> ByLogicalTableRouterConfig {
+        let key_field_regex = full_match_regex(r, &KEY_FIELD_REGEX);
+        let key_field_replacement = r.opt_string(&KEY_FIELD_REPLACEMENT);
+        if r.is_set(&KEY_FIELD_REGEX) && key_field_replacement.is_none() {
+            r.fail(
+                KEY_FIELD_REPLACEMENT.name,
+                "key.field.replacement must be specified when key.field.regex is set",
+            );
+        }
+        ByLogicalTableRouterConfig {
+            topic_regex: full_match_regex(r, &TOPIC_REGEX),
+            topic_replacement: java_replacement(&r.string(&TOPIC_REPLACEMENT)),
+            enforce_uniqueness: r.bool(&KEY_ENFORCE_UNIQUENESS),
+            key_field_name: r.string(&KEY_FIELD_NAME),
+            key_field_regex,
+            key_field_replacement: java_replacement(&key_field_replacement.unwrap_or_default()),
+        }
+    }
+}
+
+/// `io.debezium.transforms.ByLogicalTableRouter`.
+pub struct ByLogicalTableRouter {
+    config: ByLogicalTableRouterConfig,
     key_cache: Vec<(SchemaRef, String, SchemaRef)>,
     envelope_cache: Vec<(SchemaRef, String, SchemaRef)>,
 }
@@ -40,12 +94,14 @@ pub struct ByLogicalTableRouter {
 impl Default for ByLogicalTableRouter {
     fn default() -> Self {
         ByLogicalTableRouter {
-            topic_regex: None,
-            topic_replacement: String::new(),
-            enforce_uniqueness: true,
-            key_field_name: DEFAULT_KEY_FIELD.into(),
-            key_field_regex: None,
-            key_field_replacement: String::new(),
+            config: ByLogicalTableRouterConfig {
+                topic_regex: None,
+                topic_replacement: String::new(),
+                enforce_uniqueness: true,
+                key_field_name: DEFAULT_KEY_FIELD.into(),
+                key_field_regex: None,
+                key_field_replacement: String::new(),
+            },
             key_cache: Vec::new(),
             envelope_cache: Vec::new(),
         }
@@ -75,44 +131,18 @@ fn cached(
 impl ByLogicalTableRouter {
     /// The keys Debezium's ByLogicalTableRouter defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("topic.regex", ConfigType::String, None, Importance::Low, "The regex used for extracting the name of the logical table from the original topic name."),
-            ConfigKey::new("topic.replacement", ConfigType::String, None, Importance::Low, "The replacement string used in conjunction with topic.regex. This will be used to create the new topic name."),
-            ConfigKey::new("key.enforce.uniqueness", ConfigType::Boolean, Some("true"), Importance::Low, "Augment each record's key with a field denoting on which table the change event originated."),
-            ConfigKey::new("key.field.name", ConfigType::String, Some(DEFAULT_KEY_FIELD), Importance::Low, "The name of the key field denoting on which table the change event originated."),
-            ConfigKey::new("key.field.regex", ConfigType::String, Some(""), Importance::Low, "The regex used for extracting the physical table identifier from the original topic name."),
-            ConfigKey::new("key.field.replacement", ConfigType::String, Some(""), Importance::Low, "The replacement string used in conjunction with key.field.regex."),
-        ])
+        ByLogicalTableRouterConfig::config_def()
     }
 }
 
 impl Transform for ByLogicalTableRouter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let r = req_str(config, "topic.regex")?;
-        self.topic_regex = Some(full_match_regex("topic.regex", &r)?);
-        self.topic_replacement = java_replacement(&req_str(config, "topic.replacement")?);
-        self.enforce_uniqueness = config.bool_or("key.enforce.uniqueness", true)?;
-        self.key_field_name = config
-            .str_or("key.field.name", DEFAULT_KEY_FIELD)
-            .to_owned();
-        self.key_field_regex = match config.opt_str("key.field.regex") {
-            None => None,
-            Some(r) => {
-                let rep = config.opt_str("key.field.replacement").ok_or_else(|| {
-                    config_err(
-                        "key.field.replacement",
-                        "key.field.replacement must be specified when key.field.regex is set",
-                    )
-                })?;
-                self.key_field_replacement = java_replacement(rep);
-                Some(full_match_regex("key.field.regex", r)?)
-            }
-        };
+        self.config = read_config(config)?;
         Ok(())
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>> {
-        let Some(re) = &self.topic_regex else {
+        let Some(re) = &self.config.topic_regex else {
             return Ok(Some(record));
         };
         if !re.is_match(&record.topic) {
@@ -120,12 +150,12 @@ impl Transform for ByLogicalTableRouter {
         }
         let old_topic = record.topic.clone();
         let new_topic = re
-            .replace(&old_topic, self.topic_replacement.as_str())
+            .replace(&old_topic, self.config.topic_replacement.as_str())
             .into_owned();
         // Key.
         if let (Some(ks), Value::Struct(k)) = (record.key_schema.clone(), &record.key) {
-            let uniq = self.enforce_uniqueness;
-            let field = self.key_field_name.clone();
+            let uniq = self.config.enforce_uniqueness;
+            let field = self.config.key_field_name.clone();
             let nks = cached(&mut self.key_cache, &ks, &new_topic, || {
                 let mut b = Schema::struct_().named(format!("{new_topic}.Key"));
                 b.version = ks.version;
@@ -140,9 +170,9 @@ impl Transform for ByLogicalTableRouter {
             });
             let mut values = k.values.clone();
             if uniq {
-                let id = match &self.key_field_regex {
+                let id = match &self.config.key_field_regex {
                     Some(kr) if kr.is_match(&old_topic) => kr
-                        .replace(&old_topic, self.key_field_replacement.as_str())
+                        .replace(&old_topic, self.config.key_field_replacement.as_str())
                         .into_owned(),
                     _ => old_topic.clone(),
                 };

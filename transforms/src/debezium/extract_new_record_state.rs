@@ -22,29 +22,101 @@
 //! Truncate events (`op=t`) are dropped; records that are not envelopes
 //! (heartbeats, schema changes) pass unchanged.
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, Header, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Value,
+    config_choice, ConfigDef, ConfigKey, ConnectRecord, Header, RawConfig, Result, Schema,
+    SchemaRef, Struct, Transform, Value,
 };
 
 use super::is_envelope;
-use crate::error::{config_err, data_err};
+use crate::error::{data_err, read_config};
 use crate::util::{copy_schema_basics, optional_copy, SchemaCache};
 
-/// How deletes and tombstones are handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteMode {
-    /// Drop deletes and tombstones.
-    Drop,
-    /// Delete → tombstone; tombstones dropped (Debezium 3 default).
-    Tombstone,
-    /// Delete → `before` with `__deleted=true`; tombstones dropped.
-    Rewrite,
-    /// As `Rewrite`, tombstones kept.
-    RewriteWithTombstone,
-    /// Delete → tombstone; tombstones kept.
-    DeleteToTombstone,
+config_choice! {
+    /// How deletes and tombstones are handled (`delete.tombstone.handling.mode`).
+    pub enum DeleteMode {
+        /// Drop deletes and tombstones.
+        Drop = "drop",
+        /// Delete → tombstone; tombstones dropped (Debezium 3 default).
+        Tombstone = "tombstone",
+        /// Delete → `before` with `__deleted=true`; tombstones dropped.
+        Rewrite = "rewrite",
+        /// As `Rewrite`, tombstones kept.
+        RewriteWithTombstone = "rewrite-with-tombstone",
+        /// Delete → tombstone; tombstones kept.
+        DeleteToTombstone = "delete-to-tombstone",
+    }
+}
+
+pub use keys::*;
+
+/// The keys of Debezium's ExtractNewRecordState that Velocity implements,
+/// each declared once.
+pub mod keys {
+    use super::DeleteMode;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `delete.tombstone.handling.mode` (default `tombstone`).
+        DELETE_TOMBSTONE_HANDLING_MODE = ConfigKey::new("delete.tombstone.handling.mode", String, Some("tombstone"), Medium, "How to handle delete records and tombstones: drop, tombstone, rewrite, rewrite-with-tombstone, delete-to-tombstone.").one_of(DeleteMode::NAMES);
+        /// `add.fields`: change event fields added to the value.
+        ADD_FIELDS = ConfigKey::new("add.fields", List, Some(""), Low, "Adds these fields of the change event (op, ts_ms, or source/transaction fields such as table, lsn, source.ts_ms) to the value, prefixed with add.fields.prefix.");
+        /// `add.fields.prefix` (default `__`).
+        ADD_FIELDS_PREFIX = ConfigKey::new("add.fields.prefix", String, Some("__"), Low, "Prefix of the added fields.");
+        /// `add.headers`: change event fields added as headers.
+        ADD_HEADERS = ConfigKey::new("add.headers", List, Some(""), Low, "Adds these fields of the change event as headers, prefixed with add.headers.prefix.");
+        /// `add.headers.prefix` (default `__`).
+        ADD_HEADERS_PREFIX = ConfigKey::new("add.headers.prefix", String, Some("__"), Low, "Prefix of the added headers.");
+        /// `drop.fields.header.name`: the header listing fields to drop.
+        DROP_FIELDS_HEADER_NAME = ConfigKey::new("drop.fields.header.name", String, Some(""), Low, "Header listing the fields to drop from the value.");
+        /// `drop.fields.from.key` (default false).
+        DROP_FIELDS_FROM_KEY = ConfigKey::new("drop.fields.from.key", Boolean, Some("false"), Low, "Also drop the listed fields from the key.");
+        /// `drop.fields.keep.schema.compatible` (default true).
+        DROP_FIELDS_KEEP_SCHEMA_COMPATIBLE = ConfigKey::new("drop.fields.keep.schema.compatible", Boolean, Some("true"), Low, "Only drop optional fields, keeping the schema compatible.");
+        /// `route.by.field`: the row field naming the topic.
+        ROUTE_BY_FIELD = ConfigKey::new("route.by.field", String, Some(""), Low, "Route records to the topic named by this field of the row.");
+    }
+}
+
+/// The typed configuration of ExtractNewRecordState.
+#[derive(Debug, Clone)]
+pub struct ExtractNewRecordStateConfig {
+    mode: DeleteMode,
+    add_fields: Vec<FieldRef>,
+    add_headers: Vec<FieldRef>,
+    drop_fields_header: Option<String>,
+    drop_fields_from_key: bool,
+    drop_keep_compatible: bool,
+    route_by_field: Option<String>,
+}
+
+/// The field references of list `key`, each name prefixed by `prefix`'s value.
+fn field_refs(r: &mut ConfigReader<'_>, key: &ConfigKey, prefix: &ConfigKey) -> Vec<FieldRef> {
+    let prefix = r.string(prefix);
+    let mut out = Vec::new();
+    for spec in r.list(key) {
+        match FieldRef::parse(&spec, &prefix) {
+            Some(f) => out.push(f),
+            None => r.fail(key.name, format!("Unexpected field name: {}", spec.trim())),
+        }
+    }
+    out
+}
+
+impl TypedConfig for ExtractNewRecordStateConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> ExtractNewRecordStateConfig {
+        ExtractNewRecordStateConfig {
+            mode: r.choice(&DELETE_TOMBSTONE_HANDLING_MODE),
+            add_fields: field_refs(r, &ADD_FIELDS, &ADD_FIELDS_PREFIX),
+            add_headers: field_refs(r, &ADD_HEADERS, &ADD_HEADERS_PREFIX),
+            drop_fields_header: r.opt_string(&DROP_FIELDS_HEADER_NAME),
+            drop_fields_from_key: r.bool(&DROP_FIELDS_FROM_KEY),
+            drop_keep_compatible: r.bool(&DROP_FIELDS_KEEP_SCHEMA_COMPATIBLE),
+            route_by_field: r.opt_string(&ROUTE_BY_FIELD),
+        }
+    }
 }
 
 /// Where an added field or header comes from.
@@ -57,7 +129,7 @@ struct FieldRef {
 }
 
 impl FieldRef {
-    fn parse(spec: &str, prefix: &str, key: &str) -> Result<FieldRef> {
+    fn parse(spec: &str, prefix: &str) -> Option<FieldRef> {
         let (spec, alias) = match spec.split_once(':') {
             Some((s, a)) => (s.trim(), Some(a.trim())),
             None => (spec.trim(), None),
@@ -77,10 +149,10 @@ impl FieldRef {
                 f.to_string(),
                 format!("{prefix}{p}_{f}"),
             ),
-            _ => return Err(config_err(key, format!("Unexpected field name: {spec}"))),
+            _ => return None,
         };
         let new_name = alias.map(|a| format!("{prefix}{a}")).unwrap_or(new_name);
-        Ok(FieldRef {
+        Some(FieldRef {
             parent,
             field,
             new_name,
@@ -117,13 +189,7 @@ impl FieldRef {
 
 /// `io.debezium.transforms.ExtractNewRecordState`.
 pub struct ExtractNewRecordState {
-    mode: DeleteMode,
-    add_fields: Vec<FieldRef>,
-    add_headers: Vec<FieldRef>,
-    drop_fields_header: Option<String>,
-    drop_fields_from_key: bool,
-    drop_keep_compatible: bool,
-    route_by_field: Option<String>,
+    config: ExtractNewRecordStateConfig,
     /// (row schema → row schema with __deleted / added fields)
     cache: SchemaCache,
     deleted_cache: SchemaCache,
@@ -132,13 +198,8 @@ pub struct ExtractNewRecordState {
 impl Default for ExtractNewRecordState {
     fn default() -> Self {
         ExtractNewRecordState {
-            mode: DeleteMode::Tombstone,
-            add_fields: Vec::new(),
-            add_headers: Vec::new(),
-            drop_fields_header: None,
-            drop_fields_from_key: false,
-            drop_keep_compatible: true,
-            route_by_field: None,
+            config: ExtractNewRecordStateConfig::from_raw(&RawConfig::new())
+                .expect("the declared defaults are valid"),
             cache: SchemaCache::default(),
             deleted_cache: SchemaCache::default(),
         }
@@ -151,33 +212,12 @@ pub const DELETED_FIELD: &str = "__deleted";
 impl ExtractNewRecordState {
     /// The keys Debezium's ExtractNewRecordState defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("delete.tombstone.handling.mode", ConfigType::String, Some("tombstone"), Importance::Medium, "How to handle delete records and tombstones: drop, tombstone, rewrite, rewrite-with-tombstone, delete-to-tombstone.").one_of(&["drop", "tombstone", "rewrite", "rewrite-with-tombstone", "delete-to-tombstone"]),
-            ConfigKey::new("add.fields", ConfigType::List, Some(""), Importance::Low, "Adds these fields of the change event (op, ts_ms, or source/transaction fields such as table, lsn, source.ts_ms) to the value, prefixed with add.fields.prefix."),
-            ConfigKey::new("add.fields.prefix", ConfigType::String, Some("__"), Importance::Low, "Prefix of the added fields."),
-            ConfigKey::new("add.headers", ConfigType::List, Some(""), Importance::Low, "Adds these fields of the change event as headers, prefixed with add.headers.prefix."),
-            ConfigKey::new("add.headers.prefix", ConfigType::String, Some("__"), Importance::Low, "Prefix of the added headers."),
-            ConfigKey::new("drop.fields.header.name", ConfigType::String, Some(""), Importance::Low, "Header listing the fields to drop from the value."),
-            ConfigKey::new("drop.fields.from.key", ConfigType::Boolean, Some("false"), Importance::Low, "Also drop the listed fields from the key."),
-            ConfigKey::new("drop.fields.keep.schema.compatible", ConfigType::Boolean, Some("true"), Importance::Low, "Only drop optional fields, keeping the schema compatible."),
-            ConfigKey::new("route.by.field", ConfigType::String, Some(""), Importance::Low, "Route records to the topic named by this field of the row."),
-        ])
-    }
-
-    fn mode_from(s: &str) -> Option<DeleteMode> {
-        Some(match s {
-            "drop" => DeleteMode::Drop,
-            "tombstone" => DeleteMode::Tombstone,
-            "rewrite" => DeleteMode::Rewrite,
-            "rewrite-with-tombstone" => DeleteMode::RewriteWithTombstone,
-            "delete-to-tombstone" => DeleteMode::DeleteToTombstone,
-            _ => return None,
-        })
+        ExtractNewRecordStateConfig::config_def()
     }
 
     fn rewrite(&self) -> bool {
         matches!(
-            self.mode,
+            self.config.mode,
             DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone
         )
     }
@@ -195,8 +235,8 @@ impl ExtractNewRecordState {
             values.push(Value::String(d.to_string()));
             row = Struct { schema: ns, values };
         }
-        if !self.add_fields.is_empty() {
-            let fields = &self.add_fields;
+        if !self.config.add_fields.is_empty() {
+            let fields = &self.config.add_fields;
             let env_schema = envelope.schema.clone();
             let ns = self.cache.get_or_try(&row.schema, |s| {
                 let mut b = copy_schema_basics(s, Schema::struct_());
@@ -214,7 +254,7 @@ impl ExtractNewRecordState {
     }
 
     fn drop_fields(&self, record: &mut ConnectRecord) {
-        let Some(h) = &self.drop_fields_header else {
+        let Some(h) = &self.config.drop_fields_header else {
             return;
         };
         let Some(header) = record.headers.iter().rev().find(|x| x.key == *h) else {
@@ -228,7 +268,7 @@ impl ExtractNewRecordState {
             Value::String(s) => s.split(',').map(|x| x.trim().to_owned()).collect(),
             _ => return,
         };
-        let keep_compat = self.drop_keep_compatible;
+        let keep_compat = self.config.drop_keep_compatible;
         let strip = |schema: &Option<SchemaRef>, value: &Value| -> Option<(SchemaRef, Value)> {
             let (schema, st) = (schema.as_ref()?, value.as_struct()?);
             let drop = |f: &velocity_api::Field| {
@@ -251,7 +291,7 @@ impl ExtractNewRecordState {
             record.value_schema = Some(s);
             record.value = v;
         }
-        if self.drop_fields_from_key {
+        if self.config.drop_fields_from_key {
             if let Some((s, v)) = strip(&record.key_schema, &record.key) {
                 record.key_schema = Some(s);
                 record.key = v;
@@ -262,34 +302,14 @@ impl ExtractNewRecordState {
 
 impl Transform for ExtractNewRecordState {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let key = "delete.tombstone.handling.mode";
-        let mode = config.str_or(key, "tombstone");
-        self.mode = Self::mode_from(mode).ok_or_else(|| {
-            config_err(key, format!("Value must be one of drop, tombstone, rewrite, rewrite-with-tombstone, delete-to-tombstone; got '{mode}'"))
-        })?;
-        let fp = config.str_or("add.fields.prefix", "__").to_owned();
-        self.add_fields = config
-            .list("add.fields")
-            .iter()
-            .map(|f| FieldRef::parse(f, &fp, "add.fields"))
-            .collect::<Result<_>>()?;
-        let hp = config.str_or("add.headers.prefix", "__").to_owned();
-        self.add_headers = config
-            .list("add.headers")
-            .iter()
-            .map(|f| FieldRef::parse(f, &hp, "add.headers"))
-            .collect::<Result<_>>()?;
-        self.drop_fields_header = config.opt_str("drop.fields.header.name").map(str::to_owned);
-        self.drop_fields_from_key = config.bool_or("drop.fields.from.key", false)?;
-        self.drop_keep_compatible = config.bool_or("drop.fields.keep.schema.compatible", true)?;
-        self.route_by_field = config.opt_str("route.by.field").map(str::to_owned);
+        self.config = read_config(config)?;
         Ok(())
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>> {
         if record.value.is_null() {
             // The connector's own tombstone.
-            return Ok(match self.mode {
+            return Ok(match self.config.mode {
                 DeleteMode::RewriteWithTombstone | DeleteMode::DeleteToTombstone => Some(record),
                 _ => None,
             });
@@ -314,6 +334,7 @@ impl Transform for ExtractNewRecordState {
         }
         let row_schema = |name: &str| env_schema.field_named(name).map(|f| f.schema.clone());
         let headers: Vec<Header> = self
+            .config
             .add_headers
             .iter()
             .map(|h| {
@@ -325,7 +346,7 @@ impl Transform for ExtractNewRecordState {
             })
             .collect::<Result<_>>()?;
         let route_value = |row: Option<&Struct>| -> Option<String> {
-            let f = self.route_by_field.as_ref()?;
+            let f = self.config.route_by_field.as_ref()?;
             row?.get(f)?.as_str().map(str::to_owned)
         };
         let mut envelope = envelope;
@@ -344,7 +365,7 @@ impl Transform for ExtractNewRecordState {
         let envelope = envelope;
         let (route, schema, value) = if op == "d" {
             let route = route_value(before.as_ref());
-            match self.mode {
+            match self.config.mode {
                 DeleteMode::Drop => return Ok(None),
                 DeleteMode::Tombstone | DeleteMode::DeleteToTombstone => {
                     (route, row_schema("after"), Value::Null)

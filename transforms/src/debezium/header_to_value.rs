@@ -4,11 +4,59 @@
 //! with the header's schema (optional string when the header has none).
 //! Only struct values are changed; a header the record lacks adds no field.
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, ConnectRecord, RawConfig, Result, Schema, Struct, Transform, Value};
+use velocity_api::config::{ConfigReader, TypedConfig};
+use velocity_api::{
+    ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Schema, Struct, Transform, Value,
+};
 
-use crate::error::config_err;
-use crate::util::{copy_schema_basics, req_list, req_str};
+use crate::error::read_config;
+use crate::headers::Operation;
+use crate::util::{copy_schema_basics, required_list};
+
+pub use keys::*;
+
+/// The keys of Debezium's HeaderToValue, each declared once.
+pub mod keys {
+    use crate::headers::Operation;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `headers`: the headers to copy or move (required).
+        HEADERS = ConfigKey::new("headers", List, None, High, "Header names in the record whose values are to be copied or moved to record value.");
+        /// `fields`: the field of each header, in the same order (required).
+        FIELDS = ConfigKey::new("fields", List, None, High, "Field names, in the same order as the header names listed in the headers configuration property.");
+        /// `operation`: `move` or `copy` (required).
+        OPERATION = ConfigKey::new("operation", String, None, High, "Either move if the fields are to be moved to the value (removed from the headers), or copy if the fields are to be copied to the value (retained in the headers).").one_of(Operation::NAMES);
+    }
+}
+
+/// The typed configuration of HeaderToValue: as many fields as headers.
+#[derive(Debug, Clone)]
+pub struct HeaderToValueConfig {
+    headers: Vec<String>,
+    fields: Vec<String>,
+    operation: Operation,
+}
+
+impl TypedConfig for HeaderToValueConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> HeaderToValueConfig {
+        let headers = required_list(r, &HEADERS);
+        let fields = required_list(r, &FIELDS);
+        if !headers.is_empty() && !fields.is_empty() && headers.len() != fields.len() {
+            r.fail(
+                FIELDS.name,
+                "'fields' config must have the same number of elements as 'headers' config.",
+            );
+        }
+        HeaderToValueConfig {
+            headers,
+            fields,
+            operation: r.choice(&OPERATION),
+        }
+    }
+}
 
 /// `io.debezium.transforms.HeaderToValue`.
 #[derive(Default)]
@@ -21,34 +69,16 @@ pub struct HeaderToValue {
 impl HeaderToValue {
     /// The keys Debezium's HeaderToValue defines.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("headers", ConfigType::List, None, Importance::High, "Header names in the record whose values are to be copied or moved to record value."),
-            ConfigKey::new("fields", ConfigType::List, None, Importance::High, "Field names, in the same order as the header names listed in the headers configuration property."),
-            ConfigKey::new("operation", ConfigType::String, None, Importance::High, "Either move if the fields are to be moved to the value (removed from the headers), or copy if the fields are to be copied to the value (retained in the headers).").one_of(&["move", "copy"]),
-        ])
+        HeaderToValueConfig::config_def()
     }
 }
 
 impl Transform for HeaderToValue {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.headers = req_list(config, "headers")?;
-        self.fields = req_list(config, "fields")?;
-        if self.headers.len() != self.fields.len() {
-            return Err(config_err(
-                "fields",
-                format!(
-                    "'{}' config must have the same number of elements as '{}' config.",
-                    "fields", "headers"
-                ),
-            ));
-        }
-        let op = req_str(config, "operation")?;
-        self.is_move = match op.as_str() {
-            "move" => true,
-            "copy" => false,
-            other => return Err(config_err("operation", format!("Invalid value {other} for configuration operation: String must be one of: move, copy"))),
-        };
-        let _ = config.opt_str("operation");
+        let c: HeaderToValueConfig = read_config(config)?;
+        self.headers = c.headers;
+        self.fields = c.fields;
+        self.is_move = c.operation == Operation::Move;
         Ok(())
     }
 

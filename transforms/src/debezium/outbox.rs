@@ -23,15 +23,130 @@
 use std::sync::Arc;
 
 use regex::Regex;
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, Header, RawConfig, Result, Schema, SchemaRef, Struct, Transform,
-    Value,
+    config_choice, ConfigDef, ConfigKey, ConnectRecord, Header, RawConfig, Result, Schema,
+    SchemaRef, Struct, Transform, Value,
 };
 
 use super::is_envelope;
-use crate::error::{config_err, data_err};
+use crate::error::{data_err, read_config};
 use crate::util::{full_match_regex, java_replacement};
+
+pub use keys::*;
+
+/// The keys of Debezium's outbox EventRouter that Velocity implements,
+/// each declared once.
+pub mod keys {
+    use super::InvalidOpBehavior;
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `table.field.event.id`: the event id column.
+        TABLE_FIELD_EVENT_ID = ConfigKey::new("table.field.event.id", String, Some("id"), Low, "The column which contains the event ID within the outbox table");
+        /// `table.field.event.key`: the event key column.
+        TABLE_FIELD_EVENT_KEY = ConfigKey::new("table.field.event.key", String, Some("aggregateid"), Low, "The column which contains the event key within the outbox table");
+        /// `table.field.event.payload`: the payload column.
+        TABLE_FIELD_EVENT_PAYLOAD = ConfigKey::new("table.field.event.payload", String, Some("payload"), Low, "The column which contains the event payload within the outbox table");
+        /// `table.field.event.timestamp`: the column of the record timestamp (optional).
+        TABLE_FIELD_EVENT_TIMESTAMP = ConfigKey::new("table.field.event.timestamp", String, Some(""), Low, "Optionally you can override the Kafka message timestamp with a value from a chosen column, otherwise it'll be the Debezium event processed timestamp.");
+        /// `route.by.field`: the column that routes the event.
+        ROUTE_BY_FIELD = ConfigKey::new("route.by.field", String, Some("aggregatetype"), Low, "The column which determines how the events will be routed, the value will become part of the topic name");
+        /// `route.topic.regex`: matched against the routing value.
+        ROUTE_TOPIC_REGEX = ConfigKey::new("route.topic.regex", String, Some("(?<routedByValue>.*)"), Low, "The default regex to use within the RegexRouter, the default capture will allow to replace the routed field into a new topic name defined in 'route.topic.replacement'");
+        /// `route.topic.replacement`: the topic of the event.
+        ROUTE_TOPIC_REPLACEMENT = ConfigKey::new("route.topic.replacement", String, Some("outbox.event.${routedByValue}"), Low, "The name of the topic in which the events will be routed, a replacement '${routedByValue}' is available which is the value of The column configured via 'route.by.field'");
+        /// `route.tombstone.on.empty.payload` (default false).
+        ROUTE_TOMBSTONE_ON_EMPTY_PAYLOAD = ConfigKey::new("route.tombstone.on.empty.payload", Boolean, Some("false"), Low, "Whether or not an empty payload should cause a tombstone event.");
+        /// `table.op.invalid.behavior`: `warn` (default), `error` or `fatal`.
+        TABLE_OP_INVALID_BEHAVIOR = ConfigKey::new("table.op.invalid.behavior", String, Some("warn"), Low, "Behavior when capturing an unexpected outbox event: warn (drop and log), error (log an error), fatal (fail)").one_of(InvalidOpBehavior::NAMES);
+        /// `table.fields.additional.placement`: `column:place[:alias],…`.
+        TABLE_FIELDS_ADDITIONAL_PLACEMENT = ConfigKey::new("table.fields.additional.placement", String, Some(""), Low, "Extra fields can be added as part of the event envelope or a message header, format is a list of colon-delimited pairs or trios when you desire to have aliases, e.g. <code>id:header,field_name:envelope:alias,field_name:partition</code>");
+        /// `table.expand.json.payload`: must be false (not supported).
+        TABLE_EXPAND_JSON_PAYLOAD = ConfigKey::new("table.expand.json.payload", Boolean, Some("false"), Low, "Whether or not to try unescaping a JSON string and make it real JSON (not supported by Velocity: must be false).");
+    }
+}
+
+config_choice! {
+    /// What an update or other unexpected outbox operation does
+    /// (`table.op.invalid.behavior`).
+    pub enum InvalidOpBehavior {
+        /// Dropped with a warning.
+        Warn = "warn",
+        /// Dropped with an error logged.
+        Error = "error",
+        /// The task fails.
+        Fatal = "fatal",
+    }
+}
+
+/// The typed configuration of the outbox EventRouter.
+#[derive(Debug, Clone)]
+pub struct EventRouterConfig {
+    id_field: String,
+    key_field: String,
+    payload_field: String,
+    timestamp_field: Option<String>,
+    route_by: String,
+    route_regex: Option<Regex>,
+    route_replacement: String,
+    tombstone_on_empty: bool,
+    invalid_op: InvalidOpBehavior,
+    additional: Vec<(String, Placement, String)>,
+}
+
+impl TypedConfig for EventRouterConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> EventRouterConfig {
+        if r.bool(&TABLE_EXPAND_JSON_PAYLOAD) {
+            r.fail(
+                TABLE_EXPAND_JSON_PAYLOAD.name,
+                "Expanding JSON payloads is not supported by Velocity yet; set it to false",
+            );
+        }
+        let mut additional = Vec::new();
+        for item in r.list(&TABLE_FIELDS_ADDITIONAL_PLACEMENT) {
+            match placement(&item) {
+                Ok(p) => additional.push(p),
+                Err(rule) => r.fail(TABLE_FIELDS_ADDITIONAL_PLACEMENT.name, rule),
+            }
+        }
+        EventRouterConfig {
+            id_field: r.string(&TABLE_FIELD_EVENT_ID),
+            key_field: r.string(&TABLE_FIELD_EVENT_KEY),
+            payload_field: r.string(&TABLE_FIELD_EVENT_PAYLOAD),
+            timestamp_field: r.opt_string(&TABLE_FIELD_EVENT_TIMESTAMP),
+            route_by: r.string(&ROUTE_BY_FIELD),
+            route_regex: full_match_regex(r, &ROUTE_TOPIC_REGEX),
+            route_replacement: java_replacement(&r.string(&ROUTE_TOPIC_REPLACEMENT)),
+            tombstone_on_empty: r.bool(&ROUTE_TOMBSTONE_ON_EMPTY_PAYLOAD),
+            invalid_op: r.choice(&TABLE_OP_INVALID_BEHAVIOR),
+            additional,
+        }
+    }
+}
+
+/// One `column:place[:alias]` item of `table.fields.additional.placement`.
+fn placement(item: &str) -> std::result::Result<(String, Placement, String), String> {
+    let parts: Vec<&str> = item.split(':').map(str::trim).collect();
+    let (col, place, alias) = match parts.as_slice() {
+        [c, p] => (*c, *p, *c),
+        [c, p, a] => (*c, *p, *a),
+        _ => return Err(format!("Invalid placement: {item}")),
+    };
+    let place = match place.to_ascii_lowercase().as_str() {
+        "header" => Placement::Header,
+        "envelope" => Placement::Envelope,
+        "partition" => Placement::Partition,
+        other => {
+            return Err(format!(
+                "Unknown placement '{other}' in {item}; use header, envelope or partition"
+            ))
+        }
+    };
+    Ok((col.to_owned(), place, alias.to_owned()))
+}
 
 /// Where an additional outbox column goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,20 +192,7 @@ impl Default for EventRouter {
 impl EventRouter {
     /// The keys Debezium's EventRouter defines (the ones Velocity implements).
     pub fn def() -> ConfigDef {
-        let s = |n, d, doc| ConfigKey::new(n, ConfigType::String, Some(d), Importance::Low, doc);
-        ConfigDef::new(vec![
-            s("table.field.event.id", "id", "The column which contains the event ID within the outbox table"),
-            s("table.field.event.key", "aggregateid", "The column which contains the event key within the outbox table"),
-            s("table.field.event.payload", "payload", "The column which contains the event payload within the outbox table"),
-            s("table.field.event.timestamp", "", "Optionally you can override the Kafka message timestamp with a value from a chosen column, otherwise it'll be the Debezium event processed timestamp."),
-            s("route.by.field", "aggregatetype", "The column which determines how the events will be routed, the value will become part of the topic name"),
-            s("route.topic.regex", "(?<routedByValue>.*)", "The default regex to use within the RegexRouter, the default capture will allow to replace the routed field into a new topic name defined in 'route.topic.replacement'"),
-            s("route.topic.replacement", "outbox.event.${routedByValue}", "The name of the topic in which the events will be routed, a replacement '${routedByValue}' is available which is the value of The column configured via 'route.by.field'"),
-            ConfigKey::new("route.tombstone.on.empty.payload", ConfigType::Boolean, Some("false"), Importance::Low, "Whether or not an empty payload should cause a tombstone event."),
-            s("table.op.invalid.behavior", "warn", "Behavior when capturing an unexpected outbox event: warn (drop and log), error (log an error), fatal (fail)").one_of(&["warn", "error", "fatal"]),
-            s("table.fields.additional.placement", "", "Extra fields can be added as part of the event envelope or a message header, format is a list of colon-delimited pairs or trios when you desire to have aliases, e.g. <code>id:header,field_name:envelope:alias,field_name:partition</code>"),
-            ConfigKey::new("table.expand.json.payload", ConfigType::Boolean, Some("false"), Importance::Low, "Whether or not to try unescaping a JSON string and make it real JSON (not supported by Velocity: must be false)."),
-        ])
+        EventRouterConfig::config_def()
     }
 
     fn envelope_schema(&mut self, payload: &SchemaRef, after: &Schema) -> Result<SchemaRef> {
@@ -118,65 +220,19 @@ impl EventRouter {
 
 impl Transform for EventRouter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.id_field = config.str_or("table.field.event.id", "id").to_owned();
-        self.key_field = config
-            .str_or("table.field.event.key", "aggregateid")
-            .to_owned();
-        self.payload_field = config
-            .str_or("table.field.event.payload", "payload")
-            .to_owned();
-        self.timestamp_field = config
-            .opt_str("table.field.event.timestamp")
-            .map(str::to_owned);
-        self.route_by = config.str_or("route.by.field", "aggregatetype").to_owned();
-        self.route_regex = full_match_regex(
-            "route.topic.regex",
-            config.str_or("route.topic.regex", "(?<routedByValue>.*)"),
-        )?;
-        self.route_replacement = java_replacement(
-            config.str_or("route.topic.replacement", "outbox.event.${routedByValue}"),
-        );
-        self.tombstone_on_empty = config.bool_or("route.tombstone.on.empty.payload", false)?;
-        self.invalid_op_fatal = config.enum_or(
-            "table.op.invalid.behavior",
-            "warn",
-            &["warn", "error", "fatal"],
-        )? == "fatal";
-        if config.bool_or("table.expand.json.payload", false)? {
-            return Err(config_err(
-                "table.expand.json.payload",
-                "Expanding JSON payloads is not supported by Velocity yet; set it to false",
-            ));
+        let c: EventRouterConfig = read_config(config)?;
+        self.id_field = c.id_field;
+        self.key_field = c.key_field;
+        self.payload_field = c.payload_field;
+        self.timestamp_field = c.timestamp_field;
+        self.route_by = c.route_by;
+        if let Some(re) = c.route_regex {
+            self.route_regex = re;
         }
-        self.additional.clear();
-        for item in config.list("table.fields.additional.placement") {
-            let parts: Vec<&str> = item.split(':').map(str::trim).collect();
-            let (col, place, alias) = match parts.as_slice() {
-                [c, p] => (*c, *p, *c),
-                [c, p, a] => (*c, *p, *a),
-                _ => {
-                    return Err(config_err(
-                        "table.fields.additional.placement",
-                        format!("Invalid placement: {item}"),
-                    ))
-                }
-            };
-            let place = match place.to_ascii_lowercase().as_str() {
-                "header" => Placement::Header,
-                "envelope" => Placement::Envelope,
-                "partition" => Placement::Partition,
-                other => {
-                    return Err(config_err(
-                        "table.fields.additional.placement",
-                        format!(
-                        "Unknown placement '{other}' in {item}; use header, envelope or partition"
-                    ),
-                    ))
-                }
-            };
-            self.additional
-                .push((col.to_owned(), place, alias.to_owned()));
-        }
+        self.route_replacement = c.route_replacement;
+        self.tombstone_on_empty = c.tombstone_on_empty;
+        self.invalid_op_fatal = c.invalid_op == InvalidOpBehavior::Fatal;
+        self.additional = c.additional;
         self.envelope_cache.clear();
         Ok(())
     }

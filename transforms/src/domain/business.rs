@@ -30,13 +30,74 @@
 //! emits the same events again, with the same `tx_id`. It emits two
 //! records for one input, so it runs only in a source connector's chain.
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, ConnectRecord, RawConfig, Result, Transform, Value};
+use velocity_api::config::{ConfigReader, TypedConfig};
+use velocity_api::{ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Transform, Value};
 
-use super::expr::{parse, truth, Expr};
+use super::expr::{truth, Expr};
 use super::map::{envelope, put_path};
-use super::{change_of, op_of};
-use crate::error::config_err;
+use super::{change_of, expr_at, op_of, opt_expr, out_fields, OutField};
+use crate::error::read_config;
+use crate::util::required_list;
+use velocity_api::config::ConfigExt;
+
+pub use keys::*;
+
+/// The keys of the business events transform, each declared once (the
+/// per-event keys `event.<e>.*` are undeclared).
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `topic`: the business topic of every event (required).
+        TOPIC = ConfigKey::new("topic", String, None, High, "The business topic of every event (event.<e>.topic overrides it).");
+        /// `events`: the event aliases (required).
+        EVENTS = ConfigKey::new("events", List, None, High, "Event aliases; each has event.<e>.when (condition), event.<e>.type, event.<e>.table, event.<e>.fields, event.<e>.field.<f>, event.<e>.key, event.<e>.topic.");
+    }
+}
+
+/// The typed configuration of the business events transform: every event
+/// has a condition, and every expression parses.
+#[derive(Debug, Clone, Default)]
+pub struct BusinessEventsConfig {
+    events: Vec<Event>,
+}
+
+impl TypedConfig for BusinessEventsConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> BusinessEventsConfig {
+        let topic = r.string(&TOPIC);
+        let mut events = Vec::new();
+        for alias in required_list(r, &EVENTS) {
+            let k = |s: &str| format!("event.{alias}.{s}");
+            let when_key = k("when");
+            let when = match r.raw().opt_str(&when_key) {
+                Some(src) => expr_at(r, &when_key, src),
+                None => {
+                    r.fail(
+                        &when_key,
+                        "missing: the condition of the event, e.g. $op = 'u' and $before.status <> status",
+                    );
+                    None
+                }
+            };
+            let names = r.raw().list(&k("fields"));
+            let fields = out_fields(r, &k("fields"), names, |n| k(&format!("field.{n}")));
+            let key = opt_expr(r, &k("key"));
+            let Some(when) = when else { continue };
+            events.push(Event {
+                event_type: r.raw().opt_str(&k("type")).unwrap_or(&alias).to_owned(),
+                table: r.raw().opt_str(&k("table")).map(str::to_owned),
+                when,
+                fields,
+                key,
+                topic: r.raw().opt_str(&k("topic")).unwrap_or(&topic).to_owned(),
+                alias,
+            });
+        }
+        BusinessEventsConfig { events }
+    }
+}
 
 /// One configured business event.
 #[derive(Debug, Clone)]
@@ -45,7 +106,7 @@ struct Event {
     event_type: String,
     table: Option<String>,
     when: Expr,
-    fields: Vec<(Vec<String>, Expr)>,
+    fields: Vec<OutField>,
     key: Option<Expr>,
     topic: String,
 }
@@ -59,72 +120,17 @@ pub struct BusinessEvents {
 impl BusinessEvents {
     /// The keys of this transform (per-event keys are `event.<e>.*`).
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("topic", ConfigType::String, None, Importance::High, "The business topic of every event (event.<e>.topic overrides it)."),
-            ConfigKey::new("events", ConfigType::List, None, Importance::High, "Event aliases; each has event.<e>.when (condition), event.<e>.type, event.<e>.table, event.<e>.fields, event.<e>.field.<f>, event.<e>.key, event.<e>.topic."),
-        ])
+        BusinessEventsConfig::config_def()
     }
-}
-
-fn expr(key: &str, src: &str) -> Result<Expr> {
-    parse(src).map_err(|e| config_err(key, format!("'{src}': {e}")))
 }
 
 impl Transform for BusinessEvents {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let topic = config.req_str("topic")?.trim().to_owned();
-        if topic.is_empty() {
-            return Err(config_err("topic", "must name the business topic"));
-        }
-        let aliases = config.list("events");
-        if aliases.is_empty() {
-            return Err(config_err(
-                "events",
-                "list at least one event, e.g. events=statusChanged with event.statusChanged.when=$before.status <> status",
-            ));
-        }
-        self.events.clear();
-        for alias in aliases {
-            let k = |s: &str| format!("event.{alias}.{s}");
-            let when_key = k("when");
-            let Some(when) = config.opt_str(&when_key) else {
-                return Err(config_err(
-                    &when_key,
-                    "missing: the condition of the event, e.g. $op = 'u' and $before.status <> status",
-                ));
-            };
-            let when = expr(&when_key, when)?;
-            let mut fields = Vec::new();
-            for name in config.list(&k("fields")) {
-                let key = k(&format!("field.{name}"));
-                let path: Vec<String> = name.split('.').map(str::to_owned).collect();
-                if path.iter().any(String::is_empty) {
-                    return Err(config_err(
-                        &k("fields"),
-                        format!("'{name}' is not a field name"),
-                    ));
-                }
-                let src = config.opt_str(&key).unwrap_or(&name).to_owned();
-                fields.push((path, expr(&key, &src)?));
-            }
-            let key = match config.opt_str(&k("key")).map(str::trim) {
-                None | Some("") => None,
-                Some(src) => Some(expr(&k("key"), src)?),
-            };
-            self.events.push(Event {
-                event_type: config.str_or(&k("type"), &alias).to_owned(),
-                table: config.opt_str(&k("table")).map(str::to_owned),
-                when,
-                fields,
-                key,
-                topic: config.str_or(&k("topic"), &topic).to_owned(),
-                alias,
-            });
-        }
+        let c: BusinessEventsConfig = read_config(config)?;
+        self.events = c.events;
         Ok(())
     }
 
-    /// Single-output use: the change unchanged (events need `apply_many`).
     fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>> {
         Ok(Some(record))
     }

@@ -27,15 +27,69 @@
 
 use std::sync::Arc;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
+use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    ConfigDef, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Transform, Type, Value,
+    config_choice, ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Schema, SchemaRef,
+    Struct, Transform, Type, Value,
 };
 
 use super::CHANGE_SCHEMA_NAME;
 use crate::debezium::is_envelope;
-use crate::error::config_err;
+use crate::error::read_config;
 use crate::time::civil_from_days;
+
+pub use keys::*;
+
+/// The keys of the domain cast, each declared once.
+pub mod keys {
+    use super::{LogicalTypes, NonChangeRecords};
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `logical.types`: `text` (readable text, default) or `keep` (Debezium's encodings).
+        LOGICAL_TYPES = ConfigKey::new("logical.types", String, Some("text"), Medium, "text: decimals, dates and timestamps become readable text; keep: the row keeps Debezium's encodings.").one_of(LogicalTypes::NAMES);
+        /// `non.change.records`: `drop` (default) or `pass` records that are not change events.
+        NON_CHANGE_RECORDS = ConfigKey::new("non.change.records", String, Some("drop"), Medium, "What to do with records that are not change events (tombstones, heartbeats, transaction metadata, truncates): drop or pass (unchanged).").one_of(NonChangeRecords::NAMES);
+    }
+}
+
+config_choice! {
+    /// How decimals, dates and timestamps appear in the row (`logical.types`).
+    pub enum LogicalTypes {
+        /// Readable text.
+        Text = "text",
+        /// Debezium's encodings, unchanged.
+        Keep = "keep",
+    }
+}
+
+config_choice! {
+    /// What happens to records that are not change events (`non.change.records`).
+    pub enum NonChangeRecords {
+        /// They are dropped.
+        Drop = "drop",
+        /// They pass unchanged.
+        Pass = "pass",
+    }
+}
+
+/// The typed configuration of the domain cast.
+#[derive(Debug, Clone, Copy)]
+pub struct CastConfig {
+    logical_types: LogicalTypes,
+    non_change_records: NonChangeRecords,
+}
+
+impl TypedConfig for CastConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> CastConfig {
+        CastConfig {
+            logical_types: r.choice(&LOGICAL_TYPES),
+            non_change_records: r.choice(&NON_CHANGE_RECORDS),
+        }
+    }
+}
 
 /// How a row field is converted.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,10 +130,7 @@ const MAX_PLANS: usize = 256;
 impl Cast {
     /// The keys of this transform.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("logical.types", ConfigType::String, Some("text"), Importance::Medium, "text: decimals, dates and timestamps become readable text; keep: the row keeps Debezium's encodings.").one_of(&["text", "keep"]),
-            ConfigKey::new("non.change.records", ConfigType::String, Some("drop"), Importance::Medium, "What to do with records that are not change events (tombstones, heartbeats, transaction metadata, truncates): drop or pass (unchanged).").one_of(&["drop", "pass"]),
-        ])
+        CastConfig::config_def()
     }
 
     fn plan(&mut self, envelope: &SchemaRef) -> Option<(SchemaRef, Arc<RowPlan>)> {
@@ -242,26 +293,9 @@ fn text_of(v: Option<&Value>) -> Option<String> {
 
 impl Transform for Cast {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.keep_logical = match config.str_or("logical.types", "text") {
-            "text" => false,
-            "keep" => true,
-            other => {
-                return Err(config_err(
-                    "logical.types",
-                    format!("'{other}' is not one of text, keep"),
-                ))
-            }
-        };
-        self.pass_others = match config.str_or("non.change.records", "drop") {
-            "drop" => false,
-            "pass" => true,
-            other => {
-                return Err(config_err(
-                    "non.change.records",
-                    format!("'{other}' is not one of drop, pass"),
-                ))
-            }
-        };
+        let c: CastConfig = read_config(config)?;
+        self.keep_logical = c.logical_types == LogicalTypes::Keep;
+        self.pass_others = c.non_change_records == NonChangeRecords::Pass;
         Ok(())
     }
 
@@ -492,7 +526,12 @@ pub(crate) mod tests {
         let e = bad
             .configure(&cfg(&[("logical.types", "fancy")]))
             .unwrap_err();
-        assert!(e.to_string().contains("logical.types"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "Invalid value fancy for configuration logical.types: String must be one of: text, keep"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -36,11 +36,41 @@
 
 use std::collections::HashMap;
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, ConnectRecord, RawConfig, Result, Struct, Transform, Value};
+use velocity_api::config::{ConfigReader, TypedConfig};
+use velocity_api::{
+    ConfigDef, ConfigKey, ConnectRecord, RawConfig, Result, Struct, Transform, Value,
+};
 
 use super::{change_of, op_of};
-use crate::error::config_err;
+use crate::error::read_config;
+
+pub use keys::*;
+
+/// The keys of the net-change filter, each declared once.
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `max.buffered.records`: most changes of one transaction held, at least 1 (default 10 000).
+        MAX_BUFFERED_RECORDS = ConfigKey::new("max.buffered.records", Int, Some("10000"), Medium, "Most changes of one transaction held for collapsing; a larger transaction is passed on un-collapsed, with a warning.").at_least(1);
+    }
+}
+
+/// The typed configuration of the net-change filter.
+#[derive(Debug, Clone, Copy)]
+pub struct NetChangeFilterConfig {
+    max_buffered: usize,
+}
+
+impl TypedConfig for NetChangeFilterConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> NetChangeFilterConfig {
+        NetChangeFilterConfig {
+            max_buffered: r.int(&MAX_BUFFERED_RECORDS),
+        }
+    }
+}
 
 /// Default of `max.buffered.records`.
 pub const DEFAULT_MAX_BUFFERED: usize = 10_000;
@@ -80,13 +110,7 @@ struct Group {
 impl NetChangeFilter {
     /// The keys of this transform.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![ConfigKey::new(
-            "max.buffered.records",
-            ConfigType::Int,
-            Some("10000"),
-            Importance::Medium,
-            "Most changes of one transaction held for collapsing; a larger transaction is passed on un-collapsed, with a warning.",
-        )])
+        NetChangeFilterConfig::config_def()
     }
 
     /// Emits the net changes of the held transaction and forgets it.
@@ -192,21 +216,8 @@ fn set(s: &mut Struct, name: &str, v: Value) {
 
 impl Transform for NetChangeFilter {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        let n = config.int_or(
-            "max.buffered.records",
-            DEFAULT_MAX_BUFFERED as i64,
-            1,
-            i64::from(i32::MAX),
-        );
-        self.max_buffered = n.map_err(|_| {
-            config_err(
-                "max.buffered.records",
-                format!(
-                    "'{}' must be a whole number of at least 1",
-                    config.str_or("max.buffered.records", "")
-                ),
-            )
-        })? as usize;
+        let c: NetChangeFilterConfig = read_config(config)?;
+        self.max_buffered = c.max_buffered;
         Ok(())
     }
 
@@ -444,6 +455,11 @@ mod tests {
         let e = NetChangeFilter::default()
             .configure(&cfg(&[("max.buffered.records", "0")]))
             .unwrap_err();
-        assert!(e.to_string().contains("max.buffered.records"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "Invalid value 0 for configuration max.buffered.records: Value must be at least 1"
+            ),
+            "{e}"
+        );
     }
 }

@@ -29,23 +29,40 @@
 //! PostgreSQL's default replica identity only the key columns are set).
 //! Records that are not cast changes pass unchanged.
 
-use velocity_api::config::{ConfigExt, ConfigKey, ConfigType, Importance};
-use velocity_api::{ConfigDef, ConnectRecord, Header, RawConfig, Result, Transform, Value};
+use velocity_api::config::{ConfigReader, TypedConfig};
+use velocity_api::{
+    ConfigDef, ConfigKey, ConnectRecord, Header, RawConfig, Result, Transform, Value,
+};
 
-use super::expr::{parse, Expr};
-use super::{change_of, op_of};
-use crate::error::config_err;
+use super::expr::Expr;
+use super::{change_of, op_of, opt_expr, out_fields, OutField};
+use crate::error::read_config;
+use crate::util::required_list;
 
-/// One output field: its nesting path and expression.
-#[derive(Debug, Clone)]
-struct OutField {
-    path: Vec<String>,
-    expr: Expr,
+pub use keys::*;
+
+/// The keys of the domain map, each declared once (each output field's
+/// expression is the undeclared key `field.<name>`).
+pub mod keys {
+    use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
+
+    velocity_api::config_keys! {
+        /// `topic`: the domain topic, with `${table}` and `${schema}` (required).
+        TOPIC = ConfigKey::new("topic", String, None, High, "The domain topic; ${table} and ${schema} are replaced by the change's table and schema.");
+        /// `fields`: the output fields in order (required).
+        FIELDS = ConfigKey::new("fields", List, None, High, "Output fields in order; dots nest. Each takes its expression from field.<name> (default: the column of that name).");
+        /// `event.type`: the event type template.
+        EVENT_TYPE = ConfigKey::new("event.type", String, Some("${Table}${Op}"), Medium, "Event type template: ${Op} (Created/Updated/Deleted), ${op}, ${Table} (PascalCase), ${table}.");
+        /// `key`: the event key's expression (empty keeps the change's key).
+        KEY = ConfigKey::new("key", String, Some(""), Medium, "Expression for the event key; empty keeps the change's key.");
+        /// `envelope`: wrap the fields in `{type, tx_id, ts_ms, data}` (default true).
+        ENVELOPE = ConfigKey::new("envelope", Boolean, Some("true"), Medium, "Wrap the fields as {type, tx_id, ts_ms, data}; false puts the type in the eventType header.");
+    }
 }
 
-/// `io.velocity.transforms.domain.Map` (see the module docs).
-#[derive(Default)]
-pub struct Map {
+/// The typed configuration of the domain map: every expression parses.
+#[derive(Debug, Clone, Default)]
+pub struct MapConfig {
     topic: String,
     event_type: String,
     fields: Vec<OutField>,
@@ -53,16 +70,31 @@ pub struct Map {
     envelope: bool,
 }
 
+impl TypedConfig for MapConfig {
+    const KEYS: &'static [ConfigKey] = KEYS;
+
+    fn read(r: &mut ConfigReader<'_>) -> MapConfig {
+        let names = required_list(r, &FIELDS);
+        MapConfig {
+            topic: r.string(&TOPIC),
+            event_type: r.string(&EVENT_TYPE),
+            fields: out_fields(r, FIELDS.name, names, |n| format!("field.{n}")),
+            key: opt_expr(r, KEY.name),
+            envelope: r.bool(&ENVELOPE),
+        }
+    }
+}
+
+/// `io.velocity.transforms.domain.Map` (see the module docs).
+#[derive(Default)]
+pub struct Map {
+    config: MapConfig,
+}
+
 impl Map {
     /// The keys of this transform.
     pub fn def() -> ConfigDef {
-        ConfigDef::new(vec![
-            ConfigKey::new("topic", ConfigType::String, None, Importance::High, "The domain topic; ${table} and ${schema} are replaced by the change's table and schema."),
-            ConfigKey::new("fields", ConfigType::List, None, Importance::High, "Output fields in order; dots nest. Each takes its expression from field.<name> (default: the column of that name)."),
-            ConfigKey::new("event.type", ConfigType::String, Some("${Table}${Op}"), Importance::Medium, "Event type template: ${Op} (Created/Updated/Deleted), ${op}, ${Table} (PascalCase), ${table}."),
-            ConfigKey::new("key", ConfigType::String, Some(""), Importance::Medium, "Expression for the event key; empty keeps the change's key."),
-            ConfigKey::new("envelope", ConfigType::Boolean, Some("true"), Importance::Medium, "Wrap the fields as {type, tx_id, ts_ms, data}; false puts the type in the eventType header."),
-        ])
+        MapConfig::config_def()
     }
 }
 
@@ -126,37 +158,7 @@ pub(crate) fn envelope(
 
 impl Transform for Map {
     fn configure(&mut self, config: &RawConfig) -> Result<()> {
-        self.topic = config.req_str("topic")?.to_owned();
-        if self.topic.trim().is_empty() {
-            return Err(config_err("topic", "must name the domain topic"));
-        }
-        self.event_type = config.str_or("event.type", "${Table}${Op}").to_owned();
-        let names = config.list("fields");
-        if names.is_empty() {
-            return Err(config_err(
-                "fields",
-                "list at least one output field (e.g. fields=id,text with field.text=body)",
-            ));
-        }
-        self.fields.clear();
-        for name in names {
-            let path: Vec<String> = name.split('.').map(str::to_owned).collect();
-            if path.iter().any(String::is_empty) {
-                return Err(config_err(
-                    "fields",
-                    format!("'{name}' is not a field name"),
-                ));
-            }
-            let key = format!("field.{name}");
-            let src = config.opt_str(&key).unwrap_or(&name);
-            let expr = parse(src).map_err(|e| config_err(&key, format!("'{src}': {e}")))?;
-            self.fields.push(OutField { path, expr });
-        }
-        self.key = match config.opt_str("key").map(str::trim) {
-            None | Some("") => None,
-            Some(src) => Some(parse(src).map_err(|e| config_err("key", format!("'{src}': {e}")))?),
-        };
-        self.envelope = config.bool_or("envelope", true)?;
+        self.config = read_config(config)?;
         Ok(())
     }
 
@@ -172,26 +174,27 @@ impl Transform for Map {
         let full_table = ch.get("table").and_then(Value::as_str).unwrap_or("");
         let (schema, table) = full_table.rsplit_once('.').unwrap_or(("", full_table));
         let event_type = self
+            .config
             .event_type
             .replace("${Op}", op_word)
             .replace("${op}", op_lower)
             .replace("${Table}", &pascal_case(table))
             .replace("${table}", table);
-        let mut data = Vec::with_capacity(self.fields.len());
-        for f in &self.fields {
-            let v = f.expr.eval(ch).map_err(|e| {
+        let mut data = Vec::with_capacity(self.config.fields.len());
+        for (path, expr) in &self.config.fields {
+            let v = expr.eval(ch).map_err(|e| {
                 velocity_api::ConnectError::fatal(format!(
                     "domain map: field {}: {e}",
-                    f.path.join(".")
+                    path.join(".")
                 ))
             })?;
-            put_path(&mut data, &f.path, v);
+            put_path(&mut data, path, v);
         }
-        let key = match &self.key {
+        let key = match &self.config.key {
             None => None,
             Some(k) => Some(k.eval(ch)?),
         };
-        let value = if self.envelope {
+        let value = if self.config.envelope {
             envelope(event_type, ch, data)
         } else {
             record.headers.push(Header {
@@ -202,6 +205,7 @@ impl Transform for Map {
             Value::Map(data)
         };
         record.topic = self
+            .config
             .topic
             .replace("${table}", table)
             .replace("${schema}", schema);

@@ -29,7 +29,53 @@ pub mod expr;
 pub mod filter;
 pub mod map;
 
+use velocity_api::config::ConfigReader;
 use velocity_api::{PluginDesc, PluginKind, Struct, Value};
+
+use expr::{parse, Expr};
+use velocity_api::config::ConfigExt;
+
+/// An output field: its nesting path (the dotted name split) and expression.
+pub type OutField = (Vec<String>, Expr);
+
+/// The expression `src` of key `key`, or None after recording on `r` why it
+/// does not parse.
+pub(crate) fn expr_at(r: &mut ConfigReader<'_>, key: &str, src: &str) -> Option<Expr> {
+    parse(src)
+        .map_err(|e| r.fail(key, format!("'{src}': {e}")))
+        .ok()
+}
+
+/// The output fields `names` (listed under `list_key`), each with its
+/// expression from the undeclared key `field_key(name)`, by default the
+/// column of that name; broken names and expressions are recorded on `r`.
+pub(crate) fn out_fields(
+    r: &mut ConfigReader<'_>,
+    list_key: &str,
+    names: Vec<String>,
+    field_key: impl Fn(&str) -> String,
+) -> Vec<OutField> {
+    let mut out = Vec::new();
+    for name in names {
+        let path: Vec<String> = name.split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            r.fail(list_key, format!("'{name}' is not a field name"));
+            continue;
+        }
+        let key = field_key(&name);
+        let src = r.raw().opt_str(&key).unwrap_or(&name).to_owned();
+        if let Some(e) = expr_at(r, &key, &src) {
+            out.push((path, e));
+        }
+    }
+    out
+}
+
+/// The optional expression of key `key` (absent or blank: None).
+pub(crate) fn opt_expr(r: &mut ConfigReader<'_>, key: &str) -> Option<Expr> {
+    let src = r.raw().opt_str(key)?;
+    expr_at(r, key, src)
+}
 
 /// Schema name of the records `cast` produces and `filter`/`map` consume.
 pub const CHANGE_SCHEMA_NAME: &str = "io.velocity.domain.Change";
