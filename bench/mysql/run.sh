@@ -13,6 +13,11 @@
 #             schemas.enable=true, producing to a tansu broker, until the
 #             offset of a marker transaction written after the range is stored
 # and prints events/s, peak RSS and the ratios velocity/baseline.
+# VELOCITY_BENCH_BIN=path runs an already built binary. VELOCITY_BENCH_BASE_BIN=path
+# also drains the same range with that binary first, prints its events/s and
+# peak RSS beside this binary's with the ratio, and compares the two topics
+# record by record (bench/compare_events.py: the same key and value bytes
+# once the topic prefix and the envelope's processing time are set aside).
 # The broker for this run is a separate in-memory tansu (the durable broker of
 # scripts/services.sh would measure itself). The shared MariaDB of
 # scripts/services.sh is used (its own database, dropped at the end).
@@ -25,8 +30,12 @@ TOTAL=$((ROWS * TXNS))
 VELOCITY_SERVICES=mariadb scripts/services.sh up >/dev/null
 envs=$(VELOCITY_SERVICES=mariadb scripts/services.sh env)
 eval "$envs"
-cargo build --release --quiet --bin velocity
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
+if [ -n "${VELOCITY_BENCH_BIN:-}" ]; then   # an already built binary (e.g. of another commit, for A/B runs)
+  bin=$VELOCITY_BENCH_BIN
+else
+  cargo build --release --quiet --bin velocity
+  bin=${CARGO_TARGET_DIR:-$PWD/target}/release/velocity
+fi
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 [ -x "$tansu" ] || VELOCITY_SERVICES=kafka scripts/services.sh up >/dev/null   # installs tansu when missing
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
@@ -81,41 +90,43 @@ echo "baseline: $(basename "$binlog_tool") reading $files ($pos0 .. $pos1) to /d
 read -r raw_s raw_kb < <(rb)
 read -r dec_s dec_kb < <(rb -v)
 
-port=$(free_port)
-cat > "$work/worker.properties" <<PROPS
+# drain NAME BIN: one worker of BIN drains the range into topic NAME.$db.bench,
+# resuming from the start of the range: a stored offset, and the schema
+# history rebuilt from the current definitions (snapshot.mode=recovery);
+# prints "seconds peak_kb"
+drain() {
+  local name=$1 wbin=$2 port start end peak=0 hwm past
+  port=$(free_port)
+  cat > "$work/worker-$name.properties" <<PROPS
 bootstrap.servers=127.0.0.1:$kport
 listeners=http://127.0.0.1:$port
-offset.storage.file.filename=$work/offsets.json
+offset.storage.file.filename=$work/offsets-$name.json
 offset.flush.interval.ms=100
 PROPS
-# resume from the start of the range: a stored offset, and the schema
-# history rebuilt from the current definitions (snapshot.mode=recovery)
-python3 - "$work/offsets.json" "$file0" "$pos0" <<'PY'
+  python3 - "$work/offsets-$name.json" "$file0" "$pos0" "$name" <<'PY'
 import json, sys
-path, f, p = sys.argv[1], sys.argv[2], int(sys.argv[3])
-key = json.dumps(["bench", {"server": "bench"}], separators=(",", ":"))
+path, f, p, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+key = json.dumps([name, {"server": name}], separators=(",", ":"))
 json.dump({key: {"ts_sec": 0, "file": f, "pos": p, "row": 0, "server_id": 1, "event": 0}}, open(path, "w"))
 PY
-cat > "$work/bench.json" <<JSON
-{"name": "bench", "config": {
+  cat > "$work/$name.json" <<JSON
+{"name": "$name", "config": {
   "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
   "database.hostname": "$VELOCITY_MARIADB_HOST", "database.port": "$VELOCITY_MARIADB_PORT",
   "database.user": "$VELOCITY_MARIADB_USER", "database.password": "$VELOCITY_MARIADB_PASSWORD",
-  "database.server.id": "$((200000 + $$ % 100000))", "topic.prefix": "bench", "database.include.list": "$db",
+  "database.server.id": "$((200000 + ($$ + ${#name}) % 100000))", "topic.prefix": "$name", "database.include.list": "$db",
   "snapshot.mode": "recovery",
-  "schema.history.internal.kafka.topic": "bench.history", "schema.history.internal.kafka.bootstrap.servers": "127.0.0.1:$kport",
+  "schema.history.internal.kafka.topic": "$name.history", "schema.history.internal.kafka.bootstrap.servers": "127.0.0.1:$kport",
   "max.batch.size": "${VELOCITY_BENCH_BATCH:-8192}", "max.queue.size": "${VELOCITY_BENCH_QUEUE:-32768}",
   "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1"}}
 JSON
-echo "velocity: draining the range into the broker"
-start=$(date +%s.%N)
-VELOCITY_LOG=warn "$bin" standalone "$work/worker.properties" "$work/bench.json" >"$work/worker.log" 2>&1 &
-worker=$!
-peak=0
-while :; do
-  # the marker transaction starts at or after file1:pos1; its offset is stored
-  # only once every bench row before it is delivered
-  past=$(curl -s "http://127.0.0.1:$port/connectors/bench/offsets" | python3 -c '
+  start=$(date +%s.%N)
+  VELOCITY_LOG=warn "$wbin" standalone "$work/worker-$name.properties" "$work/$name.json" >"$work/worker-$name.log" 2>&1 &
+  worker=$!
+  while :; do
+    # the marker transaction starts at or after file1:pos1; its offset is stored
+    # only once every bench row before it is delivered
+    past=$(curl -s "http://127.0.0.1:$port/connectors/$name/offsets" | python3 -c '
 import json, sys
 f1, p1 = sys.argv[1], int(sys.argv[2])
 try:
@@ -124,17 +135,24 @@ try:
     print(1 if (ix(o["file"]), o["pos"], o.get("event", 0)) >= (ix(f1), p1, 1) else 0)
 except Exception:
     print(0)' "$file1" "$pos1" 2>/dev/null || echo 0)
-  hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status 2>/dev/null || echo 0)
-  [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
-  [ "$past" = 1 ] && break
-  if ! kill -0 "$worker" 2>/dev/null; then echo "velocity exited:"; tail -20 "$work/worker.log"; exit 1; fi
-  if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timeout"; tail -20 "$work/worker.log"; exit 1; fi
-  sleep 0.05
-done
-end=$(date +%s.%N)
-hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status); [ "$hwm" -gt "$peak" ] && peak=$hwm
-kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
-vel_s=$(echo "$end - $start" | bc -l)
+    hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status 2>/dev/null || echo 0)
+    [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
+    [ "$past" = 1 ] && break
+    if ! kill -0 "$worker" 2>/dev/null; then echo "velocity ($name) exited:" >&2; tail -20 "$work/worker-$name.log" >&2; exit 1; fi
+    if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timeout ($name)" >&2; tail -20 "$work/worker-$name.log" >&2; exit 1; fi
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$worker/status); [ "$hwm" -gt "$peak" ] && peak=$hwm
+  kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
+  echo "$(echo "$end - $start" | bc -l) $peak"
+}
+if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
+  echo "base binary $VELOCITY_BENCH_BASE_BIN: draining the range into the broker"
+  read -r base_s base_peak < <(drain benchbase "$VELOCITY_BENCH_BASE_BIN")
+fi
+echo "velocity: draining the range into the broker"
+read -r vel_s peak < <(drain bench "$bin")
 tool=$(basename "$binlog_tool")
 python3 - "$TOTAL" "$raw_s" "$raw_kb" "$dec_s" "$dec_kb" "$vel_s" "$peak" "$tool" <<'PY'
 import sys
@@ -149,3 +167,15 @@ print(f"{tool:<14} (-v)   {dec_s:7.2f} s  {d:10.0f} rows/s    peak RSS {dec_kb/1
 print(f"velocity -> broker    {vel_s:7.2f} s  {v:10.0f} events/s  peak RSS {peak_kb/1024:6.1f} MB")
 print(f"ratio velocity/{tool} raw: {v / r:.2f}   velocity/{tool} -v: {v / d:.2f}")
 PY
+if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
+  python3 - "$TOTAL" "$base_s" "$base_peak" "$vel_s" "$peak" <<'PY'
+import sys
+total, base_s, base_kb, vel_s, vel_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+b, v = total / base_s, total / vel_s
+print(f"base binary           {base_s:7.2f} s  {b:10.0f} events/s  peak RSS {base_kb/1024:6.1f} MB")
+print(f"ratio this/base: events/s {v / b:.2f}, peak RSS {vel_kb / max(base_kb, 1):.2f}")
+PY
+  "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 "benchbase.$db.bench" >"$work/base.jsonl"
+  "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 "bench.$db.bench" >"$work/this.jsonl"
+  python3 bench/compare_events.py "$work/base.jsonl" "$work/this.jsonl"
+fi

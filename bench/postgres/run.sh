@@ -19,6 +19,12 @@
 # of two commits); VELOCITY_BENCH_WORKER_EXTRA adds worker properties (e.g.
 # producer.linger.ms=5); VELOCITY_BENCH_WRAP prefixes the worker command
 # (e.g. "perf record -g --"); VELOCITY_BENCH_PERF=file records a profile.
+# VELOCITY_BENCH_BASE_BIN=path also drains the same backlog with that binary
+# (JsonConverter, its own slot) before this one, prints its events/s and
+# peak RSS beside this binary's with the ratio, and compares the two topics
+# record by record: keys and values must be the same bytes once the
+# envelope's processing time (payload ts_ms/ts_us/ts_ns after "op") is set
+# aside (the A/B of issue 19).
 # The broker for this run is a separate in-memory tansu (the durable SQLite
 # broker of scripts/services.sh accepts ~16k msg/s and would measure itself).
 set -euo pipefail
@@ -58,14 +64,15 @@ trap cleanup EXIT
 export PGPASSWORD=$VELOCITY_PG_SUPERUSER_PASSWORD
 conn="host=$VELOCITY_PG_HOST port=$VELOCITY_PG_PORT user=$VELOCITY_PG_SUPERUSER"
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$conn dbname=${DB:-postgres}" "$@"; }
-q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro')" >/dev/null
+q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro','bench_base')" >/dev/null
 q -c "DROP DATABASE IF EXISTS velocity_bench WITH (FORCE)" -c "CREATE DATABASE velocity_bench"
 DB=velocity_bench q -c "CREATE TABLE bench (id bigint PRIMARY KEY, c1 integer, c2 bigint, c3 text, c4 numeric(12,2),
    c5 timestamptz, c6 boolean, c7 double precision, c8 varchar(32), c9 date)" \
    -c "CREATE PUBLICATION bench_pub FOR TABLE bench" \
    -c "SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')" \
    -c "SELECT pg_create_logical_replication_slot('bench_velocity', 'pgoutput')" \
-   -c "SELECT pg_create_logical_replication_slot('bench_avro', 'pgoutput')" >/dev/null
+   -c "SELECT pg_create_logical_replication_slot('bench_avro', 'pgoutput')" \
+   -c "SELECT pg_create_logical_replication_slot('bench_base', 'pgoutput')" >/dev/null
 echo "writing the backlog: $TXNS transactions x $ROWS rows"
 for i in $(seq 0 $((TXNS - 1))); do
   a=$((i * ROWS + 1)); b=$(((i + 1) * ROWS))
@@ -82,10 +89,11 @@ echo "baseline: pg_recvlogical draining slot bench_recv to /dev/null"
   -d velocity_bench --slot bench_recv --start --endpos "$end_lsn" -o proto_version=1 -o publication_names=bench_pub -f /dev/null
 read -r recv_s recv_kb < "$work/recv.time"
 
-# drain NAME SLOT PREFIX EXTRA_JSON: one worker drains SLOT into topic PREFIX.public.bench;
+# drain NAME SLOT PREFIX EXTRA_JSON [BIN]: one worker (BIN, default this run's
+# binary) drains SLOT into topic PREFIX.public.bench;
 # prints "seconds peak_kb cpu_ticks broker_cpu_ticks"
 drain() {
-  local name=$1 slot=$2 prefix=$3 extra=$4
+  local name=$1 slot=$2 prefix=$3 extra=$4 wbin=${5:-$bin}
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   cat > "$work/worker-$name.properties" <<PROPS
 bootstrap.servers=127.0.0.1:$kport
@@ -106,7 +114,7 @@ PROPS
 JSON
   local start end hwm peak=0 done_lsn tansu_cpu0 vel_cpu tansu_cpu
   start=$(date +%s.%N)
-  VELOCITY_LOG=warn ${VELOCITY_BENCH_WRAP:-} "$bin" standalone "$work/worker-$name.properties" "$work/$name.json" >"$work/worker-$name.log" 2>&1 &
+  VELOCITY_LOG=warn ${VELOCITY_BENCH_WRAP:-} "$wbin" standalone "$work/worker-$name.properties" "$work/$name.json" >"$work/worker-$name.log" 2>&1 &
   worker=$!
   if [ -n "${VELOCITY_BENCH_PERF:-}" ]; then   # optional profile: perf report -i $VELOCITY_BENCH_PERF.$name
     perf record -q -e cpu-clock -g -p "$worker" -o "$VELOCITY_BENCH_PERF.$name" >/dev/null 2>&1 &
@@ -151,6 +159,10 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 target=$(python3 -c "a,b='$before_last'.split('/'); print((int(a,16)<<32)+int(b,16))")
 tck=$(getconf CLK_TCK)
 
+if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
+  echo "base binary $VELOCITY_BENCH_BASE_BIN (JsonConverter): draining slot bench_base into the broker"
+  read -r base_s base_peak _ _ < <(drain benchbase bench_base benchbase "" "$VELOCITY_BENCH_BASE_BIN")
+fi
 echo "velocity (JsonConverter): draining slot bench_velocity into the broker"
 read -r vel_s peak vel_cpu tansu_cpu < <(drain bench bench_velocity bench "")
 echo "velocity (AvroConverter): draining slot bench_avro into the broker"
@@ -175,4 +187,16 @@ print(f"CPU during the drain: velocity {vel_cpu / tck:.2f} s, broker (tansu) {ta
 print(f"ratio velocity/pg_recvlogical: {v / r:.2f}")
 print(f"ratio avro/json: events/s {av / v:.2f}, bytes {avro_bytes / max(json_bytes, 1):.2f}, peak RSS {avro_kb / max(peak_kb, 1):.2f}")
 PY
-q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro')" >/dev/null
+if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
+  python3 - "$TOTAL" "$base_s" "$base_peak" "$vel_s" "$peak" <<'PY'
+import sys
+total, base_s, base_kb, vel_s, vel_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+b, v = total / base_s, total / vel_s
+print(f"base binary          {base_s:7.2f} s  {b:10.0f} events/s  peak RSS {base_kb/1024:6.1f} MB (JsonConverter)")
+print(f"ratio this/base: events/s {v / b:.2f}, peak RSS {vel_kb / max(base_kb, 1):.2f}")
+PY
+  "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 benchbase.public.bench >"$work/base.jsonl"
+  "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 bench.public.bench >"$work/this.jsonl"
+  python3 bench/compare_events.py "$work/base.jsonl" "$work/this.jsonl"
+fi
+q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro','bench_base')" >/dev/null
