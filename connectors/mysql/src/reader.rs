@@ -10,7 +10,9 @@
 //!   `SHOW BINARY LOG STATUS`, plus `@@gtid_binlog_pos` / `@@gtid_executed`)
 //!   and the table definitions, then unlocks and reads the rows inside the
 //!   transaction; streaming starts at that position, so every change
-//!   committed after the snapshot is streamed and none before it.
+//!   committed after the snapshot is streamed and none before it. The other
+//!   modes, and the table locks taken when the global lock is refused, are
+//!   those of [`crate::locking`].
 //! - Offsets (see [`crate::binlog`]): `file`/`pos` is the start of the
 //!   transaction of the record, `event`/`row` count what of it was
 //!   delivered. Of the several records one row can yield (delete +
@@ -68,6 +70,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, OptsBuilder, Row, SslOpts};
 use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 use velocity_api::debezium::heartbeat;
 use velocity_api::debezium::transaction::{self, TxCounter};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
@@ -77,13 +80,14 @@ use crate::binlog::{
     MARIADB_GTID_EVENT,
 };
 use crate::catalog::{self, quote_ident};
-use crate::config::{LockingMode, MySqlConfig, SnapshotMode, SslMode};
+use crate::config::{MySqlConfig, SnapshotMode, SslMode};
 use crate::ddl::{Outcome, TableChange, Tables};
 use crate::envelope::{now, schema_change, SourceInfo, TableSchema};
 use crate::error::MySqlError;
 use crate::history::{
     position_le, replay_filter, table_change_json, HistoryRecord, KafkaHistory, TopicState,
 };
+use crate::locking::{self, Held};
 use crate::tls;
 
 /// What the reader sends: a batch, or the error that stopped it.
@@ -129,17 +133,22 @@ pub fn spawn(
         "{}.{}",
         reader.cfg.topic_prefix, reader.cfg.transaction_topic
     );
-    let join = tokio::spawn(async move {
-        let tx = reader.tx.clone();
-        let result = reader.run().await;
-        reader.metrics.connected.store(false, Ordering::Relaxed);
-        if let Err(e) = result {
-            if !matches!(e, MySqlError::Stopped) {
-                tracing::error!(error = %e, "MySQL reader failed");
-                let _ = tx.send(Err(e)).await;
+    // the reader's log lines name the connector's server (`topic.prefix`)
+    let span = tracing::info_span!("mysql_reader", server = %reader.cfg.topic_prefix);
+    let join = tokio::spawn(
+        async move {
+            let tx = reader.tx.clone();
+            let result = reader.run().await;
+            reader.metrics.connected.store(false, Ordering::Relaxed);
+            if let Err(e) = result {
+                if !matches!(e, MySqlError::Stopped) {
+                    tracing::error!(error = %e, "MySQL reader failed");
+                    let _ = tx.send(Err(e)).await;
+                }
             }
         }
-    });
+        .instrument(span),
+    );
     ReaderHandle {
         rx,
         stop: stop_tx,
@@ -564,6 +573,18 @@ impl Reader {
         h.record(&r).await
     }
 
+    /// The captured tables (`database.*` / `table.*` filters), ordered by
+    /// database and name.
+    async fn captured_tables(&self, conn: &mut Conn) -> Result<Vec<(String, String)>, MySqlError> {
+        let cfg = &self.cfg;
+        Ok(catalog::list_tables(conn)
+            .await
+            .map_err(|e| q(e, cfg))?
+            .into_iter()
+            .filter(|(d, t)| cfg.filters.table(d, t))
+            .collect())
+    }
+
     /// Reads the definitions of the captured databases and tables
     /// (`SHOW CREATE DATABASE` / `SHOW CREATE TABLE`) into the model;
     /// returns `(database, statement, outcome)` in order.
@@ -572,12 +593,7 @@ impl Reader {
         conn: &mut Conn,
     ) -> Result<Vec<(String, String, Outcome)>, MySqlError> {
         let cfg = self.cfg.clone();
-        let captured: Vec<(String, String)> = catalog::list_tables(conn)
-            .await
-            .map_err(|e| q(e, &cfg))?
-            .into_iter()
-            .filter(|(d, t)| cfg.filters.table(d, t))
-            .collect();
+        let captured = self.captured_tables(conn).await?;
         let mut out = Vec::new();
         let mut last_db: Option<String> = None;
         for (d, t) in &captured {
@@ -650,30 +666,28 @@ impl Reader {
     }
 
     /// Takes the snapshot on `conn` (rows only when `data`); returns the
-    /// position to stream from. Steps: session set-up, the lock of
-    /// `snapshot.locking.mode`, the consistent-snapshot transaction, the
-    /// binlog position, the schema capture, unlock, the schema history,
-    /// then the records (schema changes, then every captured table's rows,
-    /// in table order), commit. Only the last record carries
-    /// `snapshot_completed`.
+    /// position to stream from. Steps: session set-up, the global lock of
+    /// `snapshot.locking.mode` ([`crate::locking`]), the consistent-snapshot
+    /// transaction, table locks when the global lock was refused, the
+    /// binlog position, the schema capture, the release of a minimal lock,
+    /// the schema history, then the records (schema changes, then every
+    /// captured table's rows, in table order), the release of the remaining
+    /// lock, commit. Only the last record carries `snapshot_completed`.
     async fn snapshot(&mut self, mut conn: Conn, data: bool) -> Result<Position, MySqlError> {
         let cfg = self.cfg.clone();
-        let lock = cfg.locking_mode == LockingMode::Minimal;
         self.snapshot_session(&mut conn).await?;
-        if lock {
-            self.lock_global(&mut conn).await?;
-        }
+        let mut held = locking::lock_global(&mut conn, &cfg).await?;
         conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .await
             .map_err(|e| q(e, &cfg))?;
+        if held == Held::Nothing {
+            let tables = self.captured_tables(&mut conn).await?;
+            held = locking::lock_tables(&mut conn, &cfg, &tables).await?;
+        }
         let (file, pos, gtids) = self.binlog_position(&mut conn).await?;
         let ts_ms = now().0;
         let captured = self.capture_schema(&mut conn).await?;
-        if lock {
-            conn.query_drop("UNLOCK TABLES")
-                .await
-                .map_err(|e| q(e, &cfg))?;
-        }
+        locking::release_after_schema(&mut conn, &cfg, &mut held).await?;
         tracing::info!(tables = captured.schemas.len(), %file, pos, "snapshot started");
         let snapshot_started = std::time::Instant::now();
         self.metrics.snapshot_running.store(true, Ordering::Relaxed);
@@ -701,8 +715,8 @@ impl Reader {
         };
         // schema changes first; the last is held until we know whether rows follow
         for ddl in captured.ddls {
-            if let Some(held) = emit.held_ddl.replace(ddl) {
-                let r = emit.ddl_record(&cfg, &self.partition, &held, "true", false);
+            if let Some(prev) = emit.held_ddl.replace(ddl) {
+                let r = emit.ddl_record(&cfg, &self.partition, &prev, "true", false);
                 self.push(r).await?;
             }
         }
@@ -713,6 +727,7 @@ impl Reader {
                 .await?;
         }
         self.finish_snapshot_records(&mut emit).await?;
+        locking::unlock(&mut conn, &cfg, &mut held).await?;
         conn.query_drop("COMMIT").await.map_err(|e| q(e, &cfg))?;
         let _ = conn.disconnect().await;
         self.send_batch().await?;
@@ -737,7 +752,8 @@ impl Reader {
     }
 
     /// Prepares the snapshot session: UTC for temporal values, REPEATABLE
-    /// READ for the consistent-snapshot transaction.
+    /// READ for the consistent-snapshot transaction, lock waits bounded by
+    /// `snapshot.lock.timeout.ms`.
     async fn snapshot_session(&self, conn: &mut Conn) -> Result<(), MySqlError> {
         let cfg = &self.cfg;
         conn.query_drop("SET SESSION time_zone = '+00:00'")
@@ -745,22 +761,8 @@ impl Reader {
             .map_err(|e| q(e, cfg))?;
         conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .await
-            .map_err(|e| q(e, cfg))
-    }
-
-    /// Takes the global read lock (`FLUSH TABLES WITH READ LOCK`); a refusal
-    /// for lack of RELOAD names the privilege and `snapshot.locking.mode`.
-    async fn lock_global(&self, conn: &mut Conn) -> Result<(), MySqlError> {
-        let cfg = &self.cfg;
-        conn.query_drop("FLUSH TABLES WITH READ LOCK")
-            .await
-            .map_err(|e| match q(e, cfg) {
-                MySqlError::Privilege { user, detail } => MySqlError::Privilege {
-                    user,
-                    detail: format!("{detail} (FLUSH TABLES WITH READ LOCK needs RELOAD; or set snapshot.locking.mode=none)"),
-                },
-                other => other,
-            })
+            .map_err(|e| q(e, cfg))?;
+        locking::set_timeouts(conn, cfg).await
     }
 
     /// Reads the definitions of the captured tables into a fresh model
@@ -805,6 +807,7 @@ impl Reader {
         last_table: bool,
     ) -> Result<(), MySqlError> {
         let cfg = self.cfg.clone();
+        tracing::info!(table = %format!("{}.{}", ts.db, ts.table), "exporting data from table");
         let sql = format!(
             "SELECT * FROM {}.{}",
             quote_ident(&ts.db),
