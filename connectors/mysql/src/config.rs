@@ -87,6 +87,11 @@ pub mod keys {
         /// `snapshot.lock.timeout.ms` (default 10000): the longest wait for
         /// a snapshot lock.
         SNAPSHOT_LOCK_TIMEOUT_MS = ConfigKey::new("snapshot.lock.timeout.ms", Long, Some("10000"), Medium, "Maximum time to wait for the snapshot's locks (the session's lock_wait_timeout and innodb_lock_wait_timeout, in whole seconds, at least 1).").range(1, 31_536_000_000);
+        /// `gtid.source.includes`: regular expressions of GTID sources
+        /// (MySQL: server uuids; MariaDB: `domain-server`).
+        GTID_SOURCE_INCLUDES = ConfigKey::new("gtid.source.includes", List, Some(""), Medium, "Regular expressions of the GTID sources (MySQL: server uuids; MariaDB: domain-server) whose stored GTID ranges decide where a restart resumes; other sources resume at the server's current GTID position. Not with gtid.source.excludes.");
+        /// `gtid.source.excludes`: regular expressions of GTID sources.
+        GTID_SOURCE_EXCLUDES = ConfigKey::new("gtid.source.excludes", List, Some(""), Medium, "Regular expressions of the GTID sources (MySQL: server uuids; MariaDB: domain-server) that resume at the server's current GTID position instead of the stored one. Not with gtid.source.includes.");
         /// `include.schema.changes` (default true).
         INCLUDE_SCHEMA_CHANGES = ConfigKey::new("include.schema.changes", Boolean, Some("true"), Medium, "Publish DDL changes to the topic named after topic.prefix.");
         /// `connect.keep.alive` (default true).
@@ -325,6 +330,30 @@ pub struct Filters {
     column_exclude: Vec<Regex>,
 }
 
+/// `gtid.source.includes` / `gtid.source.excludes`: which GTID sources'
+/// stored ranges decide where a restart resumes.
+#[derive(Debug, Clone, Default)]
+pub struct GtidSources {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl GtidSources {
+    /// True when neither key is set.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    /// True when the stored ranges of `source` (MySQL uuid, MariaDB
+    /// `domain-server`) are used.
+    pub fn keep(&self, source: &str) -> bool {
+        if !self.include.is_empty() {
+            return self.include.iter().any(|r| r.is_match(source));
+        }
+        !self.exclude.iter().any(|r| r.is_match(source))
+    }
+}
+
 /// Databases never captured (MySQL's own).
 pub const SYSTEM_DATABASES: &[&str] = &["mysql", "sys", "information_schema", "performance_schema"];
 
@@ -396,6 +425,8 @@ pub struct MySqlConfig {
     pub locking_mode: LockingMode,
     /// `snapshot.lock.timeout.ms` (default 10 s).
     pub snapshot_lock_timeout: Duration,
+    /// `gtid.source.includes` / `gtid.source.excludes`.
+    pub gtid_sources: GtidSources,
     /// `include.schema.changes` (default true).
     pub include_schema_changes: bool,
     /// `include.query` (default false).
@@ -481,6 +512,7 @@ impl TypedConfig for MySqlConfig {
             (DATABASE_INCLUDE_LIST, DATABASE_EXCLUDE_LIST),
             (TABLE_INCLUDE_LIST, TABLE_EXCLUDE_LIST),
             (COLUMN_INCLUDE_LIST, COLUMN_EXCLUDE_LIST),
+            (GTID_SOURCE_INCLUDES, GTID_SOURCE_EXCLUDES),
         ] {
             if r.is_set(&include) && r.is_set(&exclude) {
                 r.fail(
@@ -532,6 +564,10 @@ impl TypedConfig for MySqlConfig {
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
             locking_mode,
             snapshot_lock_timeout: r.millis(&SNAPSHOT_LOCK_TIMEOUT_MS),
+            gtid_sources: GtidSources {
+                include: r.regexes(&GTID_SOURCE_INCLUDES),
+                exclude: r.regexes(&GTID_SOURCE_EXCLUDES),
+            },
             include_schema_changes: r.bool(&INCLUDE_SCHEMA_CHANGES),
             include_query: r.bool(&INCLUDE_QUERY),
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
@@ -734,6 +770,20 @@ mod tests {
         assert!(!MinimalPerconaNoTableLocks.table_locks_allowed() && !None.table_locks_allowed());
         let e = parse(&[(SNAPSHOT_LOCKING_MODE, "full")]).unwrap_err();
         assert!(e.to_string().contains("snapshot.locking.mode"), "{e}");
+    }
+
+    #[test]
+    fn gtid_source_filters() {
+        let c = parse(&[(GTID_SOURCE_INCLUDES, "0-1,3E11FA47-.*")]).unwrap();
+        assert!(c.gtid_sources.keep("0-1") && !c.gtid_sources.keep("0-10"));
+        assert!(c.gtid_sources.keep("3e11fa47-71ca-11e1-9e33-c80aa9429562"));
+        let c = parse(&[(GTID_SOURCE_EXCLUDES, "1-.*")]).unwrap();
+        assert!(c.gtid_sources.keep("0-1") && !c.gtid_sources.keep("1-2"));
+        assert!(parse(&[]).unwrap().gtid_sources.is_empty());
+        let e = parse(&[(GTID_SOURCE_INCLUDES, "0-1"), (GTID_SOURCE_EXCLUDES, "1-2")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gtid.source.excludes"), "{e}");
     }
 
     #[test]

@@ -18,10 +18,13 @@
 //!   delivered. Of the several records one row can yield (delete +
 //!   tombstone, or delete + tombstone + create for a key change) only the
 //!   last carries the advanced offset.
-//! - Resume: the reader requests the binlog from the stored `file`/`pos`
-//!   and skips, in that first transaction, the `event` completed row events
+//! - Resume: the reader requests the binlog from the stored `file`/`pos`,
+//!   or, when the offset has a GTID set and the server logs GTIDs, from the
+//!   first transaction after that set (filtered by `gtid.source.*`), and
+//!   skips, in that first transaction, the `event` completed row events
 //!   and `row` rows of the next one, so a restart in the middle of a
-//!   transaction neither loses nor repeats stored records.
+//!   transaction neither loses nor repeats stored records. The records of
+//!   a transaction carry the GTID set before it (Debezium's restart set).
 //! - Acknowledgement: a binlog is retained by the server's own expiry
 //!   settings, not by its replicas, so there is nothing to release on
 //!   commit; the stored offset is all the connector needs.
@@ -219,6 +222,10 @@ struct Txn {
     start: u64,
     /// GTID of the transaction.
     gtid: Option<String>,
+    /// The executed GTID set before the transaction (Debezium's restart
+    /// GTID set): the offsets of its records carry it, so a resume by GTID
+    /// reads the transaction again and skips what was delivered.
+    restart_gtids: Option<String>,
     /// Completed row / DDL events of the transaction.
     events: u64,
     /// Thread id from the BEGIN query.
@@ -467,17 +474,9 @@ impl Reader {
         } else {
             tracing::warn!("schema.history.internal.kafka.topic / .bootstrap.servers are not set: the schema history is kept in memory only, and after a restart table definitions are read from the server's current schema");
         }
-        let available = match &stored {
-            Some(p) if !p.snapshot_incomplete() => {
-                let logs: Vec<Row> = conn
-                    .query("SHOW BINARY LOGS")
-                    .await
-                    .map_err(|e| q(e, &cfg))?;
-                let names: Vec<String> =
-                    logs.iter().filter_map(|r| r.get::<String, _>(0)).collect();
-                p.file.is_empty() || names.contains(&p.file)
-            }
-            _ => false,
+        let (gtid_start, available) = match &stored {
+            Some(p) if !p.snapshot_incomplete() => self.resume_point(&mut conn, p).await?,
+            _ => (None, false),
         };
         let plan = plan_start(cfg.snapshot_mode, stored.as_ref(), available)?;
         tracing::info!(?plan, "starting");
@@ -489,7 +488,7 @@ impl Reader {
                     let _ = self.stop.changed().await;
                     return Ok(());
                 }
-                self.stream(pos, None).await
+                self.stream(pos, None, None).await
             }
             StartPlan::Resume { recover_schema } => {
                 let p = stored.unwrap_or_default();
@@ -515,14 +514,78 @@ impl Reader {
                     }
                 }
                 let skip = Some((p.event, p.row));
-                self.stream(p, skip).await
+                self.stream(p, skip, gtid_start).await
             }
             StartPlan::FromStart => {
                 let _ = conn.disconnect().await;
                 // Debezium's `never`: read the binlog from its beginning
-                self.stream(Position::default(), None).await
+                self.stream(Position::default(), None, None).await
             }
         }
+    }
+
+    /// Where a resume from `stored` reads the binlog, and whether that is
+    /// still on the server. With GTIDs (the offset has a GTID set and the
+    /// server logs GTIDs: MariaDB always, MySQL under `gtid_mode=ON`), the
+    /// set to resume from (the stored one, or under `gtid.source.*` the
+    /// stored ranges of the kept sources and the server's of the others),
+    /// available when the server purged none of the transactions after it
+    /// ([`GtidSet::still_available`]); else `None` and the stored binlog
+    /// file, available while `SHOW BINARY LOGS` lists it.
+    async fn resume_point(
+        &self,
+        conn: &mut Conn,
+        stored: &Position,
+    ) -> Result<(Option<GtidSet>, bool), MySqlError> {
+        let cfg = &self.cfg;
+        let logs: Vec<Row> = conn
+            .query("SHOW BINARY LOGS")
+            .await
+            .map_err(|e| q(e, cfg))?;
+        let names: Vec<String> = logs.iter().filter_map(|r| r.get::<String, _>(0)).collect();
+        let file_available = stored.file.is_empty() || names.contains(&stored.file);
+        let stored_set = stored
+            .gtids
+            .as_deref()
+            .map(GtidSet::parse)
+            .unwrap_or_default();
+        let uses_gtids = match self.server {
+            Server::MariaDb => stored_set.has_mariadb(),
+            Server::MySql(..) => {
+                let mode: Option<String> = conn
+                    .query_first("SELECT @@global.gtid_mode")
+                    .await
+                    .map_err(|e| q(e, cfg))?;
+                stored_set.has_mysql() && mode.is_some_and(|m| m.eq_ignore_ascii_case("ON"))
+            }
+        };
+        if !uses_gtids {
+            return Ok((None, file_available));
+        }
+        let start = if cfg.gtid_sources.is_empty() {
+            stored_set
+        } else {
+            let (_, _, executed) = self.binlog_position(conn).await?;
+            let executed = executed.as_deref().map(GtidSet::parse).unwrap_or_default();
+            stored_set.filtered_start(&executed, |src| cfg.gtid_sources.keep(src))
+        };
+        let purged: Option<String> = match (self.server, names.first()) {
+            (Server::MariaDb, Some(oldest)) => conn
+                .exec_first("SELECT BINLOG_GTID_POS(?, 4)", (oldest,))
+                .await
+                .map_err(|e| q(e, cfg))?
+                .flatten(),
+            (Server::MariaDb, None) => None,
+            (Server::MySql(..), _) => conn
+                .query_first("SELECT @@global.gtid_purged")
+                .await
+                .map_err(|e| q(e, cfg))?
+                .flatten(),
+        };
+        let purged = GtidSet::parse(&purged.unwrap_or_default().replace(['\n', ' '], ""));
+        let available = start.still_available(&purged);
+        tracing::info!(gtids = %start, %purged, available, "resuming from the stored GTID set");
+        Ok((Some(start), available))
     }
 
     /// Rebuilds the table model from the history up to `upto`.
@@ -872,7 +935,8 @@ impl Reader {
         Ok(())
     }
 
-    /// Streams the binlog from `start` until stopped or failed, skipping
+    /// Streams the binlog from `start` (or, with `gtids`, from the first
+    /// transaction after that GTID set) until stopped or failed, skipping
     /// on resume the `skip` (`event`, `row`) already delivered of the first
     /// transaction. Records leave in binlog order; a heartbeat goes out
     /// between transactions when `heartbeat.interval.ms` is due. Never
@@ -881,10 +945,14 @@ impl Reader {
         &mut self,
         start: Position,
         skip: Option<(u64, u64)>,
+        gtids: Option<GtidSet>,
     ) -> Result<(), MySqlError> {
         let cfg = self.cfg.clone();
-        let (mut meta, mut stream, checksum) = self.open_binlog(&start).await?;
+        let (mut meta, mut stream, checksum) = self.open_binlog(&start, gtids.as_ref()).await?;
         let mut cur = Cursor::new(&start, skip, checksum);
+        if let Some(set) = gtids {
+            cur.gtids = set;
+        }
         let mut stop = self.stop.clone();
         let mut next_heartbeat = cfg
             .heartbeat_interval
@@ -918,11 +986,15 @@ impl Reader {
     /// prepares the replication session (the server's dump settings, a 10 s
     /// server heartbeat) and registers as replica `database.server.id`
     /// asking for the binlog from `start` (from the oldest binlog when
-    /// `start.file` is empty). Returns the metadata connection, the event
-    /// stream and whether events carry a checksum (`binlog_checksum`).
+    /// `start.file` is empty), or with `gtids` for the transactions after
+    /// that set: on MariaDB `@slave_connect_state` and a dump without file
+    /// name, on MySQL COM_BINLOG_DUMP_GTID. Returns the metadata connection,
+    /// the event stream and whether events carry a checksum
+    /// (`binlog_checksum`).
     async fn open_binlog(
         &mut self,
         start: &Position,
+        gtids: Option<&GtidSet>,
     ) -> Result<(Conn, BinlogStream, bool), MySqlError> {
         let cfg = self.cfg.clone();
         let meta = connect(&cfg).await?;
@@ -939,14 +1011,28 @@ impl Reader {
             .await
             .map_err(|e| q(e, &cfg))?;
         let checksum = checksum.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
-        tracing::info!(file = %start.file, pos = start.pos, "streaming the binlog");
-        self.metrics.connected.store(true, Ordering::Relaxed);
         let mut req = BinlogStreamRequest::new(cfg.server_id);
-        if !start.file.is_empty() {
-            req = req
-                .with_filename(start.file.as_bytes())
-                .with_pos(start.pos.max(4));
+        match (gtids, self.server) {
+            (Some(set), Server::MariaDb) => {
+                tracing::info!(gtids = %set, "streaming the binlog after the GTID set");
+                for sql in gtid_session_sql(set) {
+                    conn.query_drop(sql).await.map_err(|e| q(e, &cfg))?;
+                }
+            }
+            (Some(set), Server::MySql(..)) => {
+                tracing::info!(gtids = %set, "streaming the binlog after the GTID set");
+                req = req.with_gtid().with_gtid_set(set.mysql_sids());
+            }
+            (None, _) => {
+                tracing::info!(file = %start.file, pos = start.pos, "streaming the binlog");
+                if !start.file.is_empty() {
+                    req = req
+                        .with_filename(start.file.as_bytes())
+                        .with_pos(start.pos.max(4));
+                }
+            }
         }
+        self.metrics.connected.store(true, Ordering::Relaxed);
         let stream = conn.get_binlog_stream(req).await.map_err(|e| q(e, &cfg))?;
         Ok((meta, stream, checksum))
     }
@@ -1023,9 +1109,11 @@ impl Reader {
         if raw_type == MARIADB_GTID_EVENT {
             if let Some(g) = MariaGtid::parse(event.data()) {
                 let server = event.header().server_id();
+                let before = cur.gtid_text();
                 cur.gtids.add_mariadb(g.domain, server, g.seq);
                 cur.begin(ev.start);
                 cur.txn.gtid = Some(format!("{}-{server}-{}", g.domain, g.seq));
+                cur.txn.restart_gtids = before;
             }
             return Ok(());
         }
@@ -1054,9 +1142,11 @@ impl Reader {
             }
             EventData::GtidEvent(g) => {
                 let uuid = uuid_string(&g.sid());
+                let before = cur.gtid_text();
                 cur.gtids.add_mysql(&uuid, g.gno());
                 cur.begin(ev.start);
                 cur.txn.gtid = Some(format!("{uuid}:{}", g.gno()));
+                cur.txn.restart_gtids = before;
             }
             EventData::AnonymousGtidEvent(_) => cur.begin(ev.start),
             EventData::QueryEvent(qe) => {
@@ -1761,14 +1851,18 @@ impl Cursor {
     }
 
     /// The position `event`, `row` into the current transaction, stamped
-    /// with the time and server of `ev`.
+    /// with the time and server of `ev`; its GTID set is the one before
+    /// the transaction (when it has a GTID).
     fn at(&self, event: u64, row: u64, ev: &Ev) -> Position {
         Position {
             file: self.txn.file.clone(),
             pos: self.txn.start,
             event,
             row,
-            gtids: self.gtid_text(),
+            gtids: match &self.txn.gtid {
+                Some(_) => self.txn.restart_gtids.clone(),
+                None => self.gtid_text(),
+            },
             ts_sec: ev.ts_ms / 1000,
             server_id: ev.server_id,
             ..Position::default()
@@ -1863,6 +1957,21 @@ pub fn plan_start(
             SnapshotMode::Never => StartPlan::FromStart,
         }),
     }
+}
+
+/// The MariaDB session settings of a dump by GTID: start after `set`
+/// (`@slave_connect_state`, one GTID per domain); no strict mode and no
+/// duplicate filtering (the connector reads what the server has, as
+/// Debezium's binlog client asks).
+pub fn gtid_session_sql(set: &GtidSet) -> Vec<String> {
+    vec![
+        format!(
+            "SET @slave_connect_state = '{}'",
+            set.mariadb_connect_state().replace(['\\', '\''], "")
+        ),
+        "SET @slave_gtid_strict_mode = 0".to_owned(),
+        "SET @slave_gtid_ignore_duplicates = 0".to_owned(),
+    ]
 }
 
 /// The statement of the MariaDB ANNOTATE_ROWS event at `file`:`pos`, if
