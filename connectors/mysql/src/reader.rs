@@ -1270,17 +1270,7 @@ impl Reader {
             self.record_history(&st.db, &st.sql, &out.changes, &pos)
                 .await?;
         }
-        let info = SourceInfo {
-            snapshot: "false",
-            ts_ms: ev.ts_ms,
-            server_id: ev.server_id,
-            gtid: cur.txn.gtid.clone(),
-            file: cur.file.clone(),
-            pos: ev.start as i64,
-            row: 0,
-            thread: Some(st.thread),
-            query: None,
-        };
+        let info = cur.source_info(ev, 0, Some(st.thread), None);
         if let Some((tdb, table)) = out.truncated.as_ref().filter(|_| !skipped) {
             // Debezium: a TRUNCATE is an `op: "t"` event of the table
             // (unless `t` is skipped), never a schema change
@@ -1459,17 +1449,7 @@ impl Reader {
             cur.at(k, i + 1, ev)
         }
         .to_offset();
-        let info = SourceInfo {
-            snapshot: "false",
-            ts_ms: ev.ts_ms,
-            server_id: ev.server_id,
-            gtid: cur.txn.gtid.clone(),
-            file: cur.file.clone(),
-            pos: ev.start as i64,
-            row: i as i32,
-            thread: cur.txn.thread,
-            query: cur.txn.query.clone(),
-        };
+        let info = cur.source_info(ev, i as i32, cur.txn.thread, cur.txn.query.clone());
         let txn = &mut cur.txn;
         if self.cfg.provide_transaction_metadata && txn.tx.is_none() {
             let id = txn
@@ -1866,6 +1846,28 @@ impl Cursor {
             ts_sec: ev.ts_ms / 1000,
             server_id: ev.server_id,
             ..Position::default()
+        }
+    }
+
+    /// The `source` block of a streamed record of the current transaction
+    /// from event `ev` (its `row`, the `thread` and `query` it names).
+    fn source_info(
+        &self,
+        ev: &Ev,
+        row: i32,
+        thread: Option<i64>,
+        query: Option<String>,
+    ) -> SourceInfo {
+        SourceInfo {
+            snapshot: "false",
+            ts_ms: ev.ts_ms,
+            server_id: ev.server_id,
+            gtid: self.txn.gtid.clone(),
+            file: self.file.clone(),
+            pos: ev.start as i64,
+            row,
+            thread,
+            query,
         }
     }
 

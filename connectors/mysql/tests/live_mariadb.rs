@@ -14,7 +14,7 @@ use velocity_api::{
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_until, socket, sql, sql_out};
+use common::{after_id, poll_kept, poll_until, socket, sql, sql_out};
 
 struct Stored(Option<Offset>);
 
@@ -449,28 +449,6 @@ async fn binary_handling_mode_base64() {
     sql(&format!("DROP DATABASE {db}"));
 }
 
-/// Polls until `want` change events with an `after.id` arrived (or
-/// `timeout`), passing over other records (schema changes of DDL that
-/// tests running alongside issue, such as `CREATE USER`).
-async fn poll_rows(
-    task: &mut MySqlSourceTask,
-    want: usize,
-    timeout: Duration,
-) -> Vec<SourceRecord> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        out.extend(
-            task.poll()
-                .await
-                .expect("poll")
-                .into_iter()
-                .filter(|r| after_id(r).is_some()),
-        );
-    }
-    out
-}
-
 /// A resume whose binlog file is gone (a failover, or binlogs rotated and
 /// purged while the connector was stopped) resumes by GTID: the stored
 /// GTID set is the one before the interrupted transaction, so the server
@@ -499,7 +477,10 @@ async fn a_resume_whose_binlog_file_is_gone_resumes_by_gtid() {
         "BEGIN; INSERT INTO {db}.t VALUES (10); INSERT INTO {db}.t VALUES (11); \
          INSERT INTO {db}.t VALUES (12); COMMIT;"
     ));
-    let rows = poll_rows(&mut task, 3, Duration::from_secs(30)).await;
+    let rows = poll_kept(&mut task, 3, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
     let ids: Vec<i64> = rows.iter().filter_map(after_id).collect();
     assert_eq!(ids, vec![10, 11, 12]);
     task.stop().await.unwrap();
@@ -535,7 +516,10 @@ async fn a_resume_whose_binlog_file_is_gone_resumes_by_gtid() {
     task.start(&config(&db, &prefix, sid), ctx(Some(gone.clone())))
         .await
         .unwrap();
-    let again = poll_rows(&mut task, 2, Duration::from_secs(30)).await;
+    let again = poll_kept(&mut task, 2, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
     let ids: Vec<i64> = again.iter().filter_map(after_id).collect();
     assert_eq!(
         ids,
@@ -549,7 +533,10 @@ async fn a_resume_whose_binlog_file_is_gone_resumes_by_gtid() {
         "13 is in the rotated binlog"
     );
     sql(&format!("INSERT INTO {db}.t VALUES (14);"));
-    let next = poll_rows(&mut task, 1, Duration::from_secs(30)).await;
+    let next = poll_kept(&mut task, 1, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
     assert_eq!(
         next.iter().filter_map(after_id).collect::<Vec<_>>(),
         vec![14]
