@@ -6,11 +6,13 @@
 //! `event` (how many row/DDL events of that transaction were completely
 //! delivered), `row` (how many rows of the next event were delivered),
 //! `gtids` (the executed GTID set: MySQL `uuid:1-n,…`, MariaDB
-//! `domain-server-seq,…`), `ts_sec` and `server_id`; snapshot records add
+//! `domain-server-seq,…`; on the records of a transaction, the set before
+//! it, where a resume by GTID starts), `ts_sec` and `server_id`; snapshot records add
 //! `snapshot: true` (and `snapshot_completed: true` on the last one).
 
 use std::collections::BTreeMap;
 
+use mysql_common::packets::{GnoInterval, Sid};
 use velocity_api::Offset;
 
 /// MariaDB's GTID event type code.
@@ -138,6 +140,92 @@ impl GtidSet {
     pub fn is_empty(&self) -> bool {
         self.mariadb.is_empty() && self.mysql.is_empty()
     }
+
+    /// True when the set holds MariaDB GTIDs.
+    pub fn has_mariadb(&self) -> bool {
+        !self.mariadb.is_empty()
+    }
+
+    /// True when the set holds MySQL GTIDs.
+    pub fn has_mysql(&self) -> bool {
+        !self.mysql.is_empty()
+    }
+
+    /// The MariaDB part as `@slave_connect_state` takes it
+    /// (`domain-server-seq,…`: the last transaction of every domain).
+    pub fn mariadb_connect_state(&self) -> String {
+        GtidSet {
+            mariadb: self.mariadb.clone(),
+            mysql: BTreeMap::new(),
+        }
+        .to_string()
+    }
+
+    /// The MySQL part as COM_BINLOG_DUMP_GTID encodes it: per source uuid,
+    /// its intervals with the end exclusive (`uuid:1-5` is `[1, 6)`).
+    /// Sources whose uuid does not parse are left out.
+    pub fn mysql_sids(&self) -> Vec<Sid<'static>> {
+        self.mysql
+            .iter()
+            .filter_map(|(uuid, ivs)| {
+                Some(
+                    Sid::new(uuid_bytes(uuid)?).with_intervals(
+                        ivs.iter()
+                            .map(|&(a, b)| GnoInterval::new(a, b + 1))
+                            .collect(),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// The set to resume from under `gtid.source.includes` /
+    /// `gtid.source.excludes` (Debezium's): the entries of `self` (the
+    /// stored set) whose source `keep` accepts (MySQL: the uuid; MariaDB:
+    /// `domain-server`), and for the other sources the server's
+    /// `available` entries, so their transactions are not read again.
+    pub fn filtered_start(&self, available: &GtidSet, keep: impl Fn(&str) -> bool) -> GtidSet {
+        let mut out = GtidSet::default();
+        for (d, (srv, seq)) in &self.mariadb {
+            if keep(&format!("{d}-{srv}")) {
+                out.mariadb.insert(*d, (*srv, *seq));
+            }
+        }
+        for (d, (srv, seq)) in &available.mariadb {
+            if !keep(&format!("{d}-{srv}")) {
+                out.mariadb.insert(*d, (*srv, *seq));
+            }
+        }
+        for (uuid, ivs) in &self.mysql {
+            if keep(uuid) {
+                out.mysql.insert(uuid.clone(), ivs.clone());
+            }
+        }
+        for (uuid, ivs) in &available.mysql {
+            if !keep(uuid) {
+                out.mysql.insert(uuid.clone(), ivs.clone());
+            }
+        }
+        out
+    }
+
+    /// True when a server whose oldest binlog starts after `purged` (MySQL
+    /// `@@gtid_purged`; MariaDB the GTID state at the start of its oldest
+    /// binlog, `BINLOG_GTID_POS(<oldest>, 4)`) still holds every
+    /// transaction after `self`: MySQL, `purged` ⊆ `self`; MariaDB, in
+    /// every domain of `purged`, `self` reached its sequence number.
+    pub fn still_available(&self, purged: &GtidSet) -> bool {
+        let maria = purged
+            .mariadb
+            .iter()
+            .all(|(d, (_, seq))| self.mariadb.get(d).is_some_and(|(_, have)| have >= seq));
+        let mysql = purged.mysql.iter().all(|(uuid, ivs)| {
+            let have = self.mysql.get(uuid).map(Vec::as_slice).unwrap_or_default();
+            ivs.iter()
+                .all(|&(a, b)| have.iter().any(|&(x, y)| x <= a && b <= y))
+        });
+        maria && mysql
+    }
 }
 
 impl std::fmt::Display for GtidSet {
@@ -200,6 +288,19 @@ pub fn uuid_string(sid: &[u8; 16]) -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// The 16 bytes of a uuid in its text form (hyphens optional).
+pub fn uuid_bytes(uuid: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = uuid.bytes().filter(|&b| b != b'-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Where the reader stands, and what an offset says.
@@ -321,6 +422,59 @@ mod tests {
                 standalone: true
             }
         );
+    }
+
+    #[test]
+    fn mysql_gtid_dump_encoding() {
+        use mysql_common::proto::MySerialize;
+        let s = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7");
+        let sids = s.mysql_sids();
+        assert_eq!(sids.len(), 1);
+        let mut buf = Vec::new();
+        sids[0].serialize(&mut buf);
+        let mut want = vec![
+            0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+            0x95, 0x62,
+        ];
+        // 2 intervals, ends exclusive: [1, 6) and [7, 8)
+        for n in [2u64, 1, 6, 7, 8] {
+            want.extend_from_slice(&n.to_le_bytes());
+        }
+        assert_eq!(buf, want);
+        assert!(GtidSet::parse("0-1-5").mysql_sids().is_empty());
+        assert_eq!(uuid_bytes("not-a-uuid"), None);
+    }
+
+    #[test]
+    fn mariadb_connect_state_and_availability() {
+        let stored = GtidSet::parse("0-1-68,1-2-5");
+        assert_eq!(stored.mariadb_connect_state(), "0-1-68,1-2-5");
+        // the oldest binlog starts after 0-1-60: still there
+        assert!(stored.still_available(&GtidSet::parse("0-1-60")));
+        assert!(stored.still_available(&GtidSet::parse("0-1-68,1-2-5")));
+        assert!(stored.still_available(&GtidSet::default()));
+        // purged past what was read, or a domain never read
+        assert!(!stored.still_available(&GtidSet::parse("0-1-69")));
+        assert!(!stored.still_available(&GtidSet::parse("2-3-1")));
+        let mysql = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100");
+        assert!(mysql.still_available(&GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-50")));
+        assert!(!mysql.still_available(&GtidSet::parse(
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-150"
+        )));
+    }
+
+    #[test]
+    fn gtid_source_filters_keep_the_server_position_of_other_sources() {
+        let stored = GtidSet::parse("0-1-68,1-2-5");
+        let server = GtidSet::parse("0-1-90,1-2-40");
+        let start = stored.filtered_start(&server, |src| src == "0-1");
+        assert_eq!(start.to_string(), "0-1-68,1-2-40");
+        let a = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let b = "5e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let stored = GtidSet::parse(&format!("{a}:1-10,{b}:1-3"));
+        let server = GtidSet::parse(&format!("{a}:1-20,{b}:1-30"));
+        let start = stored.filtered_start(&server, |src| src != b);
+        assert_eq!(start.to_string(), format!("{a}:1-10,{b}:1-30"));
     }
 
     #[test]

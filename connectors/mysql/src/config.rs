@@ -83,7 +83,15 @@ pub mod keys {
         /// `snapshot.mode` (default `initial`).
         SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
         /// `snapshot.locking.mode` (default `minimal`).
-        SNAPSHOT_LOCKING_MODE = ConfigKey::new("snapshot.locking.mode", String, Some("minimal"), Medium, "minimal (global read lock only while reading the binlog position and schema) or none.").one_of(LockingMode::NAMES);
+        SNAPSHOT_LOCKING_MODE = ConfigKey::new("snapshot.locking.mode", String, Some("minimal"), Medium, "How the snapshot keeps writes out while it reads the binlog position and the table definitions: minimal (FLUSH TABLES WITH READ LOCK until they are read; the rows are then read in a REPEATABLE READ consistent-snapshot transaction), extended (the same lock, held until all rows are read), minimal_percona (Percona Server's LOCK TABLES FOR BACKUP instead; MySQL connector only), minimal_percona_no_table_locks (as minimal_percona, failing rather than falling back to table locks) or none (no lock: safe only when no DDL runs during the snapshot). When the global lock is refused (no RELOAD privilege), the captured tables are read-locked until the snapshot ends (needs LOCK TABLES).").one_of(LockingMode::NAMES);
+        /// `snapshot.lock.timeout.ms` (default 10000): the longest wait for
+        /// a snapshot lock.
+        SNAPSHOT_LOCK_TIMEOUT_MS = ConfigKey::new("snapshot.lock.timeout.ms", Long, Some("10000"), Medium, "Maximum time to wait for the snapshot's locks (the session's lock_wait_timeout and innodb_lock_wait_timeout, in whole seconds, at least 1).").range(1, 31_536_000_000);
+        /// `gtid.source.includes`: regular expressions of GTID sources
+        /// (MySQL: server uuids; MariaDB: `domain-server`).
+        GTID_SOURCE_INCLUDES = ConfigKey::new("gtid.source.includes", List, Some(""), Medium, "Regular expressions of the GTID sources (MySQL: server uuids; MariaDB: domain-server) whose stored GTID ranges decide where a restart resumes; other sources resume at the server's current GTID position. Not with gtid.source.excludes.");
+        /// `gtid.source.excludes`: regular expressions of GTID sources.
+        GTID_SOURCE_EXCLUDES = ConfigKey::new("gtid.source.excludes", List, Some(""), Medium, "Regular expressions of the GTID sources (MySQL: server uuids; MariaDB: domain-server) that resume at the server's current GTID position instead of the stored one. Not with gtid.source.includes.");
         /// `include.schema.changes` (default true).
         INCLUDE_SCHEMA_CHANGES = ConfigKey::new("include.schema.changes", Boolean, Some("true"), Medium, "Publish DDL changes to the topic named after topic.prefix.");
         /// `connect.keep.alive` (default true).
@@ -212,12 +220,53 @@ impl SnapshotMode {
 }
 
 config_choice! {
-    /// `snapshot.locking.mode`.
+    /// `snapshot.locking.mode` (see [`crate::locking`] for what each takes).
     pub enum LockingMode {
         /// Global read lock only while the binlog position and schema are read.
         Minimal = "minimal",
+        /// Global read lock for the whole snapshot.
+        Extended = "extended",
+        /// Percona Server's backup lock while the position and schema are read.
+        MinimalPercona = "minimal_percona",
+        /// As `minimal_percona`, never falling back to table locks.
+        MinimalPerconaNoTableLocks = "minimal_percona_no_table_locks",
         /// No lock at all (safe only when no DDL runs during the snapshot).
         None = "none",
+    }
+}
+
+impl LockingMode {
+    /// The statement taking the global lock, None for `none`.
+    pub fn global_lock_sql(self) -> Option<&'static str> {
+        match self {
+            LockingMode::Minimal | LockingMode::Extended => Some("FLUSH TABLES WITH READ LOCK"),
+            LockingMode::MinimalPercona | LockingMode::MinimalPerconaNoTableLocks => {
+                Some("LOCK TABLES FOR BACKUP")
+            }
+            LockingMode::None => None,
+        }
+    }
+
+    /// True when the global lock is released once the binlog position and
+    /// the table definitions are read (all but `extended`).
+    pub fn minimal(self) -> bool {
+        !matches!(self, LockingMode::Extended | LockingMode::None)
+    }
+
+    /// True when a refused global lock may be replaced by table locks.
+    pub fn table_locks_allowed(self) -> bool {
+        !matches!(
+            self,
+            LockingMode::MinimalPerconaNoTableLocks | LockingMode::None
+        )
+    }
+
+    /// True for the Percona Server modes (not values of the MariaDB connector).
+    pub fn percona(self) -> bool {
+        matches!(
+            self,
+            LockingMode::MinimalPercona | LockingMode::MinimalPerconaNoTableLocks
+        )
     }
 }
 
@@ -279,6 +328,30 @@ pub struct Filters {
     table_exclude: Vec<Regex>,
     column_include: Vec<Regex>,
     column_exclude: Vec<Regex>,
+}
+
+/// `gtid.source.includes` / `gtid.source.excludes`: which GTID sources'
+/// stored ranges decide where a restart resumes.
+#[derive(Debug, Clone, Default)]
+pub struct GtidSources {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl GtidSources {
+    /// True when neither key is set.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    /// True when the stored ranges of `source` (MySQL uuid, MariaDB
+    /// `domain-server`) are used.
+    pub fn keep(&self, source: &str) -> bool {
+        if !self.include.is_empty() {
+            return self.include.iter().any(|r| r.is_match(source));
+        }
+        !self.exclude.iter().any(|r| r.is_match(source))
+    }
 }
 
 /// Databases never captured (MySQL's own).
@@ -350,6 +423,10 @@ pub struct MySqlConfig {
     pub snapshot_mode: SnapshotMode,
     /// `snapshot.locking.mode` (default `minimal`).
     pub locking_mode: LockingMode,
+    /// `snapshot.lock.timeout.ms` (default 10 s).
+    pub snapshot_lock_timeout: Duration,
+    /// `gtid.source.includes` / `gtid.source.excludes`.
+    pub gtid_sources: GtidSources,
     /// `include.schema.changes` (default true).
     pub include_schema_changes: bool,
     /// `include.query` (default false).
@@ -435,6 +512,7 @@ impl TypedConfig for MySqlConfig {
             (DATABASE_INCLUDE_LIST, DATABASE_EXCLUDE_LIST),
             (TABLE_INCLUDE_LIST, TABLE_EXCLUDE_LIST),
             (COLUMN_INCLUDE_LIST, COLUMN_EXCLUDE_LIST),
+            (GTID_SOURCE_INCLUDES, GTID_SOURCE_EXCLUDES),
         ] {
             if r.is_set(&include) && r.is_set(&exclude) {
                 r.fail(
@@ -457,8 +535,20 @@ impl TypedConfig for MySqlConfig {
                 ),
             );
         }
+        let flavor = Flavor::from_class(raw.opt_str(CONNECTOR_CLASS).unwrap_or("mysql"));
+        let locking_mode: LockingMode = r.choice(&SNAPSHOT_LOCKING_MODE);
+        if flavor == Flavor::MariaDb && locking_mode.percona() {
+            // Debezium's MariaDB connector has no Percona modes
+            r.fail(
+                SNAPSHOT_LOCKING_MODE.name,
+                format!(
+                    "{} is a mode of the MySQL connector (Percona Server's backup locks); the MariaDB connector takes minimal, extended or none",
+                    locking_mode.name()
+                ),
+            );
+        }
         MySqlConfig {
-            flavor: Flavor::from_class(raw.opt_str(CONNECTOR_CLASS).unwrap_or("mysql")),
+            flavor,
             host: r.string(&HOSTNAME),
             port: r.int(&PORT),
             user: r.string(&USER),
@@ -472,7 +562,12 @@ impl TypedConfig for MySqlConfig {
             message_key_columns: KeyColumns::parse(&r.string(&MESSAGE_KEY_COLUMNS))
                 .unwrap_or_default(),
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
-            locking_mode: r.choice(&SNAPSHOT_LOCKING_MODE),
+            locking_mode,
+            snapshot_lock_timeout: r.millis(&SNAPSHOT_LOCK_TIMEOUT_MS),
+            gtid_sources: GtidSources {
+                include: r.regexes(&GTID_SOURCE_INCLUDES),
+                exclude: r.regexes(&GTID_SOURCE_EXCLUDES),
+            },
             include_schema_changes: r.bool(&INCLUDE_SCHEMA_CHANGES),
             include_query: r.bool(&INCLUDE_QUERY),
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
@@ -633,6 +728,85 @@ mod tests {
         for key in KEYS.iter().filter(|k| !k.required()) {
             assert!(key.check(key.default.unwrap()).is_none(), "{}", key.name);
         }
+    }
+
+    #[test]
+    fn locking_modes_and_their_statements() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.snapshot_lock_timeout, Duration::from_secs(10));
+        let mode = |v: &str| parse(&[(SNAPSHOT_LOCKING_MODE, v)]).unwrap().locking_mode;
+        use LockingMode::*;
+        assert_eq!(mode("extended"), Extended);
+        assert_eq!(mode("minimal_percona"), MinimalPercona);
+        assert_eq!(
+            mode("minimal_percona_no_table_locks"),
+            MinimalPerconaNoTableLocks
+        );
+        assert_eq!(mode("none"), None);
+        assert_eq!(
+            Minimal.global_lock_sql(),
+            Some("FLUSH TABLES WITH READ LOCK")
+        );
+        assert_eq!(
+            Extended.global_lock_sql(),
+            Some("FLUSH TABLES WITH READ LOCK")
+        );
+        assert_eq!(
+            MinimalPercona.global_lock_sql(),
+            Some("LOCK TABLES FOR BACKUP")
+        );
+        assert_eq!(
+            MinimalPerconaNoTableLocks.global_lock_sql(),
+            Some("LOCK TABLES FOR BACKUP")
+        );
+        assert_eq!(None.global_lock_sql(), Option::None);
+        // released after the schema is read: all but extended (and none, which holds nothing)
+        assert!(
+            Minimal.minimal() && MinimalPercona.minimal() && MinimalPerconaNoTableLocks.minimal()
+        );
+        assert!(!Extended.minimal() && !None.minimal());
+        assert!(Minimal.table_locks_allowed() && Extended.table_locks_allowed());
+        assert!(MinimalPercona.table_locks_allowed());
+        assert!(!MinimalPerconaNoTableLocks.table_locks_allowed() && !None.table_locks_allowed());
+        let e = parse(&[(SNAPSHOT_LOCKING_MODE, "full")]).unwrap_err();
+        assert!(e.to_string().contains("snapshot.locking.mode"), "{e}");
+    }
+
+    #[test]
+    fn gtid_source_filters() {
+        let c = parse(&[(GTID_SOURCE_INCLUDES, "0-1,3E11FA47-.*")]).unwrap();
+        assert!(c.gtid_sources.keep("0-1") && !c.gtid_sources.keep("0-10"));
+        assert!(c.gtid_sources.keep("3e11fa47-71ca-11e1-9e33-c80aa9429562"));
+        let c = parse(&[(GTID_SOURCE_EXCLUDES, "1-.*")]).unwrap();
+        assert!(c.gtid_sources.keep("0-1") && !c.gtid_sources.keep("1-2"));
+        assert!(parse(&[]).unwrap().gtid_sources.is_empty());
+        let e = parse(&[(GTID_SOURCE_INCLUDES, "0-1"), (GTID_SOURCE_EXCLUDES, "1-2")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gtid.source.excludes"), "{e}");
+    }
+
+    #[test]
+    fn the_mariadb_connector_refuses_the_percona_modes() {
+        let mut raw = cfg(&[(SNAPSHOT_LOCKING_MODE, "minimal_percona")]);
+        raw.insert(
+            CONNECTOR_CLASS.into(),
+            "io.debezium.connector.mariadb.MariaDbConnector".into(),
+        );
+        let e = MySqlConfig::from_raw(&raw).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("snapshot.locking.mode") && m.contains("minimal, extended or none"),
+            "{m}"
+        );
+        raw.insert(SNAPSHOT_LOCKING_MODE.name.into(), "extended".into());
+        assert_eq!(
+            MySqlConfig::from_raw(&raw).unwrap().locking_mode,
+            LockingMode::Extended
+        );
+        // the MySQL connector takes them
+        let c = parse(&[(SNAPSHOT_LOCKING_MODE, "minimal_percona")]).unwrap();
+        assert_eq!(c.locking_mode, LockingMode::MinimalPercona);
     }
 
     #[test]

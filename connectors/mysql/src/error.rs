@@ -72,6 +72,10 @@ pub enum MySqlError {
         /// What is missing.
         detail: String,
     },
+    /// The snapshot could not take the lock of `snapshot.locking.mode`
+    /// (the message names the privilege or mode to change).
+    #[error("snapshot lock: {0}")]
+    SnapshotLock(String),
     /// The stored binlog position is no longer on the server.
     #[error("{0}")]
     PositionLost(String),

@@ -10,7 +10,8 @@
 //! `information_schema`), [`types`] (Debezium's type mapping), [`envelope`]
 //! (the `source` block, table schemas and schema-change records; the events
 //! themselves come from `velocity_api::debezium`), [`reader`] (checks,
-//! snapshot, streaming), [`tls`] (`database.ssl.*`).
+//! snapshot, streaming), [`locking`] (`snapshot.locking.mode`), [`tls`]
+//! (`database.ssl.*`).
 
 pub mod binlog;
 pub mod catalog;
@@ -20,6 +21,7 @@ pub mod ddl;
 pub mod envelope;
 pub mod error;
 pub mod history;
+pub mod locking;
 pub mod reader;
 pub mod task;
 pub mod tls;

@@ -10,16 +10,21 @@
 //!   `SHOW BINARY LOG STATUS`, plus `@@gtid_binlog_pos` / `@@gtid_executed`)
 //!   and the table definitions, then unlocks and reads the rows inside the
 //!   transaction; streaming starts at that position, so every change
-//!   committed after the snapshot is streamed and none before it.
+//!   committed after the snapshot is streamed and none before it. The other
+//!   modes, and the table locks taken when the global lock is refused, are
+//!   those of [`crate::locking`].
 //! - Offsets (see [`crate::binlog`]): `file`/`pos` is the start of the
 //!   transaction of the record, `event`/`row` count what of it was
 //!   delivered. Of the several records one row can yield (delete +
 //!   tombstone, or delete + tombstone + create for a key change) only the
 //!   last carries the advanced offset.
-//! - Resume: the reader requests the binlog from the stored `file`/`pos`
-//!   and skips, in that first transaction, the `event` completed row events
+//! - Resume: the reader requests the binlog from the stored `file`/`pos`,
+//!   or, when the offset has a GTID set and the server logs GTIDs, from the
+//!   first transaction after that set (filtered by `gtid.source.*`), and
+//!   skips, in that first transaction, the `event` completed row events
 //!   and `row` rows of the next one, so a restart in the middle of a
-//!   transaction neither loses nor repeats stored records.
+//!   transaction neither loses nor repeats stored records. The records of
+//!   a transaction carry the GTID set before it (Debezium's restart set).
 //! - Acknowledgement: a binlog is retained by the server's own expiry
 //!   settings, not by its replicas, so there is nothing to release on
 //!   commit; the stored offset is all the connector needs.
@@ -63,11 +68,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use mysql_async::binlog::events::{EventData, RowsEventData};
+use mysql_async::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder, Row, SslOpts};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, OptsBuilder, Row, SslOpts};
 use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 use velocity_api::debezium::heartbeat;
 use velocity_api::debezium::transaction::{self, TxCounter};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
@@ -77,13 +83,14 @@ use crate::binlog::{
     MARIADB_GTID_EVENT,
 };
 use crate::catalog::{self, quote_ident};
-use crate::config::{LockingMode, MySqlConfig, SnapshotMode, SslMode};
+use crate::config::{MySqlConfig, SnapshotMode, SslMode};
 use crate::ddl::{Outcome, TableChange, Tables};
 use crate::envelope::{now, schema_change, SourceInfo, TableSchema};
 use crate::error::MySqlError;
 use crate::history::{
     position_le, replay_filter, table_change_json, HistoryRecord, KafkaHistory, TopicState,
 };
+use crate::locking::{self, Held};
 use crate::tls;
 
 /// What the reader sends: a batch, or the error that stopped it.
@@ -129,17 +136,22 @@ pub fn spawn(
         "{}.{}",
         reader.cfg.topic_prefix, reader.cfg.transaction_topic
     );
-    let join = tokio::spawn(async move {
-        let tx = reader.tx.clone();
-        let result = reader.run().await;
-        reader.metrics.connected.store(false, Ordering::Relaxed);
-        if let Err(e) = result {
-            if !matches!(e, MySqlError::Stopped) {
-                tracing::error!(error = %e, "MySQL reader failed");
-                let _ = tx.send(Err(e)).await;
+    // the reader's log lines name the connector's server (`topic.prefix`)
+    let span = tracing::info_span!("mysql_reader", server = %reader.cfg.topic_prefix);
+    let join = tokio::spawn(
+        async move {
+            let tx = reader.tx.clone();
+            let result = reader.run().await;
+            reader.metrics.connected.store(false, Ordering::Relaxed);
+            if let Err(e) = result {
+                if !matches!(e, MySqlError::Stopped) {
+                    tracing::error!(error = %e, "MySQL reader failed");
+                    let _ = tx.send(Err(e)).await;
+                }
             }
         }
-    });
+        .instrument(span),
+    );
     ReaderHandle {
         rx,
         stop: stop_tx,
@@ -210,6 +222,10 @@ struct Txn {
     start: u64,
     /// GTID of the transaction.
     gtid: Option<String>,
+    /// The executed GTID set before the transaction (Debezium's restart
+    /// GTID set): the offsets of its records carry it, so a resume by GTID
+    /// reads the transaction again and skips what was delivered.
+    restart_gtids: Option<String>,
     /// Completed row / DDL events of the transaction.
     events: u64,
     /// Thread id from the BEGIN query.
@@ -458,17 +474,9 @@ impl Reader {
         } else {
             tracing::warn!("schema.history.internal.kafka.topic / .bootstrap.servers are not set: the schema history is kept in memory only, and after a restart table definitions are read from the server's current schema");
         }
-        let available = match &stored {
-            Some(p) if !p.snapshot_incomplete() => {
-                let logs: Vec<Row> = conn
-                    .query("SHOW BINARY LOGS")
-                    .await
-                    .map_err(|e| q(e, &cfg))?;
-                let names: Vec<String> =
-                    logs.iter().filter_map(|r| r.get::<String, _>(0)).collect();
-                p.file.is_empty() || names.contains(&p.file)
-            }
-            _ => false,
+        let (gtid_start, available) = match &stored {
+            Some(p) if !p.snapshot_incomplete() => self.resume_point(&mut conn, p).await?,
+            _ => (None, false),
         };
         let plan = plan_start(cfg.snapshot_mode, stored.as_ref(), available)?;
         tracing::info!(?plan, "starting");
@@ -480,7 +488,7 @@ impl Reader {
                     let _ = self.stop.changed().await;
                     return Ok(());
                 }
-                self.stream(pos, None).await
+                self.stream(pos, None, None).await
             }
             StartPlan::Resume { recover_schema } => {
                 let p = stored.unwrap_or_default();
@@ -506,14 +514,78 @@ impl Reader {
                     }
                 }
                 let skip = Some((p.event, p.row));
-                self.stream(p, skip).await
+                self.stream(p, skip, gtid_start).await
             }
             StartPlan::FromStart => {
                 let _ = conn.disconnect().await;
                 // Debezium's `never`: read the binlog from its beginning
-                self.stream(Position::default(), None).await
+                self.stream(Position::default(), None, None).await
             }
         }
+    }
+
+    /// Where a resume from `stored` reads the binlog, and whether that is
+    /// still on the server. With GTIDs (the offset has a GTID set and the
+    /// server logs GTIDs: MariaDB always, MySQL under `gtid_mode=ON`), the
+    /// set to resume from (the stored one, or under `gtid.source.*` the
+    /// stored ranges of the kept sources and the server's of the others),
+    /// available when the server purged none of the transactions after it
+    /// ([`GtidSet::still_available`]); else `None` and the stored binlog
+    /// file, available while `SHOW BINARY LOGS` lists it.
+    async fn resume_point(
+        &self,
+        conn: &mut Conn,
+        stored: &Position,
+    ) -> Result<(Option<GtidSet>, bool), MySqlError> {
+        let cfg = &self.cfg;
+        let logs: Vec<Row> = conn
+            .query("SHOW BINARY LOGS")
+            .await
+            .map_err(|e| q(e, cfg))?;
+        let names: Vec<String> = logs.iter().filter_map(|r| r.get::<String, _>(0)).collect();
+        let file_available = stored.file.is_empty() || names.contains(&stored.file);
+        let stored_set = stored
+            .gtids
+            .as_deref()
+            .map(GtidSet::parse)
+            .unwrap_or_default();
+        let uses_gtids = match self.server {
+            Server::MariaDb => stored_set.has_mariadb(),
+            Server::MySql(..) => {
+                let mode: Option<String> = conn
+                    .query_first("SELECT @@global.gtid_mode")
+                    .await
+                    .map_err(|e| q(e, cfg))?;
+                stored_set.has_mysql() && mode.is_some_and(|m| m.eq_ignore_ascii_case("ON"))
+            }
+        };
+        if !uses_gtids {
+            return Ok((None, file_available));
+        }
+        let start = if cfg.gtid_sources.is_empty() {
+            stored_set
+        } else {
+            let (_, _, executed) = self.binlog_position(conn).await?;
+            let executed = executed.as_deref().map(GtidSet::parse).unwrap_or_default();
+            stored_set.filtered_start(&executed, |src| cfg.gtid_sources.keep(src))
+        };
+        let purged: Option<String> = match (self.server, names.first()) {
+            (Server::MariaDb, Some(oldest)) => conn
+                .exec_first("SELECT BINLOG_GTID_POS(?, 4)", (oldest,))
+                .await
+                .map_err(|e| q(e, cfg))?
+                .flatten(),
+            (Server::MariaDb, None) => None,
+            (Server::MySql(..), _) => conn
+                .query_first("SELECT @@global.gtid_purged")
+                .await
+                .map_err(|e| q(e, cfg))?
+                .flatten(),
+        };
+        let purged = GtidSet::parse(&purged.unwrap_or_default().replace(['\n', ' '], ""));
+        let available = start.still_available(&purged);
+        tracing::info!(gtids = %start, %purged, available, "resuming from the stored GTID set");
+        Ok((Some(start), available))
     }
 
     /// Rebuilds the table model from the history up to `upto`.
@@ -564,6 +636,18 @@ impl Reader {
         h.record(&r).await
     }
 
+    /// The captured tables (`database.*` / `table.*` filters), ordered by
+    /// database and name.
+    async fn captured_tables(&self, conn: &mut Conn) -> Result<Vec<(String, String)>, MySqlError> {
+        let cfg = &self.cfg;
+        Ok(catalog::list_tables(conn)
+            .await
+            .map_err(|e| q(e, cfg))?
+            .into_iter()
+            .filter(|(d, t)| cfg.filters.table(d, t))
+            .collect())
+    }
+
     /// Reads the definitions of the captured databases and tables
     /// (`SHOW CREATE DATABASE` / `SHOW CREATE TABLE`) into the model;
     /// returns `(database, statement, outcome)` in order.
@@ -572,12 +656,7 @@ impl Reader {
         conn: &mut Conn,
     ) -> Result<Vec<(String, String, Outcome)>, MySqlError> {
         let cfg = self.cfg.clone();
-        let captured: Vec<(String, String)> = catalog::list_tables(conn)
-            .await
-            .map_err(|e| q(e, &cfg))?
-            .into_iter()
-            .filter(|(d, t)| cfg.filters.table(d, t))
-            .collect();
+        let captured = self.captured_tables(conn).await?;
         let mut out = Vec::new();
         let mut last_db: Option<String> = None;
         for (d, t) in &captured {
@@ -650,204 +729,68 @@ impl Reader {
     }
 
     /// Takes the snapshot on `conn` (rows only when `data`); returns the
-    /// position to stream from.
+    /// position to stream from. Steps: session set-up, the global lock of
+    /// `snapshot.locking.mode` ([`crate::locking`]), the consistent-snapshot
+    /// transaction, table locks when the global lock was refused, the
+    /// binlog position, the schema capture, the release of a minimal lock,
+    /// the schema history, then the records (schema changes, then every
+    /// captured table's rows, in table order), the release of the remaining
+    /// lock, commit. Only the last record carries `snapshot_completed`.
     async fn snapshot(&mut self, mut conn: Conn, data: bool) -> Result<Position, MySqlError> {
         let cfg = self.cfg.clone();
-        let lock = cfg.locking_mode == LockingMode::Minimal;
-        conn.query_drop("SET SESSION time_zone = '+00:00'")
-            .await
-            .map_err(|e| q(e, &cfg))?;
-        conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .await
-            .map_err(|e| q(e, &cfg))?;
-        if lock {
-            conn.query_drop("FLUSH TABLES WITH READ LOCK")
-                .await
-                .map_err(|e| match q(e, &cfg) {
-                    MySqlError::Privilege { user, detail } => MySqlError::Privilege {
-                        user,
-                        detail: format!("{detail} (FLUSH TABLES WITH READ LOCK needs RELOAD; or set snapshot.locking.mode=none)"),
-                    },
-                    other => other,
-                })?;
-        }
+        self.snapshot_session(&mut conn).await?;
+        let mut held = locking::lock_global(&mut conn, &cfg).await?;
         conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .await
             .map_err(|e| q(e, &cfg))?;
+        if held == Held::Nothing {
+            let tables = self.captured_tables(&mut conn).await?;
+            held = locking::lock_tables(&mut conn, &cfg, &tables).await?;
+        }
         let (file, pos, gtids) = self.binlog_position(&mut conn).await?;
         let ts_ms = now().0;
-        self.model.clear();
-        self.tables.clear();
-        let statements = self.read_schema(&mut conn).await?;
-        let mut schemas = Vec::new();
-        let mut ddls = Vec::new();
-        for (d, ddl, out) in &statements {
-            for ch in &out.changes {
-                let t = &ch.table;
-                if let Some(ts) = self.load(&mut conn, &t.db, &t.name).await? {
-                    schemas.push(ts);
-                }
-            }
-            if !out.changes.is_empty() && cfg.include_schema_changes {
-                ddls.push((d.clone(), ddl.clone(), out.changes.clone()));
-            }
-        }
-        if lock {
-            conn.query_drop("UNLOCK TABLES")
-                .await
-                .map_err(|e| q(e, &cfg))?;
-        }
-        tracing::info!(tables = schemas.len(), %file, pos, "snapshot started");
+        let captured = self.capture_schema(&mut conn).await?;
+        locking::release_after_schema(&mut conn, &cfg, &mut held).await?;
+        tracing::info!(tables = captured.schemas.len(), %file, pos, "snapshot started");
         let snapshot_started = std::time::Instant::now();
         self.metrics.snapshot_running.store(true, Ordering::Relaxed);
         self.metrics
             .total_table_count
-            .store(schemas.len() as u64, Ordering::Relaxed);
+            .store(captured.schemas.len() as u64, Ordering::Relaxed);
         let base = Position {
-            file: file.clone(),
+            file,
             pos,
-            gtids: gtids.clone(),
+            gtids,
             ts_sec: ts_ms / 1000,
             server_id: 0,
             snapshot: true,
             ..Position::default()
         };
-        for (d, ddl, out) in &statements {
+        for (d, ddl, out) in &captured.statements {
             self.record_history(d, ddl, &out.changes, &base).await?;
         }
-        if !data {
-            schemas.clear();
-        }
-        let info = |marker: &'static str| SourceInfo {
-            snapshot: marker,
+        let mut emit = SnapshotEmitter {
+            base,
             ts_ms,
-            server_id: 0,
-            gtid: None,
-            file: file.clone(),
-            pos: pos as i64,
-            row: 0,
-            thread: None,
-            query: None,
+            held_ddl: None,
+            held: None,
+            first_overall: true,
         };
         // schema changes first; the last is held until we know whether rows follow
-        let mut held_ddl: Option<(String, String, Vec<TableChange>)> = None;
-        for (d, ddl, ch) in ddls {
-            if let Some((hd, hddl, hch)) = held_ddl.replace((d, ddl, ch)) {
-                let r = schema_change(
-                    &cfg,
-                    &hd,
-                    &hddl,
-                    &hch,
-                    &info("true"),
-                    &self.partition,
-                    base.to_offset(),
-                );
+        for ddl in captured.ddls {
+            if let Some(prev) = emit.held_ddl.replace(ddl) {
+                let r = emit.ddl_record(&cfg, &self.partition, &prev, "true", false);
                 self.push(r).await?;
             }
         }
-        let mut held: Option<(Arc<TableSchema>, Struct, bool)> = None;
-        let mut first_overall = true;
+        let schemas = if data { captured.schemas } else { Vec::new() };
         let n_tables = schemas.len();
         for (ti, ts) in schemas.iter().enumerate() {
-            let last_table = ti + 1 == n_tables;
-            let sql = format!(
-                "SELECT * FROM {}.{}",
-                quote_ident(&ts.db),
-                quote_ident(&ts.table)
-            );
-            let mut result = conn.exec_iter(sql, ()).await.map_err(|e| q(e, &cfg))?;
-            let mut first_in_table = true;
-            loop {
-                let row = result.next().await.map_err(|e| q(e, &cfg))?;
-                let Some(row) = row else { break };
-                let values: Vec<My> = row.unwrap();
-                let st = ts.row(&values, false).map_err(|d| MySqlError::Decode {
-                    what: format!("{}.{}", ts.db, ts.table),
-                    detail: d,
-                })?;
-                if let Some((hd, hddl, hch)) = held_ddl.take() {
-                    let r = schema_change(
-                        &cfg,
-                        &hd,
-                        &hddl,
-                        &hch,
-                        &info("true"),
-                        &self.partition,
-                        base.to_offset(),
-                    );
-                    self.push(r).await?;
-                }
-                if let Some((hts, hrow, hfirst)) = held.take() {
-                    let m = snapshot_marker(first_overall && hfirst, false, hfirst, false);
-                    first_overall = false;
-                    let r = hts.change(
-                        &cfg,
-                        "r",
-                        None,
-                        hrow,
-                        &info(m),
-                        None,
-                        &self.partition,
-                        base.to_offset(),
-                    );
-                    self.push(r).await?;
-                }
-                held = Some((ts.clone(), st, first_in_table));
-                first_in_table = false;
-                if self.stopping() {
-                    return Err(MySqlError::Stopped);
-                }
-            }
-            drop(result);
-            if let Some((hts, hrow, hfirst)) = held.take() {
-                if Arc::ptr_eq(&hts, ts) && !last_table {
-                    let m = snapshot_marker(first_overall && hfirst, false, hfirst, true);
-                    first_overall = false;
-                    let r = hts.change(
-                        &cfg,
-                        "r",
-                        None,
-                        hrow,
-                        &info(m),
-                        None,
-                        &self.partition,
-                        base.to_offset(),
-                    );
-                    self.push(r).await?;
-                } else {
-                    held = Some((hts, hrow, hfirst));
-                }
-            }
+            self.read_table(&mut conn, &mut emit, ts, ti + 1 == n_tables)
+                .await?;
         }
-        let done = Position {
-            snapshot_completed: true,
-            ..base.clone()
-        };
-        if let Some((hts, hrow, hfirst)) = held.take() {
-            let m = snapshot_marker(first_overall && hfirst, true, hfirst, true);
-            let r = hts.change(
-                &cfg,
-                "r",
-                None,
-                hrow,
-                &info(m),
-                None,
-                &self.partition,
-                done.to_offset(),
-            );
-            self.push(r).await?;
-        } else if let Some((hd, hddl, hch)) = held_ddl.take() {
-            let r = schema_change(
-                &cfg,
-                &hd,
-                &hddl,
-                &hch,
-                &info("last"),
-                &self.partition,
-                done.to_offset(),
-            );
-            self.push(r).await?;
-        }
+        self.finish_snapshot_records(&mut emit).await?;
+        locking::unlock(&mut conn, &cfg, &mut held).await?;
         conn.query_drop("COMMIT").await.map_err(|e| q(e, &cfg))?;
         let _ = conn.disconnect().await;
         self.send_batch().await?;
@@ -867,17 +810,194 @@ impl Reader {
         Ok(Position {
             snapshot: false,
             snapshot_completed: false,
-            ..base
+            ..emit.base
         })
     }
 
+    /// Prepares the snapshot session: UTC for temporal values, REPEATABLE
+    /// READ for the consistent-snapshot transaction, lock waits bounded by
+    /// `snapshot.lock.timeout.ms`.
+    async fn snapshot_session(&self, conn: &mut Conn) -> Result<(), MySqlError> {
+        let cfg = &self.cfg;
+        conn.query_drop("SET SESSION time_zone = '+00:00'")
+            .await
+            .map_err(|e| q(e, cfg))?;
+        conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .map_err(|e| q(e, cfg))?;
+        locking::set_timeouts(conn, cfg).await
+    }
+
+    /// Reads the definitions of the captured tables into a fresh model
+    /// ([`Reader::read_schema`]) and builds their schemas, in capture
+    /// order; keeps the statements that changed tables as schema-change
+    /// records to emit when `include.schema.changes` is on.
+    async fn capture_schema(&mut self, conn: &mut Conn) -> Result<CapturedSchema, MySqlError> {
+        self.model.clear();
+        self.tables.clear();
+        let statements = self.read_schema(conn).await?;
+        let mut schemas = Vec::new();
+        let mut ddls = Vec::new();
+        for (d, ddl, out) in &statements {
+            for ch in &out.changes {
+                let t = &ch.table;
+                if let Some(ts) = self.load(conn, &t.db, &t.name).await? {
+                    schemas.push(ts);
+                }
+            }
+            if !out.changes.is_empty() && self.cfg.include_schema_changes {
+                ddls.push((d.clone(), ddl.clone(), out.changes.clone()));
+            }
+        }
+        Ok(CapturedSchema {
+            statements,
+            schemas,
+            ddls,
+        })
+    }
+
+    /// Reads every row of table `ts` inside the snapshot transaction and
+    /// pushes the records before it: each row is held back until the next
+    /// one (or the table's end) is known, to mark it (`first`,
+    /// `first_in_data_collection`, `last_in_data_collection`, `true`); the
+    /// held schema change goes out before the first row. The last row of the
+    /// `last_table` stays held for [`Reader::finish_snapshot_records`].
+    async fn read_table(
+        &mut self,
+        conn: &mut Conn,
+        emit: &mut SnapshotEmitter,
+        ts: &Arc<TableSchema>,
+        last_table: bool,
+    ) -> Result<(), MySqlError> {
+        let cfg = self.cfg.clone();
+        tracing::info!(table = %format!("{}.{}", ts.db, ts.table), "exporting data from table");
+        let sql = format!(
+            "SELECT * FROM {}.{}",
+            quote_ident(&ts.db),
+            quote_ident(&ts.table)
+        );
+        let mut result = conn.exec_iter(sql, ()).await.map_err(|e| q(e, &cfg))?;
+        let mut first_in_table = true;
+        loop {
+            let row = result.next().await.map_err(|e| q(e, &cfg))?;
+            let Some(row) = row else { break };
+            let values: Vec<My> = row.unwrap();
+            let st = ts.row(&values, false).map_err(|d| MySqlError::Decode {
+                what: format!("{}.{}", ts.db, ts.table),
+                detail: d,
+            })?;
+            if let Some(held) = emit.held_ddl.take() {
+                let r = emit.ddl_record(&cfg, &self.partition, &held, "true", false);
+                self.push(r).await?;
+            }
+            if let Some((hts, hrow, hfirst)) = emit.held.take() {
+                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, false);
+                emit.first_overall = false;
+                let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, false);
+                self.push(r).await?;
+            }
+            emit.held = Some((ts.clone(), st, first_in_table));
+            first_in_table = false;
+            if self.stopping() {
+                return Err(MySqlError::Stopped);
+            }
+        }
+        drop(result);
+        if let Some((hts, hrow, hfirst)) = emit.held.take() {
+            if Arc::ptr_eq(&hts, ts) && !last_table {
+                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, true);
+                emit.first_overall = false;
+                let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, false);
+                self.push(r).await?;
+            } else {
+                emit.held = Some((hts, hrow, hfirst));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes the snapshot's last record, the one carrying
+    /// `snapshot_completed`: the held last row (`last`), else the held
+    /// last schema change.
+    async fn finish_snapshot_records(
+        &mut self,
+        emit: &mut SnapshotEmitter,
+    ) -> Result<(), MySqlError> {
+        let cfg = self.cfg.clone();
+        if let Some((hts, hrow, hfirst)) = emit.held.take() {
+            let m = snapshot_marker(emit.first_overall && hfirst, true, hfirst, true);
+            let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, true);
+            self.push(r).await?;
+        } else if let Some(held) = emit.held_ddl.take() {
+            let r = emit.ddl_record(&cfg, &self.partition, &held, "last", true);
+            self.push(r).await?;
+        }
+        Ok(())
+    }
+
+    /// Streams the binlog from `start` (or, with `gtids`, from the first
+    /// transaction after that GTID set) until stopped or failed, skipping
+    /// on resume the `skip` (`event`, `row`) already delivered of the first
+    /// transaction. Records leave in binlog order; a heartbeat goes out
+    /// between transactions when `heartbeat.interval.ms` is due. Never
+    /// returns `Ok`: it ends with [`MySqlError::Stopped`] or the failure.
     async fn stream(
         &mut self,
         start: Position,
         skip: Option<(u64, u64)>,
+        gtids: Option<GtidSet>,
     ) -> Result<(), MySqlError> {
         let cfg = self.cfg.clone();
-        let mut meta = connect(&cfg).await?;
+        let (mut meta, mut stream, checksum) = self.open_binlog(&start, gtids.as_ref()).await?;
+        let mut cur = Cursor::new(&start, skip, checksum);
+        if let Some(set) = gtids {
+            cur.gtids = set;
+        }
+        let mut stop = self.stop.clone();
+        let mut next_heartbeat = cfg
+            .heartbeat_interval
+            .map(|d| tokio::time::Instant::now() + d);
+        loop {
+            // heartbeats go out between transactions only, carrying the
+            // position reached (on resume, the stored one until the first
+            // transaction is read)
+            let heartbeat_due = next_heartbeat.filter(|_| !cur.txn.open);
+            if heartbeat_due.is_some_and(|due| due <= tokio::time::Instant::now()) {
+                self.heartbeat(&mut meta, cur.heartbeat_position()).await?;
+                next_heartbeat = cfg
+                    .heartbeat_interval
+                    .map(|d| tokio::time::Instant::now() + d);
+                continue;
+            }
+            let Some(event) = self
+                .next_event(&mut stream, &mut stop, heartbeat_due)
+                .await?
+            else {
+                continue;
+            };
+            self.dispatch(&mut meta, &stream, &mut cur, &event).await?;
+            if self.stopping() {
+                return Err(MySqlError::Stopped);
+            }
+        }
+    }
+
+    /// Connects the metadata connection and the replication connection,
+    /// prepares the replication session (the server's dump settings, a 10 s
+    /// server heartbeat) and registers as replica `database.server.id`
+    /// asking for the binlog from `start` (from the oldest binlog when
+    /// `start.file` is empty), or with `gtids` for the transactions after
+    /// that set: on MariaDB `@slave_connect_state` and a dump without file
+    /// name, on MySQL COM_BINLOG_DUMP_GTID. Returns the metadata connection,
+    /// the event stream and whether events carry a checksum
+    /// (`binlog_checksum`).
+    async fn open_binlog(
+        &mut self,
+        start: &Position,
+        gtids: Option<&GtidSet>,
+    ) -> Result<(Conn, BinlogStream, bool), MySqlError> {
+        let cfg = self.cfg.clone();
+        let meta = connect(&cfg).await?;
         let mut conn = connect(&cfg).await?;
         for sql in self.server.dump_session_sql() {
             conn.query_drop(*sql).await.map_err(|e| q(e, &cfg))?;
@@ -891,447 +1011,470 @@ impl Reader {
             .await
             .map_err(|e| q(e, &cfg))?;
         let checksum = checksum.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
-        tracing::info!(file = %start.file, pos = start.pos, "streaming the binlog");
-        self.metrics.connected.store(true, Ordering::Relaxed);
         let mut req = BinlogStreamRequest::new(cfg.server_id);
-        if !start.file.is_empty() {
-            req = req
-                .with_filename(start.file.as_bytes())
-                .with_pos(start.pos.max(4));
+        match (gtids, self.server) {
+            (Some(set), Server::MariaDb) => {
+                tracing::info!(gtids = %set, "streaming the binlog after the GTID set");
+                for sql in gtid_session_sql(set) {
+                    conn.query_drop(sql).await.map_err(|e| q(e, &cfg))?;
+                }
+            }
+            (Some(set), Server::MySql(..)) => {
+                tracing::info!(gtids = %set, "streaming the binlog after the GTID set");
+                req = req.with_gtid().with_gtid_set(set.mysql_sids());
+            }
+            (None, _) => {
+                tracing::info!(file = %start.file, pos = start.pos, "streaming the binlog");
+                if !start.file.is_empty() {
+                    req = req
+                        .with_filename(start.file.as_bytes())
+                        .with_pos(start.pos.max(4));
+                }
+            }
         }
-        let mut stream = conn.get_binlog_stream(req).await.map_err(|e| q(e, &cfg))?;
-        let mut gtids = start
-            .gtids
-            .as_deref()
-            .map(GtidSet::parse)
-            .unwrap_or_default();
-        let mut cur_file = start.file.clone();
-        let mut txn = Txn {
-            file: start.file.clone(),
-            start: start.pos,
-            skip,
-            ..Txn::default()
+        self.metrics.connected.store(true, Ordering::Relaxed);
+        let stream = conn.get_binlog_stream(req).await.map_err(|e| q(e, &cfg))?;
+        Ok((meta, stream, checksum))
+    }
+
+    /// Waits for the next binlog event, handing batches over meanwhile:
+    /// with nothing pending it waits for an event, the stop signal
+    /// ([`MySqlError::Stopped`]) or `heartbeat_due`; with a batch pending it
+    /// takes an event that is ready, else sends the batch (flagging the
+    /// reader caught up when the batch ends a transaction) or waits 20 ms
+    /// for one. `None`: nothing to handle, look again. A closed or failed
+    /// stream is an error, retriable under `connect.keep.alive=true`.
+    async fn next_event(
+        &mut self,
+        stream: &mut BinlogStream,
+        stop: &mut watch::Receiver<bool>,
+        heartbeat_due: Option<tokio::time::Instant>,
+    ) -> Result<Option<Event>, MySqlError> {
+        let next = if self.batch.is_empty() {
+            tokio::select! {
+                _ = stop.changed() => return Err(MySqlError::Stopped),
+                _ = tokio::time::sleep_until(heartbeat_due.unwrap_or_else(tokio::time::Instant::now)), if heartbeat_due.is_some() => return Ok(None),
+                e = stream.next() => e,
+            }
+        } else {
+            // cancel-safe: an event not complete yet stays buffered
+            match stream.next().now_or_never() {
+                Some(e) => e,
+                None if self.batch.last().is_some_and(|r| r.control().is_some()) => {
+                    // a transaction ended and nothing more is ready:
+                    // hand it over now, as caught up
+                    self.send_batch().await?;
+                    self.caught_up.store(true, Ordering::Release);
+                    return Ok(None);
+                }
+                None => {
+                    match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
+                        Ok(e) => e,
+                        Err(_) => {
+                            self.send_batch().await?;
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
         };
-        let mut first_txn_pending = skip.is_some();
-        let mut stop = self.stop.clone();
-        let mut prev_end: u64 = 0;
-        // time and server of the last event, for heartbeat offsets
-        let (mut last_ts_ms, mut last_server_id) = (start.ts_sec * 1000, start.server_id);
-        let mut next_heartbeat = cfg
-            .heartbeat_interval
-            .map(|d| tokio::time::Instant::now() + d);
-        loop {
-            // heartbeats go out between transactions only, carrying the
-            // position reached (on resume, the stored one until the first
-            // transaction is read)
-            let heartbeat_due = next_heartbeat.filter(|_| !txn.open);
-            if heartbeat_due.is_some_and(|due| due <= tokio::time::Instant::now()) {
-                let (event, row) = if first_txn_pending {
-                    txn.skip.unwrap_or((0, 0))
+        let cfg = &self.cfg;
+        match next {
+            None => Err(closed_stream(cfg, "the server closed the binlog stream")),
+            Some(Err(e)) => {
+                let e = q(e, cfg);
+                Err(if e.kind() == velocity_api::ErrorKind::Retriable {
+                    closed_stream(cfg, &e.to_string())
                 } else {
-                    (0, 0)
-                };
-                let at = Position {
-                    file: txn.file.clone(),
-                    pos: txn.start,
-                    event,
-                    row,
-                    gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
-                    ts_sec: last_ts_ms / 1000,
-                    server_id: last_server_id,
-                    ..Position::default()
-                };
-                self.heartbeat(&mut meta, at).await?;
-                next_heartbeat = cfg
-                    .heartbeat_interval
-                    .map(|d| tokio::time::Instant::now() + d);
-                continue;
+                    e
+                })
             }
-            let next = if self.batch.is_empty() {
-                tokio::select! {
-                    _ = stop.changed() => return Err(MySqlError::Stopped),
-                    _ = tokio::time::sleep_until(heartbeat_due.unwrap_or_else(tokio::time::Instant::now)), if heartbeat_due.is_some() => continue,
-                    e = stream.next() => e,
-                }
-            } else {
-                // cancel-safe: an event not complete yet stays buffered
-                match stream.next().now_or_never() {
-                    Some(e) => e,
-                    None if self.batch.last().is_some_and(|r| r.control().is_some()) => {
-                        // a transaction ended and nothing more is ready:
-                        // hand it over now, as caught up
-                        self.send_batch().await?;
-                        self.caught_up.store(true, Ordering::Release);
-                        continue;
+            Some(Ok(e)) => Ok(Some(e)),
+        }
+    }
+
+    /// Handles one binlog event by type: MariaDB GTID and ANNOTATE_ROWS
+    /// (read raw), ROTATE, MySQL GTIDs, query events (BEGIN, COMMIT, DDL),
+    /// XID (commit), ROWS_QUERY, TABLE_MAP and rows events; other events
+    /// only advance the cursor. Records go to the batch in event order.
+    async fn dispatch(
+        &mut self,
+        meta: &mut Conn,
+        stream: &BinlogStream,
+        cur: &mut Cursor,
+        event: &Event,
+    ) -> Result<(), MySqlError> {
+        let ev = cur.advance(event);
+        let raw_type = event.header().event_type_raw();
+        if raw_type == MARIADB_GTID_EVENT {
+            if let Some(g) = MariaGtid::parse(event.data()) {
+                let server = event.header().server_id();
+                let before = cur.gtid_text();
+                cur.gtids.add_mariadb(g.domain, server, g.seq);
+                cur.begin(ev.start);
+                cur.txn.gtid = Some(format!("{}-{server}-{}", g.domain, g.seq));
+                cur.txn.restart_gtids = before;
+            }
+            return Ok(());
+        }
+        if raw_type == MARIADB_ANNOTATE_ROWS_EVENT {
+            if self.cfg.include_query {
+                cur.txn.query = Some(String::from_utf8_lossy(event.data()).into_owned());
+            }
+            return Ok(());
+        }
+        let data = match event.read_data() {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                return Err(MySqlError::Decode {
+                    what: format!("binlog event type {raw_type} at {}:{}", cur.file, ev.start),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        match data {
+            EventData::RotateEvent(r) => {
+                cur.rotate(
+                    rotate_file_name(r.name_raw(), event.header().event_size(), cur.checksum),
+                    r.position(),
+                );
+            }
+            EventData::GtidEvent(g) => {
+                let uuid = uuid_string(&g.sid());
+                let before = cur.gtid_text();
+                cur.gtids.add_mysql(&uuid, g.gno());
+                cur.begin(ev.start);
+                cur.txn.gtid = Some(format!("{uuid}:{}", g.gno()));
+                cur.txn.restart_gtids = before;
+            }
+            EventData::AnonymousGtidEvent(_) => cur.begin(ev.start),
+            EventData::QueryEvent(qe) => {
+                let sql = qe.query().into_owned();
+                let thread = qe.thread_id() as i64;
+                let upper = sql.trim_start().to_ascii_uppercase();
+                if upper == "BEGIN" || upper.starts_with("XA START") {
+                    if !cur.txn.open {
+                        cur.begin(ev.start);
                     }
-                    None => {
-                        match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
-                            Ok(e) => e,
-                            Err(_) => {
-                                self.send_batch().await?;
-                                continue;
-                            }
-                        }
-                    }
+                    cur.txn.thread = Some(thread);
+                } else if upper == "COMMIT"
+                    || upper.starts_with("XA END")
+                    || upper.starts_with("XA COMMIT")
+                {
+                    self.commit(cur, &ev).await?;
+                } else {
+                    let statement = Statement {
+                        db: qe.schema().into_owned(),
+                        sql,
+                        upper,
+                        thread,
+                    };
+                    self.on_statement(meta, cur, &ev, statement).await?;
                 }
-            };
-            let event = match next {
-                None => return Err(closed_stream(&cfg, "the server closed the binlog stream")),
-                Some(Err(e)) => {
-                    let e = q(e, &cfg);
-                    return Err(if e.kind() == velocity_api::ErrorKind::Retriable {
-                        closed_stream(&cfg, &e.to_string())
-                    } else {
-                        e
-                    });
-                }
-                Some(Ok(e)) => e,
-            };
-            let header = event.header();
-            let end_pos = header.log_pos() as u64;
-            let ev_start = end_pos.saturating_sub(header.event_size() as u64);
-            // where the previous event ended: a gap before this event is an
-            // event the server did not send (MariaDB's ANNOTATE_ROWS)
-            let gap_from = std::mem::replace(&mut prev_end, end_pos);
-            let ts_ms = header.timestamp() as i64 * 1000;
-            let server_id = header.server_id() as i64;
-            if ts_ms > 0 {
-                (last_ts_ms, last_server_id) = (ts_ms, server_id);
             }
-            let raw_type = header.event_type_raw();
-            if raw_type == MARIADB_GTID_EVENT {
-                if let Some(g) = MariaGtid::parse(event.data()) {
-                    gtids.add_mariadb(g.domain, header.server_id(), g.seq);
-                    self.begin_txn(&mut txn, &cur_file, ev_start, &mut first_txn_pending);
-                    txn.gtid = Some(format!("{}-{}-{}", g.domain, header.server_id(), g.seq));
-                }
-                continue;
+            EventData::XidEvent(_) => {
+                self.metrics.transaction_committed(ev.ts_ms, now_ms());
+                self.commit(cur, &ev).await?;
             }
-            if raw_type == MARIADB_ANNOTATE_ROWS_EVENT {
-                if cfg.include_query {
-                    txn.query = Some(String::from_utf8_lossy(event.data()).into_owned());
-                }
-                continue;
+            EventData::RowsQueryEvent(rq) if self.cfg.include_query => {
+                cur.txn.query = Some(rq.query().into_owned());
             }
-            let data = match event.read_data() {
-                Ok(Some(d)) => d,
-                Ok(None) => continue,
-                Err(e) => {
+            EventData::TableMapEvent(tm) => {
+                let db = tm.database_name().into_owned();
+                let table = tm.table_name().into_owned();
+                self.on_table_map(meta, cur, &ev, &db, &table, tm.columns_count())
+                    .await?;
+            }
+            EventData::RowsEvent(rows) => {
+                if !cur.txn.open {
+                    cur.begin(ev.start);
+                }
+                let k = cur.txn.events;
+                cur.txn.events += 1;
+                let table_id = rows.table_id();
+                let Some(tme) = stream.get_tme(table_id) else {
                     return Err(MySqlError::Decode {
-                        what: format!("binlog event type {raw_type} at {cur_file}:{ev_start}"),
-                        detail: e.to_string(),
-                    })
-                }
-            };
-            match data {
-                EventData::RotateEvent(r) => {
-                    cur_file = rotate_file_name(r.name_raw(), header.event_size(), checksum);
-                    if !txn.open {
-                        txn.file = cur_file.clone();
-                        txn.start = r.position();
-                    }
-                }
-                EventData::GtidEvent(g) => {
-                    let uuid = uuid_string(&g.sid());
-                    gtids.add_mysql(&uuid, g.gno());
-                    self.begin_txn(&mut txn, &cur_file, ev_start, &mut first_txn_pending);
-                    txn.gtid = Some(format!("{uuid}:{}", g.gno()));
-                }
-                EventData::AnonymousGtidEvent(_) => {
-                    self.begin_txn(&mut txn, &cur_file, ev_start, &mut first_txn_pending);
-                }
-                EventData::QueryEvent(qe) => {
-                    let sql = qe.query().into_owned();
-                    let thread = qe.thread_id() as i64;
-                    let upper = sql.trim_start().to_ascii_uppercase();
-                    if upper == "BEGIN" || upper.starts_with("XA START") {
-                        if !txn.open {
-                            self.begin_txn(&mut txn, &cur_file, ev_start, &mut first_txn_pending);
-                        }
-                        txn.thread = Some(thread);
-                        continue;
-                    }
-                    if upper == "COMMIT"
-                        || upper.starts_with("XA END")
-                        || upper.starts_with("XA COMMIT")
-                    {
-                        let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
-                        self.finish_tx(&mut txn, ts_ms, after).await?;
-                        self.end_txn(&mut txn, &cur_file, end_pos);
-                        continue;
-                    }
-                    // DDL (or another statement): the table definitions may change
-                    let db = qe.schema().into_owned();
-                    if !txn.open {
-                        self.begin_txn(&mut txn, &cur_file, ev_start, &mut first_txn_pending);
-                    }
-                    self.tables.clear();
-                    let k = txn.events;
-                    let skipped = txn.skip.is_some_and(|(e, _)| k < e);
-                    let pos = Position {
-                        file: txn.file.clone(),
-                        pos: txn.start,
-                        event: k + 1,
-                        row: 0,
-                        gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
-                        ts_sec: ts_ms / 1000,
-                        server_id,
-                        ..Position::default()
-                    };
-                    // a statement already covered by the stored offset is
-                    // already in the model (replayed from the history)
-                    let out = if skipped {
-                        Outcome::default()
-                    } else {
-                        self.model.apply(&db, &sql)
-                    };
-                    if !skipped && !out.understood {
-                        tracing::debug!(statement = %sql, "statement not understood by the DDL parser; recorded and skipped");
-                    }
-                    let is_ddl = out.is_ddl || is_ddl(&upper);
-                    let target = if out.database.is_empty() {
-                        db.clone()
-                    } else {
-                        out.database.clone()
-                    };
-                    let relevant = target.is_empty() || cfg.filters.database(&target);
-                    let transactional = ["SAVEPOINT", "ROLLBACK", "RELEASE"]
-                        .iter()
-                        .any(|p| upper.starts_with(p));
-                    if !skipped
-                        && relevant
-                        && !transactional
-                        && !self
-                            .recorded_upto
-                            .as_ref()
-                            .is_some_and(|u| position_le(&pos, u))
-                    {
-                        self.record_history(&db, &sql, &out.changes, &pos).await?;
-                    }
-                    let info = SourceInfo {
-                        snapshot: "false",
-                        ts_ms,
-                        server_id,
-                        gtid: txn.gtid.clone(),
-                        file: cur_file.clone(),
-                        pos: ev_start as i64,
-                        row: 0,
-                        thread: Some(thread),
-                        query: None,
-                    };
-                    if let Some((tdb, table)) = out.truncated.as_ref().filter(|_| !skipped) {
-                        // Debezium: a TRUNCATE is an `op: "t"` event of the
-                        // table (unless `t` is skipped), never a schema change
-                        let ts = if cfg.skips('t') {
-                            None
-                        } else {
-                            self.load(&mut meta, tdb, table).await?
-                        };
-                        if let Some(ts) = ts {
-                            let r = ts.truncate(&cfg, &info, &self.partition, pos.to_offset());
-                            self.push(r).await?;
-                            txn.emitted = true;
-                        }
-                    } else if cfg.include_schema_changes && is_ddl && !skipped && relevant {
-                        let r = schema_change(
-                            &cfg,
-                            &target,
-                            &sql,
-                            &out.changes,
-                            &info,
-                            &self.partition,
-                            pos.to_offset(),
-                        );
-                        self.push(r).await?;
-                        txn.emitted = true;
-                    }
-                    txn.events += 1;
-                    self.metrics.event_seen();
-                    // DDL commits implicitly
-                    if is_ddl {
-                        let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
-                        self.finish_tx(&mut txn, ts_ms, after).await?;
-                        self.end_txn(&mut txn, &cur_file, end_pos);
-                    }
-                }
-                EventData::XidEvent(_) => {
-                    self.metrics.transaction_committed(ts_ms, now_ms());
-                    let after = self.after_txn(&cur_file, end_pos, &gtids, ts_ms, server_id);
-                    self.finish_tx(&mut txn, ts_ms, after).await?;
-                    self.end_txn(&mut txn, &cur_file, end_pos);
-                }
-                EventData::RowsQueryEvent(rq) if cfg.include_query => {
-                    txn.query = Some(rq.query().into_owned());
-                }
-                EventData::TableMapEvent(tm) => {
-                    let db = tm.database_name().into_owned();
-                    let table = tm.table_name().into_owned();
-                    if cfg.include_query
-                        && self.server == Server::MariaDb
-                        && gap_from > 0
-                        && gap_from < ev_start
-                        && cfg.filters.table(&db, &table)
-                    {
-                        // mysql_async cannot request ANNOTATE_ROWS events
-                        // (COM_BINLOG_DUMP flag 2): read the skipped one
-                        if let Some(query) =
-                            annotate_at(&mut meta, &cur_file, gap_from, &cfg).await?
-                        {
-                            txn.query = Some(query);
-                        }
-                    }
-                    let ts = self.load(&mut meta, &db, &table).await?;
-                    if ts.is_some_and(|t| t.width != tm.columns_count() as usize) {
-                        // the model disagrees with the binlog: fall back to the server's definition
-                        tracing::warn!(
-                            table = %format!("{db}.{table}"),
-                            binlog_columns = tm.columns_count(),
-                            "the table definition from the schema history does not match the binlog; reading information_schema"
-                        );
-                        if let Some(t) = catalog::load_table(&mut meta, &db, &table)
-                            .await
-                            .map_err(|e| q(e, &cfg))?
-                        {
-                            self.model.put(t);
-                        }
-                        self.tables.remove(&(db.clone(), table.clone()));
-                        self.load(&mut meta, &db, &table).await?;
-                    }
-                }
-                EventData::RowsEvent(rows) => {
-                    if !txn.open {
-                        self.begin_txn(&mut txn, &cur_file, ev_start, &mut first_txn_pending);
-                    }
-                    let k = txn.events;
-                    txn.events += 1;
-                    let table_id = rows.table_id();
-                    let Some(tme) = stream.get_tme(table_id) else {
-                        return Err(MySqlError::Decode {
-                            what: format!("rows event at {cur_file}:{ev_start}"),
-                            detail: format!("no TABLE_MAP for table id {table_id}"),
-                        });
-                    };
-                    let key = (
-                        tme.database_name().into_owned(),
-                        tme.table_name().into_owned(),
-                    );
-                    let ts = match self.tables.get(&key) {
-                        Some(t) => t.clone(),
-                        None => self.load(&mut meta, &key.0, &key.1).await?,
-                    };
-                    let Some(ts) = ts else { continue };
-                    let (skip_event, skip_row) = txn.skip.unwrap_or((0, 0));
-                    if txn.skip.is_some() && k < skip_event {
-                        continue;
-                    }
-                    let op = match &rows {
-                        RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => {
-                            "c"
-                        }
-                        RowsEventData::UpdateRowsEventV1(_)
-                        | RowsEventData::UpdateRowsEvent(_)
-                        | RowsEventData::PartialUpdateRowsEvent(_) => "u",
-                        _ => "d",
-                    };
-                    // Debezium ignores the row events of skipped operations
-                    if op.chars().any(|c| cfg.skips(c)) {
-                        continue;
-                    }
-                    let images: Vec<RowImages> = rows
-                        .rows(tme)
-                        .map(|r| {
-                            r.map_err(|e| e.to_string()).and_then(|(b, a)| {
-                                Ok((b.map(values_of).transpose()?, a.map(values_of).transpose()?))
-                            })
-                        })
-                        .collect::<Result<_, String>>()
-                        .map_err(|d| MySqlError::Decode {
-                            what: format!("rows of {}.{} at {cur_file}:{ev_start}", key.0, key.1),
-                            detail: d,
-                        })?;
-                    let n = images.len() as u64;
-                    for (i, (before, after)) in images.into_iter().enumerate() {
-                        let i = i as u64;
-                        if txn.skip.is_some() && k == skip_event && i < skip_row {
-                            continue;
-                        }
-                        let decode = |v: Option<Vec<My>>| -> Result<Option<Struct>, MySqlError> {
-                            v.map(|v| ts.row(&v, true)).transpose().map_err(|d| {
-                                MySqlError::Decode {
-                                    what: format!("{}.{}", ts.db, ts.table),
-                                    detail: d,
-                                }
-                            })
-                        };
-                        let before = decode(before)?;
-                        let after = decode(after)?;
-                        let at = |event: u64, row: u64| Position {
-                            file: txn.file.clone(),
-                            pos: txn.start,
-                            event,
-                            row,
-                            gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
-                            ts_sec: ts_ms / 1000,
-                            server_id,
-                            ..Position::default()
-                        };
-                        let prev = at(k, i).to_offset();
-                        let next = if i + 1 == n {
-                            at(k + 1, 0)
-                        } else {
-                            at(k, i + 1)
-                        }
-                        .to_offset();
-                        let info = SourceInfo {
-                            snapshot: "false",
-                            ts_ms,
-                            server_id,
-                            gtid: txn.gtid.clone(),
-                            file: cur_file.clone(),
-                            pos: ev_start as i64,
-                            row: i as i32,
-                            thread: txn.thread,
-                            query: txn.query.clone(),
-                        };
-                        if cfg.provide_transaction_metadata && txn.tx.is_none() {
-                            let id = txn
-                                .gtid
-                                .clone()
-                                .unwrap_or_else(|| format!("{}:{}", txn.file, txn.start));
-                            let begin = transaction::record(
-                                &self.tx_topic,
-                                "BEGIN",
-                                &id,
-                                ts_ms,
-                                None,
-                                &self.partition,
-                                prev.clone(),
-                                now().0,
-                            );
-                            self.push(begin).await?;
-                            txn.tx = Some(TxCounter::new(id));
-                        }
-                        let recs = self.records(
-                            &ts,
-                            op,
-                            before,
-                            after,
-                            &info,
-                            txn.tx.as_mut(),
-                            [prev, next],
-                        );
-                        txn.emitted |= !recs.is_empty();
-                        for r in recs {
-                            self.push(r).await?;
-                        }
-                    }
-                }
-                _ => {}
+                        what: format!("rows event at {}:{}", cur.file, ev.start),
+                        detail: format!("no TABLE_MAP for table id {table_id}"),
+                    });
+                };
+                self.on_rows(meta, cur, &ev, k, &rows, tme).await?;
             }
-            if self.stopping() {
-                return Err(MySqlError::Stopped);
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the open transaction at `ev` (XID, `COMMIT`, an implicitly
+    /// committing DDL): its END metadata record and transaction-end marker
+    /// ([`Reader::finish_tx`]) carry the position after `ev`, where the
+    /// next transaction starts.
+    async fn commit(&mut self, cur: &mut Cursor, ev: &Ev) -> Result<(), MySqlError> {
+        let after = cur.after(ev);
+        self.finish_tx(&mut cur.txn, ev.ts_ms, after).await?;
+        cur.end(ev.end);
+        Ok(())
+    }
+
+    /// A statement other than BEGIN/COMMIT (DDL, TRUNCATE, SAVEPOINT, …):
+    /// counts as one event of its transaction; unless the stored offset
+    /// already covers it, it is applied to the table model, written to the
+    /// schema history (relevant, non-transactional statements not already
+    /// recorded) and yields a truncate event (`TRUNCATE` of a captured
+    /// table) or a schema-change record (`include.schema.changes`). A DDL
+    /// commits the transaction implicitly.
+    async fn on_statement(
+        &mut self,
+        meta: &mut Conn,
+        cur: &mut Cursor,
+        ev: &Ev,
+        st: Statement,
+    ) -> Result<(), MySqlError> {
+        let cfg = self.cfg.clone();
+        if !cur.txn.open {
+            cur.begin(ev.start);
+        }
+        self.tables.clear();
+        let k = cur.txn.events;
+        let skipped = cur.txn.skip.is_some_and(|(e, _)| k < e);
+        let pos = cur.at(k + 1, 0, ev);
+        // a statement already covered by the stored offset is already in
+        // the model (replayed from the history)
+        let out = if skipped {
+            Outcome::default()
+        } else {
+            self.model.apply(&st.db, &st.sql)
+        };
+        if !skipped && !out.understood {
+            tracing::debug!(statement = %st.sql, "statement not understood by the DDL parser; recorded and skipped");
+        }
+        let is_ddl = out.is_ddl || is_ddl(&st.upper);
+        let target = if out.database.is_empty() {
+            st.db.clone()
+        } else {
+            out.database.clone()
+        };
+        let relevant = target.is_empty() || cfg.filters.database(&target);
+        let transactional = ["SAVEPOINT", "ROLLBACK", "RELEASE"]
+            .iter()
+            .any(|p| st.upper.starts_with(p));
+        if !skipped
+            && relevant
+            && !transactional
+            && !self
+                .recorded_upto
+                .as_ref()
+                .is_some_and(|u| position_le(&pos, u))
+        {
+            self.record_history(&st.db, &st.sql, &out.changes, &pos)
+                .await?;
+        }
+        let info = cur.source_info(ev, 0, Some(st.thread), None);
+        if let Some((tdb, table)) = out.truncated.as_ref().filter(|_| !skipped) {
+            // Debezium: a TRUNCATE is an `op: "t"` event of the table
+            // (unless `t` is skipped), never a schema change
+            let ts = if cfg.skips('t') {
+                None
+            } else {
+                self.load(meta, tdb, table).await?
+            };
+            if let Some(ts) = ts {
+                let r = ts.truncate(&cfg, &info, &self.partition, pos.to_offset());
+                self.push(r).await?;
+                cur.txn.emitted = true;
+            }
+        } else if cfg.include_schema_changes && is_ddl && !skipped && relevant {
+            let r = schema_change(
+                &cfg,
+                &target,
+                &st.sql,
+                &out.changes,
+                &info,
+                &self.partition,
+                pos.to_offset(),
+            );
+            self.push(r).await?;
+            cur.txn.emitted = true;
+        }
+        cur.txn.events += 1;
+        self.metrics.event_seen();
+        // DDL commits implicitly
+        if is_ddl {
+            self.commit(cur, ev).await?;
+        }
+        Ok(())
+    }
+
+    /// A TABLE_MAP of `db`.`table` with `columns` columns: loads the
+    /// table's schemas for the rows events that follow (re-reading
+    /// `information_schema` when the model's width disagrees with the
+    /// binlog's) and, on MariaDB with `include.query`, reads the
+    /// ANNOTATE_ROWS event the server left out of the stream.
+    async fn on_table_map(
+        &mut self,
+        meta: &mut Conn,
+        cur: &mut Cursor,
+        ev: &Ev,
+        db: &str,
+        table: &str,
+        columns: u64,
+    ) -> Result<(), MySqlError> {
+        let cfg = self.cfg.clone();
+        if cfg.include_query
+            && self.server == Server::MariaDb
+            && ev.gap_from > 0
+            && ev.gap_from < ev.start
+            && cfg.filters.table(db, table)
+        {
+            // mysql_async cannot request ANNOTATE_ROWS events
+            // (COM_BINLOG_DUMP flag 2): read the skipped one
+            if let Some(query) = annotate_at(meta, &cur.file, ev.gap_from, &cfg).await? {
+                cur.txn.query = Some(query);
             }
         }
+        let ts = self.load(meta, db, table).await?;
+        if ts.is_some_and(|t| t.width != columns as usize) {
+            // the model disagrees with the binlog: fall back to the server's definition
+            tracing::warn!(
+                table = %format!("{db}.{table}"),
+                binlog_columns = columns,
+                "the table definition from the schema history does not match the binlog; reading information_schema"
+            );
+            if let Some(t) = catalog::load_table(meta, db, table)
+                .await
+                .map_err(|e| q(e, &cfg))?
+            {
+                self.model.put(t);
+            }
+            self.tables.remove(&(db.to_owned(), table.to_owned()));
+            self.load(meta, db, table).await?;
+        }
+        Ok(())
+    }
+
+    /// The `k`-th event of the transaction, a rows event of the table of
+    /// `tme`: unless the table is not captured, the event is covered by the
+    /// stored offset or its operation is in `skipped.operations`, every row
+    /// (after the `row` already delivered, on resume) becomes its change
+    /// records ([`Reader::emit_row`]).
+    async fn on_rows(
+        &mut self,
+        meta: &mut Conn,
+        cur: &mut Cursor,
+        ev: &Ev,
+        k: u64,
+        rows: &RowsEventData<'_>,
+        tme: &TableMapEvent<'_>,
+    ) -> Result<(), MySqlError> {
+        let key = (
+            tme.database_name().into_owned(),
+            tme.table_name().into_owned(),
+        );
+        let ts = match self.tables.get(&key) {
+            Some(t) => t.clone(),
+            None => self.load(meta, &key.0, &key.1).await?,
+        };
+        let Some(ts) = ts else { return Ok(()) };
+        let (skip_event, skip_row) = cur.txn.skip.unwrap_or((0, 0));
+        if cur.txn.skip.is_some() && k < skip_event {
+            return Ok(());
+        }
+        let op = match rows {
+            RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => "c",
+            RowsEventData::UpdateRowsEventV1(_)
+            | RowsEventData::UpdateRowsEvent(_)
+            | RowsEventData::PartialUpdateRowsEvent(_) => "u",
+            _ => "d",
+        };
+        // Debezium ignores the row events of skipped operations
+        if op.chars().any(|c| self.cfg.skips(c)) {
+            return Ok(());
+        }
+        let images: Vec<RowImages> = rows
+            .rows(tme)
+            .map(|r| {
+                r.map_err(|e| e.to_string()).and_then(|(b, a)| {
+                    Ok((b.map(values_of).transpose()?, a.map(values_of).transpose()?))
+                })
+            })
+            .collect::<Result<_, String>>()
+            .map_err(|d| MySqlError::Decode {
+                what: format!("rows of {}.{} at {}:{}", key.0, key.1, cur.file, ev.start),
+                detail: d,
+            })?;
+        let n = images.len() as u64;
+        for (i, (before, after)) in images.into_iter().enumerate() {
+            let i = i as u64;
+            if cur.txn.skip.is_some() && k == skip_event && i < skip_row {
+                continue;
+            }
+            let row = RowRef { k, i, n };
+            self.emit_row(cur, ev, &ts, op, row, before, after).await?;
+        }
+        Ok(())
+    }
+
+    /// Row `row.i` of the `row.n` rows of event `row.k`: decodes its images
+    /// and pushes its change records, preceded by the transaction's BEGIN
+    /// metadata record when it is the first change
+    /// (`provide.transaction.metadata`). The records carry the offset
+    /// before the row, the last one the offset after it.
+    #[allow(clippy::too_many_arguments)]
+    async fn emit_row(
+        &mut self,
+        cur: &mut Cursor,
+        ev: &Ev,
+        ts: &TableSchema,
+        op: &'static str,
+        row: RowRef,
+        before: Option<Vec<My>>,
+        after: Option<Vec<My>>,
+    ) -> Result<(), MySqlError> {
+        let RowRef { k, i, n } = row;
+        let decode = |v: Option<Vec<My>>| -> Result<Option<Struct>, MySqlError> {
+            v.map(|v| ts.row(&v, true))
+                .transpose()
+                .map_err(|d| MySqlError::Decode {
+                    what: format!("{}.{}", ts.db, ts.table),
+                    detail: d,
+                })
+        };
+        let before = decode(before)?;
+        let after = decode(after)?;
+        let prev = cur.at(k, i, ev).to_offset();
+        let next = if i + 1 == n {
+            cur.at(k + 1, 0, ev)
+        } else {
+            cur.at(k, i + 1, ev)
+        }
+        .to_offset();
+        let info = cur.source_info(ev, i as i32, cur.txn.thread, cur.txn.query.clone());
+        let txn = &mut cur.txn;
+        if self.cfg.provide_transaction_metadata && txn.tx.is_none() {
+            let id = txn
+                .gtid
+                .clone()
+                .unwrap_or_else(|| format!("{}:{}", txn.file, txn.start));
+            let begin = transaction::record(
+                &self.tx_topic,
+                "BEGIN",
+                &id,
+                ev.ts_ms,
+                None,
+                &self.partition,
+                prev.clone(),
+                now().0,
+            );
+            self.push(begin).await?;
+            txn.tx = Some(TxCounter::new(id));
+        }
+        let recs = self.records(ts, op, before, after, &info, txn.tx.as_mut(), [prev, next]);
+        txn.emitted |= !recs.is_empty();
+        for r in recs {
+            self.push(r).await?;
+        }
+        Ok(())
     }
 
     /// Runs `heartbeat.action.query` (if any) on `meta`, then emits the
@@ -1407,26 +1550,6 @@ impl Reader {
         out
     }
 
-    /// The offset of the position after a transaction (where the next starts).
-    fn after_txn(
-        &self,
-        file: &str,
-        end_pos: u64,
-        gtids: &GtidSet,
-        ts_ms: i64,
-        server_id: i64,
-    ) -> Offset {
-        Position {
-            file: file.to_owned(),
-            pos: end_pos,
-            gtids: (!gtids.is_empty()).then(|| gtids.to_string()),
-            ts_sec: ts_ms / 1000,
-            server_id,
-            ..Position::default()
-        }
-        .to_offset()
-    }
-
     /// Emits the END record of the transaction, if its BEGIN was emitted,
     /// then, if the transaction emitted any record, the runtime's
     /// transaction-end marker ([`SourceRecord::transaction_end`], never
@@ -1461,16 +1584,231 @@ impl Reader {
         }
         Ok(())
     }
+}
 
-    fn begin_txn(&self, txn: &mut Txn, file: &str, start: u64, first_pending: &mut bool) {
-        let skip = if *first_pending {
-            *first_pending = false;
-            txn.skip
+/// A schema-change record of the snapshot: database, statement, changes.
+type SnapshotDdl = (String, String, Vec<TableChange>);
+
+/// What [`Reader::capture_schema`] read.
+struct CapturedSchema {
+    /// `(database, statement, outcome)` in order, for the schema history.
+    statements: Vec<(String, String, Outcome)>,
+    /// The schemas of the captured tables, in capture order.
+    schemas: Vec<Arc<TableSchema>>,
+    /// The schema-change records to emit (`include.schema.changes`).
+    ddls: Vec<SnapshotDdl>,
+}
+
+/// The emission state of a snapshot: its position, and the last schema
+/// change and row, held back until what follows them is known.
+struct SnapshotEmitter {
+    /// The snapshot's binlog position (`snapshot: true`).
+    base: Position,
+    /// When the snapshot read its position, ms.
+    ts_ms: i64,
+    /// The last schema change not emitted yet.
+    held_ddl: Option<SnapshotDdl>,
+    /// The last row not emitted yet: table, row, first of its table.
+    held: Option<(Arc<TableSchema>, Struct, bool)>,
+    /// No row was emitted yet.
+    first_overall: bool,
+}
+
+impl SnapshotEmitter {
+    /// The `source` block of a snapshot record with `marker`.
+    fn info(&self, marker: &'static str) -> SourceInfo {
+        SourceInfo {
+            snapshot: marker,
+            ts_ms: self.ts_ms,
+            server_id: 0,
+            gtid: None,
+            file: self.base.file.clone(),
+            pos: self.base.pos as i64,
+            row: 0,
+            thread: None,
+            query: None,
+        }
+    }
+
+    /// The offset of a snapshot record; the last adds `snapshot_completed`.
+    fn offset(&self, last: bool) -> Offset {
+        if last {
+            Position {
+                snapshot_completed: true,
+                ..self.base.clone()
+            }
+            .to_offset()
+        } else {
+            self.base.to_offset()
+        }
+    }
+
+    /// The schema-change record of `ddl`.
+    fn ddl_record(
+        &self,
+        cfg: &MySqlConfig,
+        partition: &Partition,
+        (db, ddl, changes): &SnapshotDdl,
+        marker: &'static str,
+        last: bool,
+    ) -> SourceRecord {
+        schema_change(
+            cfg,
+            db,
+            ddl,
+            changes,
+            &self.info(marker),
+            partition,
+            self.offset(last),
+        )
+    }
+
+    /// The read (`op: "r"`) record of `row` of `ts`.
+    fn row_record(
+        &self,
+        cfg: &MySqlConfig,
+        partition: &Partition,
+        ts: &TableSchema,
+        row: Struct,
+        marker: &'static str,
+        last: bool,
+    ) -> SourceRecord {
+        ts.change(
+            cfg,
+            "r",
+            None,
+            row,
+            &self.info(marker),
+            None,
+            partition,
+            self.offset(last),
+        )
+    }
+}
+
+/// The header fields of one binlog event, as the handlers need them.
+#[derive(Debug, Clone, Copy)]
+struct Ev {
+    /// Where the event starts in its file.
+    start: u64,
+    /// Where it ends (the header's `log_pos`).
+    end: u64,
+    /// Where the previous event ended: a gap before `start` is an event
+    /// the server did not send (MariaDB's ANNOTATE_ROWS).
+    gap_from: u64,
+    /// Event time, ms.
+    ts_ms: i64,
+    /// Originating server.
+    server_id: i64,
+}
+
+/// A statement of a query event other than BEGIN/COMMIT.
+struct Statement {
+    /// The default database of the statement.
+    db: String,
+    /// The statement.
+    sql: String,
+    /// The statement, trimmed at the start and upper-cased.
+    upper: String,
+    /// The thread that ran it.
+    thread: i64,
+}
+
+/// Row `i` of the `n` rows of the `k`-th event of a transaction.
+#[derive(Debug, Clone, Copy)]
+struct RowRef {
+    k: u64,
+    i: u64,
+    n: u64,
+}
+
+/// Where the binlog stream stands: the file being read, the GTID set
+/// executed so far, the transaction being read and the time and server of
+/// the last event (for heartbeat offsets).
+#[derive(Debug)]
+struct Cursor {
+    /// The binlog file the events come from (changed by ROTATE events).
+    file: String,
+    /// The executed GTID set, advanced by every GTID event.
+    gtids: GtidSet,
+    /// The transaction being read.
+    txn: Txn,
+    /// On resume, the first transaction (which takes `txn.skip`) has not
+    /// begun yet.
+    first_txn_pending: bool,
+    /// Where the previous event ended (0 before the first).
+    prev_end: u64,
+    /// Time (ms) of the last event that had one.
+    last_ts_ms: i64,
+    /// Server of that event.
+    last_server_id: i64,
+    /// Events carry a checksum (`binlog_checksum` is not NONE).
+    checksum: bool,
+}
+
+impl Cursor {
+    /// The cursor at `start`, skipping `skip` (`event`, `row`) of the first
+    /// transaction.
+    fn new(start: &Position, skip: Option<(u64, u64)>, checksum: bool) -> Cursor {
+        Cursor {
+            file: start.file.clone(),
+            gtids: start
+                .gtids
+                .as_deref()
+                .map(GtidSet::parse)
+                .unwrap_or_default(),
+            txn: Txn {
+                file: start.file.clone(),
+                start: start.pos,
+                skip,
+                ..Txn::default()
+            },
+            first_txn_pending: skip.is_some(),
+            prev_end: 0,
+            last_ts_ms: start.ts_sec * 1000,
+            last_server_id: start.server_id,
+            checksum,
+        }
+    }
+
+    /// Reads the header of `event`, the next of the stream, and moves past it.
+    fn advance(&mut self, event: &Event) -> Ev {
+        let header = event.header();
+        let end = header.log_pos() as u64;
+        let ev = Ev {
+            start: end.saturating_sub(header.event_size() as u64),
+            end,
+            gap_from: std::mem::replace(&mut self.prev_end, end),
+            ts_ms: header.timestamp() as i64 * 1000,
+            server_id: header.server_id() as i64,
+        };
+        if ev.ts_ms > 0 {
+            (self.last_ts_ms, self.last_server_id) = (ev.ts_ms, ev.server_id);
+        }
+        ev
+    }
+
+    /// A ROTATE to `file` at `pos`: between transactions, the next one
+    /// starts there.
+    fn rotate(&mut self, file: String, pos: u64) {
+        self.file = file;
+        if !self.txn.open {
+            self.txn.file = self.file.clone();
+            self.txn.start = pos;
+        }
+    }
+
+    /// A transaction begins at `start` of the current file; the first one
+    /// after a resume takes the skip of the stored offset.
+    fn begin(&mut self, start: u64) {
+        let skip = if self.first_txn_pending {
+            self.first_txn_pending = false;
+            self.txn.skip
         } else {
             None
         };
-        *txn = Txn {
-            file: file.to_owned(),
+        self.txn = Txn {
+            file: self.file.clone(),
             start,
             open: true,
             skip,
@@ -1478,12 +1816,93 @@ impl Reader {
         };
     }
 
-    fn end_txn(&self, txn: &mut Txn, file: &str, end_pos: u64) {
-        *txn = Txn {
-            file: file.to_owned(),
+    /// The transaction ended at `end_pos`: the next starts there.
+    fn end(&mut self, end_pos: u64) {
+        self.txn = Txn {
+            file: self.file.clone(),
             start: end_pos,
             ..Txn::default()
         };
+    }
+
+    /// The executed GTID set as text, if any.
+    fn gtid_text(&self) -> Option<String> {
+        (!self.gtids.is_empty()).then(|| self.gtids.to_string())
+    }
+
+    /// The position `event`, `row` into the current transaction, stamped
+    /// with the time and server of `ev`; its GTID set is the one before
+    /// the transaction (when it has a GTID).
+    fn at(&self, event: u64, row: u64, ev: &Ev) -> Position {
+        Position {
+            file: self.txn.file.clone(),
+            pos: self.txn.start,
+            event,
+            row,
+            gtids: match &self.txn.gtid {
+                Some(_) => self.txn.restart_gtids.clone(),
+                None => self.gtid_text(),
+            },
+            ts_sec: ev.ts_ms / 1000,
+            server_id: ev.server_id,
+            ..Position::default()
+        }
+    }
+
+    /// The `source` block of a streamed record of the current transaction
+    /// from event `ev` (its `row`, the `thread` and `query` it names).
+    fn source_info(
+        &self,
+        ev: &Ev,
+        row: i32,
+        thread: Option<i64>,
+        query: Option<String>,
+    ) -> SourceInfo {
+        SourceInfo {
+            snapshot: "false",
+            ts_ms: ev.ts_ms,
+            server_id: ev.server_id,
+            gtid: self.txn.gtid.clone(),
+            file: self.file.clone(),
+            pos: ev.start as i64,
+            row,
+            thread,
+            query,
+        }
+    }
+
+    /// The offset after the transaction ending with `ev` (where the next
+    /// starts).
+    fn after(&self, ev: &Ev) -> Offset {
+        Position {
+            file: self.file.clone(),
+            pos: ev.end,
+            gtids: self.gtid_text(),
+            ts_sec: ev.ts_ms / 1000,
+            server_id: ev.server_id,
+            ..Position::default()
+        }
+        .to_offset()
+    }
+
+    /// The position a heartbeat carries: the start of the next transaction
+    /// (on resume, the stored offset until the first transaction begins).
+    fn heartbeat_position(&self) -> Position {
+        let (event, row) = if self.first_txn_pending {
+            self.txn.skip.unwrap_or((0, 0))
+        } else {
+            (0, 0)
+        };
+        Position {
+            file: self.txn.file.clone(),
+            pos: self.txn.start,
+            event,
+            row,
+            gtids: self.gtid_text(),
+            ts_sec: self.last_ts_ms / 1000,
+            server_id: self.last_server_id,
+            ..Position::default()
+        }
     }
 }
 
@@ -1540,6 +1959,21 @@ pub fn plan_start(
             SnapshotMode::Never => StartPlan::FromStart,
         }),
     }
+}
+
+/// The MariaDB session settings of a dump by GTID: start after `set`
+/// (`@slave_connect_state`, one GTID per domain); no strict mode and no
+/// duplicate filtering (the connector reads what the server has, as
+/// Debezium's binlog client asks).
+pub fn gtid_session_sql(set: &GtidSet) -> Vec<String> {
+    vec![
+        format!(
+            "SET @slave_connect_state = '{}'",
+            set.mariadb_connect_state().replace(['\\', '\''], "")
+        ),
+        "SET @slave_gtid_strict_mode = 0".to_owned(),
+        "SET @slave_gtid_ignore_duplicates = 0".to_owned(),
+    ]
 }
 
 /// The statement of the MariaDB ANNOTATE_ROWS event at `file`:`pos`, if

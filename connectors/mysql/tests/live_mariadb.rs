@@ -14,7 +14,7 @@ use velocity_api::{
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_until, socket, sql, sql_out};
+use common::{after_id, poll_kept, poll_until, socket, sql, sql_out};
 
 struct Stored(Option<Offset>);
 
@@ -446,5 +446,119 @@ async fn binary_handling_mode_base64() {
     assert_eq!(field(&a, "bin").as_str(), Some("Pg=="));
     assert_eq!(field(&a, "fixed").as_str(), Some("//8="));
     assert!(field(&a, "blb").is_null());
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// A resume whose binlog file is gone (a failover, or binlogs rotated and
+/// purged while the connector was stopped) resumes by GTID: the stored
+/// GTID set is the one before the interrupted transaction, so the server
+/// sends that transaction again, the connector skips its rows already
+/// delivered, and then crosses the rotation, without loss or duplicate.
+/// Without a GTID set the same offset is Debezium's lost-position error.
+/// The server's files are not purged (its binlogs serve every test running
+/// alongside): the stored offset names a file the server never had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_whose_binlog_file_is_gone_resumes_by_gtid() {
+    let (db, prefix) = names("gtid");
+    fresh_db(&db, "CREATE TABLE t (id INT PRIMARY KEY);");
+    let sid = 8500 + std::process::id() % 1000;
+    let ctx = |o: Option<Offset>| TaskContext {
+        connector: "gtid".into(),
+        task_id: 0,
+        offsets: Arc::new(Stored(o)),
+    };
+    let mut task = MySqlSourceTask::default();
+    task.start(&config(&db, &prefix, sid), ctx(None))
+        .await
+        .unwrap();
+    let snap = poll_until(&mut task, 1, Duration::from_secs(30)).await;
+    assert_eq!(snap.len(), 1, "{snap:#?}");
+    sql(&format!(
+        "BEGIN; INSERT INTO {db}.t VALUES (10); INSERT INTO {db}.t VALUES (11); \
+         INSERT INTO {db}.t VALUES (12); COMMIT;"
+    ));
+    let rows = poll_kept(&mut task, 3, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
+    let ids: Vec<i64> = rows.iter().filter_map(after_id).collect();
+    assert_eq!(ids, vec![10, 11, 12]);
+    task.stop().await.unwrap();
+    // the offset after the second row carries the GTID set before the
+    // transaction (Debezium's restart set): 0-1-<n-1> for GTID 0-1-<n>
+    let mid = rows[1].source_offset.clone();
+    assert_eq!(
+        (&mid["event"], &mid["row"]),
+        (&2.into(), &0.into()),
+        "{mid:?}"
+    );
+    let source = field(&rows[1].record.value, "source");
+    let gtid = field(source, "gtid").as_str().unwrap().to_owned();
+    let (domain_server, seq) = gtid.rsplit_once('-').unwrap();
+    let seq: u64 = seq.parse().unwrap();
+    let stored = mid["gtids"].as_str().unwrap();
+    assert!(
+        stored
+            .split(',')
+            .any(|g| g == format!("{domain_server}-{}", seq - 1)),
+        "stored {stored}, transaction {gtid}"
+    );
+    let file = field(source, "file").as_str().unwrap().to_owned();
+    // rotate, write in the new binlog, and make the stored file one the
+    // server does not have
+    sql(&format!(
+        "FLUSH BINARY LOGS; INSERT INTO {db}.t VALUES (13);"
+    ));
+    let mut gone = mid.clone();
+    gone.insert("file".into(), "mariadb-bin.999999".into());
+    gone.insert("pos".into(), 4.into());
+    let mut task = MySqlSourceTask::default();
+    task.start(&config(&db, &prefix, sid), ctx(Some(gone.clone())))
+        .await
+        .unwrap();
+    let again = poll_kept(&mut task, 2, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
+    let ids: Vec<i64> = again.iter().filter_map(after_id).collect();
+    assert_eq!(
+        ids,
+        vec![12, 13],
+        "the rest of the transaction, then the new row"
+    );
+    let file_13 = field(field(&again[1].record.value, "source"), "file");
+    assert_ne!(
+        file_13.as_str(),
+        Some(file.as_str()),
+        "13 is in the rotated binlog"
+    );
+    sql(&format!("INSERT INTO {db}.t VALUES (14);"));
+    let next = poll_kept(&mut task, 1, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
+    assert_eq!(
+        next.iter().filter_map(after_id).collect::<Vec<_>>(),
+        vec![14]
+    );
+    task.stop().await.unwrap();
+    // no GTID set: the binlog file is all there is, and it is gone
+    gone.remove("gtids");
+    let mut task = MySqlSourceTask::default();
+    task.start(&config(&db, &prefix, sid), ctx(Some(gone)))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        match task.poll().await {
+            Err(e) => break e.to_string(),
+            Ok(recs) => assert!(recs.is_empty() && Instant::now() < deadline, "{recs:#?}"),
+        }
+    };
+    assert!(
+        err.contains("mariadb-bin.999999") && err.contains("no longer available on the server"),
+        "{err}"
+    );
+    let _ = task.stop().await;
     sql(&format!("DROP DATABASE {db}"));
 }

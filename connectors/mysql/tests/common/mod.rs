@@ -7,25 +7,31 @@ use std::time::{Duration, Instant};
 use velocity_api::{SourceRecord, SourceTask};
 use velocity_connector_mysql::task::MySqlSourceTask;
 
+/// Polls `task` until `want` records that `keep` accepts arrived (or
+/// `timeout`), and returns those in order; the others are passed over.
+#[allow(dead_code)] // each test binary compiles this module; not all use it
+pub async fn poll_kept(
+    task: &mut MySqlSourceTask,
+    want: usize,
+    timeout: Duration,
+    keep: impl Fn(&SourceRecord) -> bool,
+) -> Vec<SourceRecord> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < want && Instant::now() < deadline {
+        out.extend(task.poll().await.expect("poll").into_iter().filter(&keep));
+    }
+    out
+}
+
 /// Polls `task` until `want` records (transaction markers left out) or `timeout`.
 pub async fn poll_until(
     task: &mut MySqlSourceTask,
     want: usize,
     timeout: Duration,
 ) -> Vec<SourceRecord> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        // transaction-end markers are for the runtime (never produced)
-        out.extend(
-            task.poll()
-                .await
-                .expect("poll")
-                .into_iter()
-                .filter(|r| r.control().is_none()),
-        );
-    }
-    out
+    // transaction-end markers are for the runtime (never produced)
+    poll_kept(task, want, timeout, |r| r.control().is_none()).await
 }
 
 /// Polls until `want` change events carrying an `after.id` arrived (or
@@ -34,12 +40,11 @@ pub async fn poll_until(
 /// such as `CREATE USER`) are passed over.
 #[allow(dead_code)] // each test binary compiles this module; not all use it
 pub async fn poll_row_ids(task: &mut MySqlSourceTask, want: usize, timeout: Duration) -> Vec<i64> {
-    let deadline = Instant::now() + timeout;
-    let mut ids = Vec::new();
-    while ids.len() < want && Instant::now() < deadline {
-        ids.extend(task.poll().await.expect("poll").iter().filter_map(after_id));
-    }
-    ids
+    poll_kept(task, want, timeout, |r| after_id(r).is_some())
+        .await
+        .iter()
+        .filter_map(after_id)
+        .collect()
 }
 
 /// The `after.id` of a change event.
