@@ -57,7 +57,7 @@ broker=$!
 db=vbench_$$
 cleanup() {
   kill "$broker" 2>/dev/null || true
-  [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null || true
+  for f in "$work"/worker-*.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }; done
   root -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -123,6 +123,7 @@ JSON
   start=$(date +%s.%N)
   VELOCITY_LOG=warn "$wbin" standalone "$work/worker-$name.properties" "$work/$name.json" >"$work/worker-$name.log" 2>&1 &
   worker=$!
+  echo "$worker" >"$work/worker-$name.pid"   # the EXIT trap stops it even when this subshell fails
   while :; do
     # the marker transaction starts at or after file1:pos1; its offset is stored
     # only once every bench row before it is delivered

@@ -58,7 +58,10 @@ broker=$!
 sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$registry_bin" "127.0.0.1:$sport" >"$work/registry.log" 2>&1 &
 registry=$!
-cleanup() { kill "$broker" "$registry" 2>/dev/null || true; [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null || true; }
+cleanup() {
+  kill "$broker" "$registry" 2>/dev/null || true
+  for f in "$work"/worker-*.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }; done; true
+}
 trap cleanup EXIT
 
 export PGPASSWORD=$VELOCITY_PG_SUPERUSER_PASSWORD
@@ -116,6 +119,7 @@ JSON
   start=$(date +%s.%N)
   VELOCITY_LOG=warn ${VELOCITY_BENCH_WRAP:-} "$wbin" standalone "$work/worker-$name.properties" "$work/$name.json" >"$work/worker-$name.log" 2>&1 &
   worker=$!
+  echo "$worker" >"$work/worker-$name.pid"   # the EXIT trap stops it even when this subshell fails
   if [ -n "${VELOCITY_BENCH_PERF:-}" ]; then   # optional profile: perf report -i $VELOCITY_BENCH_PERF.$name
     perf record -q -e cpu-clock -g -p "$worker" -o "$VELOCITY_BENCH_PERF.$name" >/dev/null 2>&1 &
   fi
@@ -140,13 +144,13 @@ except Exception: print(0)' 2>/dev/null || echo 0)
   # /metrics after the drain (outside the timed part): the counters against the
   # events produced, and the lag once the walsender reports it has nothing more
   for _ in $(seq 1 120); do
-    curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics-$name.txt" || true
+    curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics-$name.txt" || break   # a binary without /metrics
     lag=$(awk '/^debezium_metrics_MilliSecondsBehindSource\{/ {print $2}' "$work/metrics-$name.txt")
     python3 -c "import sys; sys.exit(0 if 0 <= float('${lag:-nan}') < 1000 else 1)" 2>/dev/null && break
     sleep 0.5
   done
   echo "/metrics of $name after the drain ($TOTAL events produced):" >&2
-  grep -E '^(kafka_connect_source_task_metrics_source_record_(poll|write)_total|kafka_connect_source_task_metrics_source_record_write_rate|kafka_connect_connector_task_metrics_offset_commit_avg_time_ms|debezium_metrics_(MilliSecondsBehindSource|TotalNumberOfEventsSeen|QueueRemainingCapacity|Connected))\{' "$work/metrics-$name.txt" | sed 's/^/  /' >&2
+  grep -E '^(kafka_connect_source_task_metrics_source_record_(poll|write)_total|kafka_connect_source_task_metrics_source_record_write_rate|kafka_connect_connector_task_metrics_offset_commit_avg_time_ms|debezium_metrics_(MilliSecondsBehindSource|TotalNumberOfEventsSeen|QueueRemainingCapacity|Connected))\{' "$work/metrics-$name.txt" | sed 's/^/  /' >&2 || true
   kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
   echo "$(echo "$end - $start" | bc -l) $peak $vel_cpu $tansu_cpu"
 }
