@@ -13,6 +13,7 @@
 //! Connectors depend on this crate and never on each other or on the runtime;
 //! the runtime depends on this crate and never on a connector.
 
+pub mod calendar;
 pub mod config;
 pub mod connector;
 pub mod converter;

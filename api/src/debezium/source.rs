@@ -19,6 +19,29 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ".Velocity");
 pub const SNAPSHOT_MARKERS: &str =
     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
 
+/// Debezium's `source.snapshot` marker of one snapshot row, from where it
+/// stands: `last` for the last row of the last table, `first` for the first
+/// row overall, `last_in_data_collection` / `first_in_data_collection` for
+/// the last / first row of any other table, `true` otherwise.
+pub fn snapshot_marker(
+    first_overall: bool,
+    last_overall: bool,
+    first_in_table: bool,
+    last_in_table: bool,
+) -> &'static str {
+    if last_in_table && last_overall {
+        "last"
+    } else if first_overall {
+        "first"
+    } else if last_in_table {
+        "last_in_data_collection"
+    } else if first_in_table {
+        "first_in_data_collection"
+    } else {
+        "true"
+    }
+}
+
 /// The fields every Debezium `source` block starts with, in a struct named
 /// `name` (version 1): `version`, `connector`, `name`, `ts_ms`, `snapshot`
 /// (an `io.debezium.data.Enum` of `snapshot_allowed`, default `false`),

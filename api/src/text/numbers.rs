@@ -200,6 +200,52 @@ pub fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
+/// `±digits` (decimal ASCII digits, most significant first; empty is zero)
+/// as minimal big-endian two's-complement bytes: Java's
+/// `BigInteger.toByteArray()`, the unscaled value of a Connect Decimal.
+pub fn digits_to_twos_complement(negative: bool, digits: &[u8]) -> Vec<u8> {
+    // Base-2^32 little-endian limbs.
+    let mut limbs: Vec<u32> = Vec::new();
+    for b in digits {
+        let mut carry = u64::from(b - b'0');
+        for limb in limbs.iter_mut() {
+            let v = u64::from(*limb) * 10 + carry;
+            *limb = v as u32;
+            carry = v >> 32;
+        }
+        if carry > 0 {
+            limbs.push(carry as u32);
+        }
+    }
+    let mut mag: Vec<u8> = limbs.iter().rev().flat_map(|l| l.to_be_bytes()).collect();
+    let first = mag.iter().position(|b| *b != 0).unwrap_or(mag.len());
+    mag.drain(..first);
+    if mag.is_empty() {
+        return vec![0];
+    }
+    if !negative {
+        if mag[0] & 0x80 != 0 {
+            mag.insert(0, 0);
+        }
+        return mag;
+    }
+    // Negate with one extra byte of headroom, then trim redundant 0xFF.
+    let mut out = Vec::with_capacity(mag.len() + 1);
+    out.push(0u8);
+    out.extend_from_slice(&mag);
+    for b in out.iter_mut() {
+        *b = !*b;
+    }
+    for b in out.iter_mut().rev() {
+        let (v, overflow) = b.overflowing_add(1);
+        *b = v;
+        if !overflow {
+            break;
+        }
+    }
+    minimal_twos_complement(&out).to_vec()
+}
+
 /// The sign and decimal magnitude digits of a big-endian two's-complement
 /// integer of any length.
 pub fn twos_complement_to_decimal(bytes: &[u8]) -> (bool, String) {
@@ -348,35 +394,10 @@ pub fn decimal_text_to_unscaled(text: &str, scale: i32) -> Option<Vec<u8>> {
             digits.truncate(kept);
         }
     }
-    // Decimal digits → big-endian base-256 magnitude.
-    let mut mag: Vec<u8> = vec![0];
-    for d in digits {
-        let mut carry = u32::from(d);
-        for b in mag.iter_mut().rev() {
-            let v = u32::from(*b) * 10 + carry;
-            *b = (v & 0xFF) as u8;
-            carry = v >> 8;
-        }
-        while carry > 0 {
-            mag.insert(0, (carry & 0xFF) as u8);
-            carry >>= 8;
-        }
+    for d in digits.iter_mut() {
+        *d += b'0';
     }
-    // Leading zero byte keeps the magnitude positive in two's complement.
-    mag.insert(0, 0);
-    if negative {
-        for b in mag.iter_mut() {
-            *b = !*b;
-        }
-        for b in mag.iter_mut().rev() {
-            let (s, carry) = b.overflowing_add(1);
-            *b = s;
-            if !carry {
-                break;
-            }
-        }
-    }
-    Some(minimal_twos_complement(&mag).to_vec())
+    Some(digits_to_twos_complement(negative, &digits))
 }
 
 #[cfg(test)]

@@ -261,65 +261,7 @@ impl Shape {
 /// (Kafka Connect's Decimal); None when `text` is not a decimal or has
 /// more fraction digits than `scale`.
 pub fn decimal_bytes(text: &str, scale: i32) -> Option<Vec<u8>> {
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (int, frac_raw) = body.split_once('.').unwrap_or((body, ""));
-    if int.is_empty() && frac_raw.is_empty() {
-        return None;
-    }
-    let frac = frac_raw.trim_end_matches('0');
-    let scale = usize::try_from(scale).ok()?;
-    if frac.len() > scale
-        || !int
-            .chars()
-            .chain(frac_raw.chars())
-            .all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    // magnitude as base-256 big-endian
-    let mut mag: Vec<u8> = vec![0];
-    let digits = int
-        .bytes()
-        .chain(frac.bytes())
-        .chain(std::iter::repeat_n(b'0', scale - frac.len()));
-    for d in digits {
-        let mut carry = u32::from(d - b'0');
-        for byte in mag.iter_mut().rev() {
-            let v = u32::from(*byte) * 10 + carry;
-            *byte = (v & 0xff) as u8;
-            carry = v >> 8;
-        }
-        while carry > 0 {
-            mag.insert(0, (carry & 0xff) as u8);
-            carry >>= 8;
-        }
-    }
-    // sign bit room
-    if mag[0] & 0x80 != 0 {
-        mag.insert(0, 0);
-    }
-    if neg {
-        for b in mag.iter_mut() {
-            *b = !*b;
-        }
-        for b in mag.iter_mut().rev() {
-            let (v, overflow) = b.overflowing_add(1);
-            *b = v;
-            if !overflow {
-                break;
-            }
-        }
-    }
-    // minimal length
-    while mag.len() > 1
-        && ((mag[0] == 0 && mag[1] & 0x80 == 0) || (mag[0] == 0xff && mag[1] & 0x80 != 0))
-    {
-        mag.remove(0);
-    }
-    Some(mag)
+    velocity_api::text::numbers::decimal_text_to_unscaled(text, scale)
 }
 
 /// Bytes of a hex string (either case); None when it is not hex.

@@ -75,6 +75,7 @@ use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use velocity_api::debezium::heartbeat;
+use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::transaction::{self, TxCounter};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
 
@@ -285,25 +286,6 @@ fn closed_stream(cfg: &MySqlConfig, detail: &str) -> MySqlError {
         ))
     } else {
         MySqlError::StreamClosed(detail.to_owned())
-    }
-}
-
-fn snapshot_marker(
-    first_overall: bool,
-    last_overall: bool,
-    first_in_table: bool,
-    last_in_table: bool,
-) -> &'static str {
-    if last_in_table && last_overall {
-        "last"
-    } else if first_overall {
-        "first"
-    } else if last_in_table {
-        "last_in_data_collection"
-    } else if first_in_table {
-        "first_in_data_collection"
-    } else {
-        "true"
     }
 }
 

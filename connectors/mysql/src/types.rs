@@ -279,30 +279,7 @@ pub fn default_value(kind: &Kind, col: &Column) -> Option<Value> {
     })
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Civil date of days since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use velocity_api::calendar::{civil_from_days, days_from_civil};
 
 /// Formats epoch microseconds as Debezium's ZonedTimestamp in UTC
 /// (`2024-05-01T10:20:30.123000Z`: the fraction padded to the column's `fsp`).
@@ -345,49 +322,10 @@ pub fn decimal_bytes(text: &str, scale: u32) -> Option<Vec<u8>> {
         f.push('0');
     }
     digits.push_str(&f);
-    // magnitude, little-endian base 256
-    let mut mag: Vec<u8> = Vec::new();
-    for c in digits.bytes() {
-        let mut carry = (c - b'0') as u32;
-        for b in mag.iter_mut() {
-            let v = *b as u32 * 10 + carry;
-            *b = (v & 0xff) as u8;
-            carry = v >> 8;
-        }
-        while carry > 0 {
-            mag.push((carry & 0xff) as u8);
-            carry >>= 8;
-        }
-    }
-    while mag.last() == Some(&0) {
-        mag.pop();
-    }
-    if mag.is_empty() {
-        return Some(vec![0]);
-    }
-    // big-endian with a sign bit of 0
-    mag.reverse();
-    if mag[0] & 0x80 != 0 {
-        mag.insert(0, 0);
-    }
-    if neg {
-        // two's complement: invert and add one
-        for b in mag.iter_mut() {
-            *b = !*b;
-        }
-        for b in mag.iter_mut().rev() {
-            let (v, o) = b.overflowing_add(1);
-            *b = v;
-            if !o {
-                break;
-            }
-        }
-        // minimal form: drop redundant leading 0xff
-        while mag.len() > 1 && mag[0] == 0xff && mag[1] & 0x80 != 0 {
-            mag.remove(0);
-        }
-    }
-    Some(mag)
+    Some(velocity_api::text::numbers::digits_to_twos_complement(
+        neg,
+        digits.as_bytes(),
+    ))
 }
 
 fn text(v: &My) -> Option<String> {

@@ -44,6 +44,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
+use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::{heartbeat, transaction};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
 
@@ -829,7 +830,8 @@ impl Reader {
                         got += 1;
                         let row = Self::row_from_text(&ts, |i| r.get(i), Phase::Snapshot)?;
                         if let Some((hts, hrow, hfirst)) = held.take() {
-                            let marker = marker(first_overall && hfirst, false, hfirst, false);
+                            let marker =
+                                snapshot_marker(first_overall && hfirst, false, hfirst, false);
                             first_overall = false;
                             self.emit_snapshot(
                                 &hts, hrow, marker, false, lsn, xid, ts_us, &sequence,
@@ -853,7 +855,7 @@ impl Reader {
             // the held row is the last of its table
             if let Some((hts, hrow, hfirst)) = held.take() {
                 if Arc::ptr_eq(&hts, &ts) {
-                    let m = marker(first_overall && hfirst, last_table, hfirst, true);
+                    let m = snapshot_marker(first_overall && hfirst, last_table, hfirst, true);
                     first_overall = false;
                     self.emit_snapshot(&hts, hrow, m, last_table, lsn, xid, ts_us, &sequence)
                         .await?;
@@ -863,7 +865,7 @@ impl Reader {
             }
         }
         if let Some((hts, hrow, hfirst)) = held.take() {
-            let m = marker(first_overall && hfirst, true, hfirst, true);
+            let m = snapshot_marker(first_overall && hfirst, true, hfirst, true);
             self.emit_snapshot(&hts, hrow, m, true, lsn, xid, ts_us, &sequence)
                 .await?;
         }
@@ -1446,26 +1448,6 @@ fn fit(mapping: &crate::types::ColumnMapping, v: Value) -> Value {
             Value::Struct(st)
         }
         other => other,
-    }
-}
-
-/// Debezium's `source.snapshot` marker for a snapshot row.
-fn marker(
-    first_overall: bool,
-    last_overall: bool,
-    first_in_table: bool,
-    last_in_table: bool,
-) -> &'static str {
-    if last_in_table && last_overall {
-        "last"
-    } else if first_overall {
-        "first"
-    } else if last_in_table {
-        "last_in_data_collection"
-    } else if first_in_table {
-        "first_in_data_collection"
-    } else {
-        "true"
     }
 }
 

@@ -220,49 +220,7 @@ fn add_one(digits: &str) -> String {
 
 /// Minimal big-endian two's complement of `±digits` (decimal ASCII).
 pub(crate) fn twos_complement(negative: bool, digits: &str) -> Vec<u8> {
-    // Base-2^32 little-endian limbs.
-    let mut limbs: Vec<u32> = Vec::new();
-    for b in digits.bytes() {
-        let mut carry = u64::from(b - b'0');
-        for limb in limbs.iter_mut() {
-            let v = u64::from(*limb) * 10 + carry;
-            *limb = v as u32;
-            carry = v >> 32;
-        }
-        if carry > 0 {
-            limbs.push(carry as u32);
-        }
-    }
-    let mut mag: Vec<u8> = limbs.iter().rev().flat_map(|l| l.to_be_bytes()).collect();
-    let first = mag.iter().position(|b| *b != 0).unwrap_or(mag.len());
-    mag.drain(..first);
-    if mag.is_empty() {
-        return vec![0];
-    }
-    if !negative {
-        if mag[0] & 0x80 != 0 {
-            mag.insert(0, 0);
-        }
-        return mag;
-    }
-    // Negate with one extra byte of headroom, then trim redundant 0xFF.
-    let mut out = Vec::with_capacity(mag.len() + 1);
-    out.push(0u8);
-    out.extend_from_slice(&mag);
-    for b in out.iter_mut() {
-        *b = !*b;
-    }
-    for b in out.iter_mut().rev() {
-        let (v, overflow) = b.overflowing_add(1);
-        *b = v;
-        if !overflow {
-            break;
-        }
-    }
-    while out.len() > 1 && out[0] == 0xFF && out[1] & 0x80 != 0 {
-        out.remove(0);
-    }
-    out
+    velocity_api::text::numbers::digits_to_twos_complement(negative, digits.as_bytes())
 }
 
 /// Parses `money` text output (`$1,234.56`, `-$0.01`, `($5.00)`, `12,34 €`)
@@ -307,32 +265,7 @@ pub(crate) fn parse_money(s: &str, fraction_digits: i32) -> ParseResult<BigDec> 
 // Calendar
 // ---------------------------------------------------------------------------
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (astronomical year).
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date (astronomical year, month, day) of a day
-/// number (days since 1970-01-01).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub(crate) use velocity_api::calendar::{civil_from_days, days_from_civil};
 
 /// A parsed `date`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
