@@ -17,7 +17,8 @@
 # also drains the same range with that binary first, prints its events/s and
 # peak RSS beside this binary's with the ratio, and compares the two topics
 # record by record (bench/compare_events.py: the same key and value bytes
-# once the topic prefix and the envelope's processing time are set aside).
+# once the topic prefix and the envelope's processing time are set aside);
+# the base drains first, or after this binary with VELOCITY_BENCH_BASE_AFTER=1.
 # The broker for this run is a separate in-memory tansu (the durable broker of
 # scripts/services.sh would measure itself). The shared MariaDB of
 # scripts/services.sh is used (its own database, dropped at the end).
@@ -114,6 +115,7 @@ PY
   "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
   "database.hostname": "$VELOCITY_MARIADB_HOST", "database.port": "$VELOCITY_MARIADB_PORT",
   "database.user": "$VELOCITY_MARIADB_USER", "database.password": "$VELOCITY_MARIADB_PASSWORD",
+  "database.ssl.mode": "disabled",
   "database.server.id": "$((200000 + ($$ + ${#name}) % 100000))", "topic.prefix": "$name", "database.include.list": "$db",
   "snapshot.mode": "recovery",
   "schema.history.internal.kafka.topic": "$name.history", "schema.history.internal.kafka.bootstrap.servers": "127.0.0.1:$kport",
@@ -148,12 +150,15 @@ except Exception:
   kill "$worker"; wait "$worker" 2>/dev/null || true; worker=""
   echo "$(echo "$end - $start" | bc -l) $peak"
 }
-if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
+drain_base() {
   echo "base binary $VELOCITY_BENCH_BASE_BIN: draining the range into the broker"
   read -r base_s base_peak < <(drain benchbase "$VELOCITY_BENCH_BASE_BIN")
-fi
+}
+# the base drains first, or after this binary with VELOCITY_BENCH_BASE_AFTER=1
+[ -n "${VELOCITY_BENCH_BASE_BIN:-}" ] && [ -z "${VELOCITY_BENCH_BASE_AFTER:-}" ] && drain_base
 echo "velocity: draining the range into the broker"
 read -r vel_s peak < <(drain bench "$bin")
+[ -n "${VELOCITY_BENCH_BASE_BIN:-}" ] && [ -n "${VELOCITY_BENCH_BASE_AFTER:-}" ] && drain_base
 tool=$(basename "$binlog_tool")
 python3 - "$TOTAL" "$raw_s" "$raw_kb" "$dec_s" "$dec_kb" "$vel_s" "$peak" "$tool" <<'PY'
 import sys

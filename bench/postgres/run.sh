@@ -24,7 +24,8 @@
 # peak RSS beside this binary's with the ratio, and compares the two topics
 # record by record: keys and values must be the same bytes once the
 # envelope's processing time (payload ts_ms/ts_us/ts_ns after "op") is set
-# aside (the A/B of issue 19).
+# aside (the A/B of issue 19). The base drains first; VELOCITY_BENCH_BASE_AFTER=1
+# drains it after this binary instead.
 # The broker for this run is a separate in-memory tansu (the durable SQLite
 # broker of scripts/services.sh accepts ~16k msg/s and would measure itself).
 set -euo pipefail
@@ -163,12 +164,16 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 target=$(python3 -c "a,b='$before_last'.split('/'); print((int(a,16)<<32)+int(b,16))")
 tck=$(getconf CLK_TCK)
 
-if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
+drain_base() {
   echo "base binary $VELOCITY_BENCH_BASE_BIN (JsonConverter): draining slot bench_base into the broker"
   read -r base_s base_peak _ _ < <(drain benchbase bench_base benchbase "" "$VELOCITY_BENCH_BASE_BIN")
-fi
+}
+# the base drains first, or after this binary with VELOCITY_BENCH_BASE_AFTER=1
+# (to see what the order alone does)
+[ -n "${VELOCITY_BENCH_BASE_BIN:-}" ] && [ -z "${VELOCITY_BENCH_BASE_AFTER:-}" ] && drain_base
 echo "velocity (JsonConverter): draining slot bench_velocity into the broker"
 read -r vel_s peak vel_cpu tansu_cpu < <(drain bench bench_velocity bench "")
+[ -n "${VELOCITY_BENCH_BASE_BIN:-}" ] && [ -n "${VELOCITY_BENCH_BASE_AFTER:-}" ] && drain_base
 echo "velocity (AvroConverter): draining slot bench_avro into the broker"
 avro_conv=", \"key.converter\": \"io.confluent.connect.avro.AvroConverter\", \"key.converter.schema.registry.url\": \"http://127.0.0.1:$sport\", \"value.converter\": \"io.confluent.connect.avro.AvroConverter\", \"value.converter.schema.registry.url\": \"http://127.0.0.1:$sport\""
 read -r avro_s avro_peak avro_cpu avro_tansu_cpu < <(drain benchavro bench_avro benchavro "$avro_conv")
