@@ -311,12 +311,20 @@ fn three_workers_share_connectors_forward_writes_and_survive_sigterm_and_restart
     );
     assert_eq!(body["message"], "Connector f1 already exists");
 
-    // every worker lists the same connectors and statuses with worker ids
+    // every worker lists the same connectors (once it has read the config
+    // topic up to the leader's writes: followers see them eventually, as in
+    // Kafka Connect) and statuses with worker ids
     for w in c.alive() {
-        let (_, list) = w.call("GET", "/connectors", None);
-        let mut names: Vec<String> = serde_json::from_value(list).unwrap();
-        names.sort();
-        assert_eq!(names, ["f1", "f2"]);
+        wait_until(
+            Duration::from_secs(30),
+            "every worker to list f1 and f2",
+            || {
+                let (_, list) = w.call("GET", "/connectors", None);
+                let mut names: Vec<String> = serde_json::from_value(list).unwrap_or_default();
+                names.sort();
+                names == ["f1", "f2"]
+            },
+        );
     }
     let s1 = c.wait_status("f1", |s| all_running(s, 1));
     let s2 = c.wait_status("f2", |s| all_running(s, 1));

@@ -120,12 +120,7 @@ mod tests {
         const CONNECTOR: &'static str = "FileConnector";
     }
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::raw_config as cfg;
 
     #[tokio::test]
     async fn single_task_runs_one_task_whatever_tasks_max() {

@@ -18,12 +18,7 @@ use velocity_api::{ConnectRecord, PluginRegistry, RawConfig};
 use velocity_runtime::converters::converter_for_class;
 use velocity_runtime::worker::TransformChain;
 
-fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use velocity_api::config::raw_config as cfg;
 
 /// Every non-tombstone record of the golden fixture that the JsonConverter
 /// reads back (a few NaN floats do not round-trip).

@@ -38,13 +38,6 @@ pub use error::{Result, RuntimeError};
 /// Helpers shared by the runtime's unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use velocity_api::RawConfig;
-
     /// A config from `(key, value)` pairs.
-    pub fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    pub use velocity_api::config::raw_config as cfg;
 }

@@ -222,12 +222,7 @@ pub async fn wait_unless_stopped(
 mod tests {
     use super::*;
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     fn delays(b: &mut Backoff, n: usize, now: Instant) -> Vec<u128> {
         (0..n)

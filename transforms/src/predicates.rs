@@ -170,12 +170,7 @@ mod tests {
     use super::*;
     use velocity_api::{Header, Value};
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     fn rec(topic: &str, value: Value) -> ConnectRecord {
         ConnectRecord::new(topic, None, Value::Null, None, value)

@@ -1,13 +1,8 @@
 //! Test helpers: configs, records and schemaless maps.
 
-use velocity_api::{ConnectRecord, RawConfig, Schema, SchemaRef, Struct, Value};
+use velocity_api::{ConnectRecord, Schema, SchemaRef, Struct, Value};
 
-pub fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+pub use velocity_api::config::raw_config as cfg;
 
 pub fn map(pairs: &[(&str, Value)]) -> Value {
     Value::Map(

@@ -2,7 +2,7 @@
 //! style `transforms=` / `predicates=` configuration, every predicate with
 //! and without `negate`, and the validation errors naming the full key.
 
-use velocity_api::{ConnectRecord, Header, PluginRegistry, RawConfig, Schema, Struct, Value};
+use velocity_api::{ConnectRecord, Header, PluginRegistry, Schema, Struct, Value};
 use velocity_runtime::worker::TransformChain;
 
 fn registry() -> PluginRegistry {
@@ -11,12 +11,7 @@ fn registry() -> PluginRegistry {
         .fold(PluginRegistry::new(), |r, p| r.register(p))
 }
 
-fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use velocity_api::config::raw_config as cfg;
 
 fn chain(pairs: &[(&str, &str)]) -> TransformChain {
     TransformChain::from_config(&registry(), &cfg(pairs)).unwrap_or_else(|e| panic!("{e:?}"))

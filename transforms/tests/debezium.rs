@@ -11,12 +11,7 @@ use velocity_transforms::debezium::extract_new_record_state::ExtractNewRecordSta
 use velocity_transforms::debezium::header_to_value::HeaderToValue;
 use velocity_transforms::debezium::outbox::EventRouter;
 
-fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use velocity_api::config::raw_config as cfg;
 
 /// Every golden record of `topic`, as the source connector produces them.
 fn golden(topic: &str) -> Vec<ConnectRecord> {

@@ -205,6 +205,15 @@ impl ConfigKey {
     }
 }
 
+/// The [`RawConfig`] of `pairs` (tests, examples and benchmarks build
+/// configurations with it).
+pub fn raw_config(pairs: &[(&str, &str)]) -> RawConfig {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// A comma-separated list value as its trimmed, non-empty items (Kafka's
 /// `ConfigDef.Type.LIST`).
 pub fn split_list(v: &str) -> Vec<String> {
@@ -388,12 +397,7 @@ impl ConfigExt for RawConfig {
 mod tests {
     use super::*;
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::raw_config as cfg;
 
     #[test]
     fn required_key_error_names_the_key() {

@@ -442,12 +442,7 @@ mod tests {
         TABLES = ConfigKey::new("table.include.list", List, Some(""), Low, "tables");
     }
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::raw_config as cfg;
 
     fn read(
         c: &RawConfig,

@@ -87,14 +87,8 @@ impl TypedConfig for FileSinkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::RawConfig;
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     #[test]
     fn source_defaults_and_values() {

@@ -23,14 +23,9 @@ impl ConnectorConfig for FileSinkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::{ConnectError, Connector, RawConfig};
+    use velocity_api::{ConnectError, Connector};
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     #[tokio::test]
     async fn source_gives_exactly_one_task() {

@@ -374,14 +374,8 @@ fn check_hash_state_table(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::RawConfig;
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     fn base() -> Vec<(&'static str, &'static str)> {
         vec![

@@ -204,14 +204,8 @@ fn check_table_name_format(fmt: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::RawConfig;
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     fn base() -> Vec<(&'static str, &'static str)> {
         vec![

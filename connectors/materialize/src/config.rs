@@ -259,14 +259,8 @@ fn read_mapping(r: &mut ConfigReader<'_>, alias: &str) -> TableMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use velocity_api::RawConfig;
 
-    pub(crate) fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    pub(crate) use velocity_api::config::raw_config as cfg;
 
     #[test]
     fn parses_mappings() {

@@ -362,12 +362,7 @@ mod tests {
     use crate::protocol::SslMode;
     use crate::types::{BinaryMode, DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     fn base() -> RawConfig {
         cfg(&[

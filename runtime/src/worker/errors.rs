@@ -517,12 +517,7 @@ async fn create_topic(
 mod tests {
     use super::*;
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     #[test]
     fn defaults_match_kafka_connect() {

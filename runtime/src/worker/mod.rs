@@ -784,12 +784,7 @@ mod transform_chain_tests {
             })
     }
 
-    fn cfg(pairs: &[(&str, &str)]) -> RawConfig {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use velocity_api::config::raw_config as cfg;
 
     fn topic_after(pairs: &[(&str, &str)], topic: &str) -> String {
         let mut c = TransformChain::from_config(&registry(), &cfg(pairs)).unwrap();
