@@ -7,7 +7,7 @@
 #   scripts/services.sh env      print `export VELOCITY_...=...` lines of every selected service
 #                                (defaults for one that is not running); exit status: the sum of
 #                                the bits of the services not running (postgres 1, mariadb 2,
-#                                redis 4, kafka 8), 0 when all are up. Use it as
+#                                redis 4, kafka 8, mariadb-replica 16), 0 when all are up. Use it as
 #                                  envs=$(scripts/services.sh env) && eval "$envs"
 #                                so that a service that is down stops the caller (eval "$(...)"
 #                                would hide the status).
@@ -23,12 +23,18 @@
 #             binlog ROW/FULL, GTID strict mode; user velocity/velocity; databases velocity, sink
 #             TLS: a test CA (tls/ca.crt, exported as VELOCITY_MARIADB_SSLCA) signs a server
 #             certificate for `localhost` only, so 127.0.0.1 is the "wrong host name" case
+#   mariadb-replica  a second MariaDB, port $VELOCITY_MARIADB_REPLICA_PORT (default the
+#             primary's + 1), server_id 2, read-only, replicating everything from `mariadb`
+#             by GTID (MASTER_USE_GTID=slave_pos) and binlogging it (log_slave_updates), so
+#             that a connector can fail over to it; `up` waits until it caught up. Needs the
+#             primary running (`up` starts `mariadb` first when both are selected)
 #   redis     redis-server, port $VELOCITY_REDIS_PORT             (default 56379), nothing on disk
 #   kafka     tansu (Kafka-protocol broker, SQLite storage), port $VELOCITY_KAFKA_PORT (default 59092)
 #
 # Environment knobs:
-#   VELOCITY_SERVICES=postgres,kafka   only these (default: postgres,mariadb,redis,kafka)
-#   VELOCITY_PG_PORT / VELOCITY_MARIADB_PORT / VELOCITY_REDIS_PORT / VELOCITY_KAFKA_PORT
+#   VELOCITY_SERVICES=postgres,kafka   only these (default: postgres,mariadb,mariadb-replica,redis,kafka)
+#   VELOCITY_PG_PORT / VELOCITY_MARIADB_PORT / VELOCITY_MARIADB_REPLICA_PORT /
+#   VELOCITY_REDIS_PORT / VELOCITY_KAFKA_PORT
 #   VELOCITY_SERVICES_TIMEOUT          seconds to wait for each service to accept connections (default 90)
 #   VELOCITY_TANSU_VERSION             tansu version `cargo install`ed when tansu is missing (default 0.6.0)
 #
@@ -55,6 +61,7 @@ ALT_DIR="/var/tmp/velocity-$REPO_HASH"
 
 PG_PORT=${VELOCITY_PG_PORT:-55432}
 MARIADB_PORT=${VELOCITY_MARIADB_PORT:-53306}
+MARIADB_REPLICA_PORT=${VELOCITY_MARIADB_REPLICA_PORT:-$((MARIADB_PORT + 1))}
 REDIS_PORT=${VELOCITY_REDIS_PORT:-56379}
 KAFKA_PORT=${VELOCITY_KAFKA_PORT:-59092}
 TIMEOUT=${VELOCITY_SERVICES_TIMEOUT:-90}
@@ -68,7 +75,7 @@ PG_USER=velocity PG_PASSWORD=velocity PG_DB=velocity PG_SINK_DB=sink
 PG_SUPERUSER=postgres PG_SUPERUSER_PASSWORD=postgres
 MARIADB_USER=velocity MARIADB_PASSWORD=velocity MARIADB_DB=velocity MARIADB_SINK_DB=sink
 
-ALL_SERVICES=(postgres mariadb redis kafka)
+ALL_SERVICES=(postgres mariadb mariadb-replica redis kafka)
 IS_ROOT=0
 [ "$(id -u)" = 0 ] && IS_ROOT=1
 
@@ -96,11 +103,12 @@ die_log() {
 }
 
 selected_services() {
-    local raw=${VELOCITY_SERVICES:-postgres,mariadb,redis,kafka} s out=()
+    local raw=${VELOCITY_SERVICES:-all} s out=()
     for s in ${raw//,/ }; do
         case "$s" in
         postgres | postgresql | pg) out+=(postgres) ;;
         mariadb | mysql) out+=(mariadb) ;;
+        mariadb-replica | mysql-replica | replica) out+=(mariadb-replica) ;;
         redis) out+=(redis) ;;
         kafka | tansu) out+=(kafka) ;;
         all) out+=("${ALL_SERVICES[@]}") ;;
@@ -148,6 +156,13 @@ foreign_instance() {
     return 1
 }
 
+# Like foreign_instance, but never this checkout's own instance of service $2
+# (whose state its own status check tells).
+shared_instance() {
+    local d
+    d=$(foreign_instance "$1" "$2") && [ "$d" != "$(svc_dir "$2")" ] && echo "$d"
+}
+
 # Fail unless port $2 is free; service name $1. Returns 1 (no error) when the port is
 # held by a reusable Velocity instance of the same service from another checkout.
 check_port_free() {
@@ -166,6 +181,7 @@ svc_port_var() {
     case "$1" in
     postgres) echo PG_PORT ;;
     mariadb) echo MARIADB_PORT ;;
+    mariadb-replica) echo MARIADB_REPLICA_PORT ;;
     redis) echo REDIS_PORT ;;
     kafka) echo KAFKA_PORT ;;
     esac
@@ -230,7 +246,7 @@ ensure_packages() {
             command -v psql >/dev/null 2>&1 || pkgs+=(postgresql-client)
             command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
             ;;
-        mariadb)
+        mariadb | mariadb-replica)
             { [ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null 2>&1; } &&
                 command -v mariadb-install-db >/dev/null 2>&1 || pkgs+=(mariadb-server)
             { command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1; } ||
@@ -462,34 +478,58 @@ pg_status() {
 }
 
 # ------------------------------------------------------------------------ mariadb
+#
+# Two services share this code: `mariadb`, the server every test uses, and
+# `mariadb-replica`, a second server that replicates from it by GTID (for the
+# failover test of the MySQL/MariaDB source). `my_vars SERVICE` points the
+# MY_* variables at one of them.
 
 mariadbd_bin() {
     if [ -x /usr/sbin/mariadbd ]; then echo /usr/sbin/mariadbd; else command -v mariadbd || true; fi
 }
 
+# MY_* of service $1 (default mariadb): port, server_id, directories, files.
 my_vars() {
-    MY_HOME=$(svc_dir mariadb)
+    MY_SVC=${1:-mariadb}
+    case "$MY_SVC" in
+    mariadb) MY_PORT=$MARIADB_PORT MY_SERVER_ID=1 ;;
+    mariadb-replica) MY_PORT=$MARIADB_REPLICA_PORT MY_SERVER_ID=2 ;;
+    *) die "my_vars: not a MariaDB service: $MY_SVC" ;;
+    esac
+    MY_HOME=$(svc_dir "$MY_SVC")
     MY_DATA="$MY_HOME/data"
-    MY_RUN=$(sock_dir "$MY_HOME" mariadb)
+    MY_RUN=$(sock_dir "$MY_HOME" "$MY_SVC")
     MY_CNF="$MY_HOME/my.cnf"
     MY_LOG="$MY_HOME/mariadb.log"
     MY_PIDFILE="$MY_RUN/mariadb.pid"
 }
 
+# this checkout's instance of service $1 (default mariadb) is running
 my_running() {
-    my_vars
+    my_vars "${1:-mariadb}"
     local pid
     pid=$(read_pid "$MY_PIDFILE")
     pid_alive "$pid" && grep -qE 'mariadbd|mysqld' "/proc/$pid/comm" 2>/dev/null
 }
 
-# a real login over TCP as the velocity user (mariadb-admin ping exits 0 even on "access denied")
-my_tcp_check() {
-    mariadb --no-defaults --protocol=TCP -h $HOST -P "$MARIADB_PORT" -u"$MARIADB_USER" \
-        -p"$MARIADB_PASSWORD" -N -e 'SELECT 1' "$MARIADB_DB"
+# the velocity user over TCP on port $1 (default the primary's), running the
+# arguments as client options (default: a login check)
+my_client() {
+    local port=${1:-$MARIADB_PORT}
+    shift || true
+    [ $# -gt 0 ] || set -- -e 'SELECT 1'
+    mariadb --no-defaults --protocol=TCP -h $HOST -P "$port" -u"$MARIADB_USER" \
+        -p"$MARIADB_PASSWORD" -N "$@" "$MARIADB_DB"
 }
 
+# a real login over TCP as the velocity user on port $1 (default the
+# primary's; mariadb-admin ping exits 0 even on "access denied")
+my_tcp_check() { my_client "${1:-$MARIADB_PORT}"; }
+
 my_admin() { mariadb-admin --defaults-file="$MY_CNF" -uroot "$@"; }
+
+# root over the unix socket of the instance of my_vars
+my_root() { mariadb --defaults-file="$MY_CNF" -uroot "$@"; }
 
 # A test CA and a server certificate it signs, made once in $MY_HOME/tls. The
 # server certificate names `localhost` only (CN and subjectAltName): with
@@ -510,43 +550,57 @@ my_tls_files() {
                 -CAcreateserial -extfile "$t/server.ext" -out "$t/server.crt"
     } >"$MY_HOME/openssl.log" 2>&1 || {
         rm -f "$t/server.crt"
-        die_log "mariadb: openssl failed" "$MY_HOME/openssl.log"
+        die_log "$MY_SVC: openssl failed" "$MY_HOME/openssl.log"
     }
     chmod 600 "$t/server.key" "$t/ca.key"
 }
 
-my_up() {
-    local bin
+# Starts this checkout's instance of service $1 (installing it on first use)
+# unless it runs already, and sets MY_SHARED: 0 for this checkout's instance,
+# 1 when the port is served by another checkout's instance of the service
+# (reused as it is).
+my_start() {
+    local svc=$1 bin
     bin=$(mariadbd_bin)
-    [ -n "$bin" ] || die "mariadb: mariadbd not found"
+    [ -n "$bin" ] || die "$svc: mariadbd not found"
     if [ $IS_ROOT = 1 ]; then
-        id mysql >/dev/null 2>&1 || die "mariadb: OS user 'mysql' does not exist"
-        MY_HOME=$(make_svc_dir mariadb mysql)
+        id mysql >/dev/null 2>&1 || die "$svc: OS user 'mysql' does not exist"
+        make_svc_dir "$svc" mysql >/dev/null
     else
-        MY_HOME=$(make_svc_dir mariadb)
+        make_svc_dir "$svc" >/dev/null
     fi
-    my_vars
+    my_vars "$svc"
+    MY_SHARED=0
     local owner=mysql userline="user = mysql"
     [ $IS_ROOT = 1 ] || {
         owner=$(id -un)
         userline="# (not root: runs as $owner)"
     }
 
-    restart_if_port_changed mariadb "$MY_HOME" "$MARIADB_PORT"
-    if my_running; then
-        log "mariadb: already running (data $MY_DATA)"
-    else
-        if ! check_port_free mariadb "$MARIADB_PORT"; then
-            wait_for "mariadb on $HOST:$MARIADB_PORT" my_tcp_check ||
-                die "mariadb: shared instance on port $MARIADB_PORT is not ready"
-            return 0
-        fi
-        mkdir -p "$MY_RUN"
-        my_tls_files
-        cat >"$MY_CNF" <<EOF
+    restart_if_port_changed "$svc" "$MY_HOME" "$MY_PORT"
+    if my_running "$svc"; then
+        log "$svc: already running (data $MY_DATA)"
+        return 0
+    fi
+    if ! check_port_free "$svc" "$MY_PORT"; then
+        wait_for "$svc on $HOST:$MY_PORT" my_tcp_check "$MY_PORT" ||
+            die "$svc: shared instance on port $MY_PORT is not ready"
+        MY_SHARED=1
+        return 0
+    fi
+    mkdir -p "$MY_RUN"
+    my_tls_files
+    local role="# the primary"
+    if [ "$svc" = mariadb-replica ]; then
+        # only its SQL thread writes (the velocity user has no READ ONLY ADMIN)
+        role="# a replica of the server on port $MARIADB_PORT (see rep_up)
+read_only = ON
+relay_log = relay-bin"
+    fi
+    cat >"$MY_CNF" <<EOF
 # written by scripts/services.sh on every start
 [client]
-port = $MARIADB_PORT
+port = $MY_PORT
 socket = $MY_RUN/mariadb.sock
 
 [mysqld]
@@ -554,14 +608,14 @@ $userline
 datadir = $MY_DATA
 socket = $MY_RUN/mariadb.sock
 pid-file = $MY_PIDFILE
-port = $MARIADB_PORT
+port = $MY_PORT
 bind-address = 127.0.0.1
 skip-name-resolve
 log-error = $MY_LOG
 character-set-server = utf8mb4
 collation-server = utf8mb4_general_ci
 # CDC (what Debezium's MySQL/MariaDB connectors expect)
-server_id = 1
+server_id = $MY_SERVER_ID
 log_bin = mariadb-bin
 binlog_format = ROW
 binlog_row_image = FULL
@@ -570,6 +624,7 @@ gtid_strict_mode = ON
 log_slave_updates = ON
 binlog_expire_logs_seconds = 604800
 max_binlog_size = 64M
+$role
 # test-only speedups
 innodb_buffer_pool_size = 128M
 innodb_flush_log_at_trx_commit = 2
@@ -580,28 +635,32 @@ ssl_ca = $MY_HOME/tls/ca.crt
 ssl_cert = $MY_HOME/tls/server.crt
 ssl_key = $MY_HOME/tls/server.key
 EOF
-        if [ ! -f "$MY_HOME/.install-db-done" ]; then
-            log "mariadb: mariadb-install-db in $MY_DATA"
-            rm -rf "$MY_DATA"
-            mkdir -p "$MY_DATA"
-            chown -R "$owner" "$MY_HOME"
-            if ! mariadb-install-db --defaults-file="$MY_CNF" --user="$owner" \
-                --auth-root-authentication-method=normal --skip-test-db \
-                >"$MY_HOME/install-db.log" 2>&1; then
-                die_log "mariadb: mariadb-install-db failed" "$MY_HOME/install-db.log"
-            fi
-            touch "$MY_HOME/.install-db-done"
+    if [ ! -f "$MY_HOME/.install-db-done" ]; then
+        log "$svc: mariadb-install-db in $MY_DATA"
+        rm -rf "$MY_DATA"
+        mkdir -p "$MY_DATA"
+        chown -R "$owner" "$MY_HOME"
+        if ! mariadb-install-db --defaults-file="$MY_CNF" --user="$owner" \
+            --auth-root-authentication-method=normal --skip-test-db \
+            >"$MY_HOME/install-db.log" 2>&1; then
+            die_log "$svc: mariadb-install-db failed" "$MY_HOME/install-db.log"
         fi
-        chown -R "$owner" "$MY_HOME" "$MY_RUN"
-        log "mariadb: starting on $HOST:$MARIADB_PORT"
-        echo "$MARIADB_PORT" >"$MY_HOME/.port"
-        # the subshell execs into mariadbd, so nothing of ours lingers holding our stdout/stderr
-        (cd "$MY_DATA" && exec setsid nohup "$bin" --defaults-file="$MY_CNF") \
-            >>"$MY_HOME/mariadbd.out" 2>&1 </dev/null &
-        if ! wait_for "mariadb (socket)" my_admin ping; then
-            die_log "mariadb: not ready after ${TIMEOUT}s" "$MY_HOME/mariadbd.out" "$MY_LOG"
-        fi
+        touch "$MY_HOME/.install-db-done"
     fi
+    chown -R "$owner" "$MY_HOME" "$MY_RUN"
+    log "$svc: starting on $HOST:$MY_PORT"
+    echo "$MY_PORT" >"$MY_HOME/.port"
+    # the subshell execs into mariadbd, so nothing of ours lingers holding our stdout/stderr
+    (cd "$MY_DATA" && exec setsid nohup "$bin" --defaults-file="$MY_CNF") \
+        >>"$MY_HOME/mariadbd.out" 2>&1 </dev/null &
+    if ! wait_for "$svc (socket)" my_admin ping; then
+        die_log "$svc: not ready after ${TIMEOUT}s" "$MY_HOME/mariadbd.out" "$MY_LOG"
+    fi
+}
+
+my_up() {
+    my_start mariadb
+    [ "$MY_SHARED" = 0 ] || return 0
 
     # idempotent provisioning (root via the unix socket)
     local u
@@ -616,36 +675,128 @@ EOF
             echo "GRANT ALL PRIVILEGES ON \`$MARIADB_SINK_DB\`.* TO $u;"
         done
         echo "FLUSH PRIVILEGES;"
-    } | mariadb --defaults-file="$MY_CNF" -uroot >"$MY_HOME/provision.log" 2>&1 ||
+    } | my_root >"$MY_HOME/provision.log" 2>&1 ||
         die_log "mariadb: provisioning failed" "$MY_HOME/provision.log"
 
     wait_for "mariadb on $HOST:$MARIADB_PORT" my_tcp_check ||
         die_log "mariadb: not accepting TCP connections on $HOST:$MARIADB_PORT" "$MY_LOG"
 }
 
+# The replica: a second mariadbd (port $MARIADB_REPLICA_PORT, server_id 2,
+# read-only) that replicates everything from the primary on $MARIADB_PORT
+# by GTID (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos, as the velocity
+# user), starting from the primary's first binlog, and binlogs what it
+# applies (log_slave_updates) with the primary's GTIDs, so that a connector
+# can move from one to the other. `up` waits until it applied all that the
+# primary had binlogged. A replica of another port, or whose replication
+# broke, is made again from scratch (once per `up`).
+rep_up() {
+    my_tcp_check "$MARIADB_PORT" >/dev/null 2>&1 ||
+        die "mariadb-replica: no primary MariaDB on $HOST:$MARIADB_PORT to replicate from; start both with: VELOCITY_SERVICES=mariadb,mariadb-replica scripts/services.sh up"
+    local attempt had
+    for attempt in 1 2; do
+        my_vars mariadb-replica
+        had=$(cat "$MY_HOME/.primary-port" 2>/dev/null || true)
+        if [ -n "$had" ] && [ "$had" != "$MARIADB_PORT" ]; then
+            log "mariadb-replica: it replicates from port $had, the primary is on $MARIADB_PORT now; making it again"
+            rep_reset
+        fi
+        my_start mariadb-replica
+        [ "$MY_SHARED" = 0 ] || return 0
+        if [ ! -f "$MY_HOME/.primary-port" ]; then
+            log "mariadb-replica: replicating from $HOST:$MARIADB_PORT by GTID, from its first binlog"
+            my_root >"$MY_HOME/change-master.log" 2>&1 <<SQL || die_log "mariadb-replica: CHANGE MASTER failed" "$MY_HOME/change-master.log"
+SET GLOBAL gtid_slave_pos = '';
+CHANGE MASTER TO MASTER_HOST = '$HOST', MASTER_PORT = $MARIADB_PORT,
+  MASTER_USER = '$MARIADB_USER', MASTER_PASSWORD = '$MARIADB_PASSWORD',
+  MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;
+START SLAVE;
+SQL
+            echo "$MARIADB_PORT" >"$MY_HOME/.primary-port"
+        fi
+        if rep_catch_up; then
+            wait_for "mariadb-replica on $HOST:$MY_PORT" my_tcp_check "$MY_PORT" ||
+                die_log "mariadb-replica: not accepting TCP connections on $HOST:$MY_PORT" "$MY_LOG"
+            return 0
+        fi
+        [ $attempt = 2 ] || {
+            log "mariadb-replica: $REP_ERROR; making the replica again"
+            rep_reset
+        }
+    done
+    die_log "mariadb-replica: $REP_ERROR (it replays the primary's binlogs from the first: a primary that purged binlogs cannot seed it)" "$MY_LOG"
+}
+
+# Stops this checkout's replica and deletes its data (the next start
+# installs and seeds it again).
+rep_reset() {
+    my_down mariadb-replica
+    my_vars mariadb-replica
+    rm -rf "$MY_DATA" "$MY_HOME/.install-db-done" "$MY_HOME/.primary-port"
+}
+
+# `SHOW SLAVE STATUS` field $1 of the replica of my_vars
+rep_field() { sed -n "s/^ *$1: //p" <<<"$REP_STATUS" | head -n 1; }
+
+# Waits until the replica (my_vars) applied every transaction the primary
+# had binlogged when called (MASTER_GTID_WAIT); fails, with REP_ERROR
+# saying why, when replication stopped on an error or did not catch up in
+# $TIMEOUT seconds.
+rep_catch_up() {
+    local target deadline=$((SECONDS + TIMEOUT))
+    target=$(my_client "$MARIADB_PORT" -e 'SELECT @@global.gtid_binlog_pos') || {
+        REP_ERROR="cannot read the primary's @@gtid_binlog_pos"
+        return 1
+    }
+    while [ "$(my_root -N -e "SELECT MASTER_GTID_WAIT('$target', 1)" 2>/dev/null)" != 0 ]; do
+        REP_STATUS=$(my_root -e 'SHOW SLAVE STATUS\G' 2>/dev/null || true)
+        if [ -n "$(rep_field Last_SQL_Error)" ]; then
+            REP_ERROR="replication stopped: $(rep_field Last_SQL_Error)"
+            return 1
+        fi
+        if [ "$(rep_field Last_IO_Errno)" = 1236 ]; then
+            REP_ERROR="replication stopped: $(rep_field Last_IO_Error)"
+            return 1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            REP_ERROR="not caught up with the primary's GTID position $target after ${TIMEOUT}s (IO thread: $(rep_field Slave_IO_Running) $(rep_field Last_IO_Error))"
+            return 1
+        fi
+    done
+    log "mariadb-replica: caught up with the primary (GTID position ${target:-empty})"
+}
+
+# this checkout's replica runs and replicates (both threads running)
+rep_status() {
+    my_status mariadb-replica || return 1
+    REP_STATUS=$(my_root -e 'SHOW SLAVE STATUS\G' 2>/dev/null) || return 1
+    [ "$(rep_field Slave_IO_Running)" = Yes ] && [ "$(rep_field Slave_SQL_Running)" = Yes ]
+}
+
+# stops this checkout's instance of service $1 (default mariadb)
 my_down() {
-    my_vars
-    if my_running; then
+    local svc=${1:-mariadb}
+    if my_running "$svc"; then
         local pid
         pid=$(read_pid "$MY_PIDFILE")
-        log "mariadb: stopping"
+        log "$svc: stopping"
         my_admin shutdown >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
         local deadline=$((SECONDS + TIMEOUT))
         while pid_alive "$pid"; do
             if [ $SECONDS -ge $deadline ]; then
-                log "mariadb: did not stop in ${TIMEOUT}s, killing $pid"
+                log "$svc: did not stop in ${TIMEOUT}s, killing $pid"
                 kill -9 "$pid" 2>/dev/null || true
                 break
             fi
             sleep 0.5
         done
     else
-        log "mariadb: not running"
+        log "$svc: not running"
     fi
 }
 
 my_status() {
-    my_running && my_tcp_check >/dev/null 2>&1
+    my_running "${1:-mariadb}" && my_tcp_check "$MY_PORT" >/dev/null 2>&1
 }
 
 # -------------------------------------------------------------------------- redis
@@ -712,6 +863,7 @@ restart_if_port_changed() {
         case "$svc" in
         postgres) pg_down ;;
         mariadb) my_down ;;
+        mariadb-replica) my_down mariadb-replica ;;
         redis) redis_down ;;
         kafka) kafka_down ;;
         esac
@@ -722,6 +874,7 @@ svc_running() {
     case "$1" in
     postgres) pg_running ;;
     mariadb) my_running ;;
+    mariadb-replica) my_running mariadb-replica ;;
     redis) redis_running ;;
     kafka) kafka_running ;;
     esac
@@ -910,6 +1063,7 @@ svc_addr() {
     case "$1" in
     postgres) echo "$HOST:$PG_PORT" ;;
     mariadb) echo "$HOST:$MARIADB_PORT" ;;
+    mariadb-replica) echo "$HOST:$MARIADB_REPLICA_PORT" ;;
     redis) echo "$HOST:$REDIS_PORT" ;;
     kafka) echo "$HOST:$KAFKA_PORT" ;;
     esac
@@ -919,6 +1073,7 @@ svc_creds() {
     case "$1" in
     postgres) echo "$PG_USER/$PG_PASSWORD (db $PG_DB, $PG_SINK_DB); $PG_SUPERUSER/$PG_SUPERUSER_PASSWORD" ;;
     mariadb) echo "$MARIADB_USER/$MARIADB_PASSWORD (db $MARIADB_DB, $MARIADB_SINK_DB); root via socket" ;;
+    mariadb-replica) echo "as mariadb (replica of $HOST:$MARIADB_PORT, read-only); root via socket" ;;
     redis) echo "-" ;;
     kafka) echo "- (PLAINTEXT, cluster $KAFKA_CLUSTER_ID)" ;;
     esac
@@ -935,6 +1090,7 @@ cmd_up() {
         case "$s" in
         postgres) pg_up ;;
         mariadb) my_up ;;
+        mariadb-replica) rep_up ;;
         redis) redis_up ;;
         kafka) kafka_up ;;
         esac
@@ -942,7 +1098,7 @@ cmd_up() {
     done
     log "all services ready in $((SECONDS - start))s"
     {
-        printf '\n%-9s %-16s %-58s %s\n' SERVICE ADDRESS "USER/PASSWORD" "DATA DIR"
+        printf '\n%-15s %-16s %-58s %s\n' SERVICE ADDRESS "USER/PASSWORD" "DATA DIR"
         for s in "${services[@]}"; do
             local dir other
             dir=$(svc_dir "$s")
@@ -950,7 +1106,7 @@ cmd_up() {
                 other=$(foreign_instance "$(svc_addr "$s" | cut -d: -f2)" "$s") && [ "$other" != "$dir" ]; then
                 dir="$other (shared)"
             fi
-            printf '%-9s %-16s %-58s %s\n' "$s" "$(svc_addr "$s")" "$(svc_creds "$s")" "$dir"
+            printf '%-15s %-16s %-58s %s\n' "$s" "$(svc_addr "$s")" "$(svc_creds "$s")" "$dir"
         done
         echo
         echo "Use them with:  envs=\$(scripts/services.sh env) && eval \"\$envs\""
@@ -966,6 +1122,7 @@ cmd_down() {
         case "$s" in
         postgres) pg_down || rc=1 ;;
         mariadb) my_down || rc=1 ;;
+        mariadb-replica) my_down mariadb-replica || rc=1 ;;
         redis) redis_down || rc=1 ;;
         kafka) kafka_down || rc=1 ;;
         esac
@@ -977,6 +1134,7 @@ svc_status() {
     case "$1" in
     postgres) pg_status ;;
     mariadb) my_status ;;
+    mariadb-replica) rep_status ;;
     redis) redis_status ;;
     kafka) kafka_status ;;
     esac
@@ -985,7 +1143,7 @@ svc_status() {
 cmd_status() {
     local services s rc=0 state detail
     mapfile -t services < <(selected_services)
-    printf '%-9s %-6s %-16s %s\n' SERVICE STATE ADDRESS DETAIL
+    printf '%-15s %-6s %-16s %s\n' SERVICE STATE ADDRESS DETAIL
     for s in "${services[@]}"; do
         detail=$(svc_dir "$s")
         if svc_status "$s"; then
@@ -993,9 +1151,13 @@ cmd_status() {
         else
             local port other
             port=$(svc_addr "$s" | cut -d: -f2)
-            if port_open "$port" && other=$(foreign_instance "$port" "$s"); then
+            if port_open "$port" && other=$(shared_instance "$port" "$s"); then
                 state=up
                 detail="shared from $other"
+            elif svc_running "$s"; then
+                state=down
+                detail="$detail: running, but its check fails (see its log there)"
+                rc=1
             elif port_open "$port"; then
                 state=down
                 detail="port $port is used by another program"
@@ -1005,19 +1167,42 @@ cmd_status() {
                 rc=1
             fi
         fi
-        printf '%-9s %-6s %-16s %s\n' "$s" "$state" "$(svc_addr "$s")" "$detail"
+        printf '%-15s %-6s %-16s %s\n' "$s" "$state" "$(svc_addr "$s")" "$detail"
     done
     return $rc
 }
 
 q() { printf '%q' "$1"; }
 
+# The directory of the instance of service $1 serving port $2: this
+# checkout's, or another checkout's when it is shared.
+serving_home() {
+    local other
+    if other=$(foreign_instance "$2" "$1"); then
+        echo "$other"
+    else
+        svc_dir "$1"
+    fi
+}
+
+# Prints `export $1=<root's unix socket>` of the MariaDB instance in
+# directory $2 (nothing when it was never set up there).
+my_env_socket() {
+    local sock=""
+    if [ -f "$2/my.cnf" ]; then
+        sock=$(sed -n 's/^socket = //p' "$2/my.cnf" | head -n 1)
+    fi
+    if [ -n "$sock" ]; then
+        echo "export $1=$(q "$sock")"
+    fi
+}
+
 # Up (0) or not (1), counting an instance of another checkout that serves the port.
 svc_up() {
     local port
     svc_status "$1" && return 0
     port=$(svc_addr "$1" | cut -d: -f2)
-    port_open "$port" && foreign_instance "$port" "$1" >/dev/null
+    port_open "$port" && shared_instance "$port" "$1" >/dev/null
 }
 
 # Bit of a service in the exit status of `env` and `status`-like checks.
@@ -1027,6 +1212,7 @@ svc_bit() {
     mariadb) echo 2 ;;
     redis) echo 4 ;;
     kafka) echo 8 ;;
+    mariadb-replica) echo 16 ;;
     esac
 }
 
@@ -1034,7 +1220,7 @@ svc_bit() {
 # service that is not running gets its configured address and credentials
 # (what `up` would start). Each service not running is named on stderr, and
 # the exit status is the sum of their bits (postgres 1, mariadb 2, redis 4,
-# kafka 8): 0 when every selected service is up.
+# kafka 8, mariadb-replica 16): 0 when every selected service is up.
 cmd_env() {
     local services s down=0 other
     mapfile -t services < <(selected_services)
@@ -1057,10 +1243,7 @@ cmd_env() {
             # the self-signed certificate of the instance serving the port
             # (this checkout's or a shared one's), for verify-ca/verify-full
             local pg_home
-            pg_home=$(svc_dir postgres)
-            if other=$(foreign_instance "$PG_PORT" postgres); then
-                pg_home=$other
-            fi
+            pg_home=$(serving_home postgres "$PG_PORT")
             if [ -f "$pg_home/data/server.crt" ]; then
                 echo "export VELOCITY_PG_SSLROOTCERT=$(q "$pg_home/data/server.crt")"
             fi
@@ -1073,25 +1256,21 @@ cmd_env() {
             echo "export VELOCITY_MARIADB_DB=$MARIADB_DB"
             echo "export VELOCITY_MARIADB_SINK_DB=$MARIADB_SINK_DB"
             echo "export VELOCITY_MARIADB_URL=$(q "mysql://$MARIADB_USER:$MARIADB_PASSWORD@$HOST:$MARIADB_PORT/$MARIADB_DB")"
-            # root's unix socket of the instance serving the port: this
-            # checkout's, or another checkout's when it is shared (none
-            # when MariaDB was never set up here)
-            local my_home sock=""
-            my_home=$(svc_dir mariadb)
-            if other=$(foreign_instance "$MARIADB_PORT" mariadb); then
-                my_home=$other
-            fi
-            if [ -f "$my_home/my.cnf" ]; then
-                sock=$(sed -n 's/^socket = //p' "$my_home/my.cnf" | head -n 1)
-            fi
-            if [ -n "$sock" ]; then
-                echo "export VELOCITY_MARIADB_SOCKET=$(q "$sock")"
-            fi
+            local my_home
+            my_home=$(serving_home mariadb "$MARIADB_PORT")
+            my_env_socket VELOCITY_MARIADB_SOCKET "$my_home"
             # the CA of the server's TLS certificate (none for an instance
             # started by an older version of this script)
             if [ -f "$my_home/tls/ca.crt" ]; then
                 echo "export VELOCITY_MARIADB_SSLCA=$(q "$my_home/tls/ca.crt")"
             fi
+            ;;
+        mariadb-replica)
+            # the same users and databases as the primary's (replicated)
+            echo "export VELOCITY_MARIADB_REPLICA_HOST=$HOST"
+            echo "export VELOCITY_MARIADB_REPLICA_PORT=$(q "$MARIADB_REPLICA_PORT")"
+            my_env_socket VELOCITY_MARIADB_REPLICA_SOCKET \
+                "$(serving_home mariadb-replica "$MARIADB_REPLICA_PORT")"
             ;;
         redis)
             echo "export VELOCITY_REDIS_URL=$(q "redis://$HOST:$REDIS_PORT")"

@@ -1,8 +1,10 @@
 //! Drives the source task directly (no worker, no broker) against the real
-//! MariaDB of `scripts/services.sh`: snapshot + streaming, and resuming from
-//! an offset taken in the middle of a transaction. Fails when the server's
-//! root socket (`VELOCITY_MARIADB_SOCKET`, exported by `scripts/services.sh
-//! env`, else this checkout's) is not there: start it with
+//! MariaDB of `scripts/services.sh`: snapshot + streaming, resuming from
+//! an offset taken in the middle of a transaction, and failing over to the
+//! replica (`mariadb-replica`). Fails when the server's root socket
+//! (`VELOCITY_MARIADB_SOCKET`, exported by `scripts/services.sh env`, else
+//! this checkout's) is not there, and the failover test when the replica's
+//! (`VELOCITY_MARIADB_REPLICA_SOCKET`) is not: start them with
 //! `scripts/services.sh up`.
 
 use std::sync::Arc;
@@ -14,7 +16,9 @@ use velocity_api::{
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{after_id, poll_kept, poll_until, socket, sql, sql_out};
+use common::{
+    after_id, poll_kept, poll_row_ids, poll_until, replica_socket, socket, sql, sql_at, sql_out,
+};
 
 struct Stored(Option<Offset>);
 
@@ -560,5 +564,162 @@ async fn a_resume_whose_binlog_file_is_gone_resumes_by_gtid() {
         "{err}"
     );
     let _ = task.stop().await;
+    sql(&format!("DROP DATABASE {db}"));
+}
+
+/// The `SHOW SLAVE STATUS` of the replica at `socket`, field by field.
+fn replica_status(socket: &std::path::Path) -> Vec<(String, String)> {
+    sql_at(socket, &[], "SHOW SLAVE STATUS\\G")
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// Waits until the replica at `socket` applied every transaction the
+/// primary has binlogged (`MASTER_GTID_WAIT`); fails, showing its
+/// replication status, when it does not within a minute.
+fn wait_for_replica(socket: &std::path::Path) {
+    let target = sql_out("SELECT @@global.gtid_binlog_pos");
+    let waited = sql_at(
+        socket,
+        &["-N"],
+        &format!("SELECT MASTER_GTID_WAIT('{target}', 60)"),
+    );
+    assert_eq!(
+        waited,
+        "0",
+        "the replica did not apply the primary's {target}: {:#?}",
+        replica_status(socket)
+    );
+}
+
+/// Failover (issue 17): a connector streaming from the primary stops; rows
+/// written on the primary meanwhile replicate; the connector restarted
+/// with `database.hostname`/`database.port` of the replica (its own binlog
+/// files and positions, the primary's GTIDs) resumes by GTID from the
+/// stored offset and emits exactly the rows after it, then the rows the
+/// primary writes after the switch, through the replica. An offset stored
+/// in the middle of a transaction on the primary resumes on the replica
+/// just as exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_the_replica_resumes_by_gtid_without_gap_or_duplicate() {
+    let replica = replica_socket();
+    let primary_port = std::env::var("VELOCITY_MARIADB_PORT").unwrap_or_else(|_| "53306".into());
+    let status = replica_status(&replica);
+    let field_of = |name: &str| {
+        status
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert!(
+        field_of("Slave_IO_Running") == Some("Yes")
+            && field_of("Slave_SQL_Running") == Some("Yes")
+            && field_of("Master_Port") == Some(primary_port.as_str()),
+        "the replica does not replicate from the primary on port {primary_port} \
+         (make it again with VELOCITY_SERVICES=mariadb-replica scripts/services.sh up): {status:#?}"
+    );
+    let (db, prefix) = names("failover");
+    fresh_db(
+        &db,
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO t VALUES (1, 'snap');",
+    );
+    let sid = 8600 + std::process::id() % 1000;
+    let ctx = |o: Option<Offset>| TaskContext {
+        connector: "failover".into(),
+        task_id: 0,
+        offsets: Arc::new(Stored(o)),
+    };
+    let on_replica = |o: &mut RawConfig| {
+        let e = |k: &str, d: String| std::env::var(k).unwrap_or(d);
+        let port = primary_port.parse::<u16>().unwrap() + 1;
+        o.insert(
+            "database.hostname".into(),
+            e("VELOCITY_MARIADB_REPLICA_HOST", "127.0.0.1".into()),
+        );
+        o.insert(
+            "database.port".into(),
+            e("VELOCITY_MARIADB_REPLICA_PORT", port.to_string()),
+        );
+    };
+    // streaming from the primary: the snapshot, then two transactions
+    let mut task = MySqlSourceTask::default();
+    task.start(&config(&db, &prefix, sid), ctx(None))
+        .await
+        .unwrap();
+    let snap = poll_row_ids(&mut task, 1, Duration::from_secs(30)).await;
+    assert_eq!(snap, vec![1]);
+    sql(&format!(
+        "BEGIN; INSERT INTO {db}.t VALUES (2, 'p'); INSERT INTO {db}.t VALUES (3, 'p'); \
+         INSERT INTO {db}.t VALUES (4, 'p'); COMMIT; INSERT INTO {db}.t VALUES (5, 'p');"
+    ));
+    let rows = poll_kept(&mut task, 4, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
+    assert_eq!(
+        rows.iter().filter_map(after_id).collect::<Vec<_>>(),
+        vec![2, 3, 4, 5]
+    );
+    task.stop().await.unwrap();
+    let last = rows[3].source_offset.clone();
+    assert!(last["gtids"].is_string(), "no GTID set stored: {last:?}");
+    // meanwhile on the primary: two transactions, which replicate
+    let gtid_6 = sql_out(&format!(
+        "BEGIN; INSERT INTO {db}.t VALUES (6, 'q'); INSERT INTO {db}.t VALUES (7, 'q'); COMMIT; \
+         SELECT @@last_gtid; INSERT INTO {db}.t VALUES (8, 'q');"
+    ));
+    wait_for_replica(&replica);
+    // the connector moved to the replica: the rows after the last offset
+    let mut c = config(&db, &prefix, sid);
+    on_replica(&mut c);
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, ctx(Some(last))).await.unwrap();
+    let moved = poll_kept(&mut task, 3, Duration::from_secs(30), |r| {
+        after_id(r).is_some()
+    })
+    .await;
+    assert_eq!(
+        moved.iter().filter_map(after_id).collect::<Vec<_>>(),
+        vec![6, 7, 8],
+        "exactly the rows after the last offset, from the replica"
+    );
+    let source = field(&moved[0].record.value, "source");
+    assert_eq!(
+        field(source, "gtid").as_str(),
+        Some(gtid_6.as_str()),
+        "the replica's binlog carries the primary's GTIDs"
+    );
+    // its offsets are the replica's binlog: the GTID state at the stored
+    // file/pos is the stored GTID set
+    let at_6 = &moved[0].source_offset;
+    let state = sql_at(
+        &replica,
+        &["-N"],
+        &format!(
+            "SELECT BINLOG_GTID_POS('{}', {})",
+            at_6["file"].as_str().unwrap(),
+            at_6["pos"]
+        ),
+    );
+    assert_eq!(Some(state.as_str()), at_6["gtids"].as_str(), "{at_6:?}");
+    // written on the primary after the switch: through the replica, next
+    sql(&format!("INSERT INTO {db}.t VALUES (9, 'r');"));
+    let next = poll_row_ids(&mut task, 1, Duration::from_secs(30)).await;
+    assert_eq!(next, vec![9], "no duplicate before the new row");
+    task.stop().await.unwrap();
+    // an offset the primary stored in the middle of a transaction (after
+    // row 3) resumes on the replica with row 4
+    let mut task = MySqlSourceTask::default();
+    task.start(&c, ctx(Some(rows[1].source_offset.clone())))
+        .await
+        .unwrap();
+    let again = poll_row_ids(&mut task, 6, Duration::from_secs(30)).await;
+    assert_eq!(again, vec![4, 5, 6, 7, 8, 9]);
+    sql(&format!("INSERT INTO {db}.t VALUES (10, 'r');"));
+    let next = poll_row_ids(&mut task, 1, Duration::from_secs(30)).await;
+    assert_eq!(next, vec![10]);
+    task.stop().await.unwrap();
     sql(&format!("DROP DATABASE {db}"));
 }

@@ -55,15 +55,27 @@ pub fn after_id(r: &SourceRecord) -> Option<i64> {
 
 /// A file of this checkout's (or `var`'s) MariaDB test service; fails when absent.
 pub fn services_file(var: &str, rel: &str) -> PathBuf {
+    service_file(
+        var,
+        "mariadb",
+        rel,
+        "start the test services with scripts/services.sh up",
+    )
+}
+
+/// File `rel` of service `service` of `scripts/services.sh` (`var` when
+/// set, else this checkout's); fails, saying `start`, when absent.
+fn service_file(var: &str, service: &str, rel: &str, start: &str) -> PathBuf {
     let p = match std::env::var_os(var) {
         Some(s) => PathBuf::from(s),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../.velocity/services/mariadb")
+            .join("../../.velocity/services")
+            .join(service)
             .join(rel),
     };
     assert!(
         p.exists(),
-        "{} is not there: start the test services with scripts/services.sh up (and export their addresses with scripts/services.sh env)",
+        "{} is not there: {start} (and export their addresses with scripts/services.sh env)",
         p.display()
     );
     p
@@ -74,6 +86,19 @@ pub fn socket() -> PathBuf {
     services_file("VELOCITY_MARIADB_SOCKET", "run/mariadb.sock")
 }
 
+/// The root unix socket of the replica of MariaDB (`mariadb-replica` of
+/// `scripts/services.sh`, `VELOCITY_MARIADB_REPLICA_SOCKET`); fails,
+/// saying how to start it, when absent.
+#[allow(dead_code)] // each test binary compiles this module; not all use it
+pub fn replica_socket() -> PathBuf {
+    service_file(
+        "VELOCITY_MARIADB_REPLICA_SOCKET",
+        "mariadb-replica",
+        "run/mariadb.sock",
+        "the MariaDB replica is not running; start it with VELOCITY_SERVICES=mariadb-replica scripts/services.sh up",
+    )
+}
+
 /// Runs `stmt` as root over the socket; fails on an error.
 pub fn sql(stmt: &str) {
     sql_out(stmt);
@@ -82,11 +107,19 @@ pub fn sql(stmt: &str) {
 /// Runs `stmt` as root over the socket and returns its output without
 /// column names; fails on an error.
 pub fn sql_out(stmt: &str) -> String {
+    sql_at(&socket(), &["-N"], stmt)
+}
+
+/// Runs `stmt` as root over unix socket `socket`, with client options
+/// `opts`, and returns its output; fails on an error.
+pub fn sql_at(socket: &Path, opts: &[&str], stmt: &str) -> String {
     let out = Command::new("mariadb")
         .arg("--no-defaults")
         .arg("-S")
-        .arg(socket())
-        .args(["-uroot", "-N", "-e"])
+        .arg(socket)
+        .arg("-uroot")
+        .args(opts)
+        .arg("-e")
         .arg(stmt)
         .output()
         .unwrap();
