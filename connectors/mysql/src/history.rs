@@ -236,13 +236,30 @@ impl KafkaHistory {
         })
     }
 
-    /// Whether the topic exists and holds records.
+    /// Whether the topic exists and holds records. A topic the broker
+    /// reports empty (ListOffsets) is read once by a reader of its own
+    /// before it counts as empty: a broker answering from stale state must
+    /// not make a history with records look empty. This history's own
+    /// reader is untouched, so [`KafkaHistory::read_all`] still replays
+    /// from the start.
     pub async fn state(&self) -> Result<TopicState, MySqlError> {
         match self.log.reported_watermarks().await {
             Err(KafkaLogError::MissingTopic(_)) => Ok(TopicState::Missing),
             Err(e) => Err(log_err(e)),
             Ok(w) if w.iter().any(|(_, low, high)| high > low) => Ok(TopicState::HasRecords),
-            Ok(_) => Ok(TopicState::Empty),
+            Ok(_) => {
+                let probe = KafkaHistory {
+                    topic: self.topic.clone(),
+                    client: self.client.clone(),
+                    log: KafkaLog::new(&self.client, &self.topic).map_err(log_err)?,
+                };
+                if probe.read_all().await?.is_empty() {
+                    Ok(TopicState::Empty)
+                } else {
+                    tracing::warn!(topic = %self.topic, "the broker reported the schema history topic empty, but it holds records");
+                    Ok(TopicState::HasRecords)
+                }
+            }
         }
     }
 

@@ -421,25 +421,7 @@ impl Reader {
                 &cfg.history_producer,
                 &cfg.history_consumer,
             )?;
-            let mut state = h.state().await?;
-            if has_offset
-                && state == TopicState::Empty
-                && !KafkaHistory::new(
-                    bootstrap,
-                    topic,
-                    &cfg.history_producer,
-                    &cfg.history_consumer,
-                )?
-                .read_all()
-                .await?
-                .is_empty()
-            {
-                // ListOffsets said empty but the topic holds records (a
-                // broker answering from stale state): reading decides. A
-                // reader of its own, so `h` still replays from the start.
-                tracing::warn!(%topic, "the broker reported the schema history topic empty, but it holds records");
-                state = TopicState::HasRecords;
-            }
+            let state = h.state().await?;
             if has_offset
                 && state != TopicState::HasRecords
                 && cfg.snapshot_mode != SnapshotMode::Recovery
