@@ -2,7 +2,10 @@
 """Compares two captures of `velocity tail` (one JSON line per record) of
 the same change events produced by two binaries into two topics.
 
-    bench/compare_events.py BASE.jsonl THIS.jsonl
+    bench/compare_events.py [--rates EVENTS BASE_S BASE_KB THIS_S THIS_KB] BASE.jsonl THIS.jsonl
+
+With --rates, first prints the base binary's drain (seconds, events/s, peak
+RSS) and the ratios this/base of events/s and peak RSS.
 
 Keys and values are compared as the bytes the converter wrote, in topic
 order, after two rewrites that only undo what is expected to differ:
@@ -29,8 +32,19 @@ def records(path):
             yield topic, ENVELOPE_TS.sub(rb'\1,"ts_ms":_,"ts_us":_,"ts_ns":_', line[m.end():].rstrip(b"\n"))
 
 
+def rates(total, base_s, base_kb, this_s, this_kb):
+    b, v = total / base_s, total / this_s
+    print(f"base binary           {base_s:7.2f} s  {b:10.0f} events/s  peak RSS {base_kb / 1024:6.1f} MB")
+    print(f"ratio this/base: events/s {v / b:.2f}, peak RSS {this_kb / max(base_kb, 1):.2f}")
+
+
 def main():
-    base, this = list(records(sys.argv[1])), list(records(sys.argv[2]))
+    args = sys.argv[1:]
+    if args[:1] == ["--rates"]:
+        total, base_s, base_kb, this_s, this_kb = args[1:6]
+        rates(int(total), float(base_s), int(base_kb), float(this_s), int(this_kb))
+        args = args[6:]
+    base, this = list(records(args[0])), list(records(args[1]))
     if not base or not this:
         sys.exit(f"empty capture: base {len(base)} records, this {len(this)} records")
     old_prefix = base[0][0].split(b".")[0]

@@ -174,14 +174,8 @@ print(f"velocity -> broker    {vel_s:7.2f} s  {v:10.0f} events/s  peak RSS {peak
 print(f"ratio velocity/{tool} raw: {v / r:.2f}   velocity/{tool} -v: {v / d:.2f}")
 PY
 if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
-  python3 - "$TOTAL" "$base_s" "$base_peak" "$vel_s" "$peak" <<'PY'
-import sys
-total, base_s, base_kb, vel_s, vel_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-b, v = total / base_s, total / vel_s
-print(f"base binary           {base_s:7.2f} s  {b:10.0f} events/s  peak RSS {base_kb/1024:6.1f} MB")
-print(f"ratio this/base: events/s {v / b:.2f}, peak RSS {vel_kb / max(base_kb, 1):.2f}")
-PY
   "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 "benchbase.$db.bench" >"$work/base.jsonl"
   "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 "bench.$db.bench" >"$work/this.jsonl"
-  python3 bench/compare_events.py "$work/base.jsonl" "$work/this.jsonl"
+  python3 bench/compare_events.py --rates "$TOTAL" "$base_s" "$base_peak" "$vel_s" "$peak" \
+    "$work/base.jsonl" "$work/this.jsonl"
 fi

@@ -197,15 +197,9 @@ print(f"ratio velocity/pg_recvlogical: {v / r:.2f}")
 print(f"ratio avro/json: events/s {av / v:.2f}, bytes {avro_bytes / max(json_bytes, 1):.2f}, peak RSS {avro_kb / max(peak_kb, 1):.2f}")
 PY
 if [ -n "${VELOCITY_BENCH_BASE_BIN:-}" ]; then
-  python3 - "$TOTAL" "$base_s" "$base_peak" "$vel_s" "$peak" <<'PY'
-import sys
-total, base_s, base_kb, vel_s, vel_kb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-b, v = total / base_s, total / vel_s
-print(f"base binary          {base_s:7.2f} s  {b:10.0f} events/s  peak RSS {base_kb/1024:6.1f} MB (JsonConverter)")
-print(f"ratio this/base: events/s {v / b:.2f}, peak RSS {vel_kb / max(base_kb, 1):.2f}")
-PY
   "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 benchbase.public.bench >"$work/base.jsonl"
   "$bin" tail --bootstrap-servers "127.0.0.1:$kport" --idle-ms 3000 bench.public.bench >"$work/this.jsonl"
-  python3 bench/compare_events.py "$work/base.jsonl" "$work/this.jsonl"
+  python3 bench/compare_events.py --rates "$TOTAL" "$base_s" "$base_peak" "$vel_s" "$peak" \
+    "$work/base.jsonl" "$work/this.jsonl"
 fi
 q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_recv','bench_velocity','bench_avro','bench_base')" >/dev/null
