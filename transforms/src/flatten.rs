@@ -13,8 +13,7 @@ use velocity_api::{
 
 use crate::error::read_config;
 use crate::util::{
-    copy_schema_basics, field_value, map_key, present, require_map, require_struct, SchemaCache,
-    Side,
+    copy_schema_basics, field_value, map_key, require_map, require_struct, SchemaCache, Side,
 };
 
 pub use keys::*;
@@ -44,7 +43,7 @@ impl TypedConfig for FlattenConfig {
     fn read(r: &mut ConfigReader<'_>) -> FlattenConfig {
         FlattenConfig {
             // A given delimiter is taken as is, even empty or blank.
-            delimiter: present(r, &DELIMITER),
+            delimiter: r.present_string(&DELIMITER),
             replace_null_with_default: r.bool(&REPLACE_NULL_WITH_DEFAULT),
         }
     }

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use velocity_api::config::{ConfigReader, TypedConfig};
 use velocity_api::{
-    config_choice, ConfigDef, ConfigErrors, ConfigKey, ConnectRecord, Header, PluginDesc,
-    RawConfig, Result, Schema, SchemaRef, Struct, Transform, Value,
+    config_choice, ConfigDef, ConfigKey, ConnectRecord, Header, PluginDesc, RawConfig, Result,
+    Schema, SchemaRef, Struct, Transform, Value,
 };
 
 use crate::error::read_config;
 use crate::util::{
-    copy_schema_basics, field_value, map_key, present, read_without_recheck, require_map,
-    require_struct, required_list, SchemaCache, Side,
+    copy_schema_basics, field_value, map_key, require_map, require_struct, required_list,
+    SchemaCache, Side,
 };
 
 /// The keys of Kafka's InsertHeader, each declared once.
@@ -138,13 +138,8 @@ impl TypedConfig for InsertHeaderConfig {
     fn read(r: &mut ConfigReader<'_>) -> InsertHeaderConfig {
         use insert_header_keys::*;
         let header = r.string(&HEADER);
-        let literal = present(r, &VALUE_LITERAL);
+        let literal = r.present_string(&VALUE_LITERAL);
         InsertHeaderConfig { header, literal }
-    }
-
-    /// An empty `value.literal` is valid: see [`read_without_recheck`].
-    fn from_raw(raw: &RawConfig) -> std::result::Result<InsertHeaderConfig, ConfigErrors> {
-        read_without_recheck(raw)
     }
 }
 

@@ -3,13 +3,11 @@
 
 use regex::Regex;
 use velocity_api::config::{ConfigReader, TypedConfig};
-use velocity_api::{
-    ConfigDef, ConfigErrors, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Transform,
-};
+use velocity_api::{ConfigDef, ConfigKey, ConnectRecord, PluginDesc, RawConfig, Result, Transform};
 
 use crate::error::{data_err, read_config};
 use crate::time::DateFormat;
-use crate::util::{full_match_regex, java_replacement, present, read_without_recheck};
+use crate::util::{full_match_regex, java_replacement};
 
 /// The keys of Kafka's TimestampRouter, each declared once.
 pub mod timestamp_router_keys {
@@ -77,13 +75,8 @@ impl TypedConfig for RegexRouterConfig {
         use regex_router_keys::*;
         RegexRouterConfig {
             regex: full_match_regex(r, &REGEX),
-            replacement: java_replacement(&present(r, &REPLACEMENT)),
+            replacement: java_replacement(&r.present_string(&REPLACEMENT)),
         }
-    }
-
-    /// An empty `replacement` is valid: see [`read_without_recheck`].
-    fn from_raw(raw: &RawConfig) -> std::result::Result<RegexRouterConfig, ConfigErrors> {
-        read_without_recheck(raw)
     }
 }
 

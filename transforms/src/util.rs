@@ -6,11 +6,8 @@
 use std::sync::Arc;
 
 use regex::Regex;
-use velocity_api::config::{ConfigReader, ConfigType, Importance, TypedConfig};
-use velocity_api::{
-    ConfigErrors, ConfigKey, ConnectRecord, RawConfig, Result, Schema, SchemaRef, Struct, Type,
-    Value,
-};
+use velocity_api::config::{ConfigReader, ConfigType, Importance};
+use velocity_api::{ConfigKey, ConnectRecord, Result, Schema, SchemaRef, Struct, Type, Value};
 
 use crate::error::data_err;
 
@@ -274,27 +271,6 @@ pub fn required_list(r: &mut ConfigReader<'_>, key: &ConfigKey) -> Vec<String> {
         );
     }
     items
-}
-
-/// The value of a required key that may be empty (Kafka requires such a
-/// key to be present, not to be non-empty): the given value as is, else
-/// the reader's missing-key error.
-pub fn present(r: &mut ConfigReader<'_>, key: &ConfigKey) -> String {
-    match r.raw().get(key.name) {
-        Some(v) => v.clone(),
-        None => r.string(key),
-    }
-}
-
-/// [`TypedConfig::from_raw`] for configurations whose `read` reads every
-/// key, some with [`present`]: the keys are not checked a second time, as
-/// that check would take an empty value for a missing one.
-pub fn read_without_recheck<C: TypedConfig>(
-    raw: &RawConfig,
-) -> std::result::Result<C, ConfigErrors> {
-    let mut r = ConfigReader::new(raw);
-    let value = C::read(&mut r);
-    r.finish(value)
 }
 
 /// Rebuilds a struct value for `schema` by taking each field of `schema`

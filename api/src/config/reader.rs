@@ -96,6 +96,8 @@ impl From<ConfigErrors> for ConnectError {
 pub struct ConfigReader<'a> {
     raw: &'a RawConfig,
     errors: Vec<(String, String)>,
+    /// Keys already read through a getter (checked, or accepted as given).
+    read: Vec<&'static str>,
 }
 
 impl<'a> ConfigReader<'a> {
@@ -104,6 +106,7 @@ impl<'a> ConfigReader<'a> {
         ConfigReader {
             raw,
             errors: Vec::new(),
+            read: Vec::new(),
         }
     }
 
@@ -141,6 +144,7 @@ impl<'a> ConfigReader<'a> {
     /// The checked value of `key` (its default when not given), or None
     /// after recording why it is missing or invalid.
     fn checked(&mut self, key: &ConfigKey) -> Option<&'a str> {
+        self.mark_read(key);
         match self.given(key) {
             Some(v) => match key.check(v) {
                 None => Some(v),
@@ -165,9 +169,38 @@ impl<'a> ConfigReader<'a> {
         }
     }
 
+    fn mark_read(&mut self, key: &ConfigKey) {
+        if !self.read.contains(&key.name) {
+            self.read.push(key.name);
+        }
+    }
+
     /// Checks `key` without reading it (keys only the REST API lists).
     pub fn check(&mut self, key: &ConfigKey) {
         self.checked(key);
+    }
+
+    /// Checks every key of `keys` no getter has read yet (the declared keys
+    /// a plugin does not use itself, which the REST API still lists).
+    pub fn check_unread(&mut self, keys: &[ConfigKey]) {
+        for key in keys {
+            if !self.read.contains(&key.name) {
+                self.checked(key);
+            }
+        }
+    }
+
+    /// A required key that may be empty, as Kafka's `ConfigDef` allows: the
+    /// given value as it is (untrimmed, possibly empty), or the missing-key
+    /// error when the key is absent.
+    pub fn present_string(&mut self, key: &ConfigKey) -> String {
+        match self.raw.get(key.name) {
+            Some(v) => {
+                self.mark_read(key);
+                v.clone()
+            }
+            None => self.string(key),
+        }
     }
 
     /// `key` as text (empty when invalid or required and missing).
@@ -304,13 +337,12 @@ pub trait TypedConfig: Sized {
     fn read(r: &mut ConfigReader<'_>) -> Self;
 
     /// The configuration, or every broken rule (at most one per key; keys
-    /// declared but not read are checked too).
+    /// declared but not read are checked too, keys read are not checked
+    /// again).
     fn from_raw(raw: &RawConfig) -> Result<Self, ConfigErrors> {
         let mut r = ConfigReader::new(raw);
         let value = Self::read(&mut r);
-        for key in Self::KEYS {
-            r.check(key);
-        }
+        r.check_unread(Self::KEYS);
         r.finish(value)
     }
 
@@ -527,15 +559,16 @@ mod tests {
         assert_eq!(from_def, r.into_errors());
     }
 
+    struct Host(std::string::String);
+    impl TypedConfig for Host {
+        const KEYS: &'static [ConfigKey] = KEYS;
+        fn read(r: &mut ConfigReader<'_>) -> Host {
+            Host(r.string(&HOST))
+        }
+    }
+
     #[test]
     fn typed_config_checks_keys_it_does_not_read() {
-        struct Host(std::string::String);
-        impl TypedConfig for Host {
-            const KEYS: &'static [ConfigKey] = KEYS;
-            fn read(r: &mut ConfigReader<'_>) -> Host {
-                Host(r.string(&HOST))
-            }
-        }
         assert_eq!(
             Host::from_raw(&cfg(&[("database.hostname", "h")]))
                 .unwrap()
@@ -546,6 +579,32 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].0, "flag");
         assert_eq!(Host::config_def().keys.len(), KEYS.len());
+    }
+
+    #[test]
+    fn present_string_takes_an_empty_required_value_and_is_not_checked_again() {
+        struct Literal(std::string::String);
+        impl TypedConfig for Literal {
+            const KEYS: &'static [ConfigKey] = KEYS;
+            fn read(r: &mut ConfigReader<'_>) -> Literal {
+                Literal(r.present_string(&HOST))
+            }
+        }
+        assert_eq!(
+            Literal::from_raw(&cfg(&[("database.hostname", "")]))
+                .unwrap()
+                .0,
+            ""
+        );
+        let errs = Literal::validate(&cfg(&[]));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].1.starts_with("Missing required configuration"),
+            "{errs:?}"
+        );
+        // the plain getter still takes an empty value for a missing one
+        let errs = Host::validate(&cfg(&[("database.hostname", "")]));
+        assert_eq!(errs[0].0, "database.hostname", "{errs:?}");
     }
 
     #[test]
