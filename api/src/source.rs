@@ -70,6 +70,33 @@ impl<E: Into<ConnectError>> ReaderLink<E> {
     }
 }
 
+/// Appends `record` to `batch`, a batch a reader hands to one `poll`. When
+/// `record` carries a position of the same partition and the record before
+/// it is a data record (not a [`SourceRecord::control`] marker), that
+/// record's offset and partition are cleared: offsets of one partition grow
+/// in batch order, so the newer one covers it, and a record with an empty
+/// offset completes no position of its own ([`SourceRecord`]'s contract).
+/// A batch built only through this function keeps its last record's
+/// offset, every control marker's and the last data record's before each
+/// marker; what Kafka Connect stores after the batch is delivered is
+/// unchanged, while a queued record no longer holds an offset and a
+/// partition map of its own (most of the reader queue's memory besides the
+/// values).
+pub fn push_covering(batch: &mut Vec<SourceRecord>, record: SourceRecord) {
+    if !record.source_offset.is_empty() && record.control().is_none() {
+        if let Some(prev) = batch.last_mut() {
+            if !prev.source_offset.is_empty()
+                && prev.control().is_none()
+                && prev.source_partition == record.source_partition
+            {
+                prev.source_offset = crate::record::Offset::new();
+                prev.source_partition = Partition::new();
+            }
+        }
+    }
+    batch.push(record);
+}
+
 /// [`crate::SourceTask::backlog`] for a source whose batches hold at most
 /// `max_batch_size` records (`None` before the task started).
 pub fn full_batch(max_batch_size: Option<usize>, batch_len: usize) -> bool {
@@ -99,5 +126,65 @@ pub async fn poll_reader<E: Into<ConnectError>>(
         ))),
         Ok(Some(Ok(batch))) => Ok(batch),
         Ok(Some(Err(e))) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{ConnectRecord, Offset};
+    use crate::value::Value;
+
+    fn at(server: &str, pos: i64) -> SourceRecord {
+        let mut offset = Offset::new();
+        offset.insert("pos".into(), pos.into());
+        SourceRecord {
+            source_partition: server_partition(server),
+            source_offset: offset,
+            record: ConnectRecord::new("t", None, Value::Null, None, Value::Int64(pos)),
+        }
+    }
+
+    fn positions(batch: &[SourceRecord]) -> Vec<Option<i64>> {
+        batch
+            .iter()
+            .map(|r| r.source_offset.get("pos").and_then(|v| v.as_i64()))
+            .collect()
+    }
+
+    #[test]
+    fn a_newer_position_clears_the_one_before_it() {
+        let mut batch = Vec::new();
+        for pos in 1..=3 {
+            push_covering(&mut batch, at("tms", pos));
+        }
+        assert_eq!(positions(&batch), [None, None, Some(3)]);
+        assert!(batch[0].source_partition.is_empty());
+        assert_eq!(batch[2].source_partition, server_partition("tms"));
+    }
+
+    #[test]
+    fn markers_other_partitions_and_empty_offsets_keep_what_they_cover() {
+        let mut batch = Vec::new();
+        push_covering(&mut batch, at("tms", 1));
+        // a record without a position of its own covers nothing
+        let mut bare = at("tms", 0);
+        bare.source_offset = Offset::new();
+        push_covering(&mut batch, bare);
+        push_covering(&mut batch, at("tms", 2));
+        // a transaction-end marker neither clears nor is cleared
+        let marker = SourceRecord::transaction_end(
+            server_partition("tms"),
+            at("tms", 2).source_offset,
+            None,
+        );
+        push_covering(&mut batch, marker);
+        push_covering(&mut batch, at("tms", 3));
+        // another partition's position does not cover this one's
+        push_covering(&mut batch, at("other", 9));
+        assert_eq!(
+            positions(&batch),
+            [Some(1), None, Some(2), Some(2), Some(3), Some(9)]
+        );
     }
 }

@@ -17,7 +17,11 @@
 //!   transaction of the record, `event`/`row` count what of it was
 //!   delivered. Of the several records one row can yield (delete +
 //!   tombstone, or delete + tombstone + create for a key change) only the
-//!   last carries the advanced offset.
+//!   last carries the advanced offset. Within a batch a record whose
+//!   position a later record covers is queued without offset or partition
+//!   ([`velocity_api::source::push_covering`]): the runtime stores the same
+//!   offsets once the batch is delivered, and the queue holds about half
+//!   the memory per record.
 //! - Resume: the reader requests the binlog from the stored `file`/`pos`,
 //!   or, when the offset has a GTID set and the server logs GTIDs, from the
 //!   first transaction after that set (filtered by `gtid.source.*`), and
@@ -308,8 +312,11 @@ impl Reader {
         Ok(())
     }
 
+    /// Adds `r` to the batch (only the last record of a run of positions
+    /// keeps its offset: [`velocity_api::source::push_covering`]) and sends
+    /// the batch once it holds `max.batch.size` records.
     async fn push(&mut self, r: SourceRecord) -> Result<(), MySqlError> {
-        self.batch.push(r);
+        velocity_api::source::push_covering(&mut self.batch, r);
         if self.batch.len() >= self.cfg.max_batch_size {
             self.send_batch().await?;
         }
