@@ -654,7 +654,10 @@ mod tests {
         }
         // known answers of the salt-less digests
         let plain = |a: HashAlgorithm| hasher(a, "", HashVersion::V2).hash("abc");
-        assert_eq!(plain(HashAlgorithm::Sha1), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            plain(HashAlgorithm::Sha1),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(
             plain(HashAlgorithm::Sha3_256),
             "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
@@ -663,7 +666,10 @@ mod tests {
             plain(HashAlgorithm::Sha512_256),
             "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23"
         );
-        assert_eq!(HashAlgorithm::from_name("sha256"), Some(HashAlgorithm::Sha256));
+        assert_eq!(
+            HashAlgorithm::from_name("sha256"),
+            Some(HashAlgorithm::Sha256)
+        );
         assert_eq!(HashAlgorithm::from_name("SHA"), Some(HashAlgorithm::Sha1));
     }
 
@@ -683,7 +689,10 @@ mod tests {
         let o = read(&[
             ("column.truncate.to.4.chars", "s.t.t_.*,s.t.both"),
             ("column.mask.with.5.chars", "s.t.m_.*,s.t.both"),
-            ("column.mask.hash.SHA-256.with.salt.CzQMA0cB5K", "s.t.h1,s.t.ph"),
+            (
+                "column.mask.hash.SHA-256.with.salt.CzQMA0cB5K",
+                "s.t.h1,s.t.ph",
+            ),
             ("column.mask.hash.v2.SHA-256.with.salt.CzQMA0cB5K", "s.t.h2"),
             ("column.propagate.source.type", "s.t.p_.*,s.t.m_text,s.t.ph"),
             ("datatype.propagate.source.type", ".+[.]float8"),
@@ -699,10 +708,16 @@ mod tests {
                 .unwrap_or_default()
         };
         let p = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         // truncate before mask; mask before propagate; propagate before hash
-        assert_eq!(schema(&text("both", i32::MAX)), p(&[("truncateLength", "4")]));
+        assert_eq!(
+            schema(&text("both", i32::MAX)),
+            p(&[("truncateLength", "4")])
+        );
         assert_eq!(schema(&text("m_text", i32::MAX)), p(&[("masked", "true")]));
         assert_eq!(
             schema(&text("ph", i32::MAX)),
@@ -714,7 +729,9 @@ mod tests {
             ])
         );
         assert_eq!(
-            option(&text("ph", i32::MAX)).unwrap().apply(Value::String("x".into())),
+            option(&text("ph", i32::MAX))
+                .unwrap()
+                .apply(Value::String("x".into())),
             Value::String("x".into())
         );
         let float = SourceColumn {
@@ -729,7 +746,10 @@ mod tests {
         assert!(o.for_column("s", "other", &text("m_text", 10)).is_none());
         // values
         let apply = |c: &SourceColumn, v: Value| option(c).unwrap().apply(v);
-        assert_eq!(apply(&text("m_x", 10), Value::Null), Value::String("*****".into()));
+        assert_eq!(
+            apply(&text("m_x", 10), Value::Null),
+            Value::String("*****".into())
+        );
         assert_eq!(
             apply(&text("t_x", i32::MAX), Value::String("truncate me".into())),
             Value::String("trun".into())
@@ -764,21 +784,48 @@ mod tests {
             ..text("t_short", 3)
         };
         let opt = option(&short).unwrap();
-        assert!(opt.field_schema(&Schema::string().build()).parameters.is_none());
-        assert_eq!(opt.apply(Value::String("abc".into())), Value::String("abc".into()));
+        assert!(opt
+            .field_schema(&Schema::string().build())
+            .parameters
+            .is_none());
+        assert_eq!(
+            opt.apply(Value::String("abc".into())),
+            Value::String("abc".into())
+        );
     }
 
     #[test]
     fn keys_with_parameters_are_checked_and_named() {
         for (key, rule) in [
-            ("column.mask.with.x.chars", "'x' is not a number of characters"),
-            ("column.mask.with.-1.chars", "'-1' is not a number of characters"),
-            ("column.truncate.to.99999999999.chars", "is not a number of characters"),
+            (
+                "column.mask.with.x.chars",
+                "'x' is not a number of characters",
+            ),
+            (
+                "column.mask.with.-1.chars",
+                "'-1' is not a number of characters",
+            ),
+            (
+                "column.truncate.to.99999999999.chars",
+                "is not a number of characters",
+            ),
             ("column.truncate.to..chars", "is not a number of characters"),
-            ("column.mask.hash.FOO.with.salt.s", "FOO MessageDigest not available"),
-            ("column.mask.hash.v2.SHA-999.with.salt.s", "SHA-999 MessageDigest not available"),
-            ("column.mask.hash.SHA-256.with.salt.", "does not name an algorithm and a salt"),
-            ("column.mask.hash.SHA-256", "does not name an algorithm and a salt"),
+            (
+                "column.mask.hash.FOO.with.salt.s",
+                "FOO MessageDigest not available",
+            ),
+            (
+                "column.mask.hash.v2.SHA-999.with.salt.s",
+                "SHA-999 MessageDigest not available",
+            ),
+            (
+                "column.mask.hash.SHA-256.with.salt.",
+                "does not name an algorithm and a salt",
+            ),
+            (
+                "column.mask.hash.SHA-256",
+                "does not name an algorithm and a salt",
+            ),
             ("column.mask.width.5.chars", "is not a column option"),
             ("column.truncate.5.chars", "is not a column option"),
         ] {
@@ -789,7 +836,10 @@ mod tests {
         }
         let errs = read(&[("column.mask.with.3.chars", "s.t.(")]).unwrap_err();
         assert_eq!(errs[0].0, "column.mask.with.3.chars");
-        assert!(errs[0].1.contains("not a valid regular expression"), "{errs:?}");
+        assert!(
+            errs[0].1.contains("not a valid regular expression"),
+            "{errs:?}"
+        );
         let errs = read(&[("datatype.propagate.source.type", "[")]).unwrap_err();
         assert_eq!(errs[0].0, "datatype.propagate.source.type");
         // salts may hold dots; v2 is not an algorithm of V1 keys
@@ -799,15 +849,22 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            o.for_column("s", "t", &text("a", -1)).unwrap().apply(Value::String("hello".into())),
+            o.for_column("s", "t", &text("a", -1))
+                .unwrap()
+                .apply(Value::String("hello".into())),
             Value::String("9de9dd885dd62de128ea51fbec5929cc".into())
         );
-        assert!(read(&[("column.mask.hash.v2.with.salt.x", "s.t.a")])
-            .unwrap_err()[0]
-            .1
-            .contains("v2 MessageDigest not available"));
+        assert!(
+            read(&[("column.mask.hash.v2.with.salt.x", "s.t.a")]).unwrap_err()[0]
+                .1
+                .contains("v2 MessageDigest not available")
+        );
         // other keys are not options, an empty list matches nothing
-        let o = read(&[("column.include.list", "s.t.a"), ("column.mask.with.2.chars", "")]).unwrap();
+        let o = read(&[
+            ("column.include.list", "s.t.a"),
+            ("column.mask.with.2.chars", ""),
+        ])
+        .unwrap();
         assert!(o.is_empty());
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
-pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::columns::ColumnOptions;
+pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
 
@@ -713,14 +713,29 @@ mod tests {
     #[test]
     fn column_options_name_their_keys() {
         let mut raw = cfg(&[]);
-        raw.insert("column.truncate.to.20.chars".into(), "shop.orders.note".into());
-        raw.insert("column.mask.hash.MD5.with.salt.x".into(), "shop.orders.email".into());
+        raw.insert(
+            "column.truncate.to.20.chars".into(),
+            "shop.orders.note".into(),
+        );
+        raw.insert(
+            "column.mask.hash.MD5.with.salt.x".into(),
+            "shop.orders.email".into(),
+        );
         let c = MySqlConfig::from_raw(&raw).unwrap();
         assert!(!c.column_options.is_empty());
         for (key, rule) in [
-            ("column.mask.with.five.chars", "'five' is not a number of characters"),
-            ("column.mask.hash.WHIRLPOOL.with.salt.x", "WHIRLPOOL MessageDigest not available"),
-            ("column.mask.hashed.MD5.with.salt.x", "is not a column option"),
+            (
+                "column.mask.with.five.chars",
+                "'five' is not a number of characters",
+            ),
+            (
+                "column.mask.hash.WHIRLPOOL.with.salt.x",
+                "WHIRLPOOL MessageDigest not available",
+            ),
+            (
+                "column.mask.hashed.MD5.with.salt.x",
+                "is not a column option",
+            ),
         ] {
             let mut raw = cfg(&[]);
             raw.insert(key.into(), "shop.orders.note".into());

@@ -695,23 +695,47 @@ mod tests {
             (s.type_name, s.length, s.scale, s.character)
         };
         let t = |n: &str, l: Option<i32>, s: Option<i32>, c: bool| (n.to_owned(), l, s, c);
-        assert_eq!(sc("varchar", "varchar(20)", None, None), t("VARCHAR", Some(20), None, true));
-        assert_eq!(sc("char", "char(6)", None, None), t("CHAR", Some(6), None, true));
+        assert_eq!(
+            sc("varchar", "varchar(20)", None, None),
+            t("VARCHAR", Some(20), None, true)
+        );
+        assert_eq!(
+            sc("char", "char(6)", None, None),
+            t("CHAR", Some(6), None, true)
+        );
         assert_eq!(sc("text", "text", None, None), t("TEXT", None, None, true));
-        assert_eq!(sc("mediumtext", "mediumtext", None, None), t("MEDIUMTEXT", None, None, true));
+        assert_eq!(
+            sc("mediumtext", "mediumtext", None, None),
+            t("MEDIUMTEXT", None, None, true)
+        );
         assert_eq!(
             sc("int", "int(10) unsigned", Some(10), Some(0)),
             t("INT UNSIGNED", Some(10), None, false)
         );
-        assert_eq!(sc("int", "int(11)", Some(10), Some(0)), t("INT", Some(11), None, false));
+        assert_eq!(
+            sc("int", "int(11)", Some(10), Some(0)),
+            t("INT", Some(11), None, false)
+        );
         assert_eq!(
             sc("decimal", "decimal(8,3)", Some(8), Some(3)),
             t("DECIMAL", Some(8), Some(3), false)
         );
-        assert_eq!(sc("datetime", "datetime(3)", None, None), t("DATETIME", Some(3), None, false));
-        assert_eq!(sc("double", "double", Some(22), None), t("DOUBLE", None, None, false));
-        assert_eq!(sc("enum", "enum('a','b','c')", None, None), t("ENUM", Some(1), None, true));
-        assert_eq!(sc("set", "set('x','y')", None, None), t("SET", Some(3), None, true));
+        assert_eq!(
+            sc("datetime", "datetime(3)", None, None),
+            t("DATETIME", Some(3), None, false)
+        );
+        assert_eq!(
+            sc("double", "double", Some(22), None),
+            t("DOUBLE", None, None, false)
+        );
+        assert_eq!(
+            sc("enum", "enum('a','b','c')", None, None),
+            t("ENUM", Some(1), None, true)
+        );
+        assert_eq!(
+            sc("set", "set('x','y')", None, None),
+            t("SET", Some(3), None, true)
+        );
         assert_eq!(sc("blob", "blob", None, None), t("BLOB", None, None, false));
         assert_eq!(sc("json", "json", None, None), t("JSON", None, None, false));
     }

@@ -596,19 +596,50 @@ mod tests {
     fn column_options_name_their_keys() {
         let c = PostgresConfig::from_raw(&with(&[
             ("column.mask.with.5.chars", "tms.note.body"),
-            ("column.mask.hash.v2.SHA-256.with.salt.CzQMA0cB5K", "tms.note.author"),
+            (
+                "column.mask.hash.v2.SHA-256.with.salt.CzQMA0cB5K",
+                "tms.note.author",
+            ),
             ("column.propagate.source.type", "tms.note.id"),
         ]))
         .unwrap();
         assert!(!c.column_options.is_empty());
         for (key, value, rule) in [
-            ("column.mask.with.x.chars", "tms.note.body", "'x' is not a number of characters"),
-            ("column.truncate.to.-2.chars", "tms.note.body", "'-2' is not a number of characters"),
-            ("column.mask.hash.SHA-257.with.salt.s", "tms.note.body", "SHA-257 MessageDigest not available: name one of MD5, SHA-1"),
-            ("column.mask.hash.SHA-256.with.pepper.s", "tms.note.body", "does not name an algorithm and a salt"),
-            ("column.mask.with.5.chars", "tms.note.(", "not a valid regular expression"),
-            ("column.propagate.source.type", "tms.(", "not a valid regular expression"),
-            ("datatype.propagate.source.type", "[", "not a valid regular expression"),
+            (
+                "column.mask.with.x.chars",
+                "tms.note.body",
+                "'x' is not a number of characters",
+            ),
+            (
+                "column.truncate.to.-2.chars",
+                "tms.note.body",
+                "'-2' is not a number of characters",
+            ),
+            (
+                "column.mask.hash.SHA-257.with.salt.s",
+                "tms.note.body",
+                "SHA-257 MessageDigest not available: name one of MD5, SHA-1",
+            ),
+            (
+                "column.mask.hash.SHA-256.with.pepper.s",
+                "tms.note.body",
+                "does not name an algorithm and a salt",
+            ),
+            (
+                "column.mask.with.5.chars",
+                "tms.note.(",
+                "not a valid regular expression",
+            ),
+            (
+                "column.propagate.source.type",
+                "tms.(",
+                "not a valid regular expression",
+            ),
+            (
+                "datatype.propagate.source.type",
+                "[",
+                "not a valid regular expression",
+            ),
         ] {
             let e = errors(&[(key, value)]);
             assert_eq!(e.0.len(), 1, "{key}: {e}");
@@ -618,7 +649,10 @@ mod tests {
         }
         let def = PostgresConfig::config_def();
         for (name, type_) in [
-            ("column.mask.hash.([^.]+).with.salt.(.+)", ConfigType::String),
+            (
+                "column.mask.hash.([^.]+).with.salt.(.+)",
+                ConfigType::String,
+            ),
             ("column.mask.with.(d+).chars", ConfigType::String),
             ("column.truncate.to.(d+).chars", ConfigType::Int),
             ("column.propagate.source.type", ConfigType::List),

@@ -25,6 +25,7 @@ pub async fn poll_kept(
 }
 
 /// Polls `task` until `want` records (transaction markers left out) or `timeout`.
+#[allow(dead_code)] // each test binary compiles this module; not all use it
 pub async fn poll_until(
     task: &mut MySqlSourceTask,
     want: usize,

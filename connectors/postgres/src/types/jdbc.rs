@@ -46,10 +46,9 @@ pub fn source_column(column: &Column, phase: Phase) -> SourceColumn {
                 (!unconstrained_numeric).then(|| scale(t, column.typmod)),
             )
         }
-        (_, Phase::Stream) if column.typmod >= 0 => (
-            precision(t, column.typmod),
-            Some(scale(t, column.typmod)),
-        ),
+        (_, Phase::Stream) if column.typmod >= 0 => {
+            (precision(t, column.typmod), Some(scale(t, column.typmod)))
+        }
         (_, Phase::Stream) => (default_length(t), Some(default_scale(t))),
     };
     SourceColumn {
@@ -100,7 +99,10 @@ fn is_character(t: &PgType) -> bool {
         TypeKind::Domain { base, .. } => is_character(base),
         TypeKind::Base => {
             t.schema == "pg_catalog"
-                && matches!(t.name.as_str(), "text" | "varchar" | "bpchar" | "char" | "name")
+                && matches!(
+                    t.name.as_str(),
+                    "text" | "varchar" | "bpchar" | "char" | "name"
+                )
         }
         _ => false,
     }
@@ -113,8 +115,8 @@ fn sized(t: &PgType) -> Option<&str> {
         TypeKind::Array { elem } if elem.schema == "pg_catalog" => match elem.name.as_str() {
             name @ ("int2" | "int4" | "oid" | "int8" | "money" | "numeric" | "float4"
             | "float8" | "char" | "bpchar" | "varchar" | "text" | "name" | "bytea"
-            | "bool" | "bit" | "date" | "time" | "timetz" | "timestamp"
-            | "timestamptz" | "json" | "point") => Some(name),
+            | "bool" | "bit" | "date" | "time" | "timetz" | "timestamp" | "timestamptz"
+            | "json" | "point") => Some(name),
             _ => None,
         },
         TypeKind::Array { .. } => None,
@@ -259,8 +261,15 @@ mod tests {
         let m = i32::MAX;
         let t = |n: &str, typmod: i32| col(builtin(n), typmod, None);
         let s = |n: &str, l: i32, sc: Option<i32>| (n.to_owned(), Some(l), sc);
-        let serial = col(builtin("int4"), -1, Some("nextval('tms.masked_id_seq'::regclass)"));
-        assert_eq!(both(&serial), [s("serial", 10, Some(0)), s("int4", 10, Some(0))]);
+        let serial = col(
+            builtin("int4"),
+            -1,
+            Some("nextval('tms.masked_id_seq'::regclass)"),
+        );
+        assert_eq!(
+            both(&serial),
+            [s("serial", 10, Some(0)), s("int4", 10, Some(0))]
+        );
         for (c, want) in [
             (t("text", -1), s("text", m, Some(0))),
             (t("varchar", 11), s("varchar", 7, Some(0))),
@@ -344,6 +353,9 @@ mod tests {
             ..builtin("_varchar")
         };
         assert!(!is_character(&array));
-        assert_eq!(source_column(&col(array, 14, None), Phase::Stream).length, Some(10));
+        assert_eq!(
+            source_column(&col(array, 14, None), Phase::Stream).length,
+            Some(10)
+        );
     }
 }
