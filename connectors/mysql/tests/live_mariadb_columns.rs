@@ -22,7 +22,7 @@ use velocity_api::{
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 mod common;
-use common::{poll_kept, socket, sql};
+use common::{connector_config, poll_kept, socket, sql};
 
 struct NoOffset;
 
@@ -41,17 +41,8 @@ fn context() -> TaskContext {
 }
 
 fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {
-    let e = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    [
-        ("connector.class", "mariadb".to_owned()),
-        ("database.hostname", e("VELOCITY_MARIADB_HOST", "127.0.0.1")),
-        ("database.port", e("VELOCITY_MARIADB_PORT", "53306")),
-        ("database.user", "velocity".into()),
-        ("database.password", "velocity".into()),
-        ("database.server.id", sid.to_string()),
-        ("topic.prefix", prefix.into()),
-        ("database.include.list", db.into()),
-        ("poll.interval.ms", "200".into()),
+    let mut c = connector_config(db, prefix, sid);
+    for (k, v) in [
         (
             "column.mask.with.5.chars",
             format!("{db}.masked.m_.*,{db}.keyed.code"),
@@ -86,10 +77,10 @@ fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {
             "datatype.propagate.source.type",
             ".+[.]double,.+[.]date".into(),
         ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    ] {
+        c.insert(k.into(), v);
+    }
+    c
 }
 
 const TABLES: &str = "\

@@ -227,25 +227,7 @@ fn default_scale(t: &PgType) -> i32 {
 mod tests {
     use super::*;
 
-    fn builtin(name: &str) -> PgType {
-        PgType {
-            oid: 0,
-            schema: "pg_catalog".into(),
-            name: name.into(),
-            kind: TypeKind::Base,
-        }
-    }
-
-    fn col(t: PgType, typmod: i32, default: Option<&str>) -> Column {
-        Column {
-            name: "c".into(),
-            attnum: 1,
-            pg_type: t,
-            typmod,
-            not_null: false,
-            default_expr: default.map(str::to_owned),
-        }
-    }
+    use crate::types::tests::{array_of, base as builtin, col, ext};
 
     fn both(c: &Column) -> [(String, Option<i32>, Option<i32>); 2] {
         [Phase::Snapshot, Phase::Stream].map(|p| {
@@ -259,13 +241,12 @@ mod tests {
     #[test]
     fn lengths_and_scales_are_debeziums() {
         let m = i32::MAX;
-        let t = |n: &str, typmod: i32| col(builtin(n), typmod, None);
+        let t = |n: &str, typmod: i32| col(builtin(n), typmod);
         let s = |n: &str, l: i32, sc: Option<i32>| (n.to_owned(), Some(l), sc);
-        let serial = col(
-            builtin("int4"),
-            -1,
-            Some("nextval('tms.masked_id_seq'::regclass)"),
-        );
+        let serial = Column {
+            default_expr: Some("nextval('tms.masked_id_seq'::regclass)".into()),
+            ..col(builtin("int4"), -1)
+        };
         assert_eq!(
             both(&serial),
             [s("serial", 10, Some(0)), s("int4", 10, Some(0))]
@@ -305,16 +286,11 @@ mod tests {
             },
         };
         assert_eq!(
-            both(&col(mood.clone(), -1, None)),
+            both(&col(mood.clone(), -1)),
             [s("\"tms\".\"mood\"", m, Some(0)), s("mood", m, Some(0))]
         );
-        assert!(source_column(&col(mood, -1, None), Phase::Stream).character);
-        let public = PgType {
-            schema: "public".into(),
-            name: "citext".into(),
-            ..builtin("citext")
-        };
-        let c = source_column(&col(public, -1, None), Phase::Snapshot);
+        assert!(source_column(&col(mood, -1), Phase::Stream).character);
+        let c = source_column(&col(ext("citext"), -1), Phase::Snapshot);
         assert_eq!(c.type_name, "citext");
         assert!(!c.character);
     }
@@ -344,17 +320,12 @@ mod tests {
         };
         assert!(is_character(&domain));
         // a domain's length and scale are its base type's under its modifier
-        let c = source_column(&col(domain, -1, None), Phase::Snapshot);
+        let c = source_column(&col(domain, -1), Phase::Snapshot);
         assert_eq!((c.length, c.scale), (Some(8), Some(0)));
-        let array = PgType {
-            kind: TypeKind::Array {
-                elem: Box::new(builtin("varchar")),
-            },
-            ..builtin("_varchar")
-        };
+        let array = array_of(builtin("varchar"));
         assert!(!is_character(&array));
         assert_eq!(
-            source_column(&col(array, 14, None), Phase::Stream).length,
+            source_column(&col(array, 14), Phase::Stream).length,
             Some(10)
         );
     }
