@@ -43,6 +43,16 @@ pub const COLUMN_PROPAGATE_SOURCE_TYPE: ConfigKey = ConfigKey::new("column.propa
 /// `__debezium.source.column.*` parameters.
 pub const DATATYPE_PROPAGATE_SOURCE_TYPE: ConfigKey = ConfigKey::new("datatype.propagate.source.type", List, Some(""), Medium, "Regular expressions of fully-qualified data type names (schema.table.type, or db.table.TYPE for MySQL) whose columns' field schemas get the original type, length, scale and name as __debezium.source.column.* parameters.");
 
+/// The keys of Debezium's column options, as its ConfigDef lists them
+/// (every relational source declares them).
+pub const COLUMN_OPTION_KEYS: [ConfigKey; 5] = [
+    COLUMN_MASK_HASH,
+    COLUMN_MASK_WITH,
+    COLUMN_TRUNCATE_TO,
+    COLUMN_PROPAGATE_SOURCE_TYPE,
+    DATATYPE_PROPAGATE_SOURCE_TYPE,
+];
+
 /// `column.exclude.list` (not with `column.include.list`).
 pub const COLUMN_EXCLUDE_LIST: ConfigKey = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of fully-qualified column names (schema.table.column, or db.table.column for MySQL) to exclude.");
 
