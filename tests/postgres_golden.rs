@@ -131,8 +131,41 @@ fn golden_postgres_arrays_match_debezium_field_by_field() {
     golden_run("tests/fixtures/postgres/arrays", "golden_arrays");
 }
 
+/// Debezium's column options (`column.mask.with.N.chars`,
+/// `column.mask.hash[.v2].<algorithm>.with.salt.<salt>` with MD5, SHA-1,
+/// SHA-256, SHA-384 and SHA-512, `column.truncate.to.N.chars`,
+/// `column.propagate.source.type`, `datatype.propagate.source.type`, and
+/// their precedence) on text, varchar, char, enum, numeric, time and other
+/// columns, snapshot and stream, NULLs, non-ASCII and long values, unchanged
+/// TOAST values and a masked primary key: field schemas and values.
+#[test]
+fn golden_postgres_column_options_match_debezium_field_by_field() {
+    golden_run("tests/fixtures/postgres/columns", "golden_columns");
+}
+
+/// The connector options of a fixture folder's `connector.properties`
+/// (`key=value` lines; `#` comments), which its capture appended to
+/// Debezium's properties; none when there is no such file.
+fn fixture_options(fixtures: &Path) -> Value {
+    let Ok(text) = std::fs::read_to_string(fixtures.join("connector.properties")) else {
+        return json!({});
+    };
+    let mut options = serde_json::Map::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // Java's properties escapes would change the value: the fixtures use none
+        assert!(!line.contains('\\'), "escape in {line}");
+        let (k, v) = line.split_once('=').expect("key=value");
+        options.insert(k.trim().to_owned(), json!(v.trim()));
+    }
+    Value::Object(options)
+}
+
 /// Runs the workload of `fixtures` (schema.sql, snapshot.sql, then
-/// stream.sql once streaming) through Velocity and compares every event
+/// stream.sql once streaming; the connector options of its
+/// connector.properties, if any) through Velocity and compares every event
 /// with `fixtures/golden.jsonl`, which Debezium captured from database
 /// `capture_db`.
 fn golden_run(fixtures: &str, capture_db: &str) {
@@ -152,7 +185,7 @@ fn golden_run(fixtures: &str, capture_db: &str) {
         slot,
         dir,
         conn,
-    } = common::golden_source(&fixtures, "golden", json!({}));
+    } = common::golden_source(&fixtures, "golden", fixture_options(&fixtures));
     let mut w = Worker::start(dir.path(), "", &[conn]);
     let topics: Vec<String> = by_topic(&golden)
         .keys()

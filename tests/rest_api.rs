@@ -1070,6 +1070,96 @@ fn validate_reports_one_error_per_bad_key() {
     }
 }
 
+/// Debezium's column options on both sources: `GET …/config` lists
+/// Debezium's names of the keys named by their parameters, and
+/// `PUT …/config/validate` reports one error per malformed option key (a bad
+/// N, an unknown algorithm, an invalid expression), under that key.
+#[test]
+fn validate_names_bad_column_option_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Worker::start(dir.path(), "", &[]);
+    let plugins = [
+        (
+            "io.debezium.connector.postgresql.PostgresConnector",
+            json!({"database.hostname": "h", "database.user": "u", "database.dbname": "d", "topic.prefix": "p"}),
+        ),
+        (
+            "io.debezium.connector.mysql.MySqlConnector",
+            json!({"database.hostname": "h", "database.user": "u", "topic.prefix": "p", "database.server.id": "5"}),
+        ),
+    ];
+    for (class, base) in plugins {
+        let (c, keys) = w.call("GET", &format!("/connector-plugins/{class}/config"), None);
+        assert_eq!(c, 200, "{keys}");
+        for key in velocity_api::debezium::keys::COLUMN_OPTION_KEYS {
+            assert!(
+                keys.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["name"] == key.name),
+                "{class}: {} not listed",
+                key.name
+            );
+        }
+        let mut config = base.as_object().unwrap().clone();
+        config.insert("connector.class".into(), json!(class));
+        config.insert("name".into(), json!("v"));
+        config.insert(
+            "column.mask.hash.v2.SHA-256.with.salt.x".into(),
+            json!("a.b.c"),
+        );
+        config.insert("column.truncate.to.10.chars".into(), json!("a.b.d"));
+        let (c, v) = w.call(
+            "PUT",
+            &format!("/connector-plugins/{class}/config/validate"),
+            Some(&Value::Object(config.clone()).to_string()),
+        );
+        assert_eq!((c, &v["error_count"]), (200, &json!(0)), "{class}: {v}");
+        let bad = [
+            (
+                "column.mask.with.x.chars",
+                "a.b.c",
+                "'x' is not a number of characters",
+            ),
+            (
+                "column.mask.hash.SHA-999.with.salt.s",
+                "a.b.c",
+                "SHA-999 MessageDigest not available",
+            ),
+            (
+                "column.truncate.to.4.chars",
+                "a.(",
+                "not a valid regular expression",
+            ),
+        ];
+        for (k, value, _) in bad {
+            config.insert(k.into(), json!(value));
+        }
+        let (c, v) = w.call(
+            "PUT",
+            &format!("/connector-plugins/{class}/config/validate"),
+            Some(&Value::Object(config).to_string()),
+        );
+        assert_eq!(
+            (c, &v["error_count"]),
+            (200, &json!(bad.len())),
+            "{class}: {v}"
+        );
+        for (k, _, rule) in bad {
+            let errors: Vec<&str> = v["configs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["value"]["name"] == k)
+                .flat_map(|c| c["value"]["errors"].as_array().unwrap())
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(errors.len(), 1, "{class}: {k}: {v}");
+            assert!(errors[0].contains(rule), "{class}: {k}: {}", errors[0]);
+        }
+    }
+}
+
 /// A connector given on the command line is stored like a REST-created one;
 /// after a restart it starts once (with the file's config, in its stored
 /// target state), never started from the store and then restarted from the

@@ -15,6 +15,7 @@ use crate::record::{ConnectRecord, Offset, Partition, SourceRecord};
 use crate::schema::{Schema, SchemaRef};
 use crate::value::{Struct, Value};
 
+use super::columns::ColumnOption;
 use super::source::SourceTime;
 
 /// The row schema of a table named `<base>.Value`: an optional struct with
@@ -116,7 +117,10 @@ impl Change {
 /// Contract: the key of a row is the row's values at the key positions
 /// (the key schema's fields are the row schema's fields at those
 /// positions); a table without key positions has no key schema and null
-/// keys.
+/// keys. With column options ([`Self::with_column_options`]) the rows a
+/// connector builds hold the columns' plain values, which the key takes;
+/// the options alter the value schema's fields and are applied to `before`
+/// and `after` when a record is built.
 #[derive(Debug)]
 pub struct TableEnvelope {
     /// The topic of the table's events (also the `<base>` of the schema names).
@@ -128,6 +132,8 @@ pub struct TableEnvelope {
     /// `<base>.Envelope` (version 2).
     pub envelope_schema: SchemaRef,
     key_positions: Vec<usize>,
+    /// The column options, by field position.
+    options: Vec<(usize, ColumnOption)>,
 }
 
 impl TableEnvelope {
@@ -142,11 +148,35 @@ impl TableEnvelope {
         key_columns: &[String],
         source: SchemaRef,
     ) -> TableEnvelope {
+        Self::with_column_options(topic, fields, key_columns, source, Vec::new())
+    }
+
+    /// [`Self::new`] with Debezium's column options: `options[i]` (missing
+    /// entries: none) applies to `fields[i]`, whose schema is the column's
+    /// plain schema. The key fields keep the plain schemas; the value
+    /// fields get [`ColumnOption::field_schema`], and [`Self::record`]
+    /// applies [`ColumnOption::apply`] to the rows.
+    pub fn with_column_options(
+        topic: String,
+        mut fields: Vec<(String, SchemaRef)>,
+        key_columns: &[String],
+        source: SchemaRef,
+        options: Vec<Option<ColumnOption>>,
+    ) -> TableEnvelope {
         let key_positions: Vec<usize> = key_columns
             .iter()
             .filter_map(|k| fields.iter().position(|(name, _)| name == k))
             .collect();
         let key_schema = key_schema(&topic, key_positions.iter().map(|&i| fields[i].clone()));
+        let options: Vec<(usize, ColumnOption)> = options
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, o)| Some((i, o?)))
+            .filter(|(i, _)| *i < fields.len())
+            .collect();
+        for (i, o) in &options {
+            fields[*i].1 = o.field_schema(&fields[*i].1);
+        }
         let value_schema = value_schema(&topic, fields);
         let envelope_schema = envelope_schema(&topic, &value_schema, source);
         TableEnvelope {
@@ -155,7 +185,23 @@ impl TableEnvelope {
             value_schema,
             envelope_schema,
             key_positions,
+            options,
         }
+    }
+
+    /// `row` with the column options applied (a struct value takes its
+    /// field's altered schema).
+    fn apply_options(&self, mut row: Struct) -> Struct {
+        for (i, option) in &self.options {
+            if let Some(v) = row.values.get_mut(*i) {
+                let mut mapped = option.apply(std::mem::replace(v, Value::Null));
+                if let Value::Struct(st) = &mut mapped {
+                    st.schema = self.value_schema.fields[*i].schema.clone();
+                }
+                *v = mapped;
+            }
+        }
+        row
     }
 
     /// Positions in the row of the key fields, in key order.
@@ -189,14 +235,19 @@ impl TableEnvelope {
 
     /// The change record of `change` with record key `key` (a
     /// [`Self::key_of`] value or Null), at `offset` of `partition`; its
-    /// Kafka timestamp is the envelope's `ts_ms`.
+    /// Kafka timestamp is the envelope's `ts_ms`. The column options are
+    /// applied to `before` and `after`.
     pub fn record(
         &self,
         key: Value,
-        change: Change,
+        mut change: Change,
         partition: &Partition,
         offset: Offset,
     ) -> SourceRecord {
+        if !self.options.is_empty() {
+            change.before = change.before.map(|r| self.apply_options(r));
+            change.after = change.after.map(|r| self.apply_options(r));
+        }
         let (value, now_ms) = change.envelope(&self.envelope_schema);
         let mut record = ConnectRecord::new(
             self.topic.clone(),
@@ -358,6 +409,62 @@ mod tests {
         assert_eq!(s.get("op"), Some(&Value::String("c".into())));
         assert_eq!(s.get("ts_ms"), Some(&Value::Int64(ms)));
         assert!(s.get("before").unwrap().is_null());
+    }
+
+    #[test]
+    fn column_options_change_the_value_not_the_key() {
+        use crate::config::{raw_config, ConfigReader};
+        use crate::debezium::columns::{ColumnOptions, SourceColumn};
+        let raw = raw_config(&[
+            ("column.mask.with.3.chars", "s.t.code"),
+            ("column.truncate.to.2.chars", "s.t.note"),
+        ]);
+        let mut r = ConfigReader::new(&raw);
+        let options = ColumnOptions::read(&mut r);
+        let column = |name: &str| SourceColumn {
+            name: name.into(),
+            type_name: "varchar".into(),
+            length: Some(10),
+            scale: None,
+            character: true,
+        };
+        let string = Schema::string().build();
+        let t = TableEnvelope::with_column_options(
+            "p.s.t".into(),
+            vec![("code".into(), string.clone()), ("note".into(), string)],
+            &["code".into()],
+            source_schema_base("src", SNAPSHOT_MARKERS).build(),
+            ["code", "note"]
+                .iter()
+                .map(|c| options.for_column("s", "t", &column(c)))
+                .collect(),
+        );
+        let key_field = &t.key_schema.as_ref().unwrap().fields[0].schema;
+        assert!(key_field.parameters.is_none());
+        let fields = &t.value_schema.fields;
+        assert_eq!(fields[0].schema.parameter("masked"), Some("true"));
+        assert_eq!(fields[1].schema.parameter("truncateLength"), Some("2"));
+        let row = Struct::new(t.value_schema.clone())
+            .put("code", "K1")
+            .put("note", "long note");
+        let rec = t.change(
+            "c",
+            None,
+            row,
+            Struct::new(source_schema_base("src", SNAPSHOT_MARKERS).build()),
+            None,
+            &Partition::new(),
+            Offset::new(),
+        );
+        assert_eq!(
+            rec.record.key.as_struct().unwrap().values,
+            vec![Value::String("K1".into())]
+        );
+        let after = rec.record.value.as_struct().unwrap().get("after").unwrap();
+        assert_eq!(
+            after.as_struct().unwrap().values,
+            vec![Value::String("***".into()), Value::String("lo".into())]
+        );
     }
 
     #[test]

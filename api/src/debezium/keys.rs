@@ -18,6 +18,41 @@ pub const BINARY_HANDLING_MODE: ConfigKey = ConfigKey::new(
 )
 .one_of(BinaryMode::NAMES);
 
+/// `column.mask.hash.([^.]+).with.salt.(.+)`: Debezium's listing of the
+/// `column.mask.hash[.v2].<algorithm>.with.salt.<salt>` keys, which carry
+/// their parameters in their names (read by
+/// [`ColumnOptions`](crate::debezium::columns::ColumnOptions)); the listed
+/// name itself is never set.
+pub const COLUMN_MASK_HASH: ConfigKey = ConfigKey::new("column.mask.hash.([^.]+).with.salt.(.+)", String, Some(""), Medium, "column.mask.hash.<algorithm>.with.salt.<salt> (or column.mask.hash.v2.…): regular expressions of fully-qualified column names whose character values are replaced by the hex hash (a Java MessageDigest algorithm, e.g. SHA-256) of the salt and the value; V1 hashes Java's serialised string, V2 its UTF-8 bytes.");
+
+/// `column.mask.with.(d+).chars`: Debezium's listing of the
+/// `column.mask.with.<N>.chars` keys (see [`COLUMN_MASK_HASH`]).
+pub const COLUMN_MASK_WITH: ConfigKey = ConfigKey::new("column.mask.with.(d+).chars", String, Some(""), Medium, "column.mask.with.<N>.chars: regular expressions of fully-qualified column names whose character values are replaced by N asterisks.");
+
+/// `column.truncate.to.(d+).chars`: Debezium's listing (typed INT, as in
+/// Debezium) of the `column.truncate.to.<N>.chars` keys (see
+/// [`COLUMN_MASK_HASH`]).
+pub const COLUMN_TRUNCATE_TO: ConfigKey = ConfigKey::new("column.truncate.to.(d+).chars", Int, Some(""), Medium, "column.truncate.to.<N>.chars: regular expressions of fully-qualified column names whose string values are cut to N characters (bytes values to N bytes).");
+
+/// `column.propagate.source.type`: regular expressions of column names whose
+/// field schemas get the `__debezium.source.column.*` parameters.
+pub const COLUMN_PROPAGATE_SOURCE_TYPE: ConfigKey = ConfigKey::new("column.propagate.source.type", List, Some(""), Medium, "Regular expressions of fully-qualified column names whose field schemas get the column's original type, length, scale and name as __debezium.source.column.* parameters.");
+
+/// `datatype.propagate.source.type`: regular expressions of
+/// `<namespace>.<table>.<type name>` whose field schemas get the
+/// `__debezium.source.column.*` parameters.
+pub const DATATYPE_PROPAGATE_SOURCE_TYPE: ConfigKey = ConfigKey::new("datatype.propagate.source.type", List, Some(""), Medium, "Regular expressions of fully-qualified data type names (schema.table.type, or db.table.TYPE for MySQL) whose columns' field schemas get the original type, length, scale and name as __debezium.source.column.* parameters.");
+
+/// The keys of Debezium's column options, as its ConfigDef lists them
+/// (every relational source declares them).
+pub const COLUMN_OPTION_KEYS: [ConfigKey; 5] = [
+    COLUMN_MASK_HASH,
+    COLUMN_MASK_WITH,
+    COLUMN_TRUNCATE_TO,
+    COLUMN_PROPAGATE_SOURCE_TYPE,
+    DATATYPE_PROPAGATE_SOURCE_TYPE,
+];
+
 /// `column.exclude.list` (not with `column.include.list`).
 pub const COLUMN_EXCLUDE_LIST: ConfigKey = ConfigKey::new("column.exclude.list", List, Some(""), Medium, "Regular expressions of fully-qualified column names (schema.table.column, or db.table.column for MySQL) to exclude.");
 

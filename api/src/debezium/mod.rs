@@ -16,12 +16,16 @@
 //! - [`keys`]: the configuration keys every source declares alike.
 //! - [`options`]: the options every source reads alike
 //!   (`skipped.operations`, `message.key.columns`).
+//! - [`columns`]: the per-column options (`column.mask.*`,
+//!   `column.truncate.*`, `column.propagate.source.type`,
+//!   `datatype.propagate.source.type`), applied by [`TableEnvelope`].
 //!
 //! Contract: a connector that builds its events only through this module
 //! emits Debezium's field order, optional flags, schema names, versions and
 //! parameters; its own code decides only the values (and the extra
 //! `source` fields and their schemas).
 
+pub mod columns;
 pub mod envelope;
 pub mod heartbeat;
 pub mod keys;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::debezium::columns::ColumnOptions;
 pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
@@ -80,6 +81,16 @@ pub mod keys {
         /// `message.key.columns`: `db.table:col1,col2;…` (table names are
         /// regular expressions matched against `db.table`).
         MESSAGE_KEY_COLUMNS = velocity_api::debezium::keys::MESSAGE_KEY_COLUMNS;
+        /// Listing of the `column.mask.hash[.v2].<algorithm>.with.salt.<salt>` keys.
+        COLUMN_MASK_HASH = velocity_api::debezium::keys::COLUMN_MASK_HASH;
+        /// Listing of the `column.mask.with.<N>.chars` keys.
+        COLUMN_MASK_WITH = velocity_api::debezium::keys::COLUMN_MASK_WITH;
+        /// Listing of the `column.truncate.to.<N>.chars` keys.
+        COLUMN_TRUNCATE_TO = velocity_api::debezium::keys::COLUMN_TRUNCATE_TO;
+        /// `column.propagate.source.type`: columns whose field schemas get their source type.
+        COLUMN_PROPAGATE_SOURCE_TYPE = velocity_api::debezium::keys::COLUMN_PROPAGATE_SOURCE_TYPE;
+        /// `datatype.propagate.source.type`: types whose columns' field schemas get their source type.
+        DATATYPE_PROPAGATE_SOURCE_TYPE = velocity_api::debezium::keys::DATATYPE_PROPAGATE_SOURCE_TYPE;
         /// `snapshot.mode` (default `initial`).
         SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
         /// `snapshot.locking.mode` (default `minimal`).
@@ -419,6 +430,9 @@ pub struct MySqlConfig {
     pub filters: Filters,
     /// `message.key.columns`: custom key columns by `db.table`.
     pub message_key_columns: KeyColumns,
+    /// Debezium's column options (`column.mask.*`, `column.truncate.*`,
+    /// `column.propagate.source.type`, `datatype.propagate.source.type`).
+    pub column_options: ColumnOptions,
     /// `snapshot.mode` (default `initial`).
     pub snapshot_mode: SnapshotMode,
     /// `snapshot.locking.mode` (default `minimal`).
@@ -561,6 +575,7 @@ impl TypedConfig for MySqlConfig {
             // checked by the key's validator; empty when it failed
             message_key_columns: KeyColumns::parse(&r.string(&MESSAGE_KEY_COLUMNS))
                 .unwrap_or_default(),
+            column_options: ColumnOptions::read(r),
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
             locking_mode,
             snapshot_lock_timeout: r.millis(&SNAPSHOT_LOCK_TIMEOUT_MS),
@@ -693,6 +708,50 @@ mod tests {
         MySqlConfig::from_raw(&cfg(pairs))
     }
 
+    /// Debezium's column options on the MySQL / MariaDB connector: read
+    /// from keys named by their parameters, a bad key one error naming it.
+    #[test]
+    fn column_options_name_their_keys() {
+        let mut raw = cfg(&[]);
+        raw.insert(
+            "column.truncate.to.20.chars".into(),
+            "shop.orders.note".into(),
+        );
+        raw.insert(
+            "column.mask.hash.MD5.with.salt.x".into(),
+            "shop.orders.email".into(),
+        );
+        let c = MySqlConfig::from_raw(&raw).unwrap();
+        assert!(!c.column_options.is_empty());
+        for (key, rule) in [
+            (
+                "column.mask.with.five.chars",
+                "'five' is not a number of characters",
+            ),
+            (
+                "column.mask.hash.WHIRLPOOL.with.salt.x",
+                "WHIRLPOOL MessageDigest not available",
+            ),
+            (
+                "column.mask.hashed.MD5.with.salt.x",
+                "is not a column option",
+            ),
+        ] {
+            let mut raw = cfg(&[]);
+            raw.insert(key.into(), "shop.orders.note".into());
+            let e = MySqlConfig::from_raw(&raw).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{key}: {e}");
+            assert!(e.names(key) && e.0[0].1.contains(rule), "{key}: {e}");
+        }
+        for key in velocity_api::debezium::keys::COLUMN_OPTION_KEYS {
+            assert!(
+                KEYS.iter().any(|k| k.name == key.name),
+                "{} not listed",
+                key.name
+            );
+        }
+    }
+
     #[test]
     fn defaults_follow_debezium() {
         let c = parse(&[]).unwrap();
@@ -725,7 +784,12 @@ mod tests {
         assert_eq!(c.heartbeat_topic_prefix, "__debezium-heartbeat");
         assert_eq!((c.history_topic, c.history_bootstrap), (None, None));
         // every declared default reads back as the value above
-        for key in KEYS.iter().filter(|k| !k.required()) {
+        // (the listings of keys named by their parameters, such as
+        // column.truncate.to.(d+).chars, have no default)
+        for key in KEYS
+            .iter()
+            .filter(|k| !k.required() && !k.default.unwrap().is_empty())
+        {
             assert!(key.check(key.default.unwrap()).is_none(), "{}", key.name);
         }
     }

@@ -17,7 +17,7 @@ use velocity_api::{
 use crate::catalog::{Column, Table};
 use crate::config::{Flavor, MySqlConfig};
 use crate::ddl::TableChange;
-use crate::types::{map_column, ColumnMapping};
+use crate::types::{map_column, source_column, ColumnMapping};
 
 fn build_source_schema(flavor: Flavor) -> SchemaRef {
     debezium::source_schema_base(flavor.source_schema_name(), debezium::SNAPSHOT_MARKERS)
@@ -127,16 +127,26 @@ impl TableSchema {
     pub fn build(cfg: &MySqlConfig, table: &Table) -> TableSchema {
         let base = format!("{}.{}.{}", cfg.topic_prefix, table.db, table.name);
         let mut slots = Vec::new();
+        let mut options = Vec::new();
         for (i, col) in table.columns.iter().enumerate() {
             if !cfg.filters.column(&table.db, &table.name, &col.name) {
                 continue;
             }
             match map_column(col, cfg) {
-                Some(mapping) => slots.push(Slot {
-                    row_index: i,
-                    column: col.clone(),
-                    mapping,
-                }),
+                Some(mapping) => {
+                    if !cfg.column_options.is_empty() {
+                        options.push(cfg.column_options.for_column(
+                            &table.db,
+                            &table.name,
+                            &source_column(col),
+                        ));
+                    }
+                    slots.push(Slot {
+                        row_index: i,
+                        column: col.clone(),
+                        mapping,
+                    })
+                }
                 None => tracing::warn!(
                     table = %format!("{}.{}", table.db, table.name),
                     column = %col.name,
@@ -157,7 +167,13 @@ impl TableSchema {
         TableSchema {
             db: table.db.clone(),
             table: table.name.clone(),
-            events: TableEnvelope::new(base, fields, key, source_schema(cfg.flavor)),
+            events: TableEnvelope::with_column_options(
+                base,
+                fields,
+                key,
+                source_schema(cfg.flavor),
+                options,
+            ),
             slots,
             width: table.columns.len(),
         }

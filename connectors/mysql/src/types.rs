@@ -16,6 +16,7 @@
 //! spatial types → `io.debezium.data.geometry.Geometry`.
 
 use mysql_common::value::Value as My;
+use velocity_api::debezium::columns::SourceColumn;
 use velocity_api::schema::logical;
 use velocity_api::{Schema, SchemaRef, Struct, Value};
 
@@ -230,6 +231,71 @@ pub fn map_column(col: &Column, cfg: &MySqlConfig) -> Option<ColumnMapping> {
         schema: schema.build(),
         kind,
     })
+}
+
+/// `col` as Debezium's MySQL / MariaDB DDL parser describes it to the
+/// column options ([`SourceColumn`]): the type keyword upper-cased with
+/// `UNSIGNED` / `ZEROFILL` (`INT UNSIGNED`; `ENUM` and `SET` alone); the
+/// length written in the type (`VARCHAR(20)` → 20, `INT(11)` → 11,
+/// `DATETIME(3)` → 3), DECIMAL's precision (default 10), 1 for ENUM and the
+/// labels plus commas for SET, none otherwise (`TEXT`, `INT`); the scale of
+/// DECIMAL (default 0) and of `FLOAT(p,s)` / `DOUBLE(p,s)`. Character
+/// columns (masked and hashed): CHAR, VARCHAR, the TEXT types, ENUM and SET.
+/// Type names are the normalised ones Velocity's DDL model keeps (`INT` for
+/// `INTEGER`, `DECIMAL` for `NUMERIC`).
+pub fn source_column(col: &Column) -> SourceColumn {
+    let dt = col.data_type.as_str();
+    let dims: Vec<i32> = col
+        .column_type
+        .split_once('(')
+        .filter(|_| !matches!(dt, "enum" | "set"))
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inner, _)| {
+            inner
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let (length, scale) = match dt {
+        "enum" => (Some(1), None),
+        "set" => (Some((col.labels().len() as i32 * 2 - 1).max(0)), None),
+        "decimal" | "numeric" | "dec" | "fixed" => (
+            Some(col.precision.map_or(10, |p| p as i32)),
+            Some(col.scale.map_or(0, |s| s as i32)),
+        ),
+        "bit" => (Some(col.precision.map_or(1, |p| p as i32)), None),
+        "float" | "double" | "real" => (dims.first().copied(), dims.get(1).copied()),
+        _ => (dims.first().copied(), None),
+    };
+    let mut type_name = dt.to_uppercase();
+    if !matches!(dt, "enum" | "set") {
+        for flag in ["unsigned", "zerofill"] {
+            if col.column_type.split_whitespace().any(|w| w == flag) {
+                type_name.push(' ');
+                type_name.push_str(&flag.to_uppercase());
+            }
+        }
+    }
+    SourceColumn {
+        name: col.name.clone(),
+        type_name,
+        length,
+        scale,
+        character: matches!(
+            dt,
+            "char"
+                | "varchar"
+                | "tinytext"
+                | "text"
+                | "mediumtext"
+                | "longtext"
+                | "nchar"
+                | "nvarchar"
+                | "enum"
+                | "set"
+        ),
+    }
 }
 
 /// The column's DEFAULT as a Kafka Connect value of its schema, as
@@ -613,6 +679,65 @@ mod tests {
         let c = col(dt, ct);
         let m = map_column(&c, &cfg()).unwrap();
         convert(&m, &c, &v, true).unwrap()
+    }
+
+    /// Debezium's `Column` of the DDL parser: type name, length, scale and
+    /// whether the values are masked and hashed.
+    #[test]
+    fn source_columns_as_debeziums_ddl_parser() {
+        let sc = |dt: &str, ct: &str, precision: Option<u32>, scale: Option<u32>| {
+            let c = Column {
+                precision,
+                scale,
+                ..col(dt, ct)
+            };
+            let s = source_column(&c);
+            (s.type_name, s.length, s.scale, s.character)
+        };
+        let t = |n: &str, l: Option<i32>, s: Option<i32>, c: bool| (n.to_owned(), l, s, c);
+        assert_eq!(
+            sc("varchar", "varchar(20)", None, None),
+            t("VARCHAR", Some(20), None, true)
+        );
+        assert_eq!(
+            sc("char", "char(6)", None, None),
+            t("CHAR", Some(6), None, true)
+        );
+        assert_eq!(sc("text", "text", None, None), t("TEXT", None, None, true));
+        assert_eq!(
+            sc("mediumtext", "mediumtext", None, None),
+            t("MEDIUMTEXT", None, None, true)
+        );
+        assert_eq!(
+            sc("int", "int(10) unsigned", Some(10), Some(0)),
+            t("INT UNSIGNED", Some(10), None, false)
+        );
+        assert_eq!(
+            sc("int", "int(11)", Some(10), Some(0)),
+            t("INT", Some(11), None, false)
+        );
+        assert_eq!(
+            sc("decimal", "decimal(8,3)", Some(8), Some(3)),
+            t("DECIMAL", Some(8), Some(3), false)
+        );
+        assert_eq!(
+            sc("datetime", "datetime(3)", None, None),
+            t("DATETIME", Some(3), None, false)
+        );
+        assert_eq!(
+            sc("double", "double", Some(22), None),
+            t("DOUBLE", None, None, false)
+        );
+        assert_eq!(
+            sc("enum", "enum('a','b','c')", None, None),
+            t("ENUM", Some(1), None, true)
+        );
+        assert_eq!(
+            sc("set", "set('x','y')", None, None),
+            t("SET", Some(3), None, true)
+        );
+        assert_eq!(sc("blob", "blob", None, None), t("BLOB", None, None, false));
+        assert_eq!(sc("json", "json", None, None), t("JSON", None, None, false));
     }
 
     #[test]

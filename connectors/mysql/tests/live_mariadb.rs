@@ -29,23 +29,10 @@ impl OffsetReader for Stored {
 }
 
 fn config(db: &str, prefix: &str, sid: u32) -> RawConfig {
-    let e = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    [
-        ("connector.class", "mariadb".to_owned()),
-        ("database.hostname", e("VELOCITY_MARIADB_HOST", "127.0.0.1")),
-        ("database.port", e("VELOCITY_MARIADB_PORT", "53306")),
-        ("database.user", "velocity".into()),
-        ("database.password", "velocity".into()),
-        ("database.server.id", sid.to_string()),
-        ("topic.prefix", prefix.into()),
-        ("database.include.list", db.into()),
-        ("max.batch.size", "3".into()),
-        ("max.queue.size", "6".into()),
-        ("poll.interval.ms", "200".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut c = common::connector_config(db, prefix, sid);
+    c.insert("max.batch.size".into(), "3".into());
+    c.insert("max.queue.size".into(), "6".into());
+    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

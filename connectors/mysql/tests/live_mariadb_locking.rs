@@ -106,26 +106,14 @@ fn user(name: &str, privileges: &str) {
 const NO_RELOAD: &str = "SELECT, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR";
 
 fn config(db: &str, prefix: &str, sid: u32, user: Option<&str>, mode: &str) -> RawConfig {
-    let e = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    let (user, password) = match user {
-        Some(u) => (u.to_owned(), "vlk-pw".to_owned()),
-        None => ("velocity".to_owned(), "velocity".to_owned()),
-    };
-    [
-        ("connector.class", "mariadb".to_owned()),
-        ("database.hostname", e("VELOCITY_MARIADB_HOST", "127.0.0.1")),
-        ("database.port", e("VELOCITY_MARIADB_PORT", "53306")),
-        ("database.user", user),
-        ("database.password", password),
-        ("database.server.id", sid.to_string()),
-        ("topic.prefix", prefix.into()),
-        ("database.include.list", db.into()),
-        ("snapshot.locking.mode", mode.into()),
-        ("poll.interval.ms", "100".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut c = common::connector_config(db, prefix, sid);
+    if let Some(u) = user {
+        c.insert("database.user".into(), u.into());
+        c.insert("database.password".into(), "vlk-pw".into());
+    }
+    c.insert("snapshot.locking.mode".into(), mode.into());
+    c.insert("poll.interval.ms".into(), "100".into());
+    c
 }
 
 fn context() -> TaskContext {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
+use velocity_api::debezium::columns::ColumnOptions;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
 use velocity_api::{config_choice, ConfigKey};
 
@@ -107,6 +108,16 @@ pub mod keys {
         MONEY_FRACTION_DIGITS = ConfigKey::new("money.fraction.digits", Short, Some("2"), Low, "Fraction digits of money values.").range(0, 100);
         /// `message.key.columns`: `schema.table:col,col;…` (table part a regular expression).
         MESSAGE_KEY_COLUMNS = velocity_api::debezium::keys::MESSAGE_KEY_COLUMNS;
+        /// Listing of the `column.mask.hash[.v2].<algorithm>.with.salt.<salt>` keys.
+        COLUMN_MASK_HASH = velocity_api::debezium::keys::COLUMN_MASK_HASH;
+        /// Listing of the `column.mask.with.<N>.chars` keys.
+        COLUMN_MASK_WITH = velocity_api::debezium::keys::COLUMN_MASK_WITH;
+        /// Listing of the `column.truncate.to.<N>.chars` keys.
+        COLUMN_TRUNCATE_TO = velocity_api::debezium::keys::COLUMN_TRUNCATE_TO;
+        /// `column.propagate.source.type`: columns whose field schemas get their source type.
+        COLUMN_PROPAGATE_SOURCE_TYPE = velocity_api::debezium::keys::COLUMN_PROPAGATE_SOURCE_TYPE;
+        /// `datatype.propagate.source.type`: types whose columns' field schemas get their source type.
+        DATATYPE_PROPAGATE_SOURCE_TYPE = velocity_api::debezium::keys::DATATYPE_PROPAGATE_SOURCE_TYPE;
         /// `provide.transaction.metadata` (default false).
         PROVIDE_TRANSACTION_METADATA = velocity_api::debezium::keys::PROVIDE_TRANSACTION_METADATA;
         /// `topic.transaction` (default `transaction`).
@@ -262,6 +273,9 @@ pub struct PostgresConfig {
     pub modes: TypeModes,
     /// `message.key.columns`: `schema.table:col,col;…`.
     pub message_key_columns: KeyColumns,
+    /// Debezium's column options (`column.mask.*`, `column.truncate.*`,
+    /// `column.propagate.source.type`, `datatype.propagate.source.type`).
+    pub column_options: ColumnOptions,
     /// `provide.transaction.metadata` (default false).
     pub provide_transaction_metadata: bool,
     /// `topic.transaction` (default `transaction`).
@@ -329,6 +343,7 @@ impl TypedConfig for PostgresConfig {
             // checked by the key's validator; empty when it failed
             message_key_columns: KeyColumns::parse(&r.string(&MESSAGE_KEY_COLUMNS))
                 .unwrap_or_default(),
+            column_options: ColumnOptions::read(r),
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
         }
@@ -357,6 +372,7 @@ fn check_slot_name(v: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use velocity_api::config::ConfigType;
     use velocity_api::{ConfigErrors, RawConfig};
 
     use crate::protocol::SslMode;
@@ -571,6 +587,84 @@ mod tests {
         assert!(p.filters.table("TMS", "note"));
         assert!(!p.filters.table("tms", "notes"));
         assert!(!p.filters.table("public", "shipment"));
+    }
+
+    /// Debezium's column options: keys named by their parameters are read
+    /// from the map; a bad one is one error naming that key; the ConfigDef
+    /// lists Debezium's names of them.
+    #[test]
+    fn column_options_name_their_keys() {
+        let c = PostgresConfig::from_raw(&with(&[
+            ("column.mask.with.5.chars", "tms.note.body"),
+            (
+                "column.mask.hash.v2.SHA-256.with.salt.CzQMA0cB5K",
+                "tms.note.author",
+            ),
+            ("column.propagate.source.type", "tms.note.id"),
+        ]))
+        .unwrap();
+        assert!(!c.column_options.is_empty());
+        for (key, value, rule) in [
+            (
+                "column.mask.with.x.chars",
+                "tms.note.body",
+                "'x' is not a number of characters",
+            ),
+            (
+                "column.truncate.to.-2.chars",
+                "tms.note.body",
+                "'-2' is not a number of characters",
+            ),
+            (
+                "column.mask.hash.SHA-257.with.salt.s",
+                "tms.note.body",
+                "SHA-257 MessageDigest not available: name one of MD5, SHA-1",
+            ),
+            (
+                "column.mask.hash.SHA-256.with.pepper.s",
+                "tms.note.body",
+                "does not name an algorithm and a salt",
+            ),
+            (
+                "column.mask.with.5.chars",
+                "tms.note.(",
+                "not a valid regular expression",
+            ),
+            (
+                "column.propagate.source.type",
+                "tms.(",
+                "not a valid regular expression",
+            ),
+            (
+                "datatype.propagate.source.type",
+                "[",
+                "not a valid regular expression",
+            ),
+        ] {
+            let e = errors(&[(key, value)]);
+            assert_eq!(e.0.len(), 1, "{key}: {e}");
+            assert!(e.names(key), "{key}: {e}");
+            assert!(e.0[0].1.contains(rule), "{key}: {e}");
+            assert!(e.to_string().contains(key), "{e}");
+        }
+        let def = PostgresConfig::config_def();
+        for (name, type_) in [
+            (
+                "column.mask.hash.([^.]+).with.salt.(.+)",
+                ConfigType::String,
+            ),
+            ("column.mask.with.(d+).chars", ConfigType::String),
+            ("column.truncate.to.(d+).chars", ConfigType::Int),
+            ("column.propagate.source.type", ConfigType::List),
+            ("datatype.propagate.source.type", ConfigType::List),
+        ] {
+            let key = def.key(name).unwrap_or_else(|| panic!("{name} not listed"));
+            assert_eq!(key.type_, type_, "{name}");
+            assert!(!key.required(), "{name}");
+        }
+        // the REST checks of the listed keys do not trip over the options
+        let c = with(&[("column.truncate.to.3.chars", "tms.note.body")]);
+        assert!(def.validate(&c).is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use velocity_api::{Offset, Partition, Schema, SchemaRef, SourceRecord, Struct, V
 
 use crate::catalog::Table;
 use crate::config::PostgresConfig;
-use crate::types::{map_column, ColumnMapping};
+use crate::types::{jdbc, map_column, ColumnMapping, Phase};
 
 /// `io.debezium.connector.postgresql.Source`, shared by all tables: the
 /// common fields, then `schema`, `table`, `txId`, `lsn`, `xmin`, `origin`,
@@ -94,20 +94,34 @@ pub struct TableSchema {
 
 impl TableSchema {
     /// Builds the schemas of `table`; columns with unsupported types or
-    /// excluded by the column filters are skipped (with a warning for the former).
-    pub fn build(cfg: &PostgresConfig, table: &Table) -> TableSchema {
+    /// excluded by the column filters are skipped (with a warning for the
+    /// former). `phase` says where the definition comes from, as Debezium's
+    /// column options see it ([`jdbc`]): the catalog read for the snapshot
+    /// ([`Phase::Snapshot`]) or a pgoutput Relation message
+    /// ([`Phase::Stream`]).
+    pub fn build(cfg: &PostgresConfig, table: &Table, phase: Phase) -> TableSchema {
         let prefix = &cfg.topic_prefix;
         let base = format!("{prefix}.{}.{}", table.schema, table.name);
         let mut slots = Vec::new();
+        let mut options = Vec::new();
         for (i, col) in table.columns.iter().enumerate() {
             if !cfg.filters.column(&table.schema, &table.name, &col.name) {
                 continue;
             }
             match map_column(col, &cfg.modes) {
-                Some(mapping) => slots.push(Slot {
-                    tuple_index: i,
-                    mapping,
-                }),
+                Some(mapping) => {
+                    if !cfg.column_options.is_empty() {
+                        options.push(cfg.column_options.for_column(
+                            &table.schema,
+                            &table.name,
+                            &jdbc::source_column(col, phase),
+                        ));
+                    }
+                    slots.push(Slot {
+                        tuple_index: i,
+                        mapping,
+                    })
+                }
                 None => tracing::warn!(
                     table = %format!("{}.{}", table.schema, table.name),
                     column = %col.name,
@@ -126,7 +140,13 @@ impl TableSchema {
         TableSchema {
             schema: table.schema.clone(),
             table: table.name.clone(),
-            events: TableEnvelope::new(base, fields, &key_names, source_schema()),
+            events: TableEnvelope::with_column_options(
+                base,
+                fields,
+                &key_names,
+                source_schema(),
+                options,
+            ),
             slots,
             tuple_len: table.columns.len(),
         }

@@ -697,7 +697,13 @@ impl Reader {
             }
             table.columns = cols;
         }
-        let ts = Arc::new(TableSchema::build(&self.cfg, &table));
+        // a Relation message describes the table as Debezium's stream sees it
+        let phase = if relation.is_some() {
+            Phase::Stream
+        } else {
+            Phase::Snapshot
+        };
+        let ts = Arc::new(TableSchema::build(&self.cfg, &table, phase));
         self.tables.insert(oid, Some(ts.clone()));
         Ok(Some(ts))
     }

@@ -121,7 +121,7 @@ fn a_streamed_bench_record_stays_small() {
     }
     let cfg = PostgresConfig::from_raw(&raw).expect("config");
     let (table, row) = bench_table();
-    let ts = TableSchema::build(&cfg, &table);
+    let ts = TableSchema::build(&cfg, &table, Phase::Snapshot);
     assert_eq!(ts.slots.len(), 10, "every bench column is captured");
     // warm up lazily built shared schemas
     drop(record(&ts, &cfg, &row));

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use velocity_api::{SourceRecord, SourceTask};
+use velocity_api::{RawConfig, SourceRecord, SourceTask};
 use velocity_connector_mysql::task::MySqlSourceTask;
 
 /// Polls `task` until `want` records that `keep` accepts arrived (or
@@ -25,6 +25,7 @@ pub async fn poll_kept(
 }
 
 /// Polls `task` until `want` records (transaction markers left out) or `timeout`.
+#[allow(dead_code)] // each test binary compiles this module; not all use it
 pub async fn poll_until(
     task: &mut MySqlSourceTask,
     want: usize,
@@ -45,6 +46,28 @@ pub async fn poll_row_ids(task: &mut MySqlSourceTask, want: usize, timeout: Dura
         .iter()
         .filter_map(after_id)
         .collect()
+}
+
+/// The connector configuration of a test capturing database `db` of the
+/// test MariaDB (as user `velocity`) under topic prefix `prefix`, as
+/// replica `server_id`, polling every 200 ms.
+#[allow(dead_code)] // each test binary compiles this module; not all use it
+pub fn connector_config(db: &str, prefix: &str, server_id: u32) -> RawConfig {
+    let e = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    [
+        ("connector.class", "mariadb".to_owned()),
+        ("database.hostname", e("VELOCITY_MARIADB_HOST", "127.0.0.1")),
+        ("database.port", e("VELOCITY_MARIADB_PORT", "53306")),
+        ("database.user", "velocity".into()),
+        ("database.password", "velocity".into()),
+        ("database.server.id", server_id.to_string()),
+        ("topic.prefix", prefix.into()),
+        ("database.include.list", db.into()),
+        ("poll.interval.ms", "200".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// The `after.id` of a change event.

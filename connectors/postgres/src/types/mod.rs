@@ -12,6 +12,7 @@
 //! The mapping reproduces Debezium 3.6 with `include.unknown.datatypes=false`:
 //! [`map_column`] returns `None` for a type Debezium skips.
 
+pub mod jdbc;
 mod text;
 
 #[cfg(test)]

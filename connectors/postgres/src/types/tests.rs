@@ -6,7 +6,7 @@ use super::*;
 use crate::catalog::{Column, PgType, TypeKind};
 use base64::Engine as _;
 
-fn base(name: &str) -> PgType {
+pub(super) fn base(name: &str) -> PgType {
     PgType {
         oid: 0,
         schema: "pg_catalog".into(),
@@ -15,7 +15,7 @@ fn base(name: &str) -> PgType {
     }
 }
 
-fn ext(name: &str) -> PgType {
+pub(super) fn ext(name: &str) -> PgType {
     PgType {
         oid: 0,
         schema: "public".into(),
@@ -24,7 +24,7 @@ fn ext(name: &str) -> PgType {
     }
 }
 
-fn array_of(elem: PgType) -> PgType {
+pub(super) fn array_of(elem: PgType) -> PgType {
     PgType {
         oid: 0,
         schema: "pg_catalog".into(),
@@ -54,7 +54,7 @@ fn status_enum() -> PgType {
     }
 }
 
-fn col(t: PgType, typmod: i32) -> Column {
+pub(super) fn col(t: PgType, typmod: i32) -> Column {
     Column {
         name: "c".into(),
         attnum: 1,
