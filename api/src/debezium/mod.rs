@@ -16,6 +16,10 @@
 //! - [`keys`]: the configuration keys every source declares alike.
 //! - [`options`]: the options every source reads alike
 //!   (`skipped.operations`, `message.key.columns`).
+//! - [`signal`]: signals (`signal.data.collection`, the actions and their
+//!   parsing); [`incremental`]: the signal-based incremental snapshot's
+//!   state, offsets, window and chunk queries; [`java_ser`]: the Java
+//!   serialization of chunk keys in those offsets.
 //!
 //! Contract: a connector that builds its events only through this module
 //! emits Debezium's field order, optional flags, schema names, versions and
@@ -24,8 +28,11 @@
 
 pub mod envelope;
 pub mod heartbeat;
+pub mod incremental;
+pub mod java_ser;
 pub mod keys;
 pub mod options;
+pub mod signal;
 pub mod source;
 pub mod transaction;
 
