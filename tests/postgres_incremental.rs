@@ -37,11 +37,26 @@ fn fresh_db(sql: &[&str]) -> String {
 }
 
 fn drop_db(db: &str, slot: &str) {
-    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")]);
-    psql(
-        "postgres",
-        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
-    );
+    common::pg_drop_db(db, slot);
+}
+
+/// A connector `src` on `db` with a fresh prefix and slot, signalling
+/// through `public.debezium_signal`: (prefix, slot, directory, connector
+/// file); `extra` adds keys.
+fn signal_source(
+    db: &str,
+    tag: &str,
+    extra: Value,
+) -> (String, String, tempfile::TempDir, PathBuf) {
+    let prefix = unique(tag).replace('_', "");
+    let slot = unique("incsnap").to_lowercase();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = json!({"signal.data.collection": "public.debezium_signal"});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let conn = pg_connector_file(dir.path(), "src", db, &prefix, &slot, config);
+    (prefix, slot, dir, conn)
 }
 
 const SIGNAL_TABLE: &str = "CREATE TABLE public.debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL)";
@@ -131,19 +146,12 @@ fn golden_incremental_snapshot_matches_debezium() {
         &db,
         &["-f", fixtures().join("schema.sql").to_str().unwrap()],
     );
-    let prefix = unique("gi").replace('_', "");
-    let slot = unique("incsnap").to_lowercase();
-    let dir = tempfile::tempdir().unwrap();
     // debezium.properties, on this server
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
+    let (prefix, slot, dir, conn) = signal_source(
         &db,
-        &prefix,
-        &slot,
+        "gi",
         json!({
             "table.include.list": "inc.items,inc.other",
-            "signal.data.collection": "public.debezium_signal",
             "incremental.snapshot.chunk.size": "100",
             "snapshot.mode": "no_data",
         }),
@@ -315,18 +323,11 @@ fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
         SIGNAL_TABLE,
         "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 20000) g",
     ]);
-    let prefix = unique("ik").replace('_', "");
-    let slot = unique("incsnap").to_lowercase();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
+    let (prefix, slot, dir, conn) = signal_source(
         &db,
-        &prefix,
-        &slot,
+        "ik",
         json!({
             "table.include.list": "public.t",
-            "signal.data.collection": "public.debezium_signal",
             "incremental.snapshot.chunk.size": "20",
             "snapshot.mode": "no_data",
             "slot.retry.delay.ms": "500",
@@ -400,20 +401,10 @@ fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         "CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a SELECT g, 'a' || g FROM generate_series(1, 100) g",
         "CREATE TABLE b (id int PRIMARY KEY, v text); INSERT INTO b SELECT g, 'b' || g FROM generate_series(1, 250) g",
     ]);
-    let prefix = unique("ir").replace('_', "");
-    let slot = unique("incsnap").to_lowercase();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = pg_connector_file(
-        dir.path(),
-        "src",
+    let (prefix, slot, dir, conn) = signal_source(
         &db,
-        &prefix,
-        &slot,
-        json!({
-            "table.include.list": "public.a",
-            "signal.data.collection": "public.debezium_signal",
-            "incremental.snapshot.chunk.size": "40",
-        }),
+        "ir",
+        json!({"table.include.list": "public.a", "incremental.snapshot.chunk.size": "40"}),
     );
     let mut w = Worker::start(dir.path(), "", &[conn]);
     let (ta, tb) = (format!("{prefix}.public.a"), format!("{prefix}.public.b"));

@@ -24,11 +24,7 @@ fn fresh_db(table_sql: &str) -> String {
 }
 
 fn drop_db(db: &str, slot: &str) {
-    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")]);
-    psql(
-        "postgres",
-        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
-    );
+    common::pg_drop_db(db, slot);
 }
 
 /// Change events of `topic` as (id, op, source) triples (tombstones skipped).

@@ -388,6 +388,16 @@ pub fn psql(db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Drops replication slot `slot` (when no one reads it) and database `db`
+/// of the test server.
+pub fn pg_drop_db(db: &str, slot: &str) {
+    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")]);
+    psql(
+        "postgres",
+        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
+    );
+}
+
 /// A connector JSON file for the PostgreSQL source on the test server, as
 /// superuser, with a filtered publication; `extra` keys override.
 pub fn pg_connector_file(

@@ -53,17 +53,7 @@ impl KeyValue {
             KeyValue::Float(v) => float_text(f64::from(*v)),
             KeyValue::Double(v) => float_text(*v),
             KeyValue::String(s) | KeyValue::Decimal(s) => s.clone(),
-            KeyValue::Uuid(u) => {
-                let h = format!("{u:032x}");
-                format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )
-            }
+            KeyValue::Uuid(u) => crate::text::uuid_text(&u.to_be_bytes()),
         })
     }
 }
