@@ -445,7 +445,7 @@ fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
     w.stop();
     drop_db(&db, &slot);
     assert!(marker, "the marker update of a arrived; log:\n{log}");
-    assert_eq!(a_reads, 100, "a was not snapshotted again");
+    assert_eq!(a_reads, 100, "a was not snapshotted again; log:\n{log}");
     assert_eq!(b.len(), 250);
     assert!(b.values().all(|n| *n == 1), "every row of b once");
     assert!(

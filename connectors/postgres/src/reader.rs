@@ -805,8 +805,11 @@ impl Reader {
         let sequence = Some(format!("[null,\"{lsn}\"]"));
         tracing::info!(tables = captured.len(), "snapshot started");
         let mut progress = SnapshotProgress::start(&self.metrics, client, captured).await;
-        let mut held: Option<(Arc<TableSchema>, Struct, bool)> = None; // (table, row, first_in_table)
-        let n_tables = captured.len();
+        // the row read last, emitted when the next row (or the end) shows
+        // where it stands: (table, row, first_in_table, last_in_table); the
+        // last row of all is the last one emitted, whatever tables follow
+        // it empty (as Debezium marks it when the snapshot completes)
+        let mut held: Option<(Arc<TableSchema>, Struct, bool, bool)> = None;
         let mut first_overall = true;
         for (ti, (oid, schema, name)) in captured.iter().enumerate() {
             let Some(ts) = self.table_schema(client, *oid, None).await? else {
@@ -834,7 +837,6 @@ impl Reader {
             );
             client.batch_execute(&sql).await.map_err(q)?;
             let mut first_in_table = true;
-            let last_table = ti + 1 == n_tables;
             loop {
                 let msgs = client
                     .simple_query(&format!(
@@ -848,16 +850,16 @@ impl Reader {
                     if let SimpleQueryMessage::Row(r) = m {
                         got += 1;
                         let row = Self::row_from_text(&ts, |i| r.get(i), Phase::Snapshot)?;
-                        if let Some((hts, hrow, hfirst)) = held.take() {
+                        if let Some((hts, hrow, hfirst, hlast)) = held.take() {
                             let marker =
-                                snapshot_marker(first_overall && hfirst, false, hfirst, false);
+                                snapshot_marker(first_overall && hfirst, false, hfirst, hlast);
                             first_overall = false;
                             self.emit_snapshot(
                                 &hts, hrow, marker, false, lsn, xid, ts_us, &sequence,
                             )
                             .await?;
                         }
-                        held = Some((ts.clone(), row, first_in_table));
+                        held = Some((ts.clone(), row, first_in_table, false));
                         first_in_table = false;
                     }
                 }
@@ -871,19 +873,12 @@ impl Reader {
                 .batch_execute("CLOSE velocity_snapshot")
                 .await
                 .map_err(q)?;
-            // the held row is the last of its table
-            if let Some((hts, hrow, hfirst)) = held.take() {
-                if Arc::ptr_eq(&hts, &ts) {
-                    let m = snapshot_marker(first_overall && hfirst, last_table, hfirst, true);
-                    first_overall = false;
-                    self.emit_snapshot(&hts, hrow, m, last_table, lsn, xid, ts_us, &sequence)
-                        .await?;
-                } else {
-                    held = Some((hts, hrow, hfirst));
-                }
+            // the held row, if of this table, is its last
+            if let Some(h) = held.as_mut().filter(|h| Arc::ptr_eq(&h.0, &ts)) {
+                h.3 = true;
             }
         }
-        if let Some((hts, hrow, hfirst)) = held.take() {
+        if let Some((hts, hrow, hfirst, _)) = held.take() {
             let m = snapshot_marker(first_overall && hfirst, true, hfirst, true);
             self.emit_snapshot(&hts, hrow, m, true, lsn, xid, ts_us, &sequence)
                 .await?;

@@ -598,7 +598,12 @@ impl Reader {
         Ok(Some(t))
     }
 
-    /// Inserts a watermark row (`id`, `type`, `data`) into the signal table.
+    /// Inserts a watermark row (`id`, `type`, `data`) into the signal table,
+    /// in a transaction of its own that commits synchronously
+    /// (`synchronous_commit = on` for it alone): with the server's
+    /// `synchronous_commit = off` the row would reach the log, and so the
+    /// stream, only at the WAL writer's next round (`wal_writer_delay`),
+    /// delaying every chunk by that much.
     async fn write_watermark(
         &self,
         client: &Client,
@@ -611,15 +616,18 @@ impl Reader {
         };
         let (schema, table) = name.split_once('.').unwrap_or(("public", name));
         let q = |s: &str| quote_identifier(s).map_err(|e| PostgresError::Query(e.to_string()));
+        let l = |s: &str| quote_literal(s).map_err(|e| PostgresError::Query(e.to_string()));
         let sql = format!(
-            "INSERT INTO {}.{} VALUES ($1, $2, $3)",
+            "BEGIN; SET LOCAL synchronous_commit = on; INSERT INTO {}.{} VALUES ({}, {}, {}); COMMIT",
             q(schema)?,
-            q(table)?
+            q(table)?,
+            l(&id)?,
+            l(kind)?,
+            l(data)?
         );
         client
-            .execute(&sql, &[&id, &kind, &data])
+            .batch_execute(&sql)
             .await
-            .map_err(|e| PostgresError::from_query(e, &self.cfg.connect.user, &self.addr()))?;
-        Ok(())
+            .map_err(|e| PostgresError::from_query(e, &self.cfg.connect.user, &self.addr()))
     }
 }
