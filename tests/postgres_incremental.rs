@@ -290,14 +290,6 @@ fn golden_incremental_snapshot_matches_debezium() {
     );
 }
 
-fn stored_offset(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("offsets.json")).unwrap_or_else(|_| "{}".into());
-    let v: Value = serde_json::from_str(&text).unwrap_or(json!({}));
-    v.as_object()
-        .and_then(|o| o.values().next().cloned())
-        .unwrap_or(json!({}))
-}
-
 /// The `r` events of `topic` (id → count) once `done` holds.
 fn reads_until(
     topic: &str,
@@ -339,7 +331,7 @@ fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
     let topic = format!("{prefix}.public.t");
     reads_until(&topic, |c| c.len() >= 2000);
     w.kill9();
-    let stored = stored_offset(dir.path());
+    let stored = common::stored_offset(dir.path());
     let key = stored["incremental_snapshot_primary_key"]
         .as_str()
         .map(|h| decode_key(h).unwrap());

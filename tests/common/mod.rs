@@ -388,6 +388,16 @@ pub fn psql(db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The offset a standalone worker in `dir` stored last (its
+/// `offsets.json` holds one connector's partition), or `{}`.
+pub fn stored_offset(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("offsets.json")).unwrap_or_else(|_| "{}".into());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::json!({}));
+    v.as_object()
+        .and_then(|o| o.values().next().cloned())
+        .unwrap_or(serde_json::json!({}))
+}
+
 /// Drops replication slot `slot` (when no one reads it) and database `db`
 /// of the test server.
 pub fn pg_drop_db(db: &str, slot: &str) {
