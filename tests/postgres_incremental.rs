@@ -414,7 +414,7 @@ fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
     w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
     wait_streaming(&slot, &w);
     // bad signals are logged and skipped; streaming goes on
-    psql(&db, &["-c", "INSERT INTO debezium_signal VALUES ('bad-json', 'execute-snapshot', '{not json'), ('bad-type', 'reboot', NULL)"]);
+    psql(&db, &["-c", "INSERT INTO debezium_signal VALUES ('bad-json', 'execute-snapshot', '{not json'), ('bad-type', 'reboot', NULL), ('log-1', 'log', '{\"message\": \"hello from the signal table at {}\"}')"]);
     psql(&db, &["-c", "INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', '{\"data-collections\": [\"public\\\\.b\"], \"type\": \"incremental\"}')"]);
     let b = reads_until(&tb, |c| c.len() >= 250);
     // a marker after the snapshot: everything a got before it is known
@@ -450,4 +450,5 @@ fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         log.contains("Signal 'bad-type' has been received but the type 'reboot' is not recognized"),
         "{log}"
     );
+    assert!(log.contains("hello from the signal table at {\""), "{log}");
 }

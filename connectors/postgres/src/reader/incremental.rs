@@ -631,3 +631,69 @@ impl Reader {
             .map_err(|e| PostgresError::from_query(e, &self.cfg.connect.user, &self.addr()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(name: &str) -> PgType {
+        PgType {
+            oid: 0,
+            schema: "pg_catalog".into(),
+            name: name.into(),
+            kind: TypeKind::Base,
+        }
+    }
+
+    #[test]
+    fn key_values_are_the_objects_pgjdbc_hands_debezium() {
+        assert_eq!(key_value(&ty("int4"), Some("42")), KeyValue::Int(42));
+        assert_eq!(key_value(&ty("int2"), Some("-7")), KeyValue::Int(-7));
+        assert_eq!(
+            key_value(&ty("int8"), Some("5000000000")),
+            KeyValue::Long(5_000_000_000)
+        );
+        assert_eq!(
+            key_value(&ty("numeric"), Some("12.50")),
+            KeyValue::Decimal("12.50".into())
+        );
+        assert!(
+            matches!(key_value(&ty("numeric"), Some("NaN")), KeyValue::Double(d) if d.is_nan())
+        );
+        assert_eq!(key_value(&ty("bool"), Some("t")), KeyValue::Bool(true));
+        assert_eq!(
+            key_value(&ty("uuid"), Some("123e4567-e89b-12d3-a456-426614174000")),
+            KeyValue::Uuid(0x123e4567_e89b_12d3_a456_426614174000)
+        );
+        assert_eq!(
+            key_value(&ty("text"), Some("a'b")),
+            KeyValue::String("a'b".into())
+        );
+        assert_eq!(
+            key_value(&ty("date"), Some("2024-01-02")),
+            KeyValue::String("2024-01-02".into())
+        );
+        assert_eq!(key_value(&ty("int4"), None), KeyValue::Null);
+        let domain = PgType {
+            oid: 1,
+            schema: "public".into(),
+            name: "positive_int".into(),
+            kind: TypeKind::Domain {
+                base: Box::new(ty("int4")),
+                base_typmod: -1,
+            },
+        };
+        assert_eq!(key_value(&domain, Some("3")), KeyValue::Int(3));
+    }
+
+    #[test]
+    fn instants_are_javas() {
+        let t = iso_now();
+        // 2026-11-26T19:05:21.024283830Z
+        assert_eq!(t.len(), 30, "{t}");
+        assert_eq!(
+            (&t[4..5], &t[10..11], &t[19..20], &t[29..]),
+            ("-", "T", ".", "Z")
+        );
+    }
+}
