@@ -219,14 +219,7 @@ fn fresh_db() -> String {
 }
 
 fn drop_db(db: &str, slot: &str) {
-    psql(
-        "postgres",
-        &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")],
-    );
-    psql(
-        "postgres",
-        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
-    );
+    common::pg_drop_db(db, slot);
 }
 
 /// Inserts rows `from..=to` (one transaction per `per_tx` rows) in the

@@ -24,11 +24,7 @@ fn fresh_db(table_sql: &str) -> String {
 }
 
 fn drop_db(db: &str, slot: &str) {
-    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")]);
-    psql(
-        "postgres",
-        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
-    );
+    common::pg_drop_db(db, slot);
 }
 
 /// Change events of `topic` as (id, op, source) triples (tombstones skipped).
@@ -133,14 +129,6 @@ fn clean_stop_and_restart_deliver_every_change_exactly_once() {
     }
 }
 
-fn stored_offset(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("offsets.json")).unwrap_or_else(|_| "{}".into());
-    let v: Value = serde_json::from_str(&text).unwrap_or(json!({}));
-    v.as_object()
-        .and_then(|o| o.values().next().cloned())
-        .unwrap_or(json!({}))
-}
-
 #[test]
 fn sigkill_mid_stream_loses_nothing_and_duplicates_only_after_the_stored_offset() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, v text)");
@@ -168,7 +156,7 @@ fn sigkill_mid_stream_loses_nothing_and_duplicates_only_after_the_stored_offset(
     let topic = format!("{prefix}.public.t");
     consume_until(&topic, Duration::from_secs(60), |r| r.len() >= 3_000);
     w.kill9();
-    let stored = stored_offset(dir.path());
+    let stored = common::stored_offset(dir.path());
     assert!(load.wait().unwrap().success());
     w.restart();
     let mut ids = std::collections::HashSet::new();

@@ -388,6 +388,26 @@ pub fn psql(db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The offset a standalone worker in `dir` stored last (its
+/// `offsets.json` holds one connector's partition), or `{}`.
+pub fn stored_offset(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("offsets.json")).unwrap_or_else(|_| "{}".into());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::json!({}));
+    v.as_object()
+        .and_then(|o| o.values().next().cloned())
+        .unwrap_or(serde_json::json!({}))
+}
+
+/// Drops replication slot `slot` (when no one reads it) and database `db`
+/// of the test server.
+pub fn pg_drop_db(db: &str, slot: &str) {
+    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")]);
+    psql(
+        "postgres",
+        &["-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")],
+    );
+}
+
 /// A connector JSON file for the PostgreSQL source on the test server, as
 /// superuser, with a filtered publication; `extra` keys override.
 pub fn pg_connector_file(
@@ -545,4 +565,97 @@ pub fn file_source_json(name: &str, file: &Path, topic: &str) -> String {
         "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
     }})
     .to_string()
+}
+
+// Golden comparison helpers (tests/postgres_golden.rs, tests/postgres_incremental.rs).
+use serde_json::Value;
+
+/// Payload fields that differ run to run (compared by type only).
+pub const VOLATILE_PAYLOAD: &[&str] = &["ts_ms", "ts_us", "ts_ns"];
+/// `source` fields that differ run to run (compared by type only).
+pub const VOLATILE_SOURCE: &[&str] = &[
+    "ts_ms", "ts_us", "ts_ns", "lsn", "txId", "sequence", "version", "xmin",
+];
+
+/// Both null, both numbers or both strings.
+pub fn same_type(a: &Value, b: &Value) -> bool {
+    matches!(
+        (a, b),
+        (Value::Null, Value::Null)
+            | (Value::Number(_), Value::Number(_))
+            | (Value::String(_), Value::String(_))
+    )
+}
+
+/// Compares `got` with `want` (Debezium's golden event), pushing one line
+/// per difference; volatile fields are compared by type only.
+pub fn diff(path: &str, got: &Value, want: &Value, volatile: bool, out: &mut Vec<String>) {
+    if volatile {
+        if !same_type(got, want) {
+            out.push(format!("{path}: type differs: got {got}, want {want}"));
+        }
+        return;
+    }
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            let gk: Vec<&String> = g.keys().collect();
+            let wk: Vec<&String> = w.keys().collect();
+            if gk != wk {
+                out.push(format!("{path}: keys differ: got {gk:?}, want {wk:?}"));
+            }
+            for (k, wv) in w {
+                let Some(gv) = g.get(k) else { continue };
+                let p = format!("{path}.{k}");
+                let vol = (path.ends_with("value.payload")
+                    && VOLATILE_PAYLOAD.contains(&k.as_str()))
+                    || (path.ends_with("payload.source") && VOLATILE_SOURCE.contains(&k.as_str()));
+                diff(&p, gv, wv, vol, out);
+            }
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            if g.len() != w.len() {
+                out.push(format!("{path}: array length {} vs {}", g.len(), w.len()));
+            }
+            for (i, (gv, wv)) in g.iter().zip(w).enumerate() {
+                diff(&format!("{path}[{i}]"), gv, wv, false, out);
+            }
+        }
+        (Value::Number(g), Value::Number(w)) if g.is_f64() || w.is_f64() => {
+            // The golden file was written by Java 17, whose Float.toString
+            // prints non-shortest digits for some floats (1.17549435E-38);
+            // JDK 19+ (and Velocity) print the shortest (1.1754944E-38).
+            // Both denote the same float32, so float32 equality is accepted
+            // when the decimal texts differ.
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            if g != w && (g as f32) != (w as f32) {
+                out.push(format!("{path}: got {g}, want {w}"));
+            }
+        }
+        _ => {
+            if got != want {
+                out.push(format!("{path}: got {got}, want {want}"));
+            }
+        }
+    }
+}
+
+/// Renames the topic prefix `from` → `to` in topics, schema names and source.name.
+pub fn rename_prefix(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if let Value::String(s) = x {
+                    if (k == "name" || k == "topic") && s.starts_with(&format!("{from}.")) {
+                        *s = format!("{to}{}", &s[from.len()..]);
+                    } else if k == "name" && s == from {
+                        *s = to.to_owned();
+                    }
+                } else {
+                    rename_prefix(x, from, to);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rename_prefix(x, from, to)),
+        _ => {}
+    }
 }

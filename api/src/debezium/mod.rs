@@ -19,6 +19,10 @@
 //! - [`columns`]: the per-column options (`column.mask.*`,
 //!   `column.truncate.*`, `column.propagate.source.type`,
 //!   `datatype.propagate.source.type`), applied by [`TableEnvelope`].
+//! - [`signal`]: signals (`signal.data.collection`, the actions and their
+//!   parsing); [`incremental`]: the signal-based incremental snapshot's
+//!   state, offsets, window and chunk queries; [`java_ser`]: the Java
+//!   serialization of chunk keys in those offsets.
 //!
 //! Contract: a connector that builds its events only through this module
 //! emits Debezium's field order, optional flags, schema names, versions and
@@ -28,8 +32,11 @@
 pub mod columns;
 pub mod envelope;
 pub mod heartbeat;
+pub mod incremental;
+pub mod java_ser;
 pub mod keys;
 pub mod options;
+pub mod signal;
 pub mod source;
 pub mod transaction;
 

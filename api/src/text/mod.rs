@@ -12,6 +12,7 @@
 //! - [`date_text`], [`time_of_day_text`], [`timestamp_text`]: ISO-8601 text
 //!   of the day counts and micro-second values that Connect's and
 //!   Debezium's date/time logical types carry.
+//! - [`uuid_text`]: the hyphenated form of 16 UUID bytes.
 
 use std::fmt::Write as _;
 
@@ -24,6 +25,20 @@ use crate::{Schema, Value};
 pub mod numbers;
 
 use numbers::{big_decimal_to_string, java_double_to_string, java_float_to_string};
+
+/// The hyphenated lower-case text (`3e11fa47-71ca-11e1-9e33-c80aa9429562`)
+/// of a UUID's 16 bytes, most significant first.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
 
 /// `YYYY-MM-DD` of a day count since 1970-01-01 (Connect `Date`, Debezium
 /// `Date`); None when out of chrono's range (PostgreSQL's `infinity`).

@@ -279,15 +279,7 @@ impl MariaGtid {
 
 /// Formats a MySQL GTID source id (16 bytes) as a UUID string.
 pub fn uuid_string(sid: &[u8; 16]) -> String {
-    let h: String = sid.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    velocity_api::text::uuid_text(sid)
 }
 
 /// The 16 bytes of a uuid in its text form (hyphens optional).

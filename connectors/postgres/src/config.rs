@@ -12,6 +12,7 @@ use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
+use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::protocol::ConnectParams;
@@ -122,6 +123,12 @@ pub mod keys {
         PROVIDE_TRANSACTION_METADATA = velocity_api::debezium::keys::PROVIDE_TRANSACTION_METADATA;
         /// `topic.transaction` (default `transaction`).
         TOPIC_TRANSACTION = velocity_api::debezium::keys::TOPIC_TRANSACTION;
+        /// `signal.data.collection`: the signal table (`schema.table`).
+        SIGNAL_DATA_COLLECTION = velocity_api::debezium::signal::SIGNAL_DATA_COLLECTION;
+        /// `signal.enabled.channels` (default `source`, the only one read).
+        SIGNAL_ENABLED_CHANNELS = velocity_api::debezium::signal::SIGNAL_ENABLED_CHANNELS;
+        /// `incremental.snapshot.chunk.size` (default 1024).
+        INCREMENTAL_SNAPSHOT_CHUNK_SIZE = velocity_api::debezium::signal::INCREMENTAL_SNAPSHOT_CHUNK_SIZE;
     }
 }
 
@@ -154,9 +161,13 @@ config_choice! {
 }
 
 /// Include/exclude lists: comma-separated regular expressions matched
-/// against the whole identifier (case-insensitive, as Debezium does).
+/// against the whole identifier (case-insensitive, as Debezium does). The
+/// signal table (`signal.data.collection`) is captured whatever the lists
+/// say, as Debezium adds it to its table filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
+    /// `signal.data.collection`, lower-cased.
+    signal: Option<String>,
     schema_include: Vec<Regex>,
     schema_exclude: Vec<Regex>,
     table_include: Vec<Regex>,
@@ -172,6 +183,9 @@ impl Filters {
             return false;
         }
         let full = format!("{schema}.{table}");
+        if self.signal.as_deref() == Some(full.to_lowercase().as_str()) {
+            return true;
+        }
         let any = |rs: &[Regex], s: &str| rs.iter().any(|r| r.is_match(s));
         if !self.schema_include.is_empty() && !any(&self.schema_include, schema) {
             return false;
@@ -215,6 +229,10 @@ impl Filters {
             }
         }
         Filters {
+            signal: r
+                .opt_string(&SIGNAL_DATA_COLLECTION)
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty()),
             schema_include: r.regexes(&SCHEMA_INCLUDE_LIST),
             schema_exclude: r.regexes(&SCHEMA_EXCLUDE_LIST),
             table_include: r.regexes(&TABLE_INCLUDE_LIST),
@@ -280,6 +298,9 @@ pub struct PostgresConfig {
     pub provide_transaction_metadata: bool,
     /// `topic.transaction` (default `transaction`).
     pub transaction_topic: String,
+    /// `signal.data.collection`, `signal.enabled.channels` and
+    /// `incremental.snapshot.chunk.size`.
+    pub signal: SignalConfig,
 }
 
 impl TypedConfig for PostgresConfig {
@@ -346,6 +367,7 @@ impl TypedConfig for PostgresConfig {
             column_options: ColumnOptions::read(r),
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
+            signal: SignalConfig::read(r),
         }
     }
 }
@@ -427,6 +449,35 @@ mod tests {
         assert_eq!(c.modes, TypeModes::default());
         assert!(c.message_key_columns.is_empty());
         assert_eq!(c.transaction_topic, "transaction");
+        assert_eq!(c.signal, SignalConfig::default());
+        assert_eq!(c.signal.chunk_size, 1024);
+    }
+
+    #[test]
+    fn signal_keys() {
+        let c = PostgresConfig::from_raw(&with(&[
+            ("signal.data.collection", "public.debezium_signal"),
+            ("incremental.snapshot.chunk.size", "100"),
+            ("table.include.list", "inc.items"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.signal.data_collection.as_deref(),
+            Some("public.debezium_signal")
+        );
+        assert_eq!(c.signal.chunk_size, 100);
+        // the signal table is captured although the include list leaves it out
+        assert!(c.filters.table("public", "debezium_signal"));
+        assert!(c.filters.table("inc", "items"));
+        assert!(!c.filters.table("public", "other"));
+        let e = errors(&[("signal.enabled.channels", "source,kafka")]);
+        assert!(e.names("signal.enabled.channels") && e.0.len() == 1, "{e}");
+        assert!(
+            e.0[0].1.contains("kafka signal channel is not supported"),
+            "{e}"
+        );
+        let e = errors(&[("incremental.snapshot.chunk.size", "0")]);
+        assert!(e.names("incremental.snapshot.chunk.size"), "{e}");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub enum PostgresError {
         /// Why.
         detail: String,
     },
+    /// The stored offset's incremental snapshot state cannot be read.
+    #[error("the stored offset's incremental snapshot cannot be resumed: {0}. Reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets) and signal the snapshot again")]
+    IncrementalOffset(#[from] velocity_api::debezium::incremental::IncrementalOffsetError),
 }
 
 impl PostgresError {

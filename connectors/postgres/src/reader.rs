@@ -60,6 +60,8 @@ use crate::protocol::{
 use crate::sql;
 use crate::types::Phase;
 
+mod incremental;
+
 /// Most replication messages handled per wake-up of the stream loop before
 /// its stop, commit-feedback and timer branches are looked at again.
 const READY_BURST: usize = 1024;
@@ -89,10 +91,14 @@ impl Resume {
     pub fn from_offset(o: &Offset) -> Resume {
         let n = |k: &str| o.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         // `snapshot` is `true` in Debezium 1.x/2.x offsets and the snapshot
-        // kind (`"INITIAL"`, ...) in Debezium 3.x, which adds `snapshot_completed`
+        // kind (`"INITIAL"`, ...) in Debezium 3.x, which adds `snapshot_completed`;
+        // `"INCREMENTAL"` marks a record of an incremental snapshot, which
+        // says nothing about the initial one
         let snapshot = match o.get("snapshot") {
             Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::String(s)) => !s.is_empty() && s != "false",
+            Some(serde_json::Value::String(s)) => {
+                !s.is_empty() && s != "false" && !s.eq_ignore_ascii_case("INCREMENTAL")
+            }
             _ => false,
         };
         let last = o
@@ -160,6 +166,7 @@ pub fn spawn(
         last_pos: LastPos::Sent,
         last_offset: stored.unwrap_or_default(),
         metrics,
+        inc: incremental::Incremental::default(),
     };
     let join = tokio::spawn(async move {
         let tx = reader.tx.clone();
@@ -298,29 +305,35 @@ impl SnapshotProgress {
 /// The position a streamed change event completes (Debezium's offset keys),
 /// kept as numbers until a record that ends a batch needs it as an
 /// [`Offset`]: building a JSON map per event cost more than decoding it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct StreamOffset {
     lsn_proc: u64,
     lsn_commit: u64,
     lsn: u64,
     tx_id: i64,
     ts_usec: i64,
+    /// The incremental snapshot's keys when the event was read, while one
+    /// runs (see [`velocity_api::debezium::incremental`]).
+    incremental: Option<Arc<Offset>>,
 }
 
 impl StreamOffset {
-    fn to_offset(self) -> Offset {
+    fn to_offset(&self) -> Offset {
         let mut o = Offset::new();
         o.insert("lsn_proc".into(), self.lsn_proc.into());
         o.insert("lsn_commit".into(), self.lsn_commit.into());
         o.insert("lsn".into(), self.lsn.into());
         o.insert("txId".into(), self.tx_id.into());
         o.insert("ts_usec".into(), self.ts_usec.into());
+        if let Some(inc) = &self.incremental {
+            o.extend(inc.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         o
     }
 }
 
 /// Where the newest position pushed so far lives.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum LastPos {
     /// In [`Reader::last_offset`] (the end of the last batch sent).
     Sent,
@@ -377,6 +390,8 @@ struct Reader {
     last_offset: Offset,
     metrics: Arc<SourceMetrics>,
     caught_up: Arc<AtomicBool>,
+    /// Signals and the incremental snapshot (see [`incremental`]).
+    inc: incremental::Incremental,
 }
 
 fn pg_ts_to_unix_us(pg: i64) -> i64 {
@@ -441,7 +456,7 @@ impl Reader {
         match self.last_pos {
             LastPos::Sent => self.last_offset.clone(),
             LastPos::InBatch(i) => self.batch[i].source_offset.clone(),
-            LastPos::Lazy(p) => p.to_offset(),
+            LastPos::Lazy(ref p) => p.to_offset(),
         }
     }
 
@@ -454,11 +469,12 @@ impl Reader {
     async fn push_event(
         &mut self,
         records: Vec<SourceRecord>,
-        pos: Option<StreamOffset>,
+        mut pos: Option<StreamOffset>,
     ) -> Result<(), PostgresError> {
         let n = records.len();
         for (i, r) in records.into_iter().enumerate() {
-            self.push_at(r, if i + 1 == n { pos } else { None }).await?;
+            let p = if i + 1 == n { pos.take() } else { None };
+            self.push_at(r, p).await?;
         }
         Ok(())
     }
@@ -704,6 +720,9 @@ impl Reader {
             Phase::Snapshot
         };
         let ts = Arc::new(TableSchema::build(&self.cfg, &table, phase));
+        if self.is_signal_table(&table.schema, &table.name) {
+            self.inc.signal_oid = Some(oid);
+        }
         self.tables.insert(oid, Some(ts.clone()));
         Ok(Some(ts))
     }
@@ -792,8 +811,11 @@ impl Reader {
         let sequence = Some(format!("[null,\"{lsn}\"]"));
         tracing::info!(tables = captured.len(), "snapshot started");
         let mut progress = SnapshotProgress::start(&self.metrics, client, captured).await;
-        let mut held: Option<(Arc<TableSchema>, Struct, bool)> = None; // (table, row, first_in_table)
-        let n_tables = captured.len();
+        // the row read last, emitted when the next row (or the end) shows
+        // where it stands: (table, row, first_in_table, last_in_table); the
+        // last row of all is the last one emitted, whatever tables follow
+        // it empty (as Debezium marks it when the snapshot completes)
+        let mut held: Option<(Arc<TableSchema>, Struct, bool, bool)> = None;
         let mut first_overall = true;
         for (ti, (oid, schema, name)) in captured.iter().enumerate() {
             let Some(ts) = self.table_schema(client, *oid, None).await? else {
@@ -821,7 +843,6 @@ impl Reader {
             );
             client.batch_execute(&sql).await.map_err(q)?;
             let mut first_in_table = true;
-            let last_table = ti + 1 == n_tables;
             loop {
                 let msgs = client
                     .simple_query(&format!(
@@ -835,16 +856,16 @@ impl Reader {
                     if let SimpleQueryMessage::Row(r) = m {
                         got += 1;
                         let row = Self::row_from_text(&ts, |i| r.get(i), Phase::Snapshot)?;
-                        if let Some((hts, hrow, hfirst)) = held.take() {
+                        if let Some((hts, hrow, hfirst, hlast)) = held.take() {
                             let marker =
-                                snapshot_marker(first_overall && hfirst, false, hfirst, false);
+                                snapshot_marker(first_overall && hfirst, false, hfirst, hlast);
                             first_overall = false;
                             self.emit_snapshot(
                                 &hts, hrow, marker, false, lsn, xid, ts_us, &sequence,
                             )
                             .await?;
                         }
-                        held = Some((ts.clone(), row, first_in_table));
+                        held = Some((ts.clone(), row, first_in_table, false));
                         first_in_table = false;
                     }
                 }
@@ -858,19 +879,12 @@ impl Reader {
                 .batch_execute("CLOSE velocity_snapshot")
                 .await
                 .map_err(q)?;
-            // the held row is the last of its table
-            if let Some((hts, hrow, hfirst)) = held.take() {
-                if Arc::ptr_eq(&hts, &ts) {
-                    let m = snapshot_marker(first_overall && hfirst, last_table, hfirst, true);
-                    first_overall = false;
-                    self.emit_snapshot(&hts, hrow, m, last_table, lsn, xid, ts_us, &sequence)
-                        .await?;
-                } else {
-                    held = Some((hts, hrow, hfirst));
-                }
+            // the held row, if of this table, is its last
+            if let Some(h) = held.as_mut().filter(|h| Arc::ptr_eq(&h.0, &ts)) {
+                h.3 = true;
             }
         }
-        if let Some((hts, hrow, hfirst)) = held.take() {
+        if let Some((hts, hrow, hfirst, _)) = held.take() {
             let m = snapshot_marker(first_overall && hfirst, true, hfirst, true);
             self.emit_snapshot(&hts, hrow, m, true, lsn, xid, ts_us, &sequence)
                 .await?;
@@ -941,6 +955,7 @@ impl Reader {
         heartbeat.tick().await;
         let mut linger: Option<Instant> = None;
         let resume = self.stored.clone().unwrap_or_default();
+        self.incremental_start(client).await?;
         loop {
             tokio::select! {
                 biased;
@@ -1089,6 +1104,21 @@ impl Reader {
                 {
                     return Ok(());
                 }
+                if let PgOutputMessage::Insert(ins) = &m {
+                    if self.inc.signal_oid == Some(ins.rel_id) {
+                        // the signal acts before its own event is emitted
+                        let pos = StreamOffset {
+                            lsn_proc: lsn.0,
+                            lsn_commit: last_end.0,
+                            lsn: lsn.0,
+                            tx_id: i64::from(t.xid),
+                            ts_usec: t.commit_ts_us,
+                            incremental: self.inc.stored.clone(),
+                        };
+                        let held = (std::mem::take(&mut t.pending), t.pending_pos.take());
+                        self.signal_insert(client, ins, pos, held).await?;
+                    }
+                }
                 self.change(client, m, lsn, t, *last_end).await?;
             }
             PgOutputMessage::Type(_) | PgOutputMessage::Origin(_) | PgOutputMessage::Message(_) => {
@@ -1109,7 +1139,7 @@ impl Reader {
         let mut end_offset = None;
         if let Some(last) = t.pending.last_mut() {
             let end = c.end_lsn.0;
-            let o = match t.pending_pos {
+            let o = match t.pending_pos.clone() {
                 Some(p) => StreamOffset {
                     lsn_commit: end,
                     ..p
@@ -1196,6 +1226,7 @@ impl Reader {
         if records.is_empty() {
             return Ok(());
         }
+        self.deduplicate(&records);
         self.metrics.event_seen();
         let prev: Vec<SourceRecord> = std::mem::replace(&mut t.pending, records);
         let prev_pos = std::mem::replace(&mut t.pending_pos, pos);
@@ -1400,6 +1431,7 @@ impl Reader {
             lsn: lsn.0,
             tx_id: i64::from(xid),
             ts_usec: commit_ts,
+            incremental: self.inc.stored.clone(),
         };
         let pos = SourcePosition {
             snapshot: "false",

@@ -1,0 +1,454 @@
+//! Signals and incremental snapshots of the PostgreSQL source against the
+//! real server and broker (the `velocity` binary):
+//! - the golden comparison with the real Debezium 3.6.3
+//!   (`tests/fixtures/postgres/incremental`, captured by
+//!   `scripts/golden-incremental.sh`): the same signal and the same
+//!   concurrent workload give the same `r` events for every row the
+//!   workload left alone, and the same final state for every key;
+//! - a connector killed in the middle of an incremental snapshot continues
+//!   after the last stored chunk row, losing nothing;
+//! - a table added to `table.include.list` of a running connector is
+//!   snapshotted by a signal without re-snapshotting the others, and bad
+//!   signals before it are logged and skipped.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{
+    consume_until, diff, pg_connector_file, psql, rename_prefix, unique, wait_until, Worker,
+};
+use serde_json::{json, Value};
+use velocity_api::debezium::java_ser::{decode_key, KeyValue};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postgres/incremental")
+}
+
+fn fresh_db(sql: &[&str]) -> String {
+    let db = unique("incsnap");
+    psql("postgres", &["-c", &format!("CREATE DATABASE {db}")]);
+    for s in sql {
+        psql(&db, &["-c", s]);
+    }
+    db
+}
+
+fn drop_db(db: &str, slot: &str) {
+    common::pg_drop_db(db, slot);
+}
+
+/// A connector `src` on `db` with a fresh prefix and slot, signalling
+/// through `public.debezium_signal`: (prefix, slot, directory, connector
+/// file); `extra` adds keys.
+fn signal_source(
+    db: &str,
+    tag: &str,
+    extra: Value,
+) -> (String, String, tempfile::TempDir, PathBuf) {
+    let prefix = unique(tag).replace('_', "");
+    let slot = unique("incsnap").to_lowercase();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = json!({"signal.data.collection": "public.debezium_signal"});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let conn = pg_connector_file(dir.path(), "src", db, &prefix, &slot, config);
+    (prefix, slot, dir, conn)
+}
+
+const SIGNAL_TABLE: &str = "CREATE TABLE public.debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL)";
+
+fn wait_streaming(slot: &str, w: &Worker) {
+    wait_until(Duration::from_secs(60), "the slot to be active", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
+    });
+    // the reader is past its start-up once the slot is active
+    let _ = w;
+}
+
+/// A change event as read: (topic, key JSON payload, value payload or Null
+/// for a tombstone).
+type Event = (String, Value, Value);
+
+fn parse(recs: &[common::Kv], topic: &str) -> Vec<Event> {
+    recs.iter()
+        .map(|(k, v)| {
+            let p = |b: &Option<Vec<u8>>| {
+                b.as_ref()
+                    .map_or(Value::Null, |b| serde_json::from_slice(b).unwrap())
+            };
+            (topic.to_owned(), p(k), p(v))
+        })
+        .collect()
+}
+
+fn id_of(e: &Event) -> Option<i64> {
+    e.1["payload"]["id"].as_i64()
+}
+
+fn op_of(e: &Event) -> Option<&str> {
+    e.2["payload"]["op"].as_str()
+}
+
+/// The last state per key a consumer of `events` sees: the `after` image,
+/// or None after a delete (tombstones change nothing).
+fn final_state<'a>(events: impl Iterator<Item = &'a Event>) -> BTreeMap<i64, Option<Value>> {
+    let mut m = BTreeMap::new();
+    for e in events {
+        let (Some(id), Some(op)) = (id_of(e), op_of(e)) else {
+            continue;
+        };
+        let after = &e.2["payload"]["after"];
+        m.insert(id, (op != "d").then(|| after.clone()));
+    }
+    m
+}
+
+/// The keys `workload.sql` changes.
+fn touched_keys() -> BTreeSet<i64> {
+    let sql = std::fs::read_to_string(fixtures().join("workload.sql")).unwrap();
+    let mut keys = BTreeSet::new();
+    for marker in ["WHERE id = ", "VALUES ("] {
+        for (i, _) in sql.match_indices(marker) {
+            let digits: String = sql[i + marker.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            keys.insert(digits.parse().unwrap());
+        }
+    }
+    keys
+}
+
+#[test]
+fn golden_incremental_snapshot_matches_debezium() {
+    let golden: Vec<Value> = std::fs::read_to_string(fixtures().join("golden.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let golden_events: Vec<Event> = golden
+        .iter()
+        .map(|g| {
+            (
+                g["topic"].as_str().unwrap().to_owned(),
+                g["key"].clone(),
+                g["value"].clone(),
+            )
+        })
+        .collect();
+    let db = unique("incsnap");
+    psql("postgres", &["-c", &format!("CREATE DATABASE {db}")]);
+    psql(
+        &db,
+        &["-f", fixtures().join("schema.sql").to_str().unwrap()],
+    );
+    // debezium.properties, on this server
+    let (prefix, slot, dir, conn) = signal_source(
+        &db,
+        "gi",
+        json!({
+            "table.include.list": "inc.items,inc.other",
+            "incremental.snapshot.chunk.size": "100",
+            "snapshot.mode": "no_data",
+        }),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    wait_streaming(&slot, &w);
+    psql(
+        &db,
+        &["-f", fixtures().join("signal.sql").to_str().unwrap()],
+    );
+    let mut load = common::psql_file_in_background(&db, &fixtures().join("workload.sql"));
+    assert!(load.wait().unwrap().success());
+    // Debezium's final state is the table's (the workload is deterministic)
+    let golden_final = final_state(golden_events.iter().filter(|e| e.0 == "tms.inc.items"));
+    let topic = format!("{prefix}.inc.items");
+    let mut scanned = 0;
+    let mut state = BTreeMap::new();
+    let recs = consume_until(&topic, Duration::from_secs(180), |r| {
+        let new = parse(&r[scanned..], &topic);
+        scanned = r.len();
+        for (id, s) in final_state(new.iter()) {
+            state.insert(id, s);
+        }
+        state == golden_final
+    });
+    let signal_topic = format!("{prefix}.public.debezium_signal");
+    let signals = consume_until(&signal_topic, Duration::from_secs(30), |r| !r.is_empty());
+    let log = w.log_text();
+    w.stop();
+    drop_db(&db, &slot);
+    let mut got = parse(&recs, &topic);
+    for e in got.iter_mut() {
+        for v in [&mut e.1, &mut e.2] {
+            rename_prefix(v, &prefix, "tms");
+            if let Some(src) = v.pointer_mut("/payload/source") {
+                src["db"] = json!("golden_incremental");
+            }
+        }
+        e.0 = "tms.inc.items".into();
+    }
+    // 1. the final state of every key is the table's (Debezium's)
+    let got_final = final_state(got.iter());
+    let diffs: Vec<String> = golden_final
+        .iter()
+        .filter(|(k, v)| got_final.get(k) != Some(v))
+        .map(|(k, v)| format!("id {k}: got {:?}, want {v:?}", got_final.get(k)))
+        .chain(
+            got_final
+                .keys()
+                .filter(|k| !golden_final.contains_key(k))
+                .map(|k| format!("id {k}: not in Debezium's events")),
+        )
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "{} keys differ in final state, e.g.:\n{}\nlog tail:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        &log[log.len().saturating_sub(5000)..]
+    );
+    // 2. the r events of rows the workload left alone: the same set, and
+    //    each the same event field by field (values, source.snapshot, schemas)
+    let touched = touched_keys();
+    let reads = |evs: &[Event]| -> HashMap<i64, Vec<Value>> {
+        let mut m: HashMap<i64, Vec<Value>> = HashMap::new();
+        for e in evs
+            .iter()
+            .filter(|e| e.0 == "tms.inc.items" && op_of(e) == Some("r"))
+        {
+            m.entry(id_of(e).unwrap())
+                .or_default()
+                .push(json!({"key": e.1, "value": e.2}));
+        }
+        m
+    };
+    let (got_r, want_r) = (reads(&got), reads(&golden_events));
+    let mut diffs = Vec::new();
+    let mut compared = 0;
+    for id in 1..=3000i64 {
+        if touched.contains(&id) {
+            continue;
+        }
+        let (g, w) = (got_r.get(&id), want_r.get(&id));
+        match (g, w) {
+            (Some(g), Some(w)) if g.len() == 1 && w.len() == 1 => {
+                diff(&format!("id {id}"), &g[0], &w[0], false, &mut diffs);
+                compared += 1;
+            }
+            _ => diffs.push(format!(
+                "id {id}: {} r events, Debezium {}",
+                g.map_or(0, Vec::len),
+                w.map_or(0, Vec::len)
+            )),
+        }
+    }
+    assert!(compared > 2500, "only {compared} rows compared");
+    // 3. no key of an untouched row gets anything but its r event
+    for e in &got {
+        let id = id_of(e).unwrap();
+        if id <= 3000 && !touched.contains(&id) {
+            assert_eq!(op_of(e), Some("r"), "id {id}: {:?}", e.2);
+        }
+    }
+    // 4. the signal table's events (Debezium emits them like any captured
+    //    table's): the execute-snapshot insert, compared field by field
+    let first_signal = parse(&signals[..1], &signal_topic).remove(0);
+    let mut sig = json!({"key": first_signal.1, "value": first_signal.2});
+    rename_prefix(&mut sig, &prefix, "tms");
+    sig["value"]["payload"]["source"]["db"] = json!("golden_incremental");
+    let want_sig = golden
+        .iter()
+        .find(|g| g["topic"] == "tms.public.debezium_signal")
+        .unwrap();
+    diff(
+        "signal",
+        &sig,
+        &json!({"key": want_sig["key"], "value": want_sig["value"]}),
+        false,
+        &mut diffs,
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} differences from Debezium (first 40):\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The `r` events of `topic` (id → count) once `done` holds.
+fn reads_until(
+    topic: &str,
+    mut done: impl FnMut(&HashMap<i64, usize>) -> bool,
+) -> HashMap<i64, usize> {
+    let mut counts: HashMap<i64, usize> = HashMap::new();
+    let mut scanned = 0;
+    consume_until(topic, Duration::from_secs(180), |r| {
+        for e in parse(&r[scanned..], topic) {
+            if op_of(&e) == Some("r") {
+                *counts.entry(id_of(&e).unwrap()).or_default() += 1;
+            }
+        }
+        scanned = r.len();
+        done(&counts)
+    });
+    counts
+}
+
+#[test]
+fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
+    let db = fresh_db(&[
+        SIGNAL_TABLE,
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 20000) g",
+    ]);
+    let (prefix, slot, dir, conn) = signal_source(
+        &db,
+        "ik",
+        json!({
+            "table.include.list": "public.t",
+            "incremental.snapshot.chunk.size": "20",
+            "snapshot.mode": "no_data",
+            "slot.retry.delay.ms": "500",
+        }),
+    );
+    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
+    wait_streaming(&slot, &w);
+    psql(&db, &["-c", "INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', '{\"data-collections\": [\"public.t\"]}')"]);
+    let topic = format!("{prefix}.public.t");
+    reads_until(&topic, |c| c.len() >= 2000);
+    w.kill9();
+    let stored = common::stored_offset(dir.path());
+    let key = stored["incremental_snapshot_primary_key"]
+        .as_str()
+        .map(|h| decode_key(h).unwrap());
+    let Some(Some(key)) = key else {
+        panic!(
+            "no incremental snapshot key stored: {stored}\nlog:\n{}",
+            w.log_text()
+        )
+    };
+    let [KeyValue::Int(k)] = key[..] else {
+        panic!("{key:?}")
+    };
+    assert!((1..20000).contains(&k), "stored key {k}: {stored}");
+    assert_eq!(stored["incremental_snapshot_collections"], "[{\"incremental_snapshot_collections_id\":\"public.t\",\"incremental_snapshot_collections_additional_condition\":null,\"incremental_snapshot_collections_surrogate_key\":null}]");
+    // rows changed while the connector is down
+    psql(
+        &db,
+        &[
+            "-c",
+            "UPDATE t SET v = 'late' WHERE id IN (1, 19999); DELETE FROM t WHERE id = 19998",
+        ],
+    );
+    w.restart();
+    let counts = reads_until(&topic, |c| {
+        (1..=19997).all(|i| c.contains_key(&i)) && c.contains_key(&20000)
+    });
+    let log = w.log_text();
+    w.stop();
+    drop_db(&db, &slot);
+    let missing: Vec<i64> = (1..=20000)
+        .filter(|i| *i != 19998 && !counts.contains_key(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} rows lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    // rows up to the stored key were not read again: the snapshot went on
+    // from the next chunk instead of starting over
+    let again: Vec<i64> = (1..=i64::from(k))
+        .filter(|i| counts.get(i) != Some(&1))
+        .collect();
+    assert!(
+        again.is_empty(),
+        "rows up to the stored key {k} emitted more than once: {:?}",
+        &again[..again.len().min(10)]
+    );
+    assert!(
+        log.contains("Incremental snapshot in progress, need to read new chunk on start"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
+    let db = fresh_db(&[
+        SIGNAL_TABLE,
+        "CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a SELECT g, 'a' || g FROM generate_series(1, 100) g",
+        "CREATE TABLE b (id int PRIMARY KEY, v text); INSERT INTO b SELECT g, 'b' || g FROM generate_series(1, 250) g",
+    ]);
+    let (prefix, slot, dir, conn) = signal_source(
+        &db,
+        "ir",
+        json!({"table.include.list": "public.a", "incremental.snapshot.chunk.size": "40"}),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    let (ta, tb) = (format!("{prefix}.public.a"), format!("{prefix}.public.b"));
+    assert_eq!(
+        reads_until(&ta, |c| c.len() >= 100).len(),
+        100,
+        "initial snapshot of a"
+    );
+    wait_streaming(&slot, &w);
+    // the runtime reconfigures the running connector: b joins the include list
+    let (_, mut cfg) = w.call("GET", "/connectors/src/config", None);
+    cfg["table.include.list"] = json!("public.a,public.b");
+    let (code, body) = w.call("PUT", "/connectors/src/config", Some(&cfg.to_string()));
+    assert!(code == 200 || code == 201, "{code} {body}");
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    wait_streaming(&slot, &w);
+    // bad signals are logged and skipped; streaming goes on
+    psql(&db, &["-c", "INSERT INTO debezium_signal VALUES ('bad-json', 'execute-snapshot', '{not json'), ('bad-type', 'reboot', NULL), ('log-1', 'log', '{\"message\": \"hello from the signal table at {}\"}')"]);
+    psql(&db, &["-c", "INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', '{\"data-collections\": [\"public\\\\.b\"], \"type\": \"incremental\"}')"]);
+    let b = reads_until(&tb, |c| c.len() >= 250);
+    // a marker after the snapshot: everything a got before it is known
+    psql(&db, &["-c", "UPDATE a SET v = 'marker' WHERE id = 1"]);
+    let mut marker = false;
+    let mut a_reads = 0;
+    let mut scanned = 0;
+    consume_until(&ta, Duration::from_secs(60), |r| {
+        for e in parse(&r[scanned..], &ta) {
+            match op_of(&e) {
+                Some("r") => a_reads += 1,
+                Some("u") => marker = true,
+                _ => {}
+            }
+        }
+        scanned = r.len();
+        marker
+    });
+    let log = w.log_text();
+    w.stop();
+    drop_db(&db, &slot);
+    assert!(marker, "the marker update of a arrived; log:\n{log}");
+    assert_eq!(a_reads, 100, "a was not snapshotted again; log:\n{log}");
+    assert_eq!(b.len(), 250);
+    assert!(b.values().all(|n| *n == 1), "every row of b once");
+    assert!(
+        log.contains(
+            "Signal 'bad-json' has been received but the data '{not json' cannot be parsed"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("Signal 'bad-type' has been received but the type 'reboot' is not recognized"),
+        "{log}"
+    );
+    assert!(log.contains("hello from the signal table at {\""), "{log}");
+}
