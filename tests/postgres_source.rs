@@ -319,6 +319,38 @@ fn missing_publication_with_autocreate_disabled_fails_and_creates_no_slot() {
     assert_eq!(slots, "0", "the failed start created a slot");
 }
 
+/// `slot.failover=true` needs PostgreSQL 17 (failover slots); against the
+/// services' PostgreSQL 15 the task fails at start naming the key, before
+/// it creates a publication or a slot.
+#[test]
+fn slot_failover_on_postgresql_15_fails_naming_the_key_and_creates_nothing() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
+    let version = psql("postgres", &["-c", "SHOW server_version_num"]);
+    assert!(
+        version.parse::<u32>().unwrap() < 170_000,
+        "this test needs a PostgreSQL older than 17, the server is {version}"
+    );
+    let (_prefix, slot, _dir, w) = start_source(&db, json!({"slot.failover": "true"}), "");
+    let trace = failed_trace(&w, "src");
+    let count = |sql: String| psql(&db, &["-c", &sql]);
+    let slots = count(format!(
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    ));
+    let pubs = count(format!(
+        "SELECT count(*) FROM pg_publication WHERE pubname = '{slot}'"
+    ));
+    drop_db(&db, &slot);
+    assert!(
+        trace.contains("slot.failover") && trace.contains("PostgreSQL 17"),
+        "{trace}"
+    );
+    assert_eq!(
+        (slots.as_str(), pubs.as_str()),
+        ("0", "0"),
+        "the failed start created something"
+    );
+}
+
 #[test]
 fn wrong_password_names_the_keys_to_fix() {
     let (prefix, slot) = names();
