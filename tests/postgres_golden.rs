@@ -111,6 +111,27 @@ fn read_topics(topics: &[String], want: usize, timeout: Duration) -> Vec<Value> 
         .collect()
 }
 
+/// Waits until every topic of `topics` exists (listing all topics: asking
+/// for one by name could create it).
+fn wait_for_topics(topics: &[String], timeout: Duration) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", common::kafka_bootstrap())
+        .create()
+        .unwrap();
+    common::wait_until(timeout, "the golden topics to exist", || {
+        client
+            .fetch_metadata(None, Duration::from_secs(5))
+            .is_ok_and(|md| {
+                topics.iter().all(|t| {
+                    md.topics()
+                        .iter()
+                        .any(|m| m.name() == t && m.error().is_none() && !m.partitions().is_empty())
+                })
+            })
+    });
+}
+
 fn by_topic(events: &[Value]) -> BTreeMap<String, Vec<Value>> {
     let mut m: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for e in events {
@@ -219,6 +240,10 @@ fn golden_run(fixtures: &str, capture_db: &str, unlike_debezium: &[&str]) {
         w.log_text()
     );
     psql(&db, &["-f", fixtures.join("stream.sql").to_str().unwrap()]);
+    // a topic the stream creates (no snapshot event: <prefix>.message) must
+    // exist before the reader subscribes: one created later rebalances the
+    // group, which then reads the other topics again from the start
+    wait_for_topics(&topics, Duration::from_secs(90));
     let mut got = read_topics(&topics, golden.len(), Duration::from_secs(90));
     // nothing beyond the golden count arrives, on these topics or on those
     // Velocity leaves empty
@@ -261,10 +286,15 @@ fn golden_run(fixtures: &str, capture_db: &str, unlike_debezium: &[&str]) {
         extra.len()
     );
     if !diffs.is_empty() {
+        // what Velocity emitted, for a look beside golden.jsonl
+        let dump = std::env::temp_dir().join(format!("{prefix}.jsonl"));
+        let lines: Vec<String> = got.iter().map(Value::to_string).collect();
+        std::fs::write(&dump, lines.join("\n")).unwrap();
         let shown: Vec<&String> = diffs.iter().take(80).collect();
         panic!(
-            "{} differences from Debezium's golden events (first 80):\n{}",
+            "{} differences from Debezium's golden events (Velocity's in {}; first 80):\n{}",
             diffs.len(),
+            dump.display(),
             shown
                 .iter()
                 .map(|s| s.as_str())

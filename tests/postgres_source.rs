@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    consume_until, env, failed_trace, pg_connector_file, psql, unique, wait_until, Worker,
+    consume, consume_until, env, failed_trace, pg_connector_file, psql, unique, wait_until, Worker,
 };
 use serde_json::{json, Value};
 
@@ -139,6 +139,75 @@ fn stored_offset(dir: &Path) -> Value {
     v.as_object()
         .and_then(|o| o.values().next().cloned())
         .unwrap_or(json!({}))
+}
+
+/// A non-transactional logical decoding message completes a position of
+/// its own, as in Debezium (`lsn_proc` = `lsn_commit` = `lsn`, no `txId`,
+/// `messageType: "MESSAGE"`); a clean restart resumes after it (its LSN is
+/// the end of its WAL record): it is not emitted twice, and a message
+/// emitted after the restart is.
+#[test]
+fn a_non_transactional_message_is_a_position_of_its_own_and_not_emitted_twice() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);");
+    let (prefix, slot, dir, mut w) =
+        start_source(&db, json!({}), "offset.flush.interval.ms=600000");
+    let table = format!("{prefix}.public.t");
+    let messages = format!("{prefix}.message");
+    // the snapshot event: the slot exists, the message below is captured
+    assert_eq!(events(&table, |r| count_values(r) >= 1).len(), 1);
+    psql(
+        &db,
+        &[
+            "-c",
+            "SELECT pg_logical_emit_message(false, 'audit', 'once')",
+        ],
+    );
+    assert_eq!(
+        consume(&messages, 1, Duration::from_secs(60)).len(),
+        1,
+        "log:\n{}",
+        w.log_text()
+    );
+    w.stop();
+    let o = stored_offset(dir.path());
+    assert_eq!(o["messageType"], "MESSAGE", "{o}");
+    assert!(o.get("txId").is_none(), "{o}");
+    assert!(
+        o["lsn_proc"] == o["lsn_commit"] && o["lsn"] == o["lsn_commit"],
+        "{o}"
+    );
+    w.restart();
+    psql(&db, &["-c", "INSERT INTO t VALUES (2)"]);
+    psql(
+        &db,
+        &[
+            "-c",
+            "SELECT pg_logical_emit_message(false, 'audit', 'after the restart')",
+        ],
+    );
+    let got = events(&table, |r| count_values(r) >= 2);
+    let msgs = consume(&messages, 2, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    let all = consume(&messages, 3, Duration::from_secs(3));
+    w.stop();
+    drop_db(&db, &slot);
+    assert_eq!(got.len(), 2, "log:\n{}", w.log_text());
+    let contents: Vec<String> = all
+        .iter()
+        .map(|(_, v)| {
+            let v: Value = serde_json::from_slice(v.as_ref().unwrap()).unwrap();
+            v["payload"]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // base64 of "once" and "after the restart"
+    assert_eq!(
+        contents,
+        ["b25jZQ==", "YWZ0ZXIgdGhlIHJlc3RhcnQ="],
+        "{msgs:?}"
+    );
 }
 
 #[test]

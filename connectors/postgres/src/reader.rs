@@ -28,8 +28,8 @@
 //!   transaction like a row change. A non-transactional one is decoded at
 //!   once, outside any transaction, and completes a position of its own, as
 //!   in Debezium: `lsn_proc` = `lsn_commit` = `lsn` = its LSN, no `txId`,
-//!   `messageType: "MESSAGE"`; a restart from that offset skips the message
-//!   PostgreSQL sends again at that LSN.
+//!   `messageType: "MESSAGE"`. A message's LSN is the end of its WAL record,
+//!   so a restart from that offset starts after it.
 //! - Acknowledgement: the flush LSN sent to PostgreSQL is the `lsn_commit`
 //!   of the newest offset the runtime reports as stored (see
 //!   [`crate::task`]); never anything newer.
@@ -93,10 +93,6 @@ pub struct Resume {
     pub tx_id: Option<i64>,
     /// The stored offset belongs to a snapshot that did not finish.
     pub snapshot_incomplete: bool,
-    /// The stored offset is that of a non-transactional logical decoding
-    /// message at this LSN (`messageType: "MESSAGE"`, no `txId`,
-    /// `lsn_proc` = `lsn_commit`): PostgreSQL sends it again on restart.
-    pub message_lsn: Option<u64>,
 }
 
 impl Resume {
@@ -115,20 +111,15 @@ impl Resume {
             .and_then(|v| v.as_bool())
             .unwrap_or(false)
             || o.get("snapshot_completed").and_then(|v| v.as_bool()) == Some(true);
-        let lsn_commit = if o.contains_key("lsn_commit") {
-            n("lsn_commit")
-        } else {
-            n("lsn")
-        };
-        let tx_id = o.get("txId").and_then(|v| v.as_i64());
-        let message = o.get("messageType").and_then(|v| v.as_str()) == Some(MESSAGE_TYPE);
         Resume {
-            lsn_commit,
+            lsn_commit: if o.contains_key("lsn_commit") {
+                n("lsn_commit")
+            } else {
+                n("lsn")
+            },
             lsn_proc: n("lsn_proc"),
-            tx_id,
+            tx_id: o.get("txId").and_then(|v| v.as_i64()),
             snapshot_incomplete: snapshot && !last,
-            message_lsn: (message && tx_id.is_none() && n("lsn_proc") == lsn_commit)
-                .then_some(lsn_commit),
         }
     }
 }
@@ -1135,7 +1126,7 @@ impl Reader {
         let mut offset = self.last_offset();
         offset.remove("snapshot");
         offset.remove("last_snapshot_record");
-        // a heartbeat position is not the message's (see Resume::message_lsn)
+        // a heartbeat position is not a message's
         offset.remove("messageType");
         offset.insert("lsn_commit".into(), pos.0.into());
         offset.insert("lsn".into(), pos.0.into());
@@ -1198,9 +1189,9 @@ impl Reader {
                 // the XLogData start is the message's LSN; the message says it too
                 let lsn = if lsn.0 == 0 { msg.lsn } else { lsn };
                 let delivered = match txn.as_ref() {
-                    _ if !msg.transactional => {
-                        lsn.0 < resume.lsn_commit || resume.message_lsn == Some(lsn.0)
-                    }
+                    // its LSN is its record's end: at or before the stored
+                    // position, it was delivered (it is then its own offset)
+                    _ if !msg.transactional => lsn.0 <= resume.lsn_commit,
                     Some(t) => {
                         t.skip_all
                             || (resume.tx_id == Some(i64::from(t.xid)) && lsn.0 <= resume.lsn_proc)
@@ -1819,11 +1810,8 @@ mod resume_tests {
             serde_json::json!({"lsn_proc": 500, "lsn_commit": 500, "lsn": 500, "ts_usec": 7, "messageType": "MESSAGE"})
         );
         let r = Resume::from_offset(&o);
-        assert_eq!(
-            (r.lsn_commit, r.tx_id, r.message_lsn),
-            (500, None, Some(500))
-        );
-        // a transactional event's offset (and a heartbeat's) is not a message's
+        assert_eq!((r.lsn_commit, r.lsn_proc, r.tx_id), (500, 500, None));
+        // a transactional event's offset is not a message's
         let tx = StreamOffset {
             tx_id: Some(9),
             lsn_commit: 400,
@@ -1833,14 +1821,6 @@ mod resume_tests {
         .to_offset();
         assert_eq!(tx.get("txId"), Some(&serde_json::json!(9)));
         assert!(!tx.contains_key("messageType"));
-        assert_eq!(Resume::from_offset(&tx).message_lsn, None);
-        let mut hb = o.clone();
-        hb.remove("messageType");
-        assert_eq!(Resume::from_offset(&hb).message_lsn, None);
-        // a completed transaction after a message: lsn_commit moved on
-        let mut later = o;
-        later.insert("lsn_commit".into(), 600.into());
-        assert_eq!(Resume::from_offset(&later).message_lsn, None);
     }
 
     #[test]
