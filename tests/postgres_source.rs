@@ -701,6 +701,60 @@ fn transaction_metadata_and_truncate_events() {
     assert!(t_events[2].0.is_none(), "truncate events have no key");
 }
 
+/// With `provide.transaction.metadata`, a transactional logical decoding
+/// message is an event of its transaction, as in Debezium 3.6.3 (checked
+/// with the reference): its `transaction` block counts it in `total_order`
+/// with the row changes and on its own in `data_collection_order`, and the
+/// END record counts it under `LOGICAL_DECODING_MESSAGE` (Debezium writes
+/// a per-run Java object name there); a non-transactional message has none.
+#[test]
+fn transactional_messages_are_events_of_their_transaction() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
+    let (prefix, slot, _dir, mut w) =
+        start_source(&db, json!({"provide.transaction.metadata": "true"}), "");
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    wait_until(Duration::from_secs(30), "the slot to be active", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
+    });
+    psql(
+        &db,
+        &[
+            "-c",
+            "BEGIN; INSERT INTO t VALUES (1); SELECT pg_logical_emit_message(true, 'audit', 'in'); \
+             INSERT INTO t VALUES (2); COMMIT; SELECT pg_logical_emit_message(false, 'audit', 'out');",
+        ],
+    );
+    let tx = consume_until(
+        &format!("{prefix}.transaction"),
+        Duration::from_secs(60),
+        |r| r.len() >= 2,
+    );
+    let msgs = consume_until(&format!("{prefix}.message"), Duration::from_secs(30), |r| {
+        r.len() >= 2
+    });
+    w.stop();
+    drop_db(&db, &slot);
+    let parse =
+        |b: &Option<Vec<u8>>| -> Value { serde_json::from_slice(b.as_ref().unwrap()).unwrap() };
+    let end = parse(&tx[1].1);
+    assert_eq!(end["payload"]["status"], "END", "{end}");
+    assert_eq!(end["payload"]["event_count"], 3);
+    assert_eq!(
+        end["payload"]["data_collections"],
+        json!([{"data_collection": "public.t", "event_count": 2}, {"data_collection": "LOGICAL_DECODING_MESSAGE", "event_count": 1}])
+    );
+    let inside = parse(&msgs[0].1);
+    let block = &inside["payload"]["transaction"];
+    assert_eq!(
+        (&block["total_order"], &block["data_collection_order"]),
+        (&json!(2), &json!(1)),
+        "{inside}"
+    );
+    let outside = parse(&msgs[1].1);
+    assert!(outside["payload"]["transaction"].is_null(), "{outside}");
+    assert!(outside["payload"]["source"]["txId"].is_null(), "{outside}");
+}
+
 #[test]
 fn streamed_values_do_not_depend_on_the_database_output_settings() {
     // pgoutput renders values with the walsender's session settings; a

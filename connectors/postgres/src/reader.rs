@@ -313,8 +313,13 @@ impl SnapshotProgress {
 /// Debezium's `messageType` offset value of a logical decoding message.
 const MESSAGE_TYPE: &str = "MESSAGE";
 
-/// The data collection logical decoding messages count under in the
-/// transaction metadata (Debezium's `LogicalDecodingMessageId`).
+/// The data collection transactional logical decoding messages count under
+/// in the transaction metadata: the identifier of Debezium's
+/// `LogicalDecodingMessageId`. (Debezium 3.6.3's END record names it by
+/// Java's default `toString`, `…LogicalDecodingMessageMonitor$LogicalDecodingMessageId@<hash>`,
+/// a different text in every run; Velocity writes the stable identifier.
+/// Otherwise a transactional message is counted as Debezium counts it: in
+/// `total_order` with the row changes, its own `data_collection_order`.)
 const MESSAGE_DATA_COLLECTION: &str = "LOGICAL_DECODING_MESSAGE";
 
 /// The position a streamed change event completes (Debezium's offset keys),
