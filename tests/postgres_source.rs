@@ -77,6 +77,17 @@ fn start_source(
     (prefix, slot, dir, w)
 }
 
+/// [`start_source`] on `db` with connector keys `extra`, returned once its
+/// task runs and streams from the slot (a change made now is captured).
+fn start_streaming_source(db: &str, extra: Value) -> (String, String, tempfile::TempDir, Worker) {
+    let (prefix, slot, dir, w) = start_source(db, extra, "");
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    wait_until(Duration::from_secs(30), "the slot to be active", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
+    });
+    (prefix, slot, dir, w)
+}
+
 #[test]
 fn clean_stop_and_restart_deliver_every_change_exactly_once() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'snap' FROM generate_series(1, 100) g;");
@@ -641,15 +652,10 @@ fn transaction_metadata_and_truncate_events() {
     let db = fresh_db(
         "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE u (id int PRIMARY KEY)",
     );
-    let (prefix, slot, _dir, mut w) = start_source(
+    let (prefix, slot, _dir, mut w) = start_streaming_source(
         &db,
         json!({"provide.transaction.metadata": "true", "skipped.operations": "none"}),
-        "",
     );
-    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
-    wait_until(Duration::from_secs(30), "the slot to be active", || {
-        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
-    });
     psql(
         &db,
         &[
@@ -711,11 +717,7 @@ fn transaction_metadata_and_truncate_events() {
 fn transactional_messages_are_events_of_their_transaction() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
     let (prefix, slot, _dir, mut w) =
-        start_source(&db, json!({"provide.transaction.metadata": "true"}), "");
-    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
-    wait_until(Duration::from_secs(30), "the slot to be active", || {
-        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
-    });
+        start_streaming_source(&db, json!({"provide.transaction.metadata": "true"}));
     psql(
         &db,
         &[
