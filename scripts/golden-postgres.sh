@@ -12,8 +12,9 @@
 #                                         # another workload: that folder's schema.sql,
 #                                         # snapshot.sql and stream.sql -> its golden.jsonl
 #                                         # (database and slot "golden_<folder name>"); the
-#                                         # folder's connector.properties, if any, is appended
-#                                         # to the connector properties
+#                                         # folder's connector.properties, if any, is
+#                                         # appended to the connector properties (and
+#                                         # tests/postgres_golden.rs gives Velocity the same)
 #
 # It (re)creates database "golden" (and "golden_modes") on the PostgreSQL given by
 # PGHOST/PGPORT/PGUSER/PGPASSWORD (wal_level=logical; user must be a superuser),
@@ -139,12 +140,11 @@ fi
 
 if [ -n "${FIXTURES:-}" ]; then
   set_name="golden_$(basename "$fx")"
-  # the folder's connector.properties (if any) adds connector options
   extra=()
   if [ -f "$fx/connector.properties" ]; then
-    mapfile -t extra < <(grep -v -e '^#' -e '^[[:space:]]*$' "$fx/connector.properties")
+    mapfile -t extra < <(grep -vE '^[[:space:]]*(#|$)' "$fx/connector.properties")
   fi
-  INCLUDE_TABLES="" capture "$set_name" "$set_name" golden.jsonl ${extra[@]+"${extra[@]}"}
+  INCLUDE_TABLES="${INCLUDE_TABLES:-}" capture "$set_name" "$set_name" golden.jsonl ${extra[@]+"${extra[@]}"}
   mv "$fx/golden.properties.tmp" "$fx/debezium.properties"
   log "done"
   exit 0

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    consume_until, env, failed_trace, pg_connector_file, psql, unique, wait_until, Worker,
+    consume, consume_until, env, failed_trace, pg_connector_file, psql, unique, wait_until, Worker,
 };
 use serde_json::{json, Value};
 
@@ -73,6 +73,17 @@ fn start_source(
     (prefix, slot, dir, w)
 }
 
+/// [`start_source`] on `db` with connector keys `extra`, returned once its
+/// task runs and streams from the slot (a change made now is captured).
+fn start_streaming_source(db: &str, extra: Value) -> (String, String, tempfile::TempDir, Worker) {
+    let (prefix, slot, dir, w) = start_source(db, extra, "");
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    wait_until(Duration::from_secs(30), "the slot to be active", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
+    });
+    (prefix, slot, dir, w)
+}
+
 #[test]
 fn clean_stop_and_restart_deliver_every_change_exactly_once() {
     let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'snap' FROM generate_series(1, 100) g;");
@@ -127,6 +138,83 @@ fn clean_stop_and_restart_deliver_every_change_exactly_once() {
     for id in 1..=10 {
         assert_eq!(seen.get(&(id, "u".to_owned())), Some(&1), "update of {id}");
     }
+}
+
+fn stored_offset(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("offsets.json")).unwrap_or_else(|_| "{}".into());
+    let v: Value = serde_json::from_str(&text).unwrap_or(json!({}));
+    v.as_object()
+        .and_then(|o| o.values().next().cloned())
+        .unwrap_or(json!({}))
+}
+
+/// A non-transactional logical decoding message completes a position of
+/// its own, as in Debezium (`lsn_proc` = `lsn_commit` = `lsn`, no `txId`,
+/// `messageType: "MESSAGE"`); a clean restart resumes after it (its LSN is
+/// the end of its WAL record): it is not emitted twice, and a message
+/// emitted after the restart is.
+#[test]
+fn a_non_transactional_message_is_a_position_of_its_own_and_not_emitted_twice() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);");
+    let (prefix, slot, dir, mut w) =
+        start_source(&db, json!({}), "offset.flush.interval.ms=600000");
+    let table = format!("{prefix}.public.t");
+    let messages = format!("{prefix}.message");
+    // the snapshot event: the slot exists, the message below is captured
+    assert_eq!(events(&table, |r| count_values(r) >= 1).len(), 1);
+    psql(
+        &db,
+        &[
+            "-c",
+            "SELECT pg_logical_emit_message(false, 'audit', 'once')",
+        ],
+    );
+    assert_eq!(
+        consume(&messages, 1, Duration::from_secs(60)).len(),
+        1,
+        "log:\n{}",
+        w.log_text()
+    );
+    w.stop();
+    let o = stored_offset(dir.path());
+    assert_eq!(o["messageType"], "MESSAGE", "{o}");
+    assert!(o.get("txId").is_none(), "{o}");
+    assert!(
+        o["lsn_proc"] == o["lsn_commit"] && o["lsn"] == o["lsn_commit"],
+        "{o}"
+    );
+    w.restart();
+    psql(&db, &["-c", "INSERT INTO t VALUES (2)"]);
+    psql(
+        &db,
+        &[
+            "-c",
+            "SELECT pg_logical_emit_message(false, 'audit', 'after the restart')",
+        ],
+    );
+    let got = events(&table, |r| count_values(r) >= 2);
+    let msgs = consume(&messages, 2, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    let all = consume(&messages, 3, Duration::from_secs(3));
+    w.stop();
+    drop_db(&db, &slot);
+    assert_eq!(got.len(), 2, "log:\n{}", w.log_text());
+    let contents: Vec<String> = all
+        .iter()
+        .map(|(_, v)| {
+            let v: Value = serde_json::from_slice(v.as_ref().unwrap()).unwrap();
+            v["payload"]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // base64 of "once" and "after the restart"
+    assert_eq!(
+        contents,
+        ["b25jZQ==", "YWZ0ZXIgdGhlIHJlc3RhcnQ="],
+        "{msgs:?}"
+    );
 }
 
 #[test]
@@ -305,6 +393,38 @@ fn missing_publication_with_autocreate_disabled_fails_and_creates_no_slot() {
         "{trace}"
     );
     assert_eq!(slots, "0", "the failed start created a slot");
+}
+
+/// `slot.failover=true` needs PostgreSQL 17 (failover slots); against the
+/// services' PostgreSQL 15 the task fails at start naming the key, before
+/// it creates a publication or a slot.
+#[test]
+fn slot_failover_on_postgresql_15_fails_naming_the_key_and_creates_nothing() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
+    let version = psql("postgres", &["-c", "SHOW server_version_num"]);
+    assert!(
+        version.parse::<u32>().unwrap() < 170_000,
+        "this test needs a PostgreSQL older than 17, the server is {version}"
+    );
+    let (_prefix, slot, _dir, w) = start_source(&db, json!({"slot.failover": "true"}), "");
+    let trace = failed_trace(&w, "src");
+    let count = |sql: String| psql(&db, &["-c", &sql]);
+    let slots = count(format!(
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    ));
+    let pubs = count(format!(
+        "SELECT count(*) FROM pg_publication WHERE pubname = '{slot}'"
+    ));
+    drop_db(&db, &slot);
+    assert!(
+        trace.contains("slot.failover") && trace.contains("PostgreSQL 17"),
+        "{trace}"
+    );
+    assert_eq!(
+        (slots.as_str(), pubs.as_str()),
+        ("0", "0"),
+        "the failed start created something"
+    );
 }
 
 #[test]
@@ -528,15 +648,10 @@ fn transaction_metadata_and_truncate_events() {
     let db = fresh_db(
         "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE u (id int PRIMARY KEY)",
     );
-    let (prefix, slot, _dir, mut w) = start_source(
+    let (prefix, slot, _dir, mut w) = start_streaming_source(
         &db,
         json!({"provide.transaction.metadata": "true", "skipped.operations": "none"}),
-        "",
     );
-    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
-    wait_until(Duration::from_secs(30), "the slot to be active", || {
-        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
-    });
     psql(
         &db,
         &[
@@ -586,6 +701,56 @@ fn transaction_metadata_and_truncate_events() {
     assert_eq!(trunc["payload"]["op"], "t");
     assert!(trunc["payload"]["before"].is_null() && trunc["payload"]["after"].is_null());
     assert!(t_events[2].0.is_none(), "truncate events have no key");
+}
+
+/// With `provide.transaction.metadata`, a transactional logical decoding
+/// message is an event of its transaction, as in Debezium 3.6.3 (checked
+/// with the reference): its `transaction` block counts it in `total_order`
+/// with the row changes and on its own in `data_collection_order`, and the
+/// END record counts it under `LOGICAL_DECODING_MESSAGE` (Debezium writes
+/// a per-run Java object name there); a non-transactional message has none.
+#[test]
+fn transactional_messages_are_events_of_their_transaction() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY)");
+    let (prefix, slot, _dir, mut w) =
+        start_streaming_source(&db, json!({"provide.transaction.metadata": "true"}));
+    psql(
+        &db,
+        &[
+            "-c",
+            "BEGIN; INSERT INTO t VALUES (1); SELECT pg_logical_emit_message(true, 'audit', 'in'); \
+             INSERT INTO t VALUES (2); COMMIT; SELECT pg_logical_emit_message(false, 'audit', 'out');",
+        ],
+    );
+    let tx = consume_until(
+        &format!("{prefix}.transaction"),
+        Duration::from_secs(60),
+        |r| r.len() >= 2,
+    );
+    let msgs = consume_until(&format!("{prefix}.message"), Duration::from_secs(30), |r| {
+        r.len() >= 2
+    });
+    w.stop();
+    drop_db(&db, &slot);
+    let parse =
+        |b: &Option<Vec<u8>>| -> Value { serde_json::from_slice(b.as_ref().unwrap()).unwrap() };
+    let end = parse(&tx[1].1);
+    assert_eq!(end["payload"]["status"], "END", "{end}");
+    assert_eq!(end["payload"]["event_count"], 3);
+    assert_eq!(
+        end["payload"]["data_collections"],
+        json!([{"data_collection": "public.t", "event_count": 2}, {"data_collection": "LOGICAL_DECODING_MESSAGE", "event_count": 1}])
+    );
+    let inside = parse(&msgs[0].1);
+    let block = &inside["payload"]["transaction"];
+    assert_eq!(
+        (&block["total_order"], &block["data_collection_order"]),
+        (&json!(2), &json!(1)),
+        "{inside}"
+    );
+    let outside = parse(&msgs[1].1);
+    assert!(outside["payload"]["transaction"].is_null(), "{outside}");
+    assert!(outside["payload"]["source"]["txId"].is_null(), "{outside}");
 }
 
 #[test]

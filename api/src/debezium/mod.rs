@@ -13,9 +13,11 @@
 //! - [`transaction`]: transaction metadata (`provide.transaction.metadata`):
 //!   the `transaction` block of change events and the BEGIN / END records.
 //! - [`heartbeat`]: the records of the heartbeat topic.
+//! - [`message`]: message events (`op: "m"`, PostgreSQL's logical decoding
+//!   messages) on `<topic.prefix>.message`.
 //! - [`keys`]: the configuration keys every source declares alike.
 //! - [`options`]: the options every source reads alike
-//!   (`skipped.operations`, `message.key.columns`).
+//!   (`skipped.operations`, `message.key.columns`, include / exclude lists).
 //! - [`columns`]: the per-column options (`column.mask.*`,
 //!   `column.truncate.*`, `column.propagate.source.type`,
 //!   `datatype.propagate.source.type`), applied by [`TableEnvelope`].
@@ -35,12 +37,14 @@ pub mod heartbeat;
 pub mod incremental;
 pub mod java_ser;
 pub mod keys;
+pub mod message;
 pub mod options;
 pub mod signal;
 pub mod source;
 pub mod transaction;
 
 pub use envelope::{envelope_schema, key_schema, now, value_schema, Change, TableEnvelope};
+pub use message::MessageEnvelope;
 pub use source::{
     source_schema_base, SourceBlock, SourceCommon, SourceTime, SNAPSHOT_MARKERS, VERSION,
 };

@@ -1,7 +1,8 @@
 //! Debezium options that every change-data-capture source reads the same
 //! way: `skipped.operations` ([`check_skipped_operations`],
-//! [`skipped_operations`]), `message.key.columns` ([`KeyColumns`]) and
-//! `binary.handling.mode` ([`BinaryMode`]).
+//! [`skipped_operations`]), `message.key.columns` ([`KeyColumns`]),
+//! `binary.handling.mode` ([`BinaryMode`]) and include / exclude list
+//! pairs ([`exclusive_lists`], [`NameFilter`]).
 
 //!
 //! Contract: each connector declares the keys in its own `config.rs` (with
@@ -12,7 +13,7 @@
 use base64::Engine as _;
 use regex::Regex;
 
-use crate::config::whole_match;
+use crate::config::{whole_match, ConfigKey, ConfigReader};
 use crate::schema::Schema;
 use crate::value::Value;
 
@@ -137,6 +138,55 @@ impl KeyColumns {
     }
 }
 
+/// Debezium's rule for an include list and its exclude list: they are
+/// mutually exclusive. For each `(include, exclude)` pair set together, the
+/// exclude key is reported (as Debezium does), naming both.
+pub fn exclusive_lists(r: &mut ConfigReader<'_>, pairs: &[(&ConfigKey, &ConfigKey)]) {
+    for (include, exclude) in pairs {
+        if r.is_set(include) && r.is_set(exclude) {
+            r.fail(
+                exclude.name,
+                format!(
+                    "\"{a}\" is already specified: {a} and {b} are mutually exclusive, set only one",
+                    a = include.name,
+                    b = exclude.name
+                ),
+            );
+        }
+    }
+}
+
+/// An include list or an exclude list of regular expressions (each matched
+/// against a whole name, case-insensitively), as Debezium's
+/// `Predicates.includes` / `excludes`: with an include list, a name is kept
+/// when an expression matches it; with an exclude list, when none does;
+/// with neither, every name is kept.
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl NameFilter {
+    /// Reads the pair `include` / `exclude` (see [`exclusive_lists`]; an
+    /// invalid expression is an error of its key).
+    pub fn read(r: &mut ConfigReader<'_>, include: &ConfigKey, exclude: &ConfigKey) -> NameFilter {
+        exclusive_lists(r, &[(include, exclude)]);
+        NameFilter {
+            include: r.regexes(include),
+            exclude: r.regexes(exclude),
+        }
+    }
+
+    /// True when `name` is kept.
+    pub fn matches(&self, name: &str) -> bool {
+        if !self.include.is_empty() {
+            return self.include.iter().any(|r| r.is_match(name));
+        }
+        !self.exclude.iter().any(|r| r.is_match(name))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +237,46 @@ mod tests {
         assert!(KeyColumns::check("inv.t:")
             .unwrap_err()
             .contains("names no key column"));
+    }
+
+    #[test]
+    fn name_filters() {
+        use crate::config::{raw_config, ConfigType, Importance};
+        const INC: ConfigKey = ConfigKey::new(
+            "x.include.list",
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "",
+        );
+        const EXC: ConfigKey = ConfigKey::new(
+            "x.exclude.list",
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "",
+        );
+        let read = |pairs: &[(&str, &str)]| {
+            let raw = raw_config(pairs);
+            let mut r = ConfigReader::new(&raw);
+            let f = NameFilter::read(&mut r, &INC, &EXC);
+            (f, r.into_errors())
+        };
+        let (f, e) = read(&[]);
+        assert!(e.is_empty() && f.matches("anything"));
+        let (f, _) = read(&[("x.include.list", "a[.]b, c.*")]);
+        assert!(f.matches("A.B") && f.matches("cat") && !f.matches("a.bc") && !f.matches("xa.b"));
+        let (f, _) = read(&[("x.exclude.list", "debug")]);
+        assert!(!f.matches("DEBUG") && f.matches("debugger"));
+        let (_, e) = read(&[("x.include.list", "a"), ("x.exclude.list", "b")]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "x.exclude.list");
+        assert!(
+            e[0].1.contains("\"x.include.list\" is already specified")
+                && e[0].1.contains("mutually exclusive"),
+            "{e:?}"
+        );
+        let (_, e) = read(&[("x.include.list", "(")]);
+        assert_eq!(e[0].0, "x.include.list");
     }
 }

@@ -158,6 +158,58 @@ pub async fn list_tables(client: &Client) -> Result<Vec<(u32, String, String)>, 
         .collect()
 }
 
+/// The parent of every partition in the database (`pg_inherits` rows of
+/// tables with `relispartition`): partition oid → parent oid. A partition
+/// of a partition has its partitioned parent, which has its own parent.
+pub async fn partition_parents(client: &Client) -> Result<HashMap<u32, u32>, CatalogError> {
+    let rows = client
+        .query(
+            "SELECT i.inhrelid, i.inhparent \
+             FROM pg_catalog.pg_inherits i \
+             JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid \
+             WHERE c.relispartition",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Splits `tables` (as [`list_tables`] returns them) into those whose rows
+/// no other table of the list covers, in their order, and the
+/// `schema.table` names of the partitions that have an ancestor (at any
+/// depth, along `parents` from [`partition_parents`]) in the list: with
+/// `publish_via_partition_root` their changes are published as that
+/// ancestor's, and reading the ancestor reads their rows.
+pub fn split_covered_partitions(
+    tables: Vec<(u32, String, String)>,
+    parents: &HashMap<u32, u32>,
+) -> (Vec<(u32, String, String)>, Vec<String>) {
+    let listed: HashSet<u32> = tables.iter().map(|(oid, _, _)| *oid).collect();
+    let covered = |oid: u32| {
+        let mut at = oid;
+        // a depth bound guards against a cycle in inconsistent input
+        for _ in 0..64 {
+            match parents.get(&at) {
+                Some(&parent) if listed.contains(&parent) => return true,
+                Some(&parent) => at = parent,
+                None => return false,
+            }
+        }
+        false
+    };
+    let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+    for t in tables {
+        if covered(t.0) {
+            dropped.push(format!("{}.{}", t.1, t.2));
+        } else {
+            kept.push(t);
+        }
+    }
+    (kept, dropped)
+}
+
 /// Loads one table. Fails with [`CatalogError::TableNotFound`] when `oid`
 /// is not a table.
 pub async fn load_table(client: &Client, oid: u32) -> Result<Table, CatalogError> {
@@ -445,4 +497,51 @@ fn resolve(
         name: t.name.clone(),
         kind,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_covered_by_a_listed_ancestor_are_split_off() {
+        let t = |oid: u32, name: &str| (oid, "tms".to_string(), name.to_string());
+        // 1 = reading (partitioned): 2 = reading_north, 3 = reading_south
+        // (itself partitioned: 4 = reading_south_old); 5 = site; 7 = other_p
+        // partition of 6, which is not listed
+        let parents: HashMap<u32, u32> = [(2, 1), (3, 1), (4, 3), (7, 6)].into_iter().collect();
+        let tables = vec![
+            t(1, "reading"),
+            t(2, "reading_north"),
+            t(3, "reading_south"),
+            t(4, "reading_south_old"),
+            t(5, "site"),
+            t(7, "other_p"),
+        ];
+        let (kept, covered) = split_covered_partitions(tables.clone(), &parents);
+        assert_eq!(kept, vec![t(1, "reading"), t(5, "site"), t(7, "other_p")]);
+        assert_eq!(
+            covered,
+            [
+                "tms.reading_north",
+                "tms.reading_south",
+                "tms.reading_south_old"
+            ]
+        );
+        // the root filtered out: the middle level covers its own partition
+        let (kept, covered) = split_covered_partitions(tables[1..].to_vec(), &parents);
+        assert_eq!(
+            kept,
+            vec![
+                t(2, "reading_north"),
+                t(3, "reading_south"),
+                t(5, "site"),
+                t(7, "other_p")
+            ]
+        );
+        assert_eq!(covered, ["tms.reading_south_old"]);
+        // no partitions: nothing changes
+        let (kept, covered) = split_covered_partitions(tables.clone(), &HashMap::new());
+        assert_eq!((kept, covered.len()), (tables, 0));
+    }
 }

@@ -11,12 +11,14 @@ use std::time::Duration;
 use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
-use velocity_api::debezium::options::{skipped_operations, KeyColumns};
+use velocity_api::debezium::options::{
+    exclusive_lists, skipped_operations, KeyColumns, NameFilter,
+};
 use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::protocol::ConnectParams;
-use crate::types::TypeModes;
+use crate::types::{TypeModes, UnavailablePlaceholder};
 
 pub use keys::*;
 
@@ -26,7 +28,9 @@ pub use keys::*;
 pub mod keys {
     use super::{check_slot_name, PublicationMode, SnapshotMode};
     use crate::protocol::SslMode;
-    use crate::types::{DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode};
+    use crate::types::{
+        DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode, UnavailablePlaceholder,
+    };
     use velocity_api::config::{ConfigKey, ConfigType::*, Importance::*};
 
     velocity_api::config_keys! {
@@ -57,10 +61,16 @@ pub mod keys {
         SLOT_MAX_RETRIES = ConfigKey::new("slot.max.retries", Int, Some("6"), Low, "How many times to retry when the replication slot is in use.").range(0, 1000);
         /// `slot.retry.delay.ms` (default 10000, at most one hour).
         SLOT_RETRY_DELAY_MS = ConfigKey::new("slot.retry.delay.ms", Long, Some("10000"), Low, "Time between retries when the replication slot is in use.").range(0, 3_600_000);
+        /// `slot.failover` (default false): create the slot as a failover
+        /// slot (PostgreSQL 17 or later; refused against an older server).
+        SLOT_FAILOVER = ConfigKey::new("slot.failover", Boolean, Some("false"), Medium, "Create the replication slot as a failover slot (CREATE_REPLICATION_SLOT ... FAILOVER), synchronized to standbys; needs PostgreSQL 17 or later.");
         /// `publication.name` (default `dbz_publication`).
         PUBLICATION_NAME = ConfigKey::new("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput.");
         /// `publication.autocreate.mode` (default `all_tables`): a [`PublicationMode`] name.
         PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables, filtered or disabled.").one_of(PublicationMode::NAMES);
+        /// `publish.via.partition.root` (default false): the publication the
+        /// connector creates publishes partitions' changes as their root's.
+        PUBLISH_VIA_PARTITION_ROOT = ConfigKey::new("publish.via.partition.root", Boolean, Some("false"), Medium, "When the connector creates the publication (publication.autocreate.mode all_tables or filtered), create it WITH (publish_via_partition_root = true): changes of a partitioned table's partitions are emitted on the topic of the partitioned (root) table, and the snapshot reads the root only.");
         /// `schema.include.list`: regular expressions of captured schemas.
         SCHEMA_INCLUDE_LIST = ConfigKey::new("schema.include.list", List, Some(""), Medium, "Regular expressions of schemas to capture.");
         /// `schema.exclude.list` (not with `schema.include.list`).
@@ -73,6 +83,11 @@ pub mod keys {
         COLUMN_INCLUDE_LIST = velocity_api::debezium::keys::COLUMN_INCLUDE_LIST;
         /// `column.exclude.list` (not with `column.include.list`).
         COLUMN_EXCLUDE_LIST = velocity_api::debezium::keys::COLUMN_EXCLUDE_LIST;
+        /// `message.prefix.include.list`: regular expressions of the
+        /// prefixes of the logical decoding messages emitted (all by default).
+        MESSAGE_PREFIX_INCLUDE_LIST = ConfigKey::new("message.prefix.include.list", List, Some(""), Medium, "Regular expressions matching the prefixes of the logical decoding messages (pg_logical_emit_message) to emit on <topic.prefix>.message; all prefixes by default.");
+        /// `message.prefix.exclude.list` (not with `message.prefix.include.list`).
+        MESSAGE_PREFIX_EXCLUDE_LIST = ConfigKey::new("message.prefix.exclude.list", List, Some(""), Medium, "Regular expressions matching the prefixes of the logical decoding messages not to emit.");
         /// `snapshot.mode` (default `initial`): a [`SnapshotMode`] name.
         SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always or when_needed.").one_of(SnapshotMode::NAMES);
         /// `snapshot.fetch.size` (default 10240).
@@ -107,6 +122,9 @@ pub mod keys {
         INTERVAL_HANDLING_MODE = ConfigKey::new("interval.handling.mode", String, Some("numeric"), Low, "numeric or string.").one_of(IntervalMode::NAMES);
         /// `money.fraction.digits` (default 2).
         MONEY_FRACTION_DIGITS = ConfigKey::new("money.fraction.digits", Short, Some("2"), Low, "Fraction digits of money values.").range(0, 100);
+        /// `unavailable.value.placeholder` (default
+        /// `__debezium_unavailable_value`; `hex:` + hex digits for bytes).
+        UNAVAILABLE_VALUE_PLACEHOLDER = ConfigKey::new("unavailable.value.placeholder", String, Some(crate::types::UNAVAILABLE_VALUE), Medium, "The constant emitted in place of a TOASTed value that the database did not send (unchanged). If it starts with 'hex:', the rest is hexadecimal-encoded octets.").validate_with(UnavailablePlaceholder::check);
         /// `message.key.columns`: `schema.table:col,col;…` (table part a regular expression).
         MESSAGE_KEY_COLUMNS = velocity_api::debezium::keys::MESSAGE_KEY_COLUMNS;
         /// Listing of the `column.mask.hash[.v2].<algorithm>.with.salt.<salt>` keys.
@@ -212,22 +230,14 @@ impl Filters {
     /// its exclude list are mutually exclusive (the exclude list is the one
     /// reported, as in Debezium).
     fn read(r: &mut ConfigReader<'_>) -> Filters {
-        for (include, exclude) in [
-            (&SCHEMA_INCLUDE_LIST, &SCHEMA_EXCLUDE_LIST),
-            (&TABLE_INCLUDE_LIST, &TABLE_EXCLUDE_LIST),
-            (&COLUMN_INCLUDE_LIST, &COLUMN_EXCLUDE_LIST),
-        ] {
-            if r.is_set(include) && r.is_set(exclude) {
-                r.fail(
-                    exclude.name,
-                    format!(
-                        "\"{b}\" is already specified: {a} and {b} are mutually exclusive, set only one",
-                        a = include.name,
-                        b = exclude.name
-                    ),
-                );
-            }
-        }
+        exclusive_lists(
+            r,
+            &[
+                (&SCHEMA_INCLUDE_LIST, &SCHEMA_EXCLUDE_LIST),
+                (&TABLE_INCLUDE_LIST, &TABLE_EXCLUDE_LIST),
+                (&COLUMN_INCLUDE_LIST, &COLUMN_EXCLUDE_LIST),
+            ],
+        );
         Filters {
             signal: r
                 .opt_string(&SIGNAL_DATA_COLLECTION)
@@ -259,12 +269,20 @@ pub struct PostgresConfig {
     pub slot_max_retries: u32,
     /// `slot.retry.delay.ms` (default 10000).
     pub slot_retry_delay: Duration,
+    /// `slot.failover` (default false): create a failover slot
+    /// (PostgreSQL 17+; the reader refuses it against an older server).
+    pub slot_failover: bool,
     /// `publication.name` (default `dbz_publication`).
     pub publication_name: String,
     /// `publication.autocreate.mode` (default `all_tables`).
     pub publication_mode: PublicationMode,
+    /// `publish.via.partition.root` (default false).
+    pub publish_via_partition_root: bool,
     /// Table and column filters.
     pub filters: Filters,
+    /// `message.prefix.include.list` / `message.prefix.exclude.list`: the
+    /// logical decoding messages emitted, by prefix.
+    pub message_prefixes: NameFilter,
     /// `snapshot.mode` (default `initial`).
     pub snapshot_mode: SnapshotMode,
     /// `snapshot.fetch.size` (default 10240).
@@ -289,6 +307,8 @@ pub struct PostgresConfig {
     pub status_update_interval: Duration,
     /// Type handling modes.
     pub modes: TypeModes,
+    /// `unavailable.value.placeholder`: what replaces an unchanged TOASTed value.
+    pub unavailable_placeholder: UnavailablePlaceholder,
     /// `message.key.columns`: `schema.table:col,col;…`.
     pub message_key_columns: KeyColumns,
     /// Debezium's column options (`column.mask.*`, `column.truncate.*`,
@@ -339,9 +359,16 @@ impl TypedConfig for PostgresConfig {
             slot_drop_on_stop: r.bool(&SLOT_DROP_ON_STOP),
             slot_max_retries: r.int(&SLOT_MAX_RETRIES),
             slot_retry_delay: r.millis(&SLOT_RETRY_DELAY_MS),
+            slot_failover: r.bool(&SLOT_FAILOVER),
             publication_name: r.string(&PUBLICATION_NAME),
             publication_mode: r.choice(&PUBLICATION_AUTOCREATE_MODE),
+            publish_via_partition_root: r.bool(&PUBLISH_VIA_PARTITION_ROOT),
             filters: Filters::read(r),
+            message_prefixes: NameFilter::read(
+                r,
+                &MESSAGE_PREFIX_INCLUDE_LIST,
+                &MESSAGE_PREFIX_EXCLUDE_LIST,
+            ),
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
             snapshot_fetch_size: r.int(&SNAPSHOT_FETCH_SIZE),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
@@ -361,6 +388,11 @@ impl TypedConfig for PostgresConfig {
                 interval: r.choice(&INTERVAL_HANDLING_MODE),
                 money_fraction_digits: r.int(&MONEY_FRACTION_DIGITS),
             },
+            // checked by the key's validator; the default when it failed
+            unavailable_placeholder: UnavailablePlaceholder::parse(
+                &r.string(&UNAVAILABLE_VALUE_PLACEHOLDER),
+            )
+            .unwrap_or_default(),
             // checked by the key's validator; empty when it failed
             message_key_columns: KeyColumns::parse(&r.string(&MESSAGE_KEY_COLUMNS))
                 .unwrap_or_default(),
@@ -451,6 +483,13 @@ mod tests {
         assert_eq!(c.transaction_topic, "transaction");
         assert_eq!(c.signal, SignalConfig::default());
         assert_eq!(c.signal.chunk_size, 1024);
+        assert!(!c.slot_failover && !c.publish_via_partition_root);
+        assert!(c.message_prefixes.matches("any.prefix"));
+        assert_eq!(c.unavailable_placeholder, UnavailablePlaceholder::default());
+        assert_eq!(
+            c.unavailable_placeholder.text(),
+            "__debezium_unavailable_value"
+        );
     }
 
     #[test]
@@ -478,6 +517,69 @@ mod tests {
         );
         let e = errors(&[("incremental.snapshot.chunk.size", "0")]);
         assert!(e.names("incremental.snapshot.chunk.size"), "{e}");
+    }
+
+    #[test]
+    fn messages_partitions_slots_and_placeholders() {
+        let c = PostgresConfig::from_raw(&with(&[
+            ("message.prefix.include.list", "tms[.]audit,ops.*"),
+            ("publish.via.partition.root", "true"),
+            ("slot.failover", "true"),
+            ("unavailable.value.placeholder", "hex:746f617374"),
+        ]))
+        .unwrap();
+        assert!(c.message_prefixes.matches("TMS.AUDIT") && c.message_prefixes.matches("ops"));
+        assert!(!c.message_prefixes.matches("tms.debug"));
+        assert!(c.publish_via_partition_root && c.slot_failover);
+        assert_eq!(c.unavailable_placeholder.bytes(), b"toast");
+        let c =
+            PostgresConfig::from_raw(&with(&[("message.prefix.exclude.list", "debug")])).unwrap();
+        assert!(!c.message_prefixes.matches("Debug") && c.message_prefixes.matches("audit"));
+        let c =
+            PostgresConfig::from_raw(&with(&[("unavailable.value.placeholder", "gone")])).unwrap();
+        assert_eq!(c.unavailable_placeholder.text(), "gone");
+    }
+
+    #[test]
+    fn message_prefix_lists_are_exclusive_and_name_the_key() {
+        let e = errors(&[
+            ("message.prefix.include.list", "audit"),
+            ("message.prefix.exclude.list", "debug"),
+        ]);
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(e.names("message.prefix.exclude.list"), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("\"message.prefix.include.list\" is already specified")
+                && text.contains("mutually exclusive"),
+            "{text}"
+        );
+        for (key, value, rule) in [
+            (
+                "message.prefix.include.list",
+                "a(",
+                "not a valid regular expression",
+            ),
+            (
+                "message.prefix.exclude.list",
+                "[",
+                "not a valid regular expression",
+            ),
+            ("unavailable.value.placeholder", "hex:xyz", "hexadecimal"),
+            (
+                "publish.via.partition.root",
+                "maybe",
+                "either true or false",
+            ),
+            ("slot.failover", "yes", "either true or false"),
+        ] {
+            let e = errors(&[(key, value)]);
+            assert_eq!(e.0.len(), 1, "{key}={value}: {e}");
+            assert!(
+                e.names(key) && e.to_string().contains(rule),
+                "{key}={value}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! PostgreSQL's part of Debezium's change events: the
-//! `io.debezium.connector.postgresql.Source` block and the per-table
-//! schemas (column mapping, key columns). The envelope, key, delete +
-//! tombstone and truncate records themselves are built by the shared
+//! `io.debezium.connector.postgresql.Source` block ([`source_block`]), the
+//! per-table schemas (column mapping, key columns) and the logical decoding
+//! message events ([`messages`]). The envelope, key, delete + tombstone,
+//! truncate and message records themselves are built by the shared
 //! [`velocity_api::debezium`] layer.
 //!
 //! Schemas are built once per table version and shared by every record of
@@ -10,7 +11,7 @@
 use std::sync::{Arc, OnceLock};
 
 use velocity_api::debezium::{
-    self, transaction, SourceBlock, SourceCommon, SourceTime, TableEnvelope,
+    self, transaction, MessageEnvelope, SourceBlock, SourceCommon, SourceTime, TableEnvelope,
 };
 use velocity_api::{Offset, Partition, Schema, SchemaRef, SourceRecord, Struct, Value};
 
@@ -40,6 +41,50 @@ pub fn source_schema() -> SchemaRef {
     .clone()
 }
 
+/// The schema namespace of PostgreSQL's message events
+/// (`io.debezium.connector.postgresql.MessageKey`, `.MessageValue`, `.Message`).
+pub const MESSAGE_NAMESPACE: &str = "io.debezium.connector.postgresql";
+
+/// The message events of a connector (topic `<topic.prefix>.message`,
+/// content in the `binary.handling.mode` representation).
+pub fn messages(cfg: &PostgresConfig) -> MessageEnvelope {
+    MessageEnvelope::new(
+        MESSAGE_NAMESPACE,
+        &cfg.topic_prefix,
+        source_schema(),
+        cfg.modes.binary,
+    )
+}
+
+/// The `source` block of an event at `pos` in database `db`, of table
+/// `schema`.`table` (both empty for a logical decoding message, as in
+/// Debezium); `xmin`, `origin` and `origin_lsn` are null.
+pub fn source_block(
+    cfg: &PostgresConfig,
+    db: &str,
+    schema: &str,
+    table: &str,
+    pos: &SourcePosition,
+) -> Struct {
+    let common = SourceCommon {
+        connector: "postgresql",
+        name: &cfg.topic_prefix,
+        time: SourceTime::from_micros(pos.ts_us),
+        snapshot: pos.snapshot,
+        db,
+        sequence: pos.sequence.clone(),
+    };
+    SourceBlock::new(&source_schema(), common)
+        .field("schema", schema)
+        .field("table", table)
+        .field("txId", pos.tx_id)
+        .field("lsn", pos.lsn)
+        .field("xmin", Value::Null)
+        .field("origin", Value::Null)
+        .field("origin_lsn", Value::Null)
+        .build()
+}
+
 /// Where in the event stream a record comes from, for the `source` block.
 #[derive(Debug, Clone)]
 pub struct SourcePosition {
@@ -60,7 +105,7 @@ pub struct SourcePosition {
 
 impl SourcePosition {
     /// The `transaction` block of an event at this position, if any.
-    fn transaction_block(&self) -> Option<Struct> {
+    pub fn transaction_block(&self) -> Option<Struct> {
         self.transaction
             .as_ref()
             .map(|(id, total, dc)| transaction::block(id.clone(), *total, *dc))
@@ -154,23 +199,7 @@ impl TableSchema {
 
     /// The `source` block of an event of this table at `pos`, in database `db`.
     pub fn source(&self, cfg: &PostgresConfig, db: &str, pos: &SourcePosition) -> Struct {
-        let common = SourceCommon {
-            connector: "postgresql",
-            name: &cfg.topic_prefix,
-            time: SourceTime::from_micros(pos.ts_us),
-            snapshot: pos.snapshot,
-            db,
-            sequence: pos.sequence.clone(),
-        };
-        SourceBlock::new(&source_schema(), common)
-            .field("schema", self.schema.as_str())
-            .field("table", self.table.as_str())
-            .field("txId", pos.tx_id)
-            .field("lsn", pos.lsn)
-            .field("xmin", Value::Null)
-            .field("origin", Value::Null)
-            .field("origin_lsn", Value::Null)
-            .build()
+        source_block(cfg, db, &self.schema, &self.table, pos)
     }
 
     /// Builds a change record. `op` is `r`, `c` or `u` (deletes:

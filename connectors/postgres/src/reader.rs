@@ -21,6 +21,15 @@
 //!   stored `lsn_commit` are skipped, and inside the stored transaction the
 //!   events at or below `lsn_proc` — so nothing stored is emitted twice and
 //!   nothing unstored is lost.
+//! - Logical decoding messages (`pg_logical_emit_message`, PostgreSQL 14+,
+//!   asked for with pgoutput's `messages` option) whose prefix
+//!   `message.prefix.include.list` / `.exclude.list` keep become
+//!   `<topic.prefix>.message` events. A transactional one is an event of its
+//!   transaction like a row change. A non-transactional one is decoded at
+//!   once, outside any transaction, and completes a position of its own, as
+//!   in Debezium: `lsn_proc` = `lsn_commit` = `lsn` = its LSN, no `txId`,
+//!   `messageType: "MESSAGE"`. A message's LSN is the end of its WAL record,
+//!   so a restart from that offset starts after it.
 //! - Acknowledgement: the flush LSN sent to PostgreSQL is the `lsn_commit`
 //!   of the newest offset the runtime reports as stored (see
 //!   [`crate::task`]); never anything newer.
@@ -45,20 +54,22 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
 use velocity_api::debezium::source::snapshot_marker;
-use velocity_api::debezium::{heartbeat, transaction};
-use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
+use velocity_api::debezium::{heartbeat, transaction, MessageEnvelope};
+use velocity_api::{ConfigErrors, Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
 
 use crate::catalog::{self, Table};
-use crate::config::{PostgresConfig, PublicationMode, SnapshotMode};
-use crate::envelope::{now, SourcePosition, TableSchema};
+use crate::config::{
+    PostgresConfig, PublicationMode, SnapshotMode, PUBLISH_VIA_PARTITION_ROOT, SLOT_FAILOVER,
+};
+use crate::envelope::{now, source_block, SourcePosition, TableSchema};
 use crate::error::PostgresError;
-use crate::protocol::pgoutput::{Begin, Commit};
+use crate::protocol::pgoutput::{Begin, Commit, LogicalMessage};
 use crate::protocol::{
     decode_pgoutput, quote_identifier, quote_literal, Lsn, PgOutputMessage, ReplicationConnection,
     ReplicationMessage, TupleData, TupleValue, PG_EPOCH_OFFSET_US,
 };
 use crate::sql;
-use crate::types::Phase;
+use crate::types::{Phase, UnavailablePlaceholder};
 
 mod incremental;
 
@@ -151,6 +162,7 @@ pub fn spawn(
     let (committed_tx, committed_rx) = watch::channel(None);
     let (stop_tx, stop_rx) = watch::channel(false);
     let caught_up = Arc::new(AtomicBool::new(false));
+    let messages = crate::envelope::messages(&cfg);
     let mut reader = Reader {
         caught_up: caught_up.clone(),
         db: cfg.connect.dbname.clone(),
@@ -167,6 +179,9 @@ pub fn spawn(
         last_offset: stored.unwrap_or_default(),
         metrics,
         inc: incremental::Incremental::default(),
+        messages,
+        server_version_num: 0,
+        last_ts_us: None,
     };
     let join = tokio::spawn(async move {
         let tx = reader.tx.clone();
@@ -302,6 +317,18 @@ impl SnapshotProgress {
     }
 }
 
+/// Debezium's `messageType` offset value of a logical decoding message.
+const MESSAGE_TYPE: &str = "MESSAGE";
+
+/// The data collection transactional logical decoding messages count under
+/// in the transaction metadata: the identifier of Debezium's
+/// `LogicalDecodingMessageId`. (Debezium 3.6.3's END record names it by
+/// Java's default `toString`, `…LogicalDecodingMessageMonitor$LogicalDecodingMessageId@<hash>`,
+/// a different text in every run; Velocity writes the stable identifier.
+/// Otherwise a transactional message is counted as Debezium counts it: in
+/// `total_order` with the row changes, its own `data_collection_order`.)
+const MESSAGE_DATA_COLLECTION: &str = "LOGICAL_DECODING_MESSAGE";
+
 /// The position a streamed change event completes (Debezium's offset keys),
 /// kept as numbers until a record that ends a batch needs it as an
 /// [`Offset`]: building a JSON map per event cost more than decoding it.
@@ -310,11 +337,14 @@ struct StreamOffset {
     lsn_proc: u64,
     lsn_commit: u64,
     lsn: u64,
-    tx_id: i64,
+    /// None for a non-transactional message (Debezium writes no `txId`).
+    tx_id: Option<i64>,
     ts_usec: i64,
     /// The incremental snapshot's keys when the event was read, while one
     /// runs (see [`velocity_api::debezium::incremental`]).
     incremental: Option<Arc<Offset>>,
+    /// A non-transactional message's own position (`messageType: "MESSAGE"`).
+    message: bool,
 }
 
 impl StreamOffset {
@@ -323,10 +353,15 @@ impl StreamOffset {
         o.insert("lsn_proc".into(), self.lsn_proc.into());
         o.insert("lsn_commit".into(), self.lsn_commit.into());
         o.insert("lsn".into(), self.lsn.into());
-        o.insert("txId".into(), self.tx_id.into());
+        if let Some(tx) = self.tx_id {
+            o.insert("txId".into(), tx.into());
+        }
         o.insert("ts_usec".into(), self.ts_usec.into());
         if let Some(inc) = &self.incremental {
             o.extend(inc.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if self.message {
+            o.insert("messageType".into(), MESSAGE_TYPE.into());
         }
         o
     }
@@ -392,6 +427,14 @@ struct Reader {
     caught_up: Arc<AtomicBool>,
     /// Signals and the incremental snapshot (see [`incremental`]).
     inc: incremental::Incremental,
+    /// The schemas of logical decoding message events.
+    messages: MessageEnvelope,
+    /// `server_version_num` (e.g. 150020), read at start.
+    server_version_num: u32,
+    /// The newest commit (or snapshot) time seen, µs since the epoch: the
+    /// `source` time of a non-transactional message, which has none of
+    /// its own (Debezium keeps the previous event's).
+    last_ts_us: Option<i64>,
 }
 
 fn pg_ts_to_unix_us(pg: i64) -> i64 {
@@ -505,6 +548,16 @@ impl Reader {
         if wal_level != "logical" {
             return Err(PostgresError::WalLevel(wal_level));
         }
+        let server = ServerVersion::query(&client).await?;
+        let standby = cfg.slot_failover
+            && server.num >= 170_000
+            && sql::scalar(&client, "SELECT pg_is_in_recovery()")
+                .await?
+                .is_some_and(|v| v == "t");
+        if let Some(e) = server.refuses(&cfg, standby) {
+            return Err(PostgresError::Config(e));
+        }
+        self.server_version_num = server.num;
         // The slot: in use by someone else? (checked before anything is created;
         // retried, because after a crash the old walsender may hold it a little longer)
         let mut attempt = 0;
@@ -544,6 +597,18 @@ impl Reader {
             .filter(|(_, s, t)| cfg.filters.table(s, t))
             .collect();
         captured.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+        if cfg.publish_via_partition_root {
+            // a partition's changes arrive as its captured ancestor's: read
+            // and publish the ancestor only, so no row is read twice
+            let parents = catalog::partition_parents(&client)
+                .await
+                .map_err(|e| PostgresError::Query(e.to_string()))?;
+            let (kept, covered) = catalog::split_covered_partitions(captured, &parents);
+            if !covered.is_empty() {
+                tracing::info!(partitions = ?covered, "publish.via.partition.root: these partitions are read and streamed through their partitioned table");
+            }
+            captured = kept;
+        }
         self.ensure_publication(&client, &captured).await?;
 
         let need_snapshot = match cfg.snapshot_mode {
@@ -575,7 +640,7 @@ impl Reader {
         let mut snapshot_name = None;
         if !slot_exists {
             let info = repl
-                .create_logical_slot(&cfg.slot_name, "pgoutput", need_snapshot)
+                .create_logical_slot(&cfg.slot_name, "pgoutput", need_snapshot, cfg.slot_failover)
                 .await
                 .map_err(|e| match e.sqlstate() {
                     Some("55006") => PostgresError::SlotInUse {
@@ -610,24 +675,45 @@ impl Reader {
                 return Ok(());
             }
         }
-        self.stream(&client, repl_start(&mut repl, &cfg, start).await?, start)
-            .await
+        // pgoutput sends logical decoding messages only when asked (PostgreSQL 14+)
+        let messages = self.server_version_num >= 140_000;
+        self.stream(
+            &client,
+            repl_start(&mut repl, &cfg, start, messages).await?,
+            start,
+        )
+        .await
     }
 
+    /// Creates the publication when it is missing (or, `filtered`, sets its
+    /// tables), as `publication.autocreate.mode` says, `WITH
+    /// (publish_via_partition_root = true)` when `publish.via.partition.root`
+    /// is set (Debezium's statements); fails when it is missing and `disabled`.
     async fn ensure_publication(
         &self,
         client: &Client,
         captured: &[(u32, String, String)],
     ) -> Result<(), PostgresError> {
         let cfg = &self.cfg;
-        let exists = !client
-            .query(
-                "SELECT 1 FROM pg_publication WHERE pubname = $1",
-                &[&cfg.publication_name],
-            )
+        // pubviaroot exists since PostgreSQL 13 (older servers publish partitions as themselves)
+        let via_root_sql = if self.server_version_num >= 130_000 {
+            "SELECT pubviaroot FROM pg_publication WHERE pubname = $1"
+        } else {
+            "SELECT false FROM pg_publication WHERE pubname = $1"
+        };
+        let existing = client
+            .query(via_root_sql, &[&cfg.publication_name])
             .await
-            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))?
-            .is_empty();
+            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))?;
+        let exists = !existing.is_empty();
+        if let Some(row) = existing.first() {
+            let via_root: bool = row.get(0);
+            if via_root != cfg.publish_via_partition_root {
+                // as Debezium, an existing publication is not re-created
+                tracing::warn!(publication = %cfg.publication_name, publish_via_partition_root = via_root, "the existing publication's publish_via_partition_root differs from publish.via.partition.root={}: changes of partitions are published as the publication says; drop the publication to have it created anew", cfg.publish_via_partition_root);
+            }
+        }
+        let with = publication_with(cfg.publish_via_partition_root);
         let pubname = quote_identifier(&cfg.publication_name)
             .map_err(|e| PostgresError::Query(e.to_string()))?;
         let table_list = || -> Result<String, PostgresError> {
@@ -648,10 +734,13 @@ impl Reader {
                 ))
             }
             (false, PublicationMode::AllTables) => {
-                format!("CREATE PUBLICATION {pubname} FOR ALL TABLES")
+                format!("CREATE PUBLICATION {pubname} FOR ALL TABLES{with}")
             }
             (false, PublicationMode::Filtered) => {
-                format!("CREATE PUBLICATION {pubname} FOR TABLE {}", table_list()?)
+                format!(
+                    "CREATE PUBLICATION {pubname} FOR TABLE {}{with}",
+                    table_list()?
+                )
             }
             (true, PublicationMode::Filtered) => {
                 format!("ALTER PUBLICATION {pubname} SET TABLE {}", table_list()?)
@@ -749,7 +838,13 @@ impl Reader {
         Ok(row)
     }
 
-    fn row_from_tuple(ts: &TableSchema, t: &TupleData) -> Result<Struct, PostgresError> {
+    /// The row of tuple `t`; an unchanged TOASTed value becomes the
+    /// column's rendering of `placeholder` (`unavailable.value.placeholder`).
+    fn row_from_tuple(
+        ts: &TableSchema,
+        t: &TupleData,
+        placeholder: &UnavailablePlaceholder,
+    ) -> Result<Struct, PostgresError> {
         let mut row = ts.events.new_row();
         for s in &ts.slots {
             let v = match t.0.get(s.tuple_index) {
@@ -760,7 +855,7 @@ impl Reader {
                         s.mapping.zero_value()
                     }
                 }
-                Some(TupleValue::UnchangedToast) => s.mapping.unavailable_value(),
+                Some(TupleValue::UnchangedToast) => s.mapping.unavailable_value(placeholder),
                 Some(TupleValue::Text(b)) | Some(TupleValue::Binary(b)) => s
                     .mapping
                     .decode(b, Phase::Stream)
@@ -808,6 +903,7 @@ impl Reader {
         .await?
         .and_then(|s| s.parse().ok());
         let (_, ts_us, _) = now();
+        self.last_ts_us = Some(ts_us);
         let sequence = Some(format!("[null,\"{lsn}\"]"));
         tracing::info!(tables = captured.len(), "snapshot started");
         let mut progress = SnapshotProgress::start(&self.metrics, client, captured).await;
@@ -1056,6 +1152,8 @@ impl Reader {
         let mut offset = self.last_offset();
         offset.remove("snapshot");
         offset.remove("last_snapshot_record");
+        // a heartbeat position is not a message's
+        offset.remove("messageType");
         offset.insert("lsn_commit".into(), pos.0.into());
         offset.insert("lsn".into(), pos.0.into());
         offset.insert("lsn_proc".into(), pos.0.into());
@@ -1084,7 +1182,11 @@ impl Reader {
         resume: &Resume,
     ) -> Result<(), PostgresError> {
         match m {
-            PgOutputMessage::Begin(b) => *txn = Some(Txn::begin(&b, resume)),
+            PgOutputMessage::Begin(b) => {
+                let t = Txn::begin(&b, resume);
+                self.last_ts_us = Some(t.commit_ts_us);
+                *txn = Some(t);
+            }
             PgOutputMessage::Commit(c) => {
                 if let Some(t) = txn.take() {
                     *last_end = c.end_lsn;
@@ -1111,9 +1213,10 @@ impl Reader {
                             lsn_proc: lsn.0,
                             lsn_commit: last_end.0,
                             lsn: lsn.0,
-                            tx_id: i64::from(t.xid),
+                            tx_id: Some(i64::from(t.xid)),
                             ts_usec: t.commit_ts_us,
                             incremental: self.inc.stored.clone(),
+                            message: false,
                         };
                         let held = (std::mem::take(&mut t.pending), t.pending_pos.take());
                         self.signal_insert(client, ins, pos, held).await?;
@@ -1121,8 +1224,27 @@ impl Reader {
                 }
                 self.change(client, m, lsn, t, *last_end).await?;
             }
-            PgOutputMessage::Type(_) | PgOutputMessage::Origin(_) | PgOutputMessage::Message(_) => {
+            PgOutputMessage::Message(msg) => {
+                if !self.cfg.message_prefixes.matches(&msg.prefix) {
+                    return Ok(());
+                }
+                // the XLogData start is the message's LSN; the message says it too
+                let lsn = if lsn.0 == 0 { msg.lsn } else { lsn };
+                let delivered = match txn.as_ref() {
+                    // its LSN is its record's end: at or before the stored
+                    // position, it was delivered (it is then its own offset)
+                    _ if !msg.transactional => lsn.0 <= resume.lsn_commit,
+                    Some(t) => {
+                        t.skip_all
+                            || (resume.tx_id == Some(i64::from(t.xid)) && lsn.0 <= resume.lsn_proc)
+                    }
+                    None => true,
+                };
+                if !delivered {
+                    self.message(msg, lsn, txn, last_end).await?;
+                }
             }
+            PgOutputMessage::Type(_) | PgOutputMessage::Origin(_) => {}
         }
         Ok(())
     }
@@ -1150,6 +1272,7 @@ impl Reader {
                 None => {
                     let mut o = self.last_offset();
                     o.insert("lsn_commit".into(), end.into());
+                    o.remove("messageType");
                     o
                 }
             };
@@ -1254,6 +1377,21 @@ impl Reader {
         let Some(ts) = self.table_schema(client, rel_id, None).await? else {
             return Ok(None);
         };
+        let name = format!("{}.{}", ts.schema, ts.table);
+        self.transaction_event(name, lsn, t).await.map(Some)
+    }
+
+    /// Counts an event of data collection `name` (`schema.table`, or
+    /// [`MESSAGE_DATA_COLLECTION`]) at `lsn` in `t` and returns its
+    /// `transaction` block (id, total order, order within the collection);
+    /// the transaction's first event pushes the events held from earlier
+    /// transactions and then the BEGIN record.
+    async fn transaction_event(
+        &mut self,
+        name: String,
+        lsn: Lsn,
+        t: &mut Txn,
+    ) -> Result<(String, i64, i64), PostgresError> {
         if t.meta_id.is_none() {
             let id = format!("{}:{}", t.xid, lsn.0);
             let rec =
@@ -1265,7 +1403,6 @@ impl Reader {
             self.push_event(prev, prev_pos).await?;
             self.push(rec).await?;
         }
-        let name = format!("{}.{}", ts.schema, ts.table);
         t.total += 1;
         let dc = match t.per_table.iter_mut().find(|(n, _)| *n == name) {
             Some(e) => {
@@ -1277,7 +1414,77 @@ impl Reader {
                 1
             }
         };
-        Ok(Some((t.meta_id.clone().unwrap_or_default(), t.total, dc)))
+        Ok((t.meta_id.clone().unwrap_or_default(), t.total, dc))
+    }
+
+    /// A logical decoding message at `lsn` whose prefix is kept: a
+    /// transactional one (inside `txn`) is an event of its transaction,
+    /// held like a row change (see [`Self::change`]); a non-transactional
+    /// one is pushed at once with a position of its own (see the module
+    /// doc), and becomes the last completed position (`last_end`).
+    async fn message(
+        &mut self,
+        m: LogicalMessage,
+        lsn: Lsn,
+        txn: &mut Option<Txn>,
+        last_end: &mut Lsn,
+    ) -> Result<(), PostgresError> {
+        let prefix = m.prefix.clone();
+        let content = m.content.to_vec();
+        if m.transactional {
+            let Some(t) = txn.as_mut() else {
+                return Ok(());
+            };
+            let block = if self.cfg.provide_transaction_metadata {
+                Some(
+                    self.transaction_event(MESSAGE_DATA_COLLECTION.to_owned(), lsn, t)
+                        .await?,
+                )
+            } else {
+                None
+            };
+            let (advanced, pos) = self.stream_point(lsn, t.xid, t.commit_ts_us, *last_end, block);
+            let rec = self.message_record(&prefix, content, &pos);
+            self.metrics.event_seen();
+            let prev = std::mem::replace(&mut t.pending, vec![rec]);
+            let prev_pos = t.pending_pos.replace(advanced);
+            return self.push_event(prev, prev_pos).await;
+        }
+        *last_end = (*last_end).max(lsn);
+        let ts_us = self.last_ts_us.unwrap_or_else(|| now().1);
+        let pos = SourcePosition {
+            snapshot: "false",
+            ts_us,
+            tx_id: None,
+            lsn: Some(lsn.0 as i64),
+            sequence: Some(format!("[\"{}\",\"{}\"]", last_end.0, lsn.0)),
+            transaction: None,
+        };
+        let own = StreamOffset {
+            lsn_proc: lsn.0,
+            lsn_commit: lsn.0,
+            lsn: lsn.0,
+            tx_id: None,
+            ts_usec: ts_us,
+            incremental: self.inc.stored.clone(),
+            message: true,
+        };
+        let rec = self.message_record(&prefix, content, &pos);
+        self.metrics.event_seen();
+        self.push_event(vec![rec], Some(own)).await
+    }
+
+    /// The `<topic.prefix>.message` record of a message (no position of its own).
+    fn message_record(&self, prefix: &str, content: Vec<u8>, pos: &SourcePosition) -> SourceRecord {
+        let source = source_block(&self.cfg, &self.db, "", "", pos);
+        self.messages.record(
+            prefix,
+            content,
+            source,
+            pos.transaction_block(),
+            &Partition::new(),
+            Offset::new(),
+        )
     }
 
     /// The records of one change event, with empty offsets and partitions,
@@ -1328,7 +1535,7 @@ impl Reader {
                 if skip('c') {
                     return Ok((out, None));
                 }
-                let after = Self::row_from_tuple(&ts, &i.new)?;
+                let after = Self::row_from_tuple(&ts, &i.new, &cfg.unavailable_placeholder)?;
                 out.push(ts.change(
                     &cfg,
                     &self.db,
@@ -1341,10 +1548,14 @@ impl Reader {
                 ));
             }
             PgOutputMessage::Update(u) => {
-                let mut after = Self::row_from_tuple(&ts, &u.new)?;
+                let mut after = Self::row_from_tuple(&ts, &u.new, &cfg.unavailable_placeholder)?;
                 let old = match (&u.old, &u.key) {
-                    (Some(o), _) => Some(Self::row_from_tuple(&ts, o)?),
-                    (None, Some(k)) => Some(Self::row_from_tuple(&ts, k)?),
+                    (Some(o), _) => {
+                        Some(Self::row_from_tuple(&ts, o, &cfg.unavailable_placeholder)?)
+                    }
+                    (None, Some(k)) => {
+                        Some(Self::row_from_tuple(&ts, k, &cfg.unavailable_placeholder)?)
+                    }
                     (None, None) => None,
                 };
                 // Unchanged TOAST values are known from a full old image.
@@ -1403,7 +1614,7 @@ impl Reader {
                 }
                 let tuple = d.old.as_ref().or(d.key.as_ref());
                 let before = match tuple {
-                    Some(t) => Self::row_from_tuple(&ts, t)?,
+                    Some(t) => Self::row_from_tuple(&ts, t, &cfg.unavailable_placeholder)?,
                     None => return Ok((out, None)),
                 };
                 ts.delete_records(&cfg, &self.db, before, &pos, &mut out);
@@ -1429,9 +1640,10 @@ impl Reader {
             lsn_proc: lsn.0,
             lsn_commit: last_end.0,
             lsn: lsn.0,
-            tx_id: i64::from(xid),
+            tx_id: Some(i64::from(xid)),
             ts_usec: commit_ts,
             incremental: self.inc.stored.clone(),
+            message: false,
         };
         let pos = SourcePosition {
             snapshot: "false",
@@ -1489,10 +1701,82 @@ fn fit(mapping: &crate::types::ColumnMapping, v: Value) -> Value {
     }
 }
 
+/// The `WITH` clause of the `CREATE PUBLICATION` statements, as Debezium
+/// builds it: ` WITH (publish_via_partition_root = true)` when
+/// `publish.via.partition.root` is set, else nothing.
+fn publication_with(publish_via_partition_root: bool) -> &'static str {
+    if publish_via_partition_root {
+        " WITH (publish_via_partition_root = true)"
+    } else {
+        ""
+    }
+}
+
+/// The server's version: `server_version_num` (e.g. 150020) and
+/// `server_version` (e.g. `15.20 (Debian 15.20-0+deb12u1)`).
+#[derive(Debug, Clone)]
+struct ServerVersion {
+    num: u32,
+    text: String,
+}
+
+impl ServerVersion {
+    async fn query(client: &Client) -> Result<ServerVersion, PostgresError> {
+        let row = client
+            .query_one(
+                "SELECT current_setting('server_version_num')::int4, current_setting('server_version')",
+                &[],
+            )
+            .await
+            .map_err(|e| PostgresError::Query(format!("reading the server version: {e}")))?;
+        Ok(ServerVersion {
+            num: u32::try_from(row.get::<_, i32>(0)).unwrap_or(0),
+            text: row.get(1),
+        })
+    }
+
+    /// The keys of `cfg` this server cannot honour, each naming the key:
+    /// `slot.failover` before PostgreSQL 17 or on a `standby` (failover
+    /// slots are created on a primary), `publish.via.partition.root`
+    /// before PostgreSQL 13 when the connector may create the publication.
+    /// None when every key can be honoured.
+    fn refuses(&self, cfg: &PostgresConfig, standby: bool) -> Option<ConfigErrors> {
+        let mut errors = Vec::new();
+        if cfg.slot_failover && self.num < 170_000 {
+            errors.push((
+                SLOT_FAILOVER.name.to_owned(),
+                format!(
+                    "slot.failover=true needs PostgreSQL 17 or later (failover replication slots), but the server is PostgreSQL {}: set slot.failover=false",
+                    self.text
+                ),
+            ));
+        } else if cfg.slot_failover && standby {
+            errors.push((
+                SLOT_FAILOVER.name.to_owned(),
+                "slot.failover=true: a failover replication slot can only be created on a primary, but this server is a standby (in recovery): connect to the primary or set slot.failover=false".to_owned(),
+            ));
+        }
+        if cfg.publish_via_partition_root
+            && cfg.publication_mode != PublicationMode::Disabled
+            && self.num < 130_000
+        {
+            errors.push((
+                PUBLISH_VIA_PARTITION_ROOT.name.to_owned(),
+                format!(
+                    "publish.via.partition.root=true needs PostgreSQL 13 or later (publish_via_partition_root), but the server is PostgreSQL {}: set publish.via.partition.root=false",
+                    self.text
+                ),
+            ));
+        }
+        (!errors.is_empty()).then_some(ConfigErrors(errors))
+    }
+}
+
 async fn repl_start(
     repl: &mut ReplicationConnection,
     cfg: &PostgresConfig,
     start: Lsn,
+    messages: bool,
 ) -> Result<crate::protocol::ReplicationStream, PostgresError> {
     let addr = format!("{}:{}", cfg.connect.host, cfg.connect.port);
     let conn = std::mem::replace(
@@ -1506,7 +1790,7 @@ async fn repl_start(
         start,
         1,
         std::slice::from_ref(&cfg.publication_name),
-        false,
+        messages,
     )
     .await
     .map_err(|e| match e.sqlstate() {
@@ -1551,5 +1835,91 @@ mod resume_tests {
         let streaming =
             offset(serde_json::json!({"lsn_proc": 7, "lsn_commit": 7, "lsn": 7, "txId": 3}));
         assert!(!Resume::from_offset(&streaming).snapshot_incomplete);
+    }
+
+    #[test]
+    fn a_non_transactional_message_has_a_position_of_its_own() {
+        // Debezium's offset after a non-transactional message: lsn_proc =
+        // lsn_commit = lsn = the message's LSN, no txId, messageType MESSAGE
+        let own = StreamOffset {
+            lsn_proc: 500,
+            lsn_commit: 500,
+            lsn: 500,
+            tx_id: None,
+            ts_usec: 7,
+            incremental: None,
+            message: true,
+        };
+        let o = own.to_offset();
+        assert_eq!(
+            serde_json::Value::Object(o.clone()),
+            serde_json::json!({"lsn_proc": 500, "lsn_commit": 500, "lsn": 500, "ts_usec": 7, "messageType": "MESSAGE"})
+        );
+        let r = Resume::from_offset(&o);
+        assert_eq!((r.lsn_commit, r.lsn_proc, r.tx_id), (500, 500, None));
+        // a transactional event's offset is not a message's
+        let tx = StreamOffset {
+            tx_id: Some(9),
+            lsn_commit: 400,
+            message: false,
+            ..own
+        }
+        .to_offset();
+        assert_eq!(tx.get("txId"), Some(&serde_json::json!(9)));
+        assert!(!tx.contains_key("messageType"));
+    }
+
+    #[test]
+    fn publications_are_created_as_debezium_creates_them() {
+        assert_eq!(
+            publication_with(true),
+            " WITH (publish_via_partition_root = true)"
+        );
+        assert_eq!(publication_with(false), "");
+    }
+
+    fn cfg(pairs: &[(&str, &str)]) -> PostgresConfig {
+        use velocity_api::TypedConfig;
+        let mut c = velocity_api::config::raw_config(&[
+            ("database.hostname", "h"),
+            ("database.user", "u"),
+            ("database.dbname", "d"),
+            ("topic.prefix", "tms"),
+        ]);
+        c.extend(velocity_api::config::raw_config(pairs));
+        PostgresConfig::from_raw(&c).unwrap()
+    }
+
+    #[test]
+    fn slot_failover_is_refused_before_postgresql_17_naming_the_key() {
+        let pg = |num: u32, text: &str| ServerVersion {
+            num,
+            text: text.to_owned(),
+        };
+        let failover = cfg(&[("slot.failover", "true")]);
+        let e = pg(150020, "15.20").refuses(&failover, false).unwrap();
+        assert!(e.names("slot.failover") && e.0.len() == 1, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("PostgreSQL 17") && text.contains("15.20"),
+            "{text}"
+        );
+        assert!(pg(170000, "17.0").refuses(&failover, false).is_none());
+        let e = pg(170002, "17.2").refuses(&failover, true).unwrap();
+        assert!(
+            e.names("slot.failover") && e.to_string().contains("standby"),
+            "{e}"
+        );
+        assert!(pg(150020, "15.20").refuses(&cfg(&[]), true).is_none());
+        // publish_via_partition_root exists since PostgreSQL 13
+        let via_root = cfg(&[("publish.via.partition.root", "true")]);
+        let e = pg(120010, "12.10").refuses(&via_root, false).unwrap();
+        assert!(e.names("publish.via.partition.root"), "{e}");
+        assert!(pg(130000, "13.0").refuses(&via_root, false).is_none());
+        let disabled = cfg(&[
+            ("publish.via.partition.root", "true"),
+            ("publication.autocreate.mode", "disabled"),
+        ]);
+        assert!(pg(120010, "12.10").refuses(&disabled, false).is_none());
     }
 }

@@ -248,7 +248,7 @@ async fn stream_decode_ack_and_slot_conflicts() {
     let body = async {
         let mut repl = replication_conn(SslMode::Require).await;
         let info = repl
-            .create_logical_slot(&slot, "pgoutput", true)
+            .create_logical_slot(&slot, "pgoutput", true, false)
             .await
             .expect("create slot");
         assert_eq!(info.slot_name, slot);
@@ -276,7 +276,7 @@ async fn stream_decode_ack_and_slot_conflicts() {
         // Duplicate slot -> 42710.
         let mut second = replication_conn(SslMode::Disable).await;
         let e = second
-            .create_logical_slot(&slot, "pgoutput", false)
+            .create_logical_slot(&slot, "pgoutput", false, false)
             .await
             .unwrap_err();
         assert_eq!(e.sqlstate(), Some(sqlstate::DUPLICATE_OBJECT), "{e}");
@@ -501,7 +501,7 @@ async fn missing_publication_is_42704() {
         .expect("setup");
     let body = async {
         let mut repl = replication_conn(SslMode::Disable).await;
-        repl.create_logical_slot(&slot, "pgoutput", false)
+        repl.create_logical_slot(&slot, "pgoutput", false, false)
             .await
             .expect("slot");
         let mut stream = repl

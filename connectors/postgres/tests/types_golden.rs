@@ -506,7 +506,10 @@ async fn check_stream(
                     for (i, c) in t.columns.iter().enumerate() {
                         if obj.get(&c.name) == Some(&json!("__debezium_unavailable_value")) {
                             if let Some(mp) = &m.mappings[i] {
-                                r[&c.name] = value_json(&mp.unavailable_value(), &mp.schema);
+                                r[&c.name] = value_json(
+                                    &mp.unavailable_value(&Default::default()),
+                                    &mp.schema,
+                                );
                             }
                         }
                     }

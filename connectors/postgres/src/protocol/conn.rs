@@ -769,35 +769,27 @@ impl ReplicationConnection {
     }
 
     /// `CREATE_REPLICATION_SLOT name LOGICAL plugin`, optionally exporting a
-    /// snapshot (PostgreSQL ≥ 15 option syntax, the legacy keywords before).
+    /// snapshot and as a failover slot (see [`create_slot_command`]).
     ///
     /// The exported snapshot stays importable only until the next command is
     /// sent on this connection, so import it elsewhere before calling
-    /// anything else here. Fails with SQLSTATE `42710` if the slot exists.
+    /// anything else here. Fails with SQLSTATE `42710` if the slot exists,
+    /// and with [`ProtocolError::InvalidArgument`] for `failover` on a
+    /// server older than PostgreSQL 17.
     pub async fn create_logical_slot(
         &mut self,
         name: &str,
         plugin: &str,
         export_snapshot: bool,
+        failover: bool,
     ) -> Result<SlotInfo> {
-        let mut sql = format!(
-            "CREATE_REPLICATION_SLOT {} LOGICAL {}",
-            quote_identifier(name)?,
-            quote_identifier(plugin)?
-        );
-        if self.server_major_version().is_some_and(|v| v >= 15) {
-            sql.push_str(if export_snapshot {
-                " (SNAPSHOT 'export')"
-            } else {
-                " (SNAPSHOT 'nothing')"
-            });
-        } else {
-            sql.push_str(if export_snapshot {
-                " EXPORT_SNAPSHOT"
-            } else {
-                " NOEXPORT_SNAPSHOT"
-            });
-        }
+        let sql = create_slot_command(
+            name,
+            plugin,
+            export_snapshot,
+            failover,
+            self.server_major_version(),
+        )?;
         let rows = self.simple_query(&sql).await?;
         let row = rows.first().filter(|r| r.len() >= 3).ok_or_else(|| {
             ProtocolError::Protocol("CREATE_REPLICATION_SLOT returned no row".into())
@@ -879,6 +871,51 @@ impl ReplicationConnection {
         let _ = self.io.flush_out().await;
         self.io.shutdown().await;
     }
+}
+
+/// The `CREATE_REPLICATION_SLOT` command for a logical slot `name` of
+/// `plugin` on a server of major version `server_major`: PostgreSQL 15+
+/// takes options in parentheses (`SNAPSHOT 'export'` or `'nothing'`, and
+/// `FAILOVER` for a failover slot, PostgreSQL 17+), older servers the
+/// legacy `EXPORT_SNAPSHOT` / `NOEXPORT_SNAPSHOT` keywords. `failover`
+/// before PostgreSQL 17 (or of an unknown version) is
+/// [`ProtocolError::InvalidArgument`].
+pub fn create_slot_command(
+    name: &str,
+    plugin: &str,
+    export_snapshot: bool,
+    failover: bool,
+    server_major: Option<u32>,
+) -> Result<String> {
+    let major = server_major.unwrap_or(0);
+    if failover && major < 17 {
+        return Err(ProtocolError::InvalidArgument(format!(
+            "a failover replication slot needs PostgreSQL 17 or later, but the server is {}",
+            server_major.map_or("of an unknown version".to_owned(), |v| format!(
+                "PostgreSQL {v}"
+            ))
+        )));
+    }
+    let mut sql = format!(
+        "CREATE_REPLICATION_SLOT {} LOGICAL {}",
+        quote_identifier(name)?,
+        quote_identifier(plugin)?
+    );
+    let snapshot = if export_snapshot { "export" } else { "nothing" };
+    if major >= 15 {
+        sql.push_str(&format!(" (SNAPSHOT '{snapshot}'"));
+        if failover {
+            sql.push_str(", FAILOVER");
+        }
+        sql.push(')');
+    } else {
+        sql.push_str(if export_snapshot {
+            " EXPORT_SNAPSHOT"
+        } else {
+            " NOEXPORT_SNAPSHOT"
+        });
+    }
+    Ok(sql)
 }
 
 /// Quotes an SQL identifier (`"a""b"`); rejects NUL bytes.
@@ -981,6 +1018,44 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",");
         assert_eq!(quote_literal(&pubs).unwrap(), "'\"p1\",\"we\"\"ird,''x\"'");
+    }
+
+    #[test]
+    fn create_slot_commands() {
+        let cmd =
+            |export, failover, major| create_slot_command("s", "pgoutput", export, failover, major);
+        assert_eq!(
+            cmd(true, false, Some(15)).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"pgoutput\" (SNAPSHOT 'export')"
+        );
+        assert_eq!(
+            cmd(false, false, Some(16)).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"pgoutput\" (SNAPSHOT 'nothing')"
+        );
+        // slot.failover on PostgreSQL 17+: FAILOVER among the options
+        assert_eq!(
+            cmd(true, true, Some(17)).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"pgoutput\" (SNAPSHOT 'export', FAILOVER)"
+        );
+        assert_eq!(
+            cmd(false, true, Some(18)).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"pgoutput\" (SNAPSHOT 'nothing', FAILOVER)"
+        );
+        assert_eq!(
+            cmd(true, false, Some(14)).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"pgoutput\" EXPORT_SNAPSHOT"
+        );
+        assert_eq!(
+            cmd(false, false, None).unwrap(),
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"pgoutput\" NOEXPORT_SNAPSHOT"
+        );
+        for major in [Some(16), Some(10), None] {
+            let e = cmd(true, true, major).unwrap_err();
+            assert!(
+                matches!(&e, ProtocolError::InvalidArgument(m) if m.contains("PostgreSQL 17")),
+                "{major:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -135,8 +135,89 @@ pub struct TypeError {
     pub reason: String,
 }
 
-/// The Debezium placeholder for unchanged TOAST values.
+/// The Debezium placeholder for unchanged TOAST values (the default of
+/// `unavailable.value.placeholder`).
 pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
+
+/// `unavailable.value.placeholder`: the constant emitted in place of a
+/// TOASTed value PostgreSQL did not send because it did not change, as
+/// Debezium's `PostgresConnectorConfig` reads it: `hex:` followed by
+/// hexadecimal digits gives the bytes, any other text its UTF-8 bytes; the
+/// text form is those bytes as UTF-8 (lossily, as Java's `new String`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnavailablePlaceholder {
+    bytes: Vec<u8>,
+    text: String,
+}
+
+impl Default for UnavailablePlaceholder {
+    /// Debezium's default, [`UNAVAILABLE_VALUE`].
+    fn default() -> UnavailablePlaceholder {
+        UnavailablePlaceholder {
+            bytes: UNAVAILABLE_VALUE.as_bytes().to_vec(),
+            text: UNAVAILABLE_VALUE.to_owned(),
+        }
+    }
+}
+
+impl UnavailablePlaceholder {
+    /// The placeholder of the key's value `v`; `hex:` with anything but an
+    /// even number of hexadecimal digits after it is an error.
+    pub fn parse(v: &str) -> Result<UnavailablePlaceholder, String> {
+        let bytes = match v.strip_prefix("hex:") {
+            None => v.as_bytes().to_vec(),
+            Some(hex) => {
+                if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "'{v}' starts with 'hex:', but '{hex}' is not an even number of hexadecimal digits"
+                    ));
+                }
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_default())
+                    .collect()
+            }
+        };
+        Ok(UnavailablePlaceholder {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        })
+    }
+
+    /// Validator of `unavailable.value.placeholder`: the value parses.
+    pub fn check(v: &str) -> Result<(), String> {
+        UnavailablePlaceholder::parse(v).map(|_| ())
+    }
+
+    /// The placeholder's bytes (bytea columns, integer arrays).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The placeholder as text (string-like columns).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Java's `UUID.nameUUIDFromBytes` of the bytes (a version 3 UUID),
+    /// which Debezium emits in place of an unchanged `uuid[]`.
+    fn name_uuid(&self) -> String {
+        use md5::Digest;
+        let mut h = [0u8; 16];
+        h.copy_from_slice(&md5::Md5::digest(&self.bytes));
+        h[6] = (h[6] & 0x0f) | 0x30;
+        h[8] = (h[8] & 0x3f) | 0x80;
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+}
 
 /// Schema name Debezium gives `tsvector` columns.
 pub const DBZ_TSVECTOR: &str = "io.debezium.data.Tsvector";
@@ -224,6 +305,8 @@ enum Toast {
     IntArray,
     /// The placeholder's bytes as int64 elements.
     BigintArray,
+    /// `[nameUUIDFromBytes(placeholder)]`.
+    UuidArray,
     /// `{placeholder: placeholder}`.
     Hstore,
     /// Null (Debezium's array converter drops the string placeholder).
@@ -282,15 +365,18 @@ impl ColumnMapping {
         zero_of(&self.conv)
     }
 
-    /// The value Debezium emits for an unchanged TOAST value of this column:
-    /// `"__debezium_unavailable_value"` as a string (bytes for bytea,
-    /// `["__debezium_unavailable_value"]` for text/varchar/json arrays, the
-    /// placeholder's bytes as numbers for int4/date and int8 arrays, a
-    /// one-entry map for hstore); null where Debezium cannot represent it.
-    pub fn unavailable_value(&self) -> Value {
-        let bytes = UNAVAILABLE_VALUE.as_bytes();
+    /// The value Debezium emits for an unchanged TOAST value of this column,
+    /// given the configured `placeholder`: its text for string-like
+    /// columns, its bytes for bytea (in the `binary.handling.mode`
+    /// representation), `[text]` for text/varchar/json arrays, its bytes as
+    /// numbers for int4/date and int8 arrays, `[nameUUIDFromBytes(bytes)]`
+    /// for uuid arrays, a one-entry map for hstore; null where Debezium
+    /// cannot represent it.
+    pub fn unavailable_value(&self, placeholder: &UnavailablePlaceholder) -> Value {
+        let bytes = placeholder.bytes();
+        let as_text = || Value::String(placeholder.text().to_owned());
         match self.toast {
-            Toast::TextArray => Value::Array(vec![Value::String(UNAVAILABLE_VALUE.into())]),
+            Toast::TextArray => Value::Array(vec![as_text()]),
             Toast::IntArray => Value::Array(
                 bytes
                     .iter()
@@ -303,25 +389,21 @@ impl ColumnMapping {
                     .map(|b| Value::Int64(i64::from(*b as i8)))
                     .collect(),
             ),
+            Toast::UuidArray => Value::Array(vec![Value::String(placeholder.name_uuid())]),
             Toast::Hstore => match &self.conv {
-                Conv::Hstore(HstoreMode::Map) => Value::Map(vec![(
-                    Value::String(UNAVAILABLE_VALUE.into()),
-                    Value::String(UNAVAILABLE_VALUE.into()),
-                )]),
+                Conv::Hstore(HstoreMode::Map) => Value::Map(vec![(as_text(), as_text())]),
                 _ => {
                     let mut s = String::from("{");
-                    text::push_json_string(&mut s, UNAVAILABLE_VALUE);
+                    text::push_json_string(&mut s, placeholder.text());
                     s.push(':');
-                    text::push_json_string(&mut s, UNAVAILABLE_VALUE);
+                    text::push_json_string(&mut s, placeholder.text());
                     s.push('}');
                     Value::String(s)
                 }
             },
             Toast::Null => Value::Null,
             Toast::Scalar => match &self.conv {
-                Conv::Str | Conv::TimeTz | Conv::TimestampTz { .. } => {
-                    Value::String(UNAVAILABLE_VALUE.into())
-                }
+                Conv::Str | Conv::TimeTz | Conv::TimestampTz { .. } => as_text(),
                 Conv::Bytea(mode) => encode_binary(bytes.to_vec(), *mode),
                 Conv::Bits => Value::Bytes(Vec::new()),
                 Conv::Decimal {
@@ -332,7 +414,7 @@ impl ColumnMapping {
                     mode: DecimalMode::String,
                     ..
                 }
-                | Conv::Interval(IntervalMode::String) => Value::String(UNAVAILABLE_VALUE.into()),
+                | Conv::Interval(IntervalMode::String) => as_text(),
                 _ => Value::Null,
             },
         }
@@ -633,6 +715,7 @@ fn toast_kind(t: &PgType) -> Toast {
             }
             "int4" | "date" if elem.schema == "pg_catalog" => Toast::IntArray,
             "int8" if elem.schema == "pg_catalog" => Toast::BigintArray,
+            "uuid" if elem.schema == "pg_catalog" => Toast::UuidArray,
             _ => Toast::Null,
         },
         _ if t.name == "hstore" => Toast::Hstore,

@@ -561,22 +561,75 @@ fn zero_and_unavailable_values() {
         string("1970-01-01T00:00:00.000000Z")
     );
     assert_eq!(map(base("text"), -1).zero_value(), Value::Null);
+    let dflt = UnavailablePlaceholder::default();
     assert_eq!(
-        map(base("text"), -1).unavailable_value(),
+        map(base("text"), -1).unavailable_value(&dflt),
         string(UNAVAILABLE_VALUE)
     );
     assert_eq!(
-        map(base("bytea"), -1).unavailable_value(),
+        map(base("bytea"), -1).unavailable_value(&dflt),
         Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec())
     );
     assert_eq!(
-        map(array_of(base("text")), -1).unavailable_value(),
+        map(array_of(base("text")), -1).unavailable_value(&dflt),
         Value::Array(vec![string(UNAVAILABLE_VALUE)])
     );
     assert_eq!(
-        map(ext("hstore"), -1).unavailable_value(),
+        map(ext("hstore"), -1).unavailable_value(&dflt),
         string(r#"{"__debezium_unavailable_value":"__debezium_unavailable_value"}"#)
     );
+}
+
+#[test]
+fn custom_unavailable_placeholders() {
+    // values from the real Debezium 3.6.3 (tests/fixtures/postgres/toast,
+    // unavailable.value.placeholder=toast-not-sent)
+    let p = UnavailablePlaceholder::parse("toast-not-sent").unwrap();
+    assert_eq!(
+        map(base("varchar"), -1).unavailable_value(&p),
+        string("toast-not-sent")
+    );
+    assert_eq!(
+        map(base("bytea"), -1).unavailable_value(&p),
+        Value::Bytes(b"toast-not-sent".to_vec())
+    );
+    let bytes_as =
+        |f: fn(u8) -> Value| Value::Array(b"toast-not-sent".iter().map(|b| f(*b)).collect());
+    assert_eq!(
+        map(array_of(base("int4")), -1).unavailable_value(&p),
+        bytes_as(|b| Value::Int32(i32::from(b)))
+    );
+    assert_eq!(
+        map(array_of(base("int8")), -1).unavailable_value(&p),
+        bytes_as(|b| Value::Int64(i64::from(b)))
+    );
+    assert_eq!(
+        map(array_of(base("uuid")), -1).unavailable_value(&p),
+        Value::Array(vec![string("1b38a06f-a0c0-3a2f-8331-db14f9334e79")])
+    );
+    assert_eq!(
+        map(ext("hstore"), -1).unavailable_value(&p),
+        string(r#"{"toast-not-sent":"toast-not-sent"}"#)
+    );
+    // hex: gives the bytes; the text is their UTF-8 (lossy, as Java's new String)
+    let h = UnavailablePlaceholder::parse("hex:00ff41").unwrap();
+    assert_eq!(h.bytes(), [0x00, 0xff, 0x41]);
+    assert_eq!(h.text(), "\u{0}\u{fffd}A");
+    assert_eq!(
+        map(base("bytea"), -1).unavailable_value(&h),
+        Value::Bytes(vec![0x00, 0xff, 0x41])
+    );
+    // bytes above 0x7f are negative Java bytes in integer arrays
+    assert_eq!(
+        map(array_of(base("int4")), -1).unavailable_value(&h),
+        Value::Array(vec![Value::Int32(0), Value::Int32(-1), Value::Int32(65)])
+    );
+    for bad in ["hex:abc", "hex:zz"] {
+        let e = UnavailablePlaceholder::check(bad).unwrap_err();
+        assert!(e.contains("hexadecimal"), "{bad}: {e}");
+    }
+    assert_eq!(UnavailablePlaceholder::parse("hex:").unwrap().bytes(), b"");
+    assert_eq!(UnavailablePlaceholder::default().text(), UNAVAILABLE_VALUE);
 }
 
 #[test]
