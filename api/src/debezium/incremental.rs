@@ -406,6 +406,34 @@ fn random_uuid() -> String {
     KeyValue::Uuid(v).to_sql_text().unwrap_or_default()
 }
 
+/// The window key of a change record's key (its values): equal keys of
+/// the same table give equal fingerprints, whether the record came from a
+/// chunk or from the log.
+pub fn key_fingerprint(key: &crate::Value) -> String {
+    match key {
+        crate::Value::Struct(s) => format!("{:?}", s.values),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Now as an ISO-8601 instant with nanoseconds (Java's `Instant.toString`),
+/// as the watermark rows' `data` carries it ([`window_data`]).
+pub fn iso_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, m, day) = crate::calendar::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_nanos()
+    )
+}
+
 /// The rows of one chunk in key order, by key; a streamed change removes
 /// the row of its key (Debezium's `window` map).
 #[derive(Debug)]
@@ -747,6 +775,17 @@ mod tests {
         let mut s = String::new();
         lower_bound(&keys, &["1".into(), "2".into()], true, &mut s);
         assert_eq!(s, "((a > 1) OR (a = 1 AND b >= 2))");
+    }
+
+    #[test]
+    fn instants_are_javas() {
+        let t = iso_now();
+        // 2026-11-26T19:05:21.024283830Z
+        assert_eq!(t.len(), 30, "{t}");
+        assert_eq!(
+            (&t[4..5], &t[10..11], &t[19..20], &t[29..]),
+            ("-", "T", ".", "Z")
+        );
     }
 
     #[test]

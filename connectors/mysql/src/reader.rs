@@ -98,6 +98,8 @@ use crate::history::{
 use crate::locking::{self, Held};
 use crate::tls;
 
+mod incremental;
+
 /// What the reader sends: a batch, or the error that stopped it.
 pub type Item = Result<Vec<SourceRecord>, MySqlError>;
 
@@ -126,6 +128,8 @@ pub fn spawn(
         cfg,
         partition,
         stored: stored.as_ref().and_then(Position::from_offset),
+        stored_offset: stored.clone(),
+        inc: incremental::Incremental::default(),
         tx,
         stop: stop_rx,
         batch: Vec::new(),
@@ -252,6 +256,10 @@ struct Reader {
     cfg: Arc<MySqlConfig>,
     partition: Partition,
     stored: Option<Position>,
+    /// The stored offset as read (the incremental snapshot's keys).
+    stored_offset: Option<Offset>,
+    /// Signals and the incremental snapshot (see [`incremental`]).
+    inc: incremental::Incremental,
     tx: mpsc::Sender<Item>,
     stop: watch::Receiver<bool>,
     batch: Vec<SourceRecord>,
@@ -924,6 +932,10 @@ impl Reader {
         if let Some(set) = gtids {
             cur.gtids = set;
         }
+        if skip.is_some() {
+            // resuming from a stored offset: continue its incremental snapshot
+            self.incremental_start(&mut cur).await?;
+        }
         let mut stop = self.stop.clone();
         let mut next_heartbeat = cfg
             .heartbeat_interval
@@ -1358,8 +1370,12 @@ impl Reader {
             | RowsEventData::PartialUpdateRowsEvent(_) => "u",
             _ => "d",
         };
+        // an insert into the signal table is a signal, whatever the
+        // skipped operations
+        let signal = op == "c" && self.is_signal_table(&key.0, &key.1);
         // Debezium ignores the row events of skipped operations
-        if op.chars().any(|c| self.cfg.skips(c)) {
+        let skipped_op = op.chars().any(|c| self.cfg.skips(c));
+        if skipped_op && !signal {
             return Ok(());
         }
         let images: Vec<RowImages> = rows
@@ -1381,7 +1397,15 @@ impl Reader {
                 continue;
             }
             let row = RowRef { k, i, n };
-            self.emit_row(cur, ev, &ts, op, row, before, after).await?;
+            if signal {
+                if let Some(values) = &after {
+                    // the signal acts before its own event is emitted
+                    self.signal_row(cur, ev, row, values).await?;
+                }
+            }
+            if !skipped_op {
+                self.emit_row(cur, ev, &ts, op, row, before, after).await?;
+            }
         }
         Ok(())
     }
@@ -1442,6 +1466,7 @@ impl Reader {
         }
         let recs = self.records(ts, op, before, after, &info, txn.tx.as_mut(), [prev, next]);
         txn.emitted |= !recs.is_empty();
+        self.deduplicate(&recs);
         for r in recs {
             self.push(r).await?;
         }
@@ -1715,6 +1740,9 @@ struct Cursor {
     last_server_id: i64,
     /// Events carry a checksum (`binlog_checksum` is not NONE).
     checksum: bool,
+    /// The incremental snapshot's offset keys while one runs: every
+    /// position the cursor hands out carries them.
+    inc: Option<Arc<Offset>>,
 }
 
 impl Cursor {
@@ -1739,6 +1767,7 @@ impl Cursor {
             last_ts_ms: start.ts_sec * 1000,
             last_server_id: start.server_id,
             checksum,
+            inc: None,
         }
     }
 
@@ -1816,6 +1845,7 @@ impl Cursor {
             },
             ts_sec: ev.ts_ms / 1000,
             server_id: ev.server_id,
+            incremental: self.inc.clone(),
             ..Position::default()
         }
     }
@@ -1851,6 +1881,7 @@ impl Cursor {
             gtids: self.gtid_text(),
             ts_sec: ev.ts_ms / 1000,
             server_id: ev.server_id,
+            incremental: self.inc.clone(),
             ..Position::default()
         }
         .to_offset()
@@ -1872,6 +1903,7 @@ impl Cursor {
             gtids: self.gtid_text(),
             ts_sec: self.last_ts_ms / 1000,
             server_id: self.last_server_id,
+            incremental: self.inc.clone(),
             ..Position::default()
         }
     }

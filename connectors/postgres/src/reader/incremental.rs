@@ -27,11 +27,12 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 use velocity_api::debezium::incremental::{
-    window_close_row, window_data, window_open_row, ChunkQuery, IncrementalSnapshotContext, Window,
+    iso_now, key_fingerprint as fingerprint, window_close_row, window_data, window_open_row,
+    ChunkQuery, IncrementalSnapshotContext, Window,
 };
 use velocity_api::debezium::java_ser::KeyValue;
 use velocity_api::debezium::signal::{self, Signal, SignalRecord, SnapshotKind};
-use velocity_api::{Offset, SourceRecord, Struct, Value};
+use velocity_api::{Offset, SourceRecord, Struct};
 
 use super::{Reader, StreamOffset};
 use crate::catalog::{self, PgType, TypeKind};
@@ -75,14 +76,6 @@ struct ChunkTable {
     key_cols: Vec<(usize, PgType)>,
 }
 
-/// The fingerprint of a record key (its values) for the window.
-fn fingerprint(key: &Value) -> String {
-    match key {
-        Value::Struct(s) => format!("{:?}", s.values),
-        other => format!("{other:?}"),
-    }
-}
-
 /// A chunking column's text value as the `Object` PgJDBC hands Debezium.
 fn key_value(t: &PgType, text: Option<&str>) -> KeyValue {
     let Some(text) = text else {
@@ -107,23 +100,6 @@ fn key_value(t: &PgType, text: Option<&str>) -> KeyValue {
     // other types travel as their text (Debezium would store the JDBC
     // object; Velocity reads back what it wrote)
     parsed.unwrap_or_else(|| KeyValue::String(text.to_owned()))
-}
-
-/// Now as an ISO-8601 instant with nanoseconds (Java's `Instant.toString`).
-fn iso_now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (y, m, day) = velocity_api::calendar::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        d.subsec_nanos()
-    )
 }
 
 impl Reader {
@@ -684,16 +660,5 @@ mod tests {
             },
         };
         assert_eq!(key_value(&domain, Some("3")), KeyValue::Int(3));
-    }
-
-    #[test]
-    fn instants_are_javas() {
-        let t = iso_now();
-        // 2026-11-26T19:05:21.024283830Z
-        assert_eq!(t.len(), 30, "{t}");
-        assert_eq!(
-            (&t[4..5], &t[10..11], &t[19..20], &t[29..]),
-            ("-", "T", ".", "Z")
-        );
     }
 }
