@@ -272,6 +272,11 @@ fn mariadb_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         100,
         "initial snapshot of a"
     );
+    // the snapshot's last offset is stored before the task restarts
+    common::wait_until(Duration::from_secs(60), "the completed snapshot's offset", || {
+        let (_, v) = w.call("GET", "/connectors/src/offsets", None);
+        v["offsets"][0]["offset"]["snapshot_completed"] == true
+    });
     // the runtime reconfigures the running connector: b joins the include list
     let (_, mut cfg) = w.call("GET", "/connectors/src/config", None);
     cfg["table.include.list"] = json!(format!("{db}.a,{db}.b"));

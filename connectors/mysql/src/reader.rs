@@ -763,10 +763,8 @@ impl Reader {
             }
         }
         let schemas = if data { captured.schemas } else { Vec::new() };
-        let n_tables = schemas.len();
-        for (ti, ts) in schemas.iter().enumerate() {
-            self.read_table(&mut conn, &mut emit, ts, ti + 1 == n_tables)
-                .await?;
+        for ts in &schemas {
+            self.read_table(&mut conn, &mut emit, ts).await?;
         }
         self.finish_snapshot_records(&mut emit).await?;
         locking::unlock(&mut conn, &cfg, &mut held).await?;
@@ -837,16 +835,17 @@ impl Reader {
 
     /// Reads every row of table `ts` inside the snapshot transaction and
     /// pushes the records before it: each row is held back until the next
-    /// one (or the table's end) is known, to mark it (`first`,
+    /// one (of this or a later table) is known, to mark it (`first`,
     /// `first_in_data_collection`, `last_in_data_collection`, `true`); the
-    /// held schema change goes out before the first row. The last row of the
-    /// `last_table` stays held for [`Reader::finish_snapshot_records`].
+    /// held schema change goes out before the first row. The snapshot's last
+    /// row stays held for [`Reader::finish_snapshot_records`], even when
+    /// the tables after its own are empty (as Debezium's buffering
+    /// receiver keeps the last record until the snapshot completes).
     async fn read_table(
         &mut self,
         conn: &mut Conn,
         emit: &mut SnapshotEmitter,
         ts: &Arc<TableSchema>,
-        last_table: bool,
     ) -> Result<(), MySqlError> {
         let cfg = self.cfg.clone();
         tracing::info!(table = %format!("{}.{}", ts.db, ts.table), "exporting data from table");
@@ -870,7 +869,9 @@ impl Reader {
                 self.push(r).await?;
             }
             if let Some((hts, hrow, hfirst)) = emit.held.take() {
-                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, false);
+                // a held row of an earlier table was the last of its table
+                let last_in_table = !Arc::ptr_eq(&hts, ts);
+                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, last_in_table);
                 emit.first_overall = false;
                 let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, false);
                 self.push(r).await?;
@@ -879,17 +880,6 @@ impl Reader {
             first_in_table = false;
             if self.stopping() {
                 return Err(MySqlError::Stopped);
-            }
-        }
-        drop(result);
-        if let Some((hts, hrow, hfirst)) = emit.held.take() {
-            if Arc::ptr_eq(&hts, ts) && !last_table {
-                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, true);
-                emit.first_overall = false;
-                let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, false);
-                self.push(r).await?;
-            } else {
-                emit.held = Some((hts, hrow, hfirst));
             }
         }
         Ok(())
