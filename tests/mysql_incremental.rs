@@ -129,9 +129,12 @@ fn mariadb_incremental_snapshot_with_concurrent_changes_ends_at_the_tables_rows(
     sql(&format!("INSERT INTO {db}.t VALUES (999999, 'marker')"));
     let topic = format!("{prefix}.{db}.t");
     let recs = consume_until(&topic, Duration::from_secs(120), |r| {
-        parse(r.get(r.len().saturating_sub(3)..).unwrap_or_default(), &topic)
-            .iter()
-            .any(|e| id_of(e) == Some(999_999))
+        parse(
+            r.get(r.len().saturating_sub(3)..).unwrap_or_default(),
+            &topic,
+        )
+        .iter()
+        .any(|e| id_of(e) == Some(999_999))
     });
     let events = parse(&recs, &topic);
     let log = w.log_text();
@@ -216,7 +219,10 @@ fn mariadb_killed_connector_continues_the_incremental_snapshot_from_the_next_chu
         panic!("{key:?}")
     };
     assert!((1..20000).contains(&k), "stored key {k}: {stored}");
-    assert!(stored["file"].is_string() && stored["pos"].is_u64(), "{stored}");
+    assert!(
+        stored["file"].is_string() && stored["pos"].is_u64(),
+        "{stored}"
+    );
     assert_eq!(
         stored["incremental_snapshot_collections"],
         format!("[{{\"incremental_snapshot_collections_id\":\"{db}.t\",\"incremental_snapshot_collections_additional_condition\":null,\"incremental_snapshot_collections_surrogate_key\":null}}]")
@@ -273,10 +279,14 @@ fn mariadb_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         "initial snapshot of a"
     );
     // the snapshot's last offset is stored before the task restarts
-    common::wait_until(Duration::from_secs(60), "the completed snapshot's offset", || {
-        let (_, v) = w.call("GET", "/connectors/src/offsets", None);
-        v["offsets"][0]["offset"]["snapshot_completed"] == true
-    });
+    common::wait_until(
+        Duration::from_secs(60),
+        "the completed snapshot's offset",
+        || {
+            let (_, v) = w.call("GET", "/connectors/src/offsets", None);
+            v["offsets"][0]["offset"]["snapshot_completed"] == true
+        },
+    );
     // the runtime reconfigures the running connector: b joins the include list
     let (_, mut cfg) = w.call("GET", "/connectors/src/config", None);
     cfg["table.include.list"] = json!(format!("{db}.a,{db}.b"));

@@ -730,7 +730,11 @@ pub fn mysql_connector_file(
         config[k] = v.clone();
     }
     let p = dir.join(format!("{name}.json"));
-    std::fs::write(&p, serde_json::json!({"name": name, "config": config}).to_string()).unwrap();
+    std::fs::write(
+        &p,
+        serde_json::json!({"name": name, "config": config}).to_string(),
+    )
+    .unwrap();
     p
 }
 

@@ -515,7 +515,10 @@ mod tests {
         // the incremental snapshot's keys go next to the binlog keys, and
         // are not part of the position read back
         let mut inc = Offset::new();
-        inc.insert("incremental_snapshot_primary_key".into(), "aced000570".into());
+        inc.insert(
+            "incremental_snapshot_primary_key".into(),
+            "aced000570".into(),
+        );
         let i = Position {
             incremental: Some(std::sync::Arc::new(inc)),
             ..p.clone()

@@ -556,7 +556,9 @@ impl Reader {
         let listed = catalog::list_tables(conn)
             .await
             .map_err(|e| q(e, &self.cfg))?;
-        let Some((db, name)) = listed.into_iter().find(|(d, t)| format!("{d}.{t}") == dc.id)
+        let Some((db, name)) = listed
+            .into_iter()
+            .find(|(d, t)| format!("{d}.{t}") == dc.id)
         else {
             tracing::warn!("Schema not found for table '{}': it is skipped", dc.id);
             return Ok(None);
