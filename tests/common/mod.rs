@@ -418,7 +418,7 @@ pub fn pg_connector_file(
     slot: &str,
     extra: serde_json::Value,
 ) -> PathBuf {
-    let mut config = serde_json::json!({
+    let config = serde_json::json!({
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": env("VELOCITY_PG_HOST", "127.0.0.1"),
         "database.port": env("VELOCITY_PG_PORT", "55432"),
@@ -428,16 +428,7 @@ pub fn pg_connector_file(
         "slot.name": slot, "publication.name": slot, "publication.autocreate.mode": "filtered",
         "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
     });
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(
-        &p,
-        serde_json::json!({"name": name, "config": config}).to_string(),
-    )
-    .unwrap();
-    p
+    write_connector_file(dir, name, config, &extra)
 }
 
 /// A golden workload's source side: a fresh database loaded with
@@ -697,6 +688,7 @@ pub fn mysql_sql(stmt: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A `database.server.id` unlikely to be taken by another test.
 pub fn mysql_server_id() -> u64 {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -705,6 +697,8 @@ pub fn mysql_server_id() -> u64 {
     100_000 + (n / 1000 + std::process::id() as u64) % 1_000_000_000
 }
 
+/// A connector JSON file for the MariaDB source on the test server
+/// (database `db`, schema history on the test broker); `extra` keys override.
 pub fn mysql_connector_file(
     dir: &Path,
     name: &str,
@@ -712,7 +706,7 @@ pub fn mysql_connector_file(
     prefix: &str,
     extra: Value,
 ) -> PathBuf {
-    let mut config = serde_json::json!({
+    let config = serde_json::json!({
         "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
         "database.hostname": env("VELOCITY_MARIADB_HOST", "127.0.0.1"),
         "database.port": env("VELOCITY_MARIADB_PORT", "53306"),
@@ -726,16 +720,7 @@ pub fn mysql_connector_file(
         "topic.creation.default.partitions": "1",
         "topic.creation.default.replication.factor": "1",
     });
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(
-        &p,
-        serde_json::json!({"name": name, "config": config}).to_string(),
-    )
-    .unwrap();
-    p
+    write_connector_file(dir, name, config, &extra)
 }
 
 /// A change event as read: (topic, key JSON payload, value payload or Null
@@ -798,4 +783,58 @@ pub fn reads_until(
         done(&counts)
     });
     counts
+}
+
+/// The `r` counts (`counts`) of a table with rows `1..=rows` but `deleted`,
+/// whose incremental snapshot was killed after storing key `k` and
+/// restarted (`log`): no row is lost, the rows up to `k` came once (the
+/// snapshot went on from the next chunk instead of starting over) and the
+/// restart said so.
+pub fn check_continued_snapshot(
+    counts: &std::collections::HashMap<i64, usize>,
+    rows: i64,
+    deleted: i64,
+    k: i32,
+    log: &str,
+) {
+    let missing: Vec<i64> = (1..=rows)
+        .filter(|i| *i != deleted && !counts.contains_key(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} rows lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    let again: Vec<i64> = (1..=i64::from(k))
+        .filter(|i| counts.get(i) != Some(&1))
+        .collect();
+    assert!(
+        again.is_empty(),
+        "rows up to the stored key {k} emitted more than once: {:?}",
+        &again[..again.len().min(10)]
+    );
+    assert!(
+        log.contains("Incremental snapshot in progress, need to read new chunk on start"),
+        "{log}"
+    );
+}
+
+/// Writes connector file `<dir>/<name>.json` with `config` plus `extra`.
+pub fn write_connector_file(
+    dir: &Path,
+    name: &str,
+    mut config: serde_json::Value,
+    extra: &serde_json::Value,
+) -> PathBuf {
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &p,
+        serde_json::json!({"name": name, "config": config}).to_string(),
+    )
+    .unwrap();
+    p
 }
