@@ -10,82 +10,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{env, unique, Worker};
+use common::{mysql_connector_file as connector_file, mysql_sql as sql, unique, Worker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
 use serde_json::{json, Value};
-
-/// The root socket of the test server.
-fn root_socket() -> PathBuf {
-    if let Ok(s) = std::env::var("VELOCITY_MARIADB_SOCKET") {
-        return PathBuf::from(s);
-    }
-    let local =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(".velocity/services/mariadb/run/mariadb.sock");
-    if local.exists() {
-        return local;
-    }
-    // scripts/services.sh puts the socket under /tmp when the path is long
-    std::fs::read_dir("/tmp")
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("mariadb.sock"))
-        .find(|p| p.exists() && p.to_string_lossy().contains("velocity-"))
-        .unwrap_or(local)
-}
-
-/// Runs SQL as root (over the unix socket), in UTC; returns tab-separated output.
-fn sql(stmt: &str) -> String {
-    let out = Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg("-S")
-        .arg(root_socket())
-        .args(["-uroot", "-N", "-B", "-e"])
-        .arg(format!("SET time_zone = '+00:00'; {stmt}"))
-        .output()
-        .expect("the mariadb client is installed (scripts/services.sh installs it)");
-    assert!(
-        out.status.success(),
-        "mariadb {stmt:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn server_id() -> u64 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    100_000 + (n / 1000 + std::process::id() as u64) % 1_000_000_000
-}
-
-fn connector_file(dir: &Path, name: &str, db: &str, prefix: &str, extra: Value) -> PathBuf {
-    let mut config = json!({
-        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-        "database.hostname": env("VELOCITY_MARIADB_HOST", "127.0.0.1"),
-        "database.port": env("VELOCITY_MARIADB_PORT", "53306"),
-        "database.user": env("VELOCITY_MARIADB_USER", "velocity"),
-        "database.password": env("VELOCITY_MARIADB_PASSWORD", "velocity"),
-        "database.server.id": server_id().to_string(),
-        "topic.prefix": prefix,
-        "database.include.list": db,
-        "schema.history.internal.kafka.topic": format!("{prefix}.history"),
-        "schema.history.internal.kafka.bootstrap.servers": common::kafka_bootstrap(),
-        "topic.creation.default.partitions": "1",
-        "topic.creation.default.replication.factor": "1",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(&p, json!({"name": name, "config": config}).to_string()).unwrap();
-    p
-}
 
 /// Reads `topic` from the start until `want` records arrived (or timeout);
 /// returns (key, value) JSON (Null for absent).

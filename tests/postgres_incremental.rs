@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    consume_until, diff, pg_connector_file, psql, rename_prefix, unique, wait_until, Worker,
+    consume_until, diff, final_state, id_of, op_of, parse, pg_connector_file, psql, reads_until,
+    rename_prefix, unique, wait_until, Event, Worker,
 };
 use serde_json::{json, Value};
 use velocity_api::debezium::java_ser::{decode_key, KeyValue};
@@ -67,44 +68,6 @@ fn wait_streaming(slot: &str, w: &Worker) {
     });
     // the reader is past its start-up once the slot is active
     let _ = w;
-}
-
-/// A change event as read: (topic, key JSON payload, value payload or Null
-/// for a tombstone).
-type Event = (String, Value, Value);
-
-fn parse(recs: &[common::Kv], topic: &str) -> Vec<Event> {
-    recs.iter()
-        .map(|(k, v)| {
-            let p = |b: &Option<Vec<u8>>| {
-                b.as_ref()
-                    .map_or(Value::Null, |b| serde_json::from_slice(b).unwrap())
-            };
-            (topic.to_owned(), p(k), p(v))
-        })
-        .collect()
-}
-
-fn id_of(e: &Event) -> Option<i64> {
-    e.1["payload"]["id"].as_i64()
-}
-
-fn op_of(e: &Event) -> Option<&str> {
-    e.2["payload"]["op"].as_str()
-}
-
-/// The last state per key a consumer of `events` sees: the `after` image,
-/// or None after a delete (tombstones change nothing).
-fn final_state<'a>(events: impl Iterator<Item = &'a Event>) -> BTreeMap<i64, Option<Value>> {
-    let mut m = BTreeMap::new();
-    for e in events {
-        let (Some(id), Some(op)) = (id_of(e), op_of(e)) else {
-            continue;
-        };
-        let after = &e.2["payload"]["after"];
-        m.insert(id, (op != "d").then(|| after.clone()));
-    }
-    m
 }
 
 /// The keys `workload.sql` changes.
@@ -290,25 +253,6 @@ fn golden_incremental_snapshot_matches_debezium() {
     );
 }
 
-/// The `r` events of `topic` (id → count) once `done` holds.
-fn reads_until(
-    topic: &str,
-    mut done: impl FnMut(&HashMap<i64, usize>) -> bool,
-) -> HashMap<i64, usize> {
-    let mut counts: HashMap<i64, usize> = HashMap::new();
-    let mut scanned = 0;
-    consume_until(topic, Duration::from_secs(180), |r| {
-        for e in parse(&r[scanned..], topic) {
-            if op_of(&e) == Some("r") {
-                *counts.entry(id_of(&e).unwrap()).or_default() += 1;
-            }
-        }
-        scanned = r.len();
-        done(&counts)
-    });
-    counts
-}
-
 #[test]
 fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
     let db = fresh_db(&[
@@ -361,29 +305,7 @@ fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
     let log = w.log_text();
     w.stop();
     drop_db(&db, &slot);
-    let missing: Vec<i64> = (1..=20000)
-        .filter(|i| *i != 19998 && !counts.contains_key(i))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} rows lost, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(10)]
-    );
-    // rows up to the stored key were not read again: the snapshot went on
-    // from the next chunk instead of starting over
-    let again: Vec<i64> = (1..=i64::from(k))
-        .filter(|i| counts.get(i) != Some(&1))
-        .collect();
-    assert!(
-        again.is_empty(),
-        "rows up to the stored key {k} emitted more than once: {:?}",
-        &again[..again.len().min(10)]
-    );
-    assert!(
-        log.contains("Incremental snapshot in progress, need to read new chunk on start"),
-        "{log}"
-    );
+    common::check_continued_snapshot(&counts, 20000, 19998, k, &log);
 }
 
 #[test]

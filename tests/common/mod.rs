@@ -418,7 +418,7 @@ pub fn pg_connector_file(
     slot: &str,
     extra: serde_json::Value,
 ) -> PathBuf {
-    let mut config = serde_json::json!({
+    let config = serde_json::json!({
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": env("VELOCITY_PG_HOST", "127.0.0.1"),
         "database.port": env("VELOCITY_PG_PORT", "55432"),
@@ -428,16 +428,7 @@ pub fn pg_connector_file(
         "slot.name": slot, "publication.name": slot, "publication.autocreate.mode": "filtered",
         "topic.creation.default.partitions": "1", "topic.creation.default.replication.factor": "1",
     });
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(
-        &p,
-        serde_json::json!({"name": name, "config": config}).to_string(),
-    )
-    .unwrap();
-    p
+    write_connector_file(dir, name, config, &extra)
 }
 
 /// A golden workload's source side: a fresh database loaded with
@@ -658,4 +649,192 @@ pub fn rename_prefix(v: &mut Value, from: &str, to: &str) {
         Value::Array(a) => a.iter_mut().for_each(|x| rename_prefix(x, from, to)),
         _ => {}
     }
+}
+
+/// The root socket of the MariaDB test server.
+pub fn mysql_root_socket() -> PathBuf {
+    if let Ok(s) = std::env::var("VELOCITY_MARIADB_SOCKET") {
+        return PathBuf::from(s);
+    }
+    let local =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".velocity/services/mariadb/run/mariadb.sock");
+    if local.exists() {
+        return local;
+    }
+    // scripts/services.sh puts the socket under /tmp when the path is long
+    std::fs::read_dir("/tmp")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("mariadb.sock"))
+        .find(|p| p.exists() && p.to_string_lossy().contains("velocity-"))
+        .unwrap_or(local)
+}
+
+/// Runs SQL as root (over the unix socket), in UTC; returns tab-separated output.
+pub fn mysql_sql(stmt: &str) -> String {
+    let out = Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg("-S")
+        .arg(mysql_root_socket())
+        .args(["-uroot", "-N", "-B", "-e"])
+        .arg(format!("SET time_zone = '+00:00'; {stmt}"))
+        .output()
+        .expect("the mariadb client is installed (scripts/services.sh installs it)");
+    assert!(
+        out.status.success(),
+        "mariadb {stmt:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A `database.server.id` unlikely to be taken by another test.
+pub fn mysql_server_id() -> u64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    100_000 + (n / 1000 + std::process::id() as u64) % 1_000_000_000
+}
+
+/// A connector JSON file for the MariaDB source on the test server
+/// (database `db`, schema history on the test broker); `extra` keys override.
+pub fn mysql_connector_file(
+    dir: &Path,
+    name: &str,
+    db: &str,
+    prefix: &str,
+    extra: Value,
+) -> PathBuf {
+    let config = serde_json::json!({
+        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+        "database.hostname": env("VELOCITY_MARIADB_HOST", "127.0.0.1"),
+        "database.port": env("VELOCITY_MARIADB_PORT", "53306"),
+        "database.user": env("VELOCITY_MARIADB_USER", "velocity"),
+        "database.password": env("VELOCITY_MARIADB_PASSWORD", "velocity"),
+        "database.server.id": mysql_server_id().to_string(),
+        "topic.prefix": prefix,
+        "database.include.list": db,
+        "schema.history.internal.kafka.topic": format!("{prefix}.history"),
+        "schema.history.internal.kafka.bootstrap.servers": kafka_bootstrap(),
+        "topic.creation.default.partitions": "1",
+        "topic.creation.default.replication.factor": "1",
+    });
+    write_connector_file(dir, name, config, &extra)
+}
+
+/// A change event as read: (topic, key JSON payload, value payload or Null
+/// for a tombstone).
+pub type Event = (String, Value, Value);
+
+/// The records `recs` of `topic` as [`Event`]s.
+pub fn parse(recs: &[Kv], topic: &str) -> Vec<Event> {
+    recs.iter()
+        .map(|(k, v)| {
+            let p = |b: &Option<Vec<u8>>| {
+                b.as_ref()
+                    .map_or(Value::Null, |b| serde_json::from_slice(b).unwrap())
+            };
+            (topic.to_owned(), p(k), p(v))
+        })
+        .collect()
+}
+
+/// The `id` field of an event's key.
+pub fn id_of(e: &Event) -> Option<i64> {
+    e.1["payload"]["id"].as_i64()
+}
+
+/// The `op` of an event (None for a tombstone).
+pub fn op_of(e: &Event) -> Option<&str> {
+    e.2["payload"]["op"].as_str()
+}
+
+/// The last state per key a consumer of `events` sees: the `after` image,
+/// or None after a delete (tombstones change nothing).
+pub fn final_state<'a>(
+    events: impl Iterator<Item = &'a Event>,
+) -> std::collections::BTreeMap<i64, Option<Value>> {
+    let mut m = std::collections::BTreeMap::new();
+    for e in events {
+        let (Some(id), Some(op)) = (id_of(e), op_of(e)) else {
+            continue;
+        };
+        let after = &e.2["payload"]["after"];
+        m.insert(id, (op != "d").then(|| after.clone()));
+    }
+    m
+}
+
+/// The `r` events of `topic` (id → count) once `done` holds.
+pub fn reads_until(
+    topic: &str,
+    mut done: impl FnMut(&std::collections::HashMap<i64, usize>) -> bool,
+) -> std::collections::HashMap<i64, usize> {
+    let mut counts = std::collections::HashMap::new();
+    let mut scanned = 0;
+    consume_until(topic, Duration::from_secs(180), |r| {
+        for e in parse(&r[scanned..], topic) {
+            if op_of(&e) == Some("r") {
+                *counts.entry(id_of(&e).unwrap()).or_default() += 1;
+            }
+        }
+        scanned = r.len();
+        done(&counts)
+    });
+    counts
+}
+
+/// The `r` counts (`counts`) of a table with rows `1..=rows` but `deleted`,
+/// whose incremental snapshot was killed after storing key `k` and
+/// restarted (`log`): no row is lost, the rows up to `k` came once (the
+/// snapshot went on from the next chunk instead of starting over) and the
+/// restart said so.
+pub fn check_continued_snapshot(
+    counts: &std::collections::HashMap<i64, usize>,
+    rows: i64,
+    deleted: i64,
+    k: i32,
+    log: &str,
+) {
+    let missing: Vec<i64> = (1..=rows)
+        .filter(|i| *i != deleted && !counts.contains_key(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} rows lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    let again: Vec<i64> = (1..=i64::from(k))
+        .filter(|i| counts.get(i) != Some(&1))
+        .collect();
+    assert!(
+        again.is_empty(),
+        "rows up to the stored key {k} emitted more than once: {:?}",
+        &again[..again.len().min(10)]
+    );
+    assert!(
+        log.contains("Incremental snapshot in progress, need to read new chunk on start"),
+        "{log}"
+    );
+}
+
+/// Writes connector file `<dir>/<name>.json` with `config` plus `extra`.
+pub fn write_connector_file(
+    dir: &Path,
+    name: &str,
+    mut config: serde_json::Value,
+    extra: &serde_json::Value,
+) -> PathBuf {
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &p,
+        serde_json::json!({"name": name, "config": config}).to_string(),
+    )
+    .unwrap();
+    p
 }

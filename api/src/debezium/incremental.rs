@@ -372,6 +372,110 @@ impl IncrementalSnapshotContext {
         std::mem::take(&mut self.to_stop)
     }
 
+    /// Leaves the current table (Debezium's `nextDataCollection`): when
+    /// none is left, logs the snapshot's completion and forgets the
+    /// correlation id.
+    pub fn finish_collection(&mut self) {
+        self.next_collection();
+        if !self.running() {
+            tracing::info!("Incremental snapshot completed");
+            self.unset_correlation_id();
+        }
+    }
+
+    /// Handles the `stop-snapshot` requests received since the last chunk,
+    /// as Debezium's `processStopRequests` does (with its log lines);
+    /// true when the current table was left (the caller drops what it
+    /// prepared for reading it).
+    pub fn process_stop_requests(&mut self) -> bool {
+        let requested = self.take_stop_requests();
+        if requested.is_empty() {
+            return false;
+        }
+        if !self.running() {
+            tracing::warn!("No active incremental snapshot, stop ignored");
+            self.unset_correlation_id();
+            return false;
+        }
+        let queued: Vec<String> = self.collections().map(|c| c.id.clone()).collect();
+        let ids = super::signal::expand_collections(&requested, &queued);
+        tracing::info!("Removing '{ids:?}' collections from incremental snapshot");
+        let current = self.current().map(|c| c.id.clone());
+        let mut stopped = Vec::new();
+        let mut stop_current = false;
+        for id in ids {
+            if current.as_deref() == Some(id.as_str()) {
+                stop_current = true;
+            } else if self.remove(&id) {
+                tracing::info!("Removed '{id}' from incremental snapshot collection list.");
+                stopped.push(id);
+            } else {
+                tracing::warn!(
+                    "Could not remove '{id}', collection is not part of the incremental snapshot."
+                );
+            }
+        }
+        if stop_current {
+            if let Some(c) = current {
+                tracing::info!(
+                    "Removed current collection '{c}' from incremental snapshot collection list."
+                );
+                stopped.push(c);
+            }
+            self.finish_collection();
+        }
+        if !self.running() {
+            tracing::info!("Incremental snapshot has stopped.");
+            self.unset_correlation_id();
+        }
+        tracing::info!("Removed collections from incremental snapshot: '{stopped:?}'");
+        stop_current
+    }
+
+    /// `pause-snapshot` as a signal: pauses a running snapshot (logged).
+    pub fn pause_signal(&mut self) {
+        if self.running() && !self.paused() {
+            tracing::info!("Pausing incremental snapshot");
+            self.pause();
+        }
+    }
+
+    /// `resume-snapshot` as a signal: resumes a paused snapshot (logged);
+    /// true when the caller must read the next chunk.
+    pub fn resume_signal(&mut self) -> bool {
+        if self.running() && self.paused() {
+            tracing::info!("Resuming incremental snapshot");
+            self.resume();
+            return true;
+        }
+        false
+    }
+
+    /// A `snapshot-window-open` signal `id`: opens the window of the current
+    /// chunk, or logs Debezium's "request ignored" line.
+    pub fn open_window_signal(&mut self, id: &str) {
+        if !self.open_window(id) {
+            tracing::info!(
+                "Received request to open window with id = '{id}', expected = '{}', request ignored",
+                self.chunk_id().unwrap_or("null")
+            );
+        }
+    }
+
+    /// A `snapshot-window-close` signal `id`: true when it closes the
+    /// current chunk's window (the caller emits the window's rows and reads
+    /// the next chunk); else logs Debezium's "request ignored" line.
+    pub fn close_window_signal(&mut self, id: &str) -> bool {
+        if self.close_window(id) {
+            return true;
+        }
+        tracing::info!(
+            "Received request to close window with id = '{id}', expected = '{}', request ignored",
+            self.chunk_id().unwrap_or("null")
+        );
+        false
+    }
+
     /// The id of the signal that last queued tables.
     pub fn correlation_id(&self) -> Option<&str> {
         self.correlation_id.as_deref()
@@ -404,6 +508,34 @@ fn random_uuid() -> String {
     v = (v & !(0xF << 76)) | (0x4 << 76); // version 4
     v = (v & !(0x3 << 62)) | (0x2 << 62); // variant 10
     KeyValue::Uuid(v).to_sql_text().unwrap_or_default()
+}
+
+/// The window key of a change record's key (its values): equal keys of
+/// the same table give equal fingerprints, whether the record came from a
+/// chunk or from the log.
+pub fn key_fingerprint(key: &crate::Value) -> String {
+    match key {
+        crate::Value::Struct(s) => format!("{:?}", s.values),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Now as an ISO-8601 instant with nanoseconds (Java's `Instant.toString`),
+/// as the watermark rows' `data` carries it ([`window_data`]).
+pub fn iso_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, m, day) = crate::calendar::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_nanos()
+    )
 }
 
 /// The rows of one chunk in key order, by key; a streamed change removes
@@ -747,6 +879,17 @@ mod tests {
         let mut s = String::new();
         lower_bound(&keys, &["1".into(), "2".into()], true, &mut s);
         assert_eq!(s, "((a > 1) OR (a = 1 AND b >= 2))");
+    }
+
+    #[test]
+    fn instants_are_javas() {
+        let t = iso_now();
+        // 2026-11-26T19:05:21.024283830Z
+        assert_eq!(t.len(), 30, "{t}");
+        assert_eq!(
+            (&t[4..5], &t[10..11], &t[19..20], &t[29..]),
+            ("-", "T", ".", "Z")
+        );
     }
 
     #[test]

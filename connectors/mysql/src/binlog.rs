@@ -316,6 +316,11 @@ pub struct Position {
     pub snapshot: bool,
     /// The snapshot finished with this record.
     pub snapshot_completed: bool,
+    /// The incremental snapshot's offset keys while one runs
+    /// ([`velocity_api::debezium::incremental::IncrementalSnapshotContext::store`]),
+    /// written next to the binlog keys; [`Position::from_offset`] leaves
+    /// them out (the reader loads them on its own).
+    pub incremental: Option<std::sync::Arc<Offset>>,
 }
 
 impl Position {
@@ -334,6 +339,7 @@ impl Position {
             server_id: o.get("server_id").and_then(|v| v.as_i64()).unwrap_or(0),
             snapshot: b("snapshot"),
             snapshot_completed: b("snapshot_completed"),
+            incremental: None,
         })
     }
 
@@ -355,6 +361,9 @@ impl Position {
             o.insert("row".into(), self.row.into());
             o.insert("server_id".into(), self.server_id.into());
             o.insert("event".into(), self.event.into());
+        }
+        if let Some(inc) = &self.incremental {
+            o.extend(inc.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         o
     }
@@ -490,6 +499,7 @@ mod tests {
             server_id: 1,
             snapshot: false,
             snapshot_completed: false,
+            incremental: None,
         };
         let o = p.to_offset();
         assert_eq!(o["file"], "mariadb-bin.000002");
@@ -502,5 +512,20 @@ mod tests {
         assert!(Position::from_offset(&s.to_offset())
             .unwrap()
             .snapshot_incomplete());
+        // the incremental snapshot's keys go next to the binlog keys, and
+        // are not part of the position read back
+        let mut inc = Offset::new();
+        inc.insert(
+            "incremental_snapshot_primary_key".into(),
+            "aced000570".into(),
+        );
+        let i = Position {
+            incremental: Some(std::sync::Arc::new(inc)),
+            ..p.clone()
+        };
+        let o = i.to_offset();
+        assert_eq!(o["incremental_snapshot_primary_key"], "aced000570");
+        assert_eq!(o["pos"], 4830);
+        assert_eq!(Position::from_offset(&o).unwrap(), p);
     }
 }

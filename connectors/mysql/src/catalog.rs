@@ -199,6 +199,12 @@ pub fn quote_ident(s: &str) -> String {
     format!("`{}`", s.replace('`', "``"))
 }
 
+/// Quotes a string literal (`'…'`, with `\\` and `'` escaped), for a
+/// session without `NO_BACKSLASH_ESCAPES` in its `sql_mode`.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{skipped_operations, KeyColumns};
+use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::tls::SslSettings;
@@ -143,6 +144,12 @@ pub mod keys {
         TOPIC_TRANSACTION = velocity_api::debezium::keys::TOPIC_TRANSACTION;
         /// `connect.timeout.ms` (default 30000).
         CONNECT_TIMEOUT_MS = ConfigKey::new("connect.timeout.ms", Int, Some("30000"), Low, "Maximum time to wait when connecting to the database.").range(1, 3_600_000);
+        /// `signal.data.collection`: the signal table (`db.table`).
+        SIGNAL_DATA_COLLECTION = velocity_api::debezium::signal::SIGNAL_DATA_COLLECTION;
+        /// `signal.enabled.channels` (default `source`, the only one read).
+        SIGNAL_ENABLED_CHANNELS = velocity_api::debezium::signal::SIGNAL_ENABLED_CHANNELS;
+        /// `incremental.snapshot.chunk.size` (default 1024).
+        INCREMENTAL_SNAPSHOT_CHUNK_SIZE = velocity_api::debezium::signal::INCREMENTAL_SNAPSHOT_CHUNK_SIZE;
     }
 }
 
@@ -331,8 +338,12 @@ config_choice! {
 
 /// Include/exclude lists: comma-separated regular expressions matched
 /// against the whole identifier, case-insensitively (as Debezium does).
+/// The signal table (`signal.data.collection`) is captured whatever the
+/// lists say, as Debezium adds it to its table filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
+    /// `signal.data.collection`, lower-cased.
+    signal: Option<String>,
     db_include: Vec<Regex>,
     db_exclude: Vec<Regex>,
     table_include: Vec<Regex>,
@@ -383,10 +394,13 @@ impl Filters {
 
     /// True when `db.table` is captured.
     pub fn table(&self, db: &str, table: &str) -> bool {
+        let full = format!("{db}.{table}");
+        if self.signal.as_deref() == Some(full.to_lowercase().as_str()) {
+            return true;
+        }
         if !self.database(db) {
             return false;
         }
-        let full = format!("{db}.{table}");
         let any = |rs: &[Regex], s: &str| rs.iter().any(|r| r.is_match(s));
         if !self.table_include.is_empty() && !any(&self.table_include, &full) {
             return false;
@@ -491,6 +505,9 @@ pub struct MySqlConfig {
     pub transaction_topic: String,
     /// `connect.timeout.ms` (default 30000).
     pub connect_timeout: Duration,
+    /// `signal.data.collection`, `signal.enabled.channels` and
+    /// `incremental.snapshot.chunk.size`.
+    pub signal: SignalConfig,
 }
 
 impl fmt::Debug for MySqlConfig {
@@ -515,6 +532,10 @@ impl TypedConfig for MySqlConfig {
     fn read(r: &mut ConfigReader<'_>) -> MySqlConfig {
         let raw = r.raw();
         let filters = Filters {
+            signal: r
+                .opt_string(&SIGNAL_DATA_COLLECTION)
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty()),
             db_include: r.regexes(&DATABASE_INCLUDE_LIST),
             db_exclude: r.regexes(&DATABASE_EXCLUDE_LIST),
             table_include: r.regexes(&TABLE_INCLUDE_LIST),
@@ -611,6 +632,7 @@ impl TypedConfig for MySqlConfig {
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
             connect_timeout: r.millis(&CONNECT_TIMEOUT_MS),
+            signal: SignalConfig::read(r),
         }
     }
 }

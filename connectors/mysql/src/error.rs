@@ -109,6 +109,20 @@ pub enum MySqlError {
     /// The task is stopping.
     #[error("the task was stopped")]
     Stopped,
+    /// The watermark rows of an incremental snapshot cannot be written
+    /// into the signal table.
+    #[error("database.user \"{user}\" cannot write the incremental snapshot's watermark rows into the signal table {table} (signal.data.collection): {detail}. Grant it INSERT ON {table}")]
+    SignalWrite {
+        /// The connector's user.
+        user: String,
+        /// The signal table.
+        table: String,
+        /// The server's message.
+        detail: String,
+    },
+    /// The stored offset's incremental snapshot state cannot be read.
+    #[error("the stored offset's incremental snapshot cannot be resumed: {0}. Reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets) and signal the snapshot again")]
+    IncrementalOffset(#[from] velocity_api::debezium::incremental::IncrementalOffsetError),
 }
 
 impl MySqlError {

@@ -98,6 +98,8 @@ use crate::history::{
 use crate::locking::{self, Held};
 use crate::tls;
 
+mod incremental;
+
 /// What the reader sends: a batch, or the error that stopped it.
 pub type Item = Result<Vec<SourceRecord>, MySqlError>;
 
@@ -126,6 +128,8 @@ pub fn spawn(
         cfg,
         partition,
         stored: stored.as_ref().and_then(Position::from_offset),
+        stored_offset: stored.clone(),
+        inc: incremental::Incremental::default(),
         tx,
         stop: stop_rx,
         batch: Vec::new(),
@@ -252,6 +256,10 @@ struct Reader {
     cfg: Arc<MySqlConfig>,
     partition: Partition,
     stored: Option<Position>,
+    /// The stored offset as read (the incremental snapshot's keys).
+    stored_offset: Option<Offset>,
+    /// Signals and the incremental snapshot (see [`incremental`]).
+    inc: incremental::Incremental,
     tx: mpsc::Sender<Item>,
     stop: watch::Receiver<bool>,
     batch: Vec<SourceRecord>,
@@ -755,10 +763,8 @@ impl Reader {
             }
         }
         let schemas = if data { captured.schemas } else { Vec::new() };
-        let n_tables = schemas.len();
-        for (ti, ts) in schemas.iter().enumerate() {
-            self.read_table(&mut conn, &mut emit, ts, ti + 1 == n_tables)
-                .await?;
+        for ts in &schemas {
+            self.read_table(&mut conn, &mut emit, ts).await?;
         }
         self.finish_snapshot_records(&mut emit).await?;
         locking::unlock(&mut conn, &cfg, &mut held).await?;
@@ -829,16 +835,17 @@ impl Reader {
 
     /// Reads every row of table `ts` inside the snapshot transaction and
     /// pushes the records before it: each row is held back until the next
-    /// one (or the table's end) is known, to mark it (`first`,
+    /// one (of this or a later table) is known, to mark it (`first`,
     /// `first_in_data_collection`, `last_in_data_collection`, `true`); the
-    /// held schema change goes out before the first row. The last row of the
-    /// `last_table` stays held for [`Reader::finish_snapshot_records`].
+    /// held schema change goes out before the first row. The snapshot's last
+    /// row stays held for [`Reader::finish_snapshot_records`], even when
+    /// the tables after its own are empty (as Debezium's buffering
+    /// receiver keeps the last record until the snapshot completes).
     async fn read_table(
         &mut self,
         conn: &mut Conn,
         emit: &mut SnapshotEmitter,
         ts: &Arc<TableSchema>,
-        last_table: bool,
     ) -> Result<(), MySqlError> {
         let cfg = self.cfg.clone();
         tracing::info!(table = %format!("{}.{}", ts.db, ts.table), "exporting data from table");
@@ -862,7 +869,9 @@ impl Reader {
                 self.push(r).await?;
             }
             if let Some((hts, hrow, hfirst)) = emit.held.take() {
-                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, false);
+                // a held row of an earlier table was the last of its table
+                let last_in_table = !Arc::ptr_eq(&hts, ts);
+                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, last_in_table);
                 emit.first_overall = false;
                 let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, false);
                 self.push(r).await?;
@@ -871,17 +880,6 @@ impl Reader {
             first_in_table = false;
             if self.stopping() {
                 return Err(MySqlError::Stopped);
-            }
-        }
-        drop(result);
-        if let Some((hts, hrow, hfirst)) = emit.held.take() {
-            if Arc::ptr_eq(&hts, ts) && !last_table {
-                let m = snapshot_marker(emit.first_overall && hfirst, false, hfirst, true);
-                emit.first_overall = false;
-                let r = emit.row_record(&cfg, &self.partition, &hts, hrow, m, false);
-                self.push(r).await?;
-            } else {
-                emit.held = Some((hts, hrow, hfirst));
             }
         }
         Ok(())
@@ -923,6 +921,10 @@ impl Reader {
         let mut cur = Cursor::new(&start, skip, checksum);
         if let Some(set) = gtids {
             cur.gtids = set;
+        }
+        if skip.is_some() {
+            // resuming from a stored offset: continue its incremental snapshot
+            self.incremental_start(&mut cur).await?;
         }
         let mut stop = self.stop.clone();
         let mut next_heartbeat = cfg
@@ -1358,8 +1360,12 @@ impl Reader {
             | RowsEventData::PartialUpdateRowsEvent(_) => "u",
             _ => "d",
         };
+        // an insert into the signal table is a signal, whatever the
+        // skipped operations
+        let signal = op == "c" && self.is_signal_table(&key.0, &key.1);
         // Debezium ignores the row events of skipped operations
-        if op.chars().any(|c| self.cfg.skips(c)) {
+        let skipped_op = op.chars().any(|c| self.cfg.skips(c));
+        if skipped_op && !signal {
             return Ok(());
         }
         let images: Vec<RowImages> = rows
@@ -1381,7 +1387,15 @@ impl Reader {
                 continue;
             }
             let row = RowRef { k, i, n };
-            self.emit_row(cur, ev, &ts, op, row, before, after).await?;
+            if signal {
+                if let Some(values) = &after {
+                    // the signal acts before its own event is emitted
+                    self.signal_row(cur, ev, row, values).await?;
+                }
+            }
+            if !skipped_op {
+                self.emit_row(cur, ev, &ts, op, row, before, after).await?;
+            }
         }
         Ok(())
     }
@@ -1442,6 +1456,7 @@ impl Reader {
         }
         let recs = self.records(ts, op, before, after, &info, txn.tx.as_mut(), [prev, next]);
         txn.emitted |= !recs.is_empty();
+        self.deduplicate(&recs);
         for r in recs {
             self.push(r).await?;
         }
@@ -1715,6 +1730,9 @@ struct Cursor {
     last_server_id: i64,
     /// Events carry a checksum (`binlog_checksum` is not NONE).
     checksum: bool,
+    /// The incremental snapshot's offset keys while one runs: every
+    /// position the cursor hands out carries them.
+    inc: Option<Arc<Offset>>,
 }
 
 impl Cursor {
@@ -1739,6 +1757,7 @@ impl Cursor {
             last_ts_ms: start.ts_sec * 1000,
             last_server_id: start.server_id,
             checksum,
+            inc: None,
         }
     }
 
@@ -1816,6 +1835,7 @@ impl Cursor {
             },
             ts_sec: ev.ts_ms / 1000,
             server_id: ev.server_id,
+            incremental: self.inc.clone(),
             ..Position::default()
         }
     }
@@ -1851,6 +1871,7 @@ impl Cursor {
             gtids: self.gtid_text(),
             ts_sec: ev.ts_ms / 1000,
             server_id: ev.server_id,
+            incremental: self.inc.clone(),
             ..Position::default()
         }
         .to_offset()
@@ -1872,6 +1893,7 @@ impl Cursor {
             gtids: self.gtid_text(),
             ts_sec: self.last_ts_ms / 1000,
             server_id: self.last_server_id,
+            incremental: self.inc.clone(),
             ..Position::default()
         }
     }

@@ -27,11 +27,12 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 use velocity_api::debezium::incremental::{
-    window_close_row, window_data, window_open_row, ChunkQuery, IncrementalSnapshotContext, Window,
+    iso_now, key_fingerprint as fingerprint, window_close_row, window_data, window_open_row,
+    ChunkQuery, IncrementalSnapshotContext, Window,
 };
 use velocity_api::debezium::java_ser::KeyValue;
 use velocity_api::debezium::signal::{self, Signal, SignalRecord, SnapshotKind};
-use velocity_api::{Offset, SourceRecord, Struct, Value};
+use velocity_api::{Offset, SourceRecord, Struct};
 
 use super::{Reader, StreamOffset};
 use crate::catalog::{self, PgType, TypeKind};
@@ -75,14 +76,6 @@ struct ChunkTable {
     key_cols: Vec<(usize, PgType)>,
 }
 
-/// The fingerprint of a record key (its values) for the window.
-fn fingerprint(key: &Value) -> String {
-    match key {
-        Value::Struct(s) => format!("{:?}", s.values),
-        other => format!("{other:?}"),
-    }
-}
-
 /// A chunking column's text value as the `Object` PgJDBC hands Debezium.
 fn key_value(t: &PgType, text: Option<&str>) -> KeyValue {
     let Some(text) = text else {
@@ -107,23 +100,6 @@ fn key_value(t: &PgType, text: Option<&str>) -> KeyValue {
     // other types travel as their text (Debezium would store the JDBC
     // object; Velocity reads back what it wrote)
     parsed.unwrap_or_else(|| KeyValue::String(text.to_owned()))
-}
-
-/// Now as an ISO-8601 instant with nanoseconds (Java's `Instant.toString`).
-fn iso_now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (y, m, day) = velocity_api::calendar::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        d.subsec_nanos()
-    )
 }
 
 impl Reader {
@@ -263,16 +239,9 @@ impl Reader {
                 tracing::info!("Requested stop of snapshot '{kind:?}' for data collections '{data_collections:?}'");
                 self.inc.ctx.request_stop(data_collections);
             }
-            Signal::PauseSnapshot => {
-                if self.inc.ctx.running() && !self.inc.ctx.paused() {
-                    tracing::info!("Pausing incremental snapshot");
-                    self.inc.ctx.pause();
-                }
-            }
+            Signal::PauseSnapshot => self.inc.ctx.pause_signal(),
             Signal::ResumeSnapshot => {
-                if self.inc.ctx.running() && self.inc.ctx.paused() {
-                    tracing::info!("Resuming incremental snapshot");
-                    self.inc.ctx.resume();
+                if self.inc.ctx.resume_signal() {
                     self.read_chunk(client).await?;
                 }
             }
@@ -280,22 +249,9 @@ impl Reader {
                 let offset = serde_json::Value::Object(pos.to_offset()).to_string();
                 tracing::info!("{}", message.replacen("{}", &offset, 1));
             }
-            Signal::WindowOpen => {
-                if !self.inc.ctx.open_window(&rec.id) {
-                    tracing::info!(
-                        "Received request to open window with id = '{}', expected = '{}', request ignored",
-                        rec.id,
-                        self.inc.ctx.chunk_id().unwrap_or("null")
-                    );
-                }
-            }
+            Signal::WindowOpen => self.inc.ctx.open_window_signal(&rec.id),
             Signal::WindowClose => {
-                if !self.inc.ctx.close_window(&rec.id) {
-                    tracing::info!(
-                        "Received request to close window with id = '{}', expected = '{}', request ignored",
-                        rec.id,
-                        self.inc.ctx.chunk_id().unwrap_or("null")
-                    );
+                if !self.inc.ctx.close_window_signal(&rec.id) {
                     return Ok(());
                 }
                 self.send_window_events(&pos).await?;
@@ -357,64 +313,18 @@ impl Reader {
         Ok(())
     }
 
-    /// Handles `stop-snapshot` requests received since the last chunk.
-    fn process_stop_requests(&mut self) {
-        let requested = self.inc.ctx.take_stop_requests();
-        if requested.is_empty() {
-            return;
-        }
-        if !self.inc.ctx.running() {
-            tracing::warn!("No active incremental snapshot, stop ignored");
-            self.inc.ctx.unset_correlation_id();
-            return;
-        }
-        let queued: Vec<String> = self.inc.ctx.collections().map(|c| c.id.clone()).collect();
-        let ids = signal::expand_collections(&requested, &queued);
-        tracing::info!("Removing '{ids:?}' collections from incremental snapshot");
-        let current = self.inc.ctx.current().map(|c| c.id.clone());
-        let mut stopped = Vec::new();
-        let mut stop_current = false;
-        for id in ids {
-            if current.as_deref() == Some(id.as_str()) {
-                stop_current = true;
-            } else if self.inc.ctx.remove(&id) {
-                tracing::info!("Removed '{id}' from incremental snapshot collection list.");
-                stopped.push(id);
-            } else {
-                tracing::warn!(
-                    "Could not remove '{id}', collection is not part of the incremental snapshot."
-                );
-            }
-        }
-        if stop_current {
-            if let Some(c) = current {
-                tracing::info!(
-                    "Removed current collection '{c}' from incremental snapshot collection list."
-                );
-                stopped.push(c);
-            }
-            self.next_collection();
-        }
-        if !self.inc.ctx.running() {
-            tracing::info!("Incremental snapshot has stopped.");
-            self.inc.ctx.unset_correlation_id();
-        }
-        tracing::info!("Removed collections from incremental snapshot: '{stopped:?}'");
-    }
-
+    /// Leaves the current table.
     fn next_collection(&mut self) {
-        self.inc.ctx.next_collection();
+        self.inc.ctx.finish_collection();
         self.inc.table = None;
-        if !self.inc.ctx.running() {
-            tracing::info!("Incremental snapshot completed");
-            self.inc.ctx.unset_correlation_id();
-        }
     }
 
     /// Reads the next chunk between an open- and a close-window row
     /// (Debezium's `readChunk`).
     pub(super) async fn read_chunk(&mut self, client: &Client) -> Result<(), PostgresError> {
-        self.process_stop_requests();
+        if self.inc.ctx.process_stop_requests() {
+            self.inc.table = None;
+        }
         if !self.inc.ctx.running() {
             tracing::info!("Skipping read chunk because snapshot is not running");
             self.inc_refresh();
@@ -684,16 +594,5 @@ mod tests {
             },
         };
         assert_eq!(key_value(&domain, Some("3")), KeyValue::Int(3));
-    }
-
-    #[test]
-    fn instants_are_javas() {
-        let t = iso_now();
-        // 2026-11-26T19:05:21.024283830Z
-        assert_eq!(t.len(), 30, "{t}");
-        assert_eq!(
-            (&t[4..5], &t[10..11], &t[19..20], &t[29..]),
-            ("-", "T", ".", "Z")
-        );
     }
 }
