@@ -2,7 +2,8 @@
 //! way: `skipped.operations` ([`check_skipped_operations`],
 //! [`skipped_operations`]), `message.key.columns` ([`KeyColumns`]),
 //! `binary.handling.mode` ([`BinaryMode`]) and include / exclude list
-//! pairs ([`exclusive_lists`], [`NameFilter`]).
+//! pairs ([`exclusive_lists`], [`NameFilter`]) and the capture filters
+//! built from them ([`CaptureFilters`]).
 
 //!
 //! Contract: each connector declares the keys in its own `config.rs` (with
@@ -184,6 +185,101 @@ impl NameFilter {
             return self.include.iter().any(|r| r.is_match(name));
         }
         !self.exclude.iter().any(|r| r.is_match(name))
+    }
+}
+
+impl NameFilter {
+    /// True when neither list is set (every name is kept).
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
+/// The keys of a source's capture filters: the include / exclude pairs of
+/// the namespace (PostgreSQL's schema, MySQL's database), table
+/// (`<namespace>.<table>`) and column (`<namespace>.<table>.<column>`)
+/// lists, and `signal.data.collection`.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterKeys<'a> {
+    /// `schema.include.list` / `schema.exclude.list` or the database pair.
+    pub namespace: (&'a ConfigKey, &'a ConfigKey),
+    /// `table.include.list` / `table.exclude.list`.
+    pub table: (&'a ConfigKey, &'a ConfigKey),
+    /// `column.include.list` / `column.exclude.list`.
+    pub column: (&'a ConfigKey, &'a ConfigKey),
+    /// `signal.data.collection`.
+    pub signal: &'a ConfigKey,
+}
+
+/// Which tables and columns a source captures, as Debezium's
+/// `RelationalTableFilters`: a table is captured when it is the signal
+/// table (`signal.data.collection`, whatever the lists say), or when its
+/// namespace is not a system one, passes the namespace lists, and
+/// `<namespace>.<table>` passes the table lists; a column when
+/// `<namespace>.<table>.<column>` passes the column lists. Each include list
+/// excludes its exclude list ([`exclusive_lists`]).
+#[derive(Debug, Clone)]
+pub struct CaptureFilters {
+    /// `signal.data.collection`, lower-cased.
+    signal: Option<String>,
+    /// The source's own namespaces, never captured.
+    system: fn(&str) -> bool,
+    namespace: NameFilter,
+    table: NameFilter,
+    column: NameFilter,
+}
+
+impl Default for CaptureFilters {
+    /// Every table and column (no system namespace, no signal table).
+    fn default() -> CaptureFilters {
+        CaptureFilters {
+            signal: None,
+            system: |_| false,
+            namespace: NameFilter::default(),
+            table: NameFilter::default(),
+            column: NameFilter::default(),
+        }
+    }
+}
+
+impl CaptureFilters {
+    /// Reads the lists of `keys` (an invalid expression or both lists of a
+    /// pair: an error of the key); `system` names the namespaces never
+    /// captured.
+    pub fn read(
+        r: &mut ConfigReader<'_>,
+        keys: FilterKeys<'_>,
+        system: fn(&str) -> bool,
+    ) -> CaptureFilters {
+        CaptureFilters {
+            signal: r
+                .opt_string(keys.signal)
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty()),
+            system,
+            namespace: NameFilter::read(r, keys.namespace.0, keys.namespace.1),
+            table: NameFilter::read(r, keys.table.0, keys.table.1),
+            column: NameFilter::read(r, keys.column.0, keys.column.1),
+        }
+    }
+
+    /// True when namespace `ns` may hold captured tables.
+    pub fn namespace(&self, ns: &str) -> bool {
+        !(self.system)(ns) && self.namespace.matches(ns)
+    }
+
+    /// True when `ns.table` is captured.
+    pub fn table(&self, ns: &str, table: &str) -> bool {
+        let full = format!("{ns}.{table}");
+        if self.signal.as_deref() == Some(full.to_lowercase().as_str()) {
+            return true;
+        }
+        self.namespace(ns) && self.table.matches(&full)
+    }
+
+    /// True when column `ns.table.column` is captured.
+    pub fn column(&self, ns: &str, table: &str, column: &str) -> bool {
+        self.column.matches(&format!("{ns}.{table}.{column}"))
     }
 }
 

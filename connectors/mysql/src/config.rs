@@ -10,11 +10,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 pub use velocity_api::debezium::options::BinaryMode;
-use velocity_api::debezium::options::{skipped_operations, KeyColumns};
+use velocity_api::debezium::options::{
+    skipped_operations, CaptureFilters, FilterKeys, KeyColumns, NameFilter,
+};
 use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
 
@@ -336,86 +337,22 @@ config_choice! {
     }
 }
 
-/// Include/exclude lists: comma-separated regular expressions matched
-/// against the whole identifier, case-insensitively (as Debezium does).
-/// The signal table (`signal.data.collection`) is captured whatever the
-/// lists say, as Debezium adds it to its table filter.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// `signal.data.collection`, lower-cased.
-    signal: Option<String>,
-    db_include: Vec<Regex>,
-    db_exclude: Vec<Regex>,
-    table_include: Vec<Regex>,
-    table_exclude: Vec<Regex>,
-    column_include: Vec<Regex>,
-    column_exclude: Vec<Regex>,
-}
+/// The capture filters: `database.*`, `table.*` and `column.*` include /
+/// exclude lists and the signal table ([`CaptureFilters`]); the
+/// [`SYSTEM_DATABASES`] are never captured.
+pub type Filters = CaptureFilters;
 
 /// `gtid.source.includes` / `gtid.source.excludes`: which GTID sources'
-/// stored ranges decide where a restart resumes.
-#[derive(Debug, Clone, Default)]
-pub struct GtidSources {
-    include: Vec<Regex>,
-    exclude: Vec<Regex>,
-}
-
-impl GtidSources {
-    /// True when neither key is set.
-    pub fn is_empty(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
-    }
-
-    /// True when the stored ranges of `source` (MySQL uuid, MariaDB
-    /// `domain-server`) are used.
-    pub fn keep(&self, source: &str) -> bool {
-        if !self.include.is_empty() {
-            return self.include.iter().any(|r| r.is_match(source));
-        }
-        !self.exclude.iter().any(|r| r.is_match(source))
-    }
-}
+/// stored ranges (MySQL uuid, MariaDB `domain-server`) decide where a
+/// restart resumes.
+pub type GtidSources = NameFilter;
 
 /// Databases never captured (MySQL's own).
 pub const SYSTEM_DATABASES: &[&str] = &["mysql", "sys", "information_schema", "performance_schema"];
 
-impl Filters {
-    /// True when database `db` may hold captured tables.
-    pub fn database(&self, db: &str) -> bool {
-        if SYSTEM_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(db)) {
-            return false;
-        }
-        let any = |rs: &[Regex], s: &str| rs.iter().any(|r| r.is_match(s));
-        if !self.db_include.is_empty() && !any(&self.db_include, db) {
-            return false;
-        }
-        !any(&self.db_exclude, db)
-    }
-
-    /// True when `db.table` is captured.
-    pub fn table(&self, db: &str, table: &str) -> bool {
-        let full = format!("{db}.{table}");
-        if self.signal.as_deref() == Some(full.to_lowercase().as_str()) {
-            return true;
-        }
-        if !self.database(db) {
-            return false;
-        }
-        let any = |rs: &[Regex], s: &str| rs.iter().any(|r| r.is_match(s));
-        if !self.table_include.is_empty() && !any(&self.table_include, &full) {
-            return false;
-        }
-        !any(&self.table_exclude, &full)
-    }
-
-    /// True when column `db.table.column` is captured.
-    pub fn column(&self, db: &str, table: &str, column: &str) -> bool {
-        let full = format!("{db}.{table}.{column}");
-        if !self.column_include.is_empty() {
-            return self.column_include.iter().any(|r| r.is_match(&full));
-        }
-        !self.column_exclude.iter().any(|r| r.is_match(&full))
-    }
+/// True for one of the [`SYSTEM_DATABASES`].
+fn system_database(db: &str) -> bool {
+    SYSTEM_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(db))
 }
 
 /// Typed connector configuration, read with [`TypedConfig::from_raw`]:
@@ -531,34 +468,16 @@ impl TypedConfig for MySqlConfig {
 
     fn read(r: &mut ConfigReader<'_>) -> MySqlConfig {
         let raw = r.raw();
-        let filters = Filters {
-            signal: r
-                .opt_string(&SIGNAL_DATA_COLLECTION)
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty()),
-            db_include: r.regexes(&DATABASE_INCLUDE_LIST),
-            db_exclude: r.regexes(&DATABASE_EXCLUDE_LIST),
-            table_include: r.regexes(&TABLE_INCLUDE_LIST),
-            table_exclude: r.regexes(&TABLE_EXCLUDE_LIST),
-            column_include: r.regexes(&COLUMN_INCLUDE_LIST),
-            column_exclude: r.regexes(&COLUMN_EXCLUDE_LIST),
-        };
-        for (include, exclude) in [
-            (DATABASE_INCLUDE_LIST, DATABASE_EXCLUDE_LIST),
-            (TABLE_INCLUDE_LIST, TABLE_EXCLUDE_LIST),
-            (COLUMN_INCLUDE_LIST, COLUMN_EXCLUDE_LIST),
-            (GTID_SOURCE_INCLUDES, GTID_SOURCE_EXCLUDES),
-        ] {
-            if r.is_set(&include) && r.is_set(&exclude) {
-                r.fail(
-                    exclude.name,
-                    format!(
-                        "{} and {} cannot both be set; use one of them",
-                        include.name, exclude.name
-                    ),
-                );
-            }
-        }
+        let filters = CaptureFilters::read(
+            r,
+            FilterKeys {
+                namespace: (&DATABASE_INCLUDE_LIST, &DATABASE_EXCLUDE_LIST),
+                table: (&TABLE_INCLUDE_LIST, &TABLE_EXCLUDE_LIST),
+                column: (&COLUMN_INCLUDE_LIST, &COLUMN_EXCLUDE_LIST),
+                signal: &SIGNAL_DATA_COLLECTION,
+            },
+            system_database,
+        );
         let max_batch_size = r.int(&MAX_BATCH_SIZE);
         let max_queue_size = r.int(&MAX_QUEUE_SIZE);
         if max_queue_size <= max_batch_size && !r.has_error(MAX_BATCH_SIZE.name) {
@@ -600,10 +519,7 @@ impl TypedConfig for MySqlConfig {
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
             locking_mode,
             snapshot_lock_timeout: r.millis(&SNAPSHOT_LOCK_TIMEOUT_MS),
-            gtid_sources: GtidSources {
-                include: r.regexes(&GTID_SOURCE_INCLUDES),
-                exclude: r.regexes(&GTID_SOURCE_EXCLUDES),
-            },
+            gtid_sources: NameFilter::read(r, &GTID_SOURCE_INCLUDES, &GTID_SOURCE_EXCLUDES),
             include_schema_changes: r.bool(&INCLUDE_SCHEMA_CHANGES),
             include_query: r.bool(&INCLUDE_QUERY),
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
@@ -728,6 +644,31 @@ mod tests {
 
     fn parse(pairs: &[(ConfigKey, &str)]) -> Result<MySqlConfig, ConfigErrors> {
         MySqlConfig::from_raw(&cfg(pairs))
+    }
+
+    /// An include list and its exclude list: one error, on the exclude
+    /// list, in Debezium's words; the system databases and the signal table.
+    #[test]
+    fn include_and_exclude_lists_exclude_each_other() {
+        for (include, exclude) in [
+            (DATABASE_INCLUDE_LIST, DATABASE_EXCLUDE_LIST),
+            (TABLE_INCLUDE_LIST, TABLE_EXCLUDE_LIST),
+            (COLUMN_INCLUDE_LIST, COLUMN_EXCLUDE_LIST),
+            (GTID_SOURCE_INCLUDES, GTID_SOURCE_EXCLUDES),
+        ] {
+            let e = parse(&[(include.clone(), "a"), (exclude.clone(), "b")]).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{e}");
+            assert!(e.names(exclude.name), "{e}");
+            assert!(e.0[0].1.contains("is already specified"), "{e}");
+        }
+        let c = parse(&[
+            (TABLE_INCLUDE_LIST, "shop.orders"),
+            (SIGNAL_DATA_COLLECTION, "ops.Debezium_Signal"),
+        ])
+        .unwrap();
+        assert!(c.filters.table("shop", "orders") && !c.filters.table("shop", "lines"));
+        assert!(c.filters.table("ops", "debezium_signal"), "the signal table");
+        assert!(!c.filters.namespace("MySQL") && c.filters.namespace("shop"));
     }
 
     /// Debezium's column options on the MySQL / MariaDB connector: read
@@ -861,10 +802,12 @@ mod tests {
     #[test]
     fn gtid_source_filters() {
         let c = parse(&[(GTID_SOURCE_INCLUDES, "0-1,3E11FA47-.*")]).unwrap();
-        assert!(c.gtid_sources.keep("0-1") && !c.gtid_sources.keep("0-10"));
-        assert!(c.gtid_sources.keep("3e11fa47-71ca-11e1-9e33-c80aa9429562"));
+        assert!(c.gtid_sources.matches("0-1") && !c.gtid_sources.matches("0-10"));
+        assert!(c
+            .gtid_sources
+            .matches("3e11fa47-71ca-11e1-9e33-c80aa9429562"));
         let c = parse(&[(GTID_SOURCE_EXCLUDES, "1-.*")]).unwrap();
-        assert!(c.gtid_sources.keep("0-1") && !c.gtid_sources.keep("1-2"));
+        assert!(c.gtid_sources.matches("0-1") && !c.gtid_sources.matches("1-2"));
         assert!(parse(&[]).unwrap().gtid_sources.is_empty());
         let e = parse(&[(GTID_SOURCE_INCLUDES, "0-1"), (GTID_SOURCE_EXCLUDES, "1-2")])
             .unwrap_err()

@@ -546,7 +546,7 @@ impl Reader {
         } else {
             let (_, _, executed) = self.binlog_position(conn).await?;
             let executed = executed.as_deref().map(GtidSet::parse).unwrap_or_default();
-            stored_set.filtered_start(&executed, |src| cfg.gtid_sources.keep(src))
+            stored_set.filtered_start(&executed, |src| cfg.gtid_sources.matches(src))
         };
         let purged: Option<String> = match (self.server, names.first()) {
             (Server::MariaDb, Some(oldest)) => conn
@@ -1228,7 +1228,7 @@ impl Reader {
         } else {
             out.database.clone()
         };
-        let relevant = target.is_empty() || cfg.filters.database(&target);
+        let relevant = target.is_empty() || cfg.filters.namespace(&target);
         let transactional = ["SAVEPOINT", "ROLLBACK", "RELEASE"]
             .iter()
             .any(|p| st.upper.starts_with(p));

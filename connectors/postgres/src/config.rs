@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use regex::Regex;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 use velocity_api::debezium::options::{
-    exclusive_lists, skipped_operations, KeyColumns, NameFilter,
+    skipped_operations, CaptureFilters, FilterKeys, KeyColumns, NameFilter,
 };
 use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
@@ -178,79 +177,26 @@ config_choice! {
     }
 }
 
-/// Include/exclude lists: comma-separated regular expressions matched
-/// against the whole identifier (case-insensitive, as Debezium does). The
-/// signal table (`signal.data.collection`) is captured whatever the lists
-/// say, as Debezium adds it to its table filter.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// `signal.data.collection`, lower-cased.
-    signal: Option<String>,
-    schema_include: Vec<Regex>,
-    schema_exclude: Vec<Regex>,
-    table_include: Vec<Regex>,
-    table_exclude: Vec<Regex>,
-    column_include: Vec<Regex>,
-    column_exclude: Vec<Regex>,
+/// The capture filters: `schema.*`, `table.*` and `column.*` include /
+/// exclude lists and the signal table ([`CaptureFilters`]); PostgreSQL's
+/// own schemas (`pg_catalog`, `information_schema`, `pg_toast*`) are never
+/// captured.
+pub type Filters = CaptureFilters;
+
+/// PostgreSQL's own schemas, never captured.
+fn system_schema(schema: &str) -> bool {
+    matches!(schema, "pg_catalog" | "information_schema") || schema.starts_with("pg_toast")
 }
 
-impl Filters {
-    /// True when `schema.table` is captured.
-    pub fn table(&self, schema: &str, table: &str) -> bool {
-        if matches!(schema, "pg_catalog" | "information_schema") || schema.starts_with("pg_toast") {
-            return false;
-        }
-        let full = format!("{schema}.{table}");
-        if self.signal.as_deref() == Some(full.to_lowercase().as_str()) {
-            return true;
-        }
-        let any = |rs: &[Regex], s: &str| rs.iter().any(|r| r.is_match(s));
-        if !self.schema_include.is_empty() && !any(&self.schema_include, schema) {
-            return false;
-        }
-        if any(&self.schema_exclude, schema) {
-            return false;
-        }
-        if !self.table_include.is_empty() && !any(&self.table_include, &full) {
-            return false;
-        }
-        !any(&self.table_exclude, &full)
-    }
-
-    /// True when column `schema.table.column` is captured.
-    pub fn column(&self, schema: &str, table: &str, column: &str) -> bool {
-        let full = format!("{schema}.{table}.{column}");
-        if !self.column_include.is_empty() {
-            return self.column_include.iter().any(|r| r.is_match(&full));
-        }
-        !self.column_exclude.iter().any(|r| r.is_match(&full))
-    }
-
-    /// The filters of the six include/exclude lists; an include list and
-    /// its exclude list are mutually exclusive (the exclude list is the one
-    /// reported, as in Debezium).
-    fn read(r: &mut ConfigReader<'_>) -> Filters {
-        exclusive_lists(
-            r,
-            &[
-                (&SCHEMA_INCLUDE_LIST, &SCHEMA_EXCLUDE_LIST),
-                (&TABLE_INCLUDE_LIST, &TABLE_EXCLUDE_LIST),
-                (&COLUMN_INCLUDE_LIST, &COLUMN_EXCLUDE_LIST),
-            ],
-        );
-        Filters {
-            signal: r
-                .opt_string(&SIGNAL_DATA_COLLECTION)
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty()),
-            schema_include: r.regexes(&SCHEMA_INCLUDE_LIST),
-            schema_exclude: r.regexes(&SCHEMA_EXCLUDE_LIST),
-            table_include: r.regexes(&TABLE_INCLUDE_LIST),
-            table_exclude: r.regexes(&TABLE_EXCLUDE_LIST),
-            column_include: r.regexes(&COLUMN_INCLUDE_LIST),
-            column_exclude: r.regexes(&COLUMN_EXCLUDE_LIST),
-        }
-    }
+/// Reads [`Filters`] from the six list keys and `signal.data.collection`.
+fn read_filters(r: &mut ConfigReader<'_>) -> Filters {
+    let keys = FilterKeys {
+        namespace: (&SCHEMA_INCLUDE_LIST, &SCHEMA_EXCLUDE_LIST),
+        table: (&TABLE_INCLUDE_LIST, &TABLE_EXCLUDE_LIST),
+        column: (&COLUMN_INCLUDE_LIST, &COLUMN_EXCLUDE_LIST),
+        signal: &SIGNAL_DATA_COLLECTION,
+    };
+    CaptureFilters::read(r, keys, system_schema)
 }
 
 /// Typed connector configuration.
@@ -363,7 +309,7 @@ impl TypedConfig for PostgresConfig {
             publication_name: r.string(&PUBLICATION_NAME),
             publication_mode: r.choice(&PUBLICATION_AUTOCREATE_MODE),
             publish_via_partition_root: r.bool(&PUBLISH_VIA_PARTITION_ROOT),
-            filters: Filters::read(r),
+            filters: read_filters(r),
             message_prefixes: NameFilter::read(
                 r,
                 &MESSAGE_PREFIX_INCLUDE_LIST,
