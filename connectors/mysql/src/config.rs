@@ -667,7 +667,10 @@ mod tests {
         ])
         .unwrap();
         assert!(c.filters.table("shop", "orders") && !c.filters.table("shop", "lines"));
-        assert!(c.filters.table("ops", "debezium_signal"), "the signal table");
+        assert!(
+            c.filters.table("ops", "debezium_signal"),
+            "the signal table"
+        );
         assert!(!c.filters.namespace("MySQL") && c.filters.namespace("shop"));
     }
 
