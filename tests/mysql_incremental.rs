@@ -8,7 +8,11 @@
 //!   continues after the last stored chunk row, losing nothing;
 //! - a table added to `table.include.list` of a running connector is
 //!   snapshotted by a signal without re-snapshotting the others, and bad
-//!   signals before it are logged and skipped.
+//!   signals before it are logged and skipped;
+//! - a snapshot signalled through the Kafka channel while the table is
+//!   written to, the connector killed (SIGKILL) in the middle of it and
+//!   restarted: the snapshot goes on from the next chunk, the signal is not
+//!   acted upon again, and every key ends at the table's row.
 
 mod common;
 
@@ -323,4 +327,143 @@ fn mariadb_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         "{log}"
     );
     assert!(log.contains("hello from the signal table at {\""), "{log}");
+}
+
+#[test]
+fn mariadb_kafka_signal_snapshot_survives_a_kill_while_the_table_is_written() {
+    let db = fresh_db("vmy_inckafka", &[("t", 20000)]);
+    let (prefix, dir, conn) = signal_source(
+        &db,
+        "mka",
+        json!({
+            "table.include.list": format!("{db}.t"),
+            "incremental.snapshot.chunk.size": "20",
+            "snapshot.mode": "no_data",
+            "signal.enabled.channels": "source,kafka",
+            "signal.kafka.bootstrap.servers": common::kafka_bootstrap(),
+        }),
+    );
+    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
+    wait_streaming(&prefix, &w);
+    // the channel's default topic is <topic.prefix>-signal (the connector
+    // creates it); another connector's signal on it is not for this one
+    let signal_topic = format!("{prefix}-signal");
+    common::wait_until(Duration::from_secs(60), "the signal topic", || {
+        w.log_text().contains("Subscribing to signals topic")
+    });
+    let snapshot = format!(
+        "{{\"id\": \"k1\", \"type\": \"execute-snapshot\", \"data\": {{\"data-collections\": [\"{db}.t\"], \"type\": \"INCREMENTAL\"}}}}"
+    );
+    common::send_kafka(&signal_topic, "someone-else", &snapshot);
+    // the table is written to while it is snapshotted: updates of
+    // snapshotted rows and inserts past its maximum key
+    let mut work = format!("USE {db};");
+    for j in 0..300i64 {
+        let id = (j * 7919) % 20000 + 1;
+        if j % 3 == 0 {
+            work.push_str(&format!("INSERT INTO t VALUES ({}, 'n{j}');", 30000 + j));
+        } else {
+            work.push_str(&format!("UPDATE t SET v = 'u{j}' WHERE id = {id};"));
+        }
+        work.push_str("DO SLEEP(0.01);");
+    }
+    let mut writer = Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg("-S")
+        .arg(mysql_root_socket())
+        .args(["-uroot", "-e", &work])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::send_kafka(&signal_topic, &prefix, &snapshot);
+    let topic = format!("{prefix}.{db}.t");
+    reads_until(&topic, |c| c.len() >= 2000);
+    w.kill9();
+    let stored = common::stored_offset(dir.path());
+    // the foreign signal is offset 0, this connector's offset 1
+    assert_eq!(
+        stored["incremental_snapshot_signal_offset"],
+        1,
+        "the acted-upon signal's position is stored: {stored}\nlog:\n{}",
+        w.log_text()
+    );
+    let key = stored["incremental_snapshot_primary_key"]
+        .as_str()
+        .map(|h| decode_key(h).unwrap());
+    let Some(Some(key)) = key else {
+        panic!(
+            "no incremental snapshot key stored: {stored}\nlog:\n{}",
+            w.log_text()
+        )
+    };
+    let [KeyValue::Int(k)] = key[..] else {
+        panic!("{key:?}")
+    };
+    assert!((1..20000).contains(&k), "stored key {k}: {stored}");
+    w.restart();
+    assert!(writer.wait().unwrap().success());
+    common::wait_until(Duration::from_secs(300), "the snapshot's end", || {
+        w.log_text().contains("Incremental snapshot completed")
+    });
+    // a marker after everything: once it arrived, all before it did
+    sql(&format!("INSERT INTO {db}.t VALUES (999999, 'marker')"));
+    let mut scanned = 0;
+    let mut events = Vec::new();
+    consume_until(&topic, Duration::from_secs(240), |r| {
+        events.extend(parse(&r[scanned..], &topic));
+        scanned = r.len();
+        events.iter().any(|e| id_of(e) == Some(999_999))
+    });
+    let log = w.log_text();
+    w.stop();
+    let table: Vec<(i64, String)> = sql(&format!("SELECT id, v FROM {db}.t ORDER BY id"))
+        .lines()
+        .map(|l| {
+            let (id, v) = l.split_once('\t').unwrap();
+            (id.parse().unwrap(), v.to_owned())
+        })
+        .collect();
+    sql(&format!("DROP DATABASE {db}"));
+    assert!(
+        events.iter().any(|e| id_of(e) == Some(999_999)),
+        "marker not seen; log:\n{log}"
+    );
+    assert!(
+        log.contains("Signal key 'someone-else' doesn't match the connector's name"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("Requested 'INCREMENTAL' snapshot").count(),
+        1,
+        "the signal was acted upon once, not again after the restart; log:\n{log}"
+    );
+    assert!(
+        log.contains("Incremental snapshot in progress, need to read new chunk on start"),
+        "{log}"
+    );
+    assert!(log.contains("Incremental snapshot completed"), "{log}");
+    // rows up to the stored key were not read again after the restart
+    let mut reads: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for e in &events {
+        if op_of(e) == Some("r") {
+            *reads.entry(id_of(e).unwrap()).or_default() += 1;
+        }
+    }
+    let again: Vec<i64> = (1..=i64::from(k))
+        .filter(|i| reads.get(i).is_some_and(|n| *n > 1))
+        .collect();
+    assert!(again.is_empty(), "rows up to {k} read twice: {again:?}");
+    // nothing lost: every key ends at the table's row
+    let state = final_state(events.iter());
+    let wrong: Vec<String> = table
+        .iter()
+        .filter(|(id, v)| !matches!(state.get(id), Some(Some(a)) if a["v"] == json!(v)))
+        .map(|(id, v)| format!("id {id}: table {v:?}, last event {:?}", state.get(id)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} keys differ from the table (first 20):\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(20)].join("\n")
+    );
 }

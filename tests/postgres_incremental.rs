@@ -9,7 +9,10 @@
 //!   after the last stored chunk row, losing nothing;
 //! - a table added to `table.include.list` of a running connector is
 //!   snapshotted by a signal without re-snapshotting the others, and bad
-//!   signals before it are logged and skipped.
+//!   signals before it are logged and skipped;
+//! - signals through the Kafka channel (`signal.kafka.topic`): a `log` and
+//!   an `execute-snapshot` are acted upon, and the stored offset keeps the
+//!   channel's position.
 
 mod common;
 
@@ -373,4 +376,64 @@ fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         "{log}"
     );
     assert!(log.contains("hello from the signal table at {\""), "{log}");
+}
+
+#[test]
+fn kafka_channel_signals_snapshot_a_table() {
+    let db = fresh_db(&[
+        SIGNAL_TABLE,
+        "CREATE TABLE k (id int PRIMARY KEY, v text); INSERT INTO k SELECT g, 'k' || g FROM generate_series(1, 300) g",
+    ]);
+    let signal_topic = unique("pgsignals");
+    let (prefix, slot, dir, conn) = signal_source(
+        &db,
+        "ik",
+        json!({
+            "table.include.list": "public.k",
+            "incremental.snapshot.chunk.size": "64",
+            "snapshot.mode": "no_data",
+            "signal.enabled.channels": "kafka,source",
+            "signal.kafka.topic": signal_topic,
+            "signal.kafka.bootstrap.servers": common::kafka_bootstrap(),
+            "signal.kafka.groupId": unique("pgsignalgroup"),
+        }),
+    );
+    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
+    wait_streaming(&slot, &w);
+    wait_until(Duration::from_secs(60), "the signal channel", || {
+        w.log_text().contains("Subscribing to signals topic")
+    });
+    common::send_kafka(
+        &signal_topic,
+        &prefix,
+        r#"{"id": "kl", "type": "log", "data": {"message": "hello from kafka at {}"}}"#,
+    );
+    common::send_kafka(
+        &signal_topic,
+        &prefix,
+        r#"{"id": "ks", "type": "execute-snapshot", "data": {"data-collections": ["public.k"], "type": "INCREMENTAL"}}"#,
+    );
+    let topic = format!("{prefix}.public.k");
+    let reads = reads_until(&topic, |c| c.len() >= 300);
+    wait_until(Duration::from_secs(60), "the snapshot's end", || {
+        w.log_text().contains("Incremental snapshot completed")
+    });
+    // a change after the snapshot: its offset is stored with the channel's position
+    psql(&db, &["-c", "UPDATE k SET v = 'after' WHERE id = 7"]);
+    wait_until(
+        Duration::from_secs(60),
+        "the stored offset of the change",
+        || {
+            common::stored_offset(dir.path())["incremental_snapshot_signal_offset"] == 1
+                && common::stored_offset(dir.path())
+                    .get("incremental_snapshot_collections")
+                    .is_none()
+        },
+    );
+    let log = w.log_text();
+    w.stop();
+    drop_db(&db, &slot);
+    assert_eq!(reads.len(), 300, "log:\n{log}");
+    assert!(reads.values().all(|n| *n == 1), "every row once");
+    assert!(log.contains("hello from kafka at {\""), "{log}");
 }

@@ -29,6 +29,8 @@
 //!   as the latest offset, so a reader that trusts it misses the rest of the
 //!   last batch; this reader does not.
 
+pub mod signal;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

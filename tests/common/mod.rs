@@ -838,3 +838,17 @@ pub fn write_connector_file(
     .unwrap();
     p
 }
+
+/// Sends `value` with key `key` to partition 0 of `topic` and waits for
+/// the broker's acknowledgement.
+pub fn send_kafka(topic: &str, key: &str, value: &str) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .unwrap();
+    producer
+        .send(BaseRecord::to(topic).partition(0).key(key).payload(value))
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+}

@@ -45,6 +45,15 @@ pub const TABLE_MAXIMUM_KEY: &str = "incremental_snapshot_maximum_key";
 pub const DATA_COLLECTIONS: &str = "incremental_snapshot_collections";
 /// `incremental_snapshot_correlation_id`.
 pub const CORRELATION_ID: &str = "incremental_snapshot_correlation_id";
+/// `incremental_snapshot_signal_offset`: the Kafka signal channel's offset
+/// of the last signal acted upon (the key Debezium 1.7's MySQL connector
+/// introduced for its Kafka signals). Once set, every offset the connector
+/// stores carries it, snapshot running or not; a restart reads the channel
+/// from the next offset, so a signal is acted upon once its effect can be
+/// stored and never again after. Without it the channel starts at the
+/// consumer group's committed offset (`signal.kafka.groupId`), else at the
+/// topic's beginning, as Debezium 2+ does.
+pub const SIGNAL_OFFSET: &str = "incremental_snapshot_signal_offset";
 const COLLECTION_ID: &str = "incremental_snapshot_collections_id";
 const COLLECTION_CONDITION: &str = "incremental_snapshot_collections_additional_condition";
 const COLLECTION_SURROGATE: &str = "incremental_snapshot_collections_surrogate_key";
@@ -104,6 +113,7 @@ pub struct IncrementalSnapshotContext {
     paused: bool,
     correlation_id: Option<String>,
     to_stop: Vec<String>,
+    signal_offset: Option<i64>,
 }
 
 impl IncrementalSnapshotContext {
@@ -128,6 +138,7 @@ impl IncrementalSnapshotContext {
                 .get(CORRELATION_ID)
                 .and_then(Json::as_str)
                 .map(str::to_owned),
+            signal_offset: offset.get(SIGNAL_OFFSET).and_then(Json::as_i64),
             ..Default::default()
         };
         if let Some(text) = offset.get(DATA_COLLECTIONS).and_then(Json::as_str) {
@@ -147,8 +158,12 @@ impl IncrementalSnapshotContext {
     }
 
     /// Adds the snapshot's keys to `offset` while a snapshot runs (nothing
-    /// otherwise), as Debezium's `store` does.
+    /// otherwise), as Debezium's `store` does, and the Kafka signal
+    /// position ([`SIGNAL_OFFSET`]) once there is one.
     pub fn store(&self, offset: &mut Offset) {
+        if let Some(k) = self.signal_offset {
+            offset.insert(SIGNAL_OFFSET.into(), k.into());
+        }
         if !self.running() {
             return;
         }
@@ -167,8 +182,25 @@ impl IncrementalSnapshotContext {
         );
     }
 
+    /// True when [`Self::store`] adds anything: a snapshot runs or a Kafka
+    /// signal was acted upon.
+    pub fn stores(&self) -> bool {
+        self.running() || self.signal_offset.is_some()
+    }
+
+    /// Records that the Kafka channel's signal at `offset` was acted upon.
+    pub fn set_signal_offset(&mut self, offset: i64) {
+        self.signal_offset = Some(offset);
+    }
+
+    /// The Kafka channel's offset of the last signal acted upon, as loaded
+    /// from the stored offset or set since.
+    pub fn signal_offset(&self) -> Option<i64> {
+        self.signal_offset
+    }
+
     /// The keys [`Self::store`] adds, as an offset of their own (empty when
-    /// no snapshot runs).
+    /// no snapshot runs and no Kafka signal was acted upon).
     pub fn stored(&self) -> Offset {
         let mut o = Offset::new();
         self.store(&mut o);
@@ -749,6 +781,31 @@ mod tests {
             assert_eq!(stored[k], o[k], "{k}");
         }
         assert_eq!(stored.len(), 4);
+    }
+
+    #[test]
+    fn the_kafka_signal_position_is_stored_with_or_without_a_snapshot() {
+        let mut ctx = IncrementalSnapshotContext::default();
+        assert!(!ctx.stores());
+        ctx.set_signal_offset(41);
+        assert!(ctx.stores() && !ctx.running());
+        let stored = ctx.stored();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[SIGNAL_OFFSET], 41);
+        ctx.add("sig", &["inc.items".into()], &[], None);
+        let stored = ctx.stored();
+        assert_eq!(stored.len(), 5);
+        let back = IncrementalSnapshotContext::load(&stored).unwrap();
+        assert_eq!(back.signal_offset(), Some(41));
+        assert!(back.running());
+        // an offset without it (Debezium's, or before any Kafka signal)
+        let o: Offset = serde_json::from_str(DEBEZIUM).unwrap();
+        assert_eq!(
+            IncrementalSnapshotContext::load(&o)
+                .unwrap()
+                .signal_offset(),
+            None
+        );
     }
 
     #[test]

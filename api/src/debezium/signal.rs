@@ -16,19 +16,27 @@
 //! acted upon is a [`SignalError`] whose text is Debezium's warning, and the
 //! connector logs it and goes on streaming (Debezium's `SignalProcessor`
 //! catches every failure of a signal the same way).
+//!
+//! Channels (`signal.enabled.channels`): `source` (inserts into the signal
+//! table, read from the log) and `kafka` (Debezium's `KafkaSignalChannel`:
+//! partition 0 of `signal.kafka.topic`, default `<topic.prefix>-signal`;
+//! a record counts when its key is the connector's `topic.prefix` and its
+//! value a JSON document `{"id", "type", "data"}`, see
+//! [`SignalRecord::from_kafka`]; the consumer settings are in
+//! [`KafkaSignalConfig`]). Where a Kafka signal's position is kept across
+//! restarts is described at [`super::incremental::SIGNAL_OFFSET`].
 
 use regex::Regex;
 use serde_json::Value as Json;
 
-use crate::config::{ConfigKey, ConfigReader, ConfigType::*, Importance::*};
+use crate::config::{ConfigExt, ConfigKey, ConfigReader, ConfigType::*, Importance::*};
 
 /// `signal.data.collection`: the fully-qualified name of the signal table
 /// (`schema.table` on PostgreSQL, `db.table` on MySQL); empty: signalling off.
 pub const SIGNAL_DATA_COLLECTION: ConfigKey = ConfigKey::new("signal.data.collection", String, Some(""), Medium, "The name of the data collection that is used to send signals/commands to Debezium. Signaling is disabled when not set.");
 
 /// `signal.enabled.channels` (default `source`): the channels signals are
-/// read from. Velocity reads the `source` channel (the signal table);
-/// `kafka` is refused until it is built.
+/// read from: `source` (the signal table) and `kafka`.
 pub const SIGNAL_ENABLED_CHANNELS: ConfigKey = ConfigKey::new(
     "signal.enabled.channels",
     List,
@@ -37,6 +45,65 @@ pub const SIGNAL_ENABLED_CHANNELS: ConfigKey = ConfigKey::new(
     "List of channels names that are enabled. Source channel is enabled by default",
 )
 .validate_with(check_channels);
+
+/// `signal.kafka.topic` (default `<topic.prefix>-signal`): the topic of
+/// the Kafka channel.
+pub const SIGNAL_KAFKA_TOPIC: ConfigKey = ConfigKey::new(
+    "signal.kafka.topic",
+    String,
+    Some(""),
+    High,
+    "The name of the topic for the signals to the connector",
+);
+
+/// `signal.kafka.bootstrap.servers`: the brokers of the Kafka channel
+/// (required when `kafka` is an enabled channel).
+pub const SIGNAL_KAFKA_BOOTSTRAP_SERVERS: ConfigKey = ConfigKey::new(
+    "signal.kafka.bootstrap.servers",
+    String,
+    Some(""),
+    High,
+    "A list of host/port pairs that the connector will use for establishing the initial connection to the Kafka cluster for retrieving signals to the connector.This should point to the same Kafka cluster used by the Kafka Connect process.",
+);
+
+/// `signal.kafka.groupId` (default `kafka-signal`): the consumer group
+/// whose committed offset the Kafka channel starts from when the stored
+/// source offset holds no signal position.
+pub const SIGNAL_KAFKA_GROUP_ID: ConfigKey = ConfigKey::new(
+    "signal.kafka.groupId",
+    String,
+    Some("kafka-signal"),
+    Low,
+    "Consumer group id for the signal topic",
+);
+
+/// `signal.kafka.poll.timeout.ms` (default 0): how long one poll of the
+/// signal topic waits (Velocity's channel reads on its own thread, so 0
+/// means its shortest wait, 100 ms).
+pub const SIGNAL_KAFKA_POLL_TIMEOUT_MS: ConfigKey = ConfigKey::new(
+    "signal.kafka.poll.timeout.ms",
+    Int,
+    Some("0"),
+    Low,
+    "The number of milliseconds to wait while polling signals.",
+)
+.range(0, i32::MAX as i64);
+
+/// `signal.poll.interval.ms` (default 5000): Debezium's interval between
+/// reads of the non-source channels. Velocity's Kafka channel hands a
+/// signal over as soon as it is fetched; the key is validated and kept.
+pub const SIGNAL_POLL_INTERVAL_MS: ConfigKey = ConfigKey::new(
+    "signal.poll.interval.ms",
+    Long,
+    Some("5000"),
+    Medium,
+    "Interval for looking for new signals in registered channels, given in milliseconds. Defaults to 5 seconds.",
+)
+.range(1, i64::MAX);
+
+/// Prefix of the Kafka channel consumer's pass-through settings
+/// (`signal.consumer.security.protocol`, ...; librdkafka names).
+pub const SIGNAL_CONSUMER_PREFIX: &str = "signal.consumer.";
 
 /// `incremental.snapshot.chunk.size` (default 1024): rows read per chunk
 /// of an incremental snapshot.
@@ -50,19 +117,55 @@ pub const INCREMENTAL_SNAPSHOT_CHUNK_SIZE: ConfigKey = ConfigKey::new(
 .range(1, 100_000_000);
 
 /// The channel names Velocity reads.
-pub const CHANNELS: [&str; 1] = ["source"];
+pub const CHANNELS: [&str; 2] = ["source", "kafka"];
 
 /// Validator of `signal.enabled.channels`: every name is one Velocity
-/// reads; `kafka` (Debezium's other default channel) gets its own message.
+/// reads.
 pub fn check_channels(v: &str) -> Result<(), std::string::String> {
     for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match name {
-            "source" => {}
-            "kafka" => return Err("the kafka signal channel is not supported by Velocity yet: send signals through the source channel (an insert into signal.data.collection) and leave signal.enabled.channels=source".into()),
-            other => return Err(format!("'{other}' is not a signal channel Velocity supports: use source")),
+        if !CHANNELS.contains(&name) {
+            return Err(format!(
+                "'{name}' is not a signal channel Velocity supports: use {}",
+                CHANNELS.join(" or ")
+            ));
         }
     }
     Ok(())
+}
+
+/// The Kafka signal channel's settings (`signal.kafka.*`,
+/// `signal.consumer.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSignalConfig {
+    /// `signal.kafka.topic` (default `<topic.prefix>-signal`).
+    pub topic: std::string::String,
+    /// `signal.kafka.bootstrap.servers`.
+    pub bootstrap_servers: std::string::String,
+    /// `signal.kafka.groupId`.
+    pub group_id: std::string::String,
+    /// `signal.kafka.poll.timeout.ms`.
+    pub poll_timeout: std::time::Duration,
+    /// `signal.consumer.*` with the prefix removed (librdkafka names),
+    /// applied last, so they win over the channel's defaults.
+    pub consumer: Vec<(std::string::String, std::string::String)>,
+    /// The record key a signal must carry: the connector's `topic.prefix`.
+    pub key: std::string::String,
+}
+
+impl KafkaSignalConfig {
+    /// The consumer's settings (librdkafka names): `bootstrap.servers`,
+    /// `group.id`, Debezium's `fetch.min.bytes=1` and
+    /// `session.timeout.ms=10000`, then `signal.consumer.*`.
+    pub fn client_settings(&self) -> Vec<(std::string::String, std::string::String)> {
+        let mut out = vec![
+            ("bootstrap.servers".into(), self.bootstrap_servers.clone()),
+            ("group.id".into(), self.group_id.clone()),
+            ("fetch.min.bytes".into(), "1".into()),
+            ("session.timeout.ms".into(), "10000".into()),
+        ];
+        out.extend(self.consumer.iter().cloned());
+        out
+    }
 }
 
 /// The signalling configuration of a source (read with
@@ -74,18 +177,52 @@ pub struct SignalConfig {
     pub data_collection: Option<std::string::String>,
     /// `incremental.snapshot.chunk.size`.
     pub chunk_size: usize,
+    /// The Kafka channel, when `signal.enabled.channels` lists `kafka`.
+    pub kafka: Option<KafkaSignalConfig>,
 }
 
 impl SignalConfig {
-    /// Reads the three keys (`signal.enabled.channels` is only checked).
-    pub fn read(r: &mut ConfigReader<'_>) -> SignalConfig {
-        r.check(&SIGNAL_ENABLED_CHANNELS);
+    /// Reads the keys above; `topic_prefix` is the connector's
+    /// `topic.prefix` (the Kafka channel's default topic and record key).
+    /// With `kafka` enabled, `signal.kafka.bootstrap.servers` is required.
+    pub fn read(r: &mut ConfigReader<'_>, topic_prefix: &str) -> SignalConfig {
+        let channels = r.list(&SIGNAL_ENABLED_CHANNELS);
+        let topic = r.opt_string(&SIGNAL_KAFKA_TOPIC);
+        let bootstrap = r.opt_string(&SIGNAL_KAFKA_BOOTSTRAP_SERVERS);
+        let group_id = r.string(&SIGNAL_KAFKA_GROUP_ID);
+        let poll_timeout = r.millis(&SIGNAL_KAFKA_POLL_TIMEOUT_MS);
+        r.check(&SIGNAL_POLL_INTERVAL_MS);
+        let kafka = if channels.iter().any(|c| c == "kafka") {
+            if bootstrap.is_none() {
+                r.fail(
+                    SIGNAL_KAFKA_BOOTSTRAP_SERVERS.name,
+                    "A value is required when signal.enabled.channels includes kafka: set it to the brokers of the signal topic",
+                );
+            }
+            let mut consumer: Vec<_> = r
+                .raw()
+                .with_prefix(SIGNAL_CONSUMER_PREFIX)
+                .into_iter()
+                .collect();
+            consumer.sort();
+            Some(KafkaSignalConfig {
+                topic: topic.unwrap_or_else(|| format!("{topic_prefix}-signal")),
+                bootstrap_servers: bootstrap.unwrap_or_default(),
+                group_id,
+                poll_timeout,
+                consumer,
+                key: topic_prefix.to_owned(),
+            })
+        } else {
+            None
+        };
         SignalConfig {
             data_collection: r
                 .opt_string(&SIGNAL_DATA_COLLECTION)
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty()),
             chunk_size: r.int(&INCREMENTAL_SNAPSHOT_CHUNK_SIZE),
+            kafka,
         }
     }
 }
@@ -95,6 +232,7 @@ impl Default for SignalConfig {
         SignalConfig {
             data_collection: None,
             chunk_size: 1024,
+            kafka: None,
         }
     }
 }
@@ -109,6 +247,85 @@ pub struct SignalRecord {
     pub kind: std::string::String,
     /// `data`: the action's JSON document, if any.
     pub data: Option<std::string::String>,
+}
+
+impl SignalRecord {
+    /// The signal a record of the Kafka channel carries, as Debezium's
+    /// `KafkaSignalChannel` reads it: `None` (logged at INFO, Debezium's
+    /// text) when the record's key is not `expected_key` (the connector's
+    /// `topic.prefix`), `None` for an empty value, `None` (logged at WARN)
+    /// when the value is not a JSON object; else `id` and `type` from the
+    /// document and `data` as the JSON text of its `data` member.
+    pub fn from_kafka(
+        expected_key: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Option<SignalRecord> {
+        let key = key.map(std::string::String::from_utf8_lossy);
+        if key.as_deref() != Some(expected_key) {
+            tracing::info!(
+                "Signal key '{}' doesn't match the connector's name '{expected_key}'",
+                key.as_deref().unwrap_or("null")
+            );
+            return None;
+        }
+        let value = value.filter(|v| !v.is_empty())?;
+        let doc = match serde_json::from_slice::<Json>(value) {
+            Ok(Json::Object(m)) => m,
+            Ok(_) => {
+                tracing::warn!(value = %std::string::String::from_utf8_lossy(value), "Skipped signal due to an error: not a JSON object");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(value = %std::string::String::from_utf8_lossy(value), "Skipped signal due to an error: {e}");
+                return None;
+            }
+        };
+        let text = |k: &str| doc.get(k).and_then(Json::as_str).map(str::to_owned);
+        Some(SignalRecord {
+            id: text("id").unwrap_or_default(),
+            kind: text("type").unwrap_or_default(),
+            data: doc
+                .get("data")
+                .filter(|d| !d.is_null())
+                .map(|d| d.to_string()),
+        })
+    }
+}
+
+/// A Kafka channel record's action, ready for the connector to act upon
+/// as it acts upon the signal table's: [`SignalRecord::from_kafka`], then
+/// [`SignalRecord::parse`] (a failure logged at WARN). The window
+/// watermarks are the connector's own rows of the signal table and are not
+/// taken from Kafka (logged, skipped); an incremental `execute-snapshot` needs
+/// `signal.data.collection`, where the watermarks are written (logged,
+/// skipped without it).
+pub fn kafka_action(
+    cfg: &SignalConfig,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Option<(SignalRecord, Signal)> {
+    let expected = cfg.kafka.as_ref().map_or("", |k| k.key.as_str());
+    let rec = SignalRecord::from_kafka(expected, key, value)?;
+    tracing::debug!(id = %rec.id, kind = %rec.kind, data = ?rec.data, "Received signal from the kafka channel");
+    match rec.parse() {
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+        Ok(Signal::WindowOpen | Signal::WindowClose) => {
+            tracing::warn!(id = %rec.id, kind = %rec.kind, "snapshot window signals are read from the signal table only: the kafka signal is skipped");
+            None
+        }
+        Ok(Signal::ExecuteSnapshot {
+            kind: SnapshotKind::Incremental,
+            ..
+        }) if cfg.data_collection.is_none() => {
+            tracing::warn!(id = %rec.id, "an incremental snapshot writes its watermarks to the signal table, but signal.data.collection is not set: the signal is skipped (set signal.data.collection)");
+            None
+        }
+        Ok(s) => Some((rec, s)),
+    }
 }
 
 /// The kind of snapshot a snapshot signal asks for (`data.type`).
@@ -395,6 +612,93 @@ mod tests {
     }
 
     #[test]
+    fn kafka_signals_are_read_as_debezium_reads_them() {
+        let v = br#"{"id": "k1", "type": "execute-snapshot", "data": {"data-collections": ["inv.items"], "type": "INCREMENTAL"}}"#;
+        let r = SignalRecord::from_kafka("tms", Some(b"tms"), Some(v)).unwrap();
+        assert_eq!(r.id, "k1");
+        assert_eq!(r.kind, "execute-snapshot");
+        let Signal::ExecuteSnapshot {
+            data_collections, ..
+        } = r.parse().unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(data_collections, ["inv.items"]);
+        // another connector's signal, a null key, an empty value, not JSON
+        assert_eq!(
+            SignalRecord::from_kafka("tms", Some(b"other"), Some(v)),
+            None
+        );
+        assert_eq!(SignalRecord::from_kafka("tms", None, Some(v)), None);
+        assert_eq!(
+            SignalRecord::from_kafka("tms", Some(b"tms"), Some(b"")),
+            None
+        );
+        assert_eq!(SignalRecord::from_kafka("tms", Some(b"tms"), None), None);
+        assert_eq!(
+            SignalRecord::from_kafka("tms", Some(b"tms"), Some(b"{oops")),
+            None
+        );
+        assert_eq!(
+            SignalRecord::from_kafka("tms", Some(b"tms"), Some(b"[1]")),
+            None
+        );
+        // no data: an action without arguments
+        let r = SignalRecord::from_kafka(
+            "tms",
+            Some(b"tms"),
+            Some(br#"{"id":"p","type":"pause-snapshot"}"#),
+        )
+        .unwrap();
+        assert_eq!(r.data, None);
+        assert!(matches!(r.parse(), Ok(Signal::PauseSnapshot)));
+    }
+
+    #[test]
+    fn the_kafka_channel_is_configured_with_debezium_keys_and_defaults() {
+        use crate::config::raw_config;
+        let read = |pairs: &[(&str, &str)]| {
+            let raw = raw_config(pairs);
+            let mut r = ConfigReader::new(&raw);
+            let c = SignalConfig::read(&mut r, "tms");
+            (c, r.into_errors())
+        };
+        let (c, errs) = read(&[]);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.kafka, None);
+        let (c, errs) = read(&[
+            ("signal.enabled.channels", "source,kafka"),
+            ("signal.kafka.bootstrap.servers", "b:9092"),
+            ("signal.consumer.security.protocol", "SSL"),
+        ]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let k = c.kafka.unwrap();
+        assert_eq!(k.topic, "tms-signal");
+        assert_eq!(k.group_id, "kafka-signal");
+        assert_eq!(k.key, "tms");
+        assert_eq!(k.bootstrap_servers, "b:9092");
+        assert_eq!(
+            k.consumer,
+            [("security.protocol".to_string(), "SSL".to_string())]
+        );
+        let (c, errs) = read(&[
+            ("signal.enabled.channels", "kafka"),
+            ("signal.kafka.topic", "sig"),
+            ("signal.kafka.groupId", "g"),
+        ]);
+        assert_eq!(c.kafka.as_ref().unwrap().topic, "sig");
+        assert_eq!(c.kafka.unwrap().group_id, "g");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, "signal.kafka.bootstrap.servers");
+        assert!(errs[0].1.contains("signal.enabled.channels includes kafka"));
+        assert!(check_channels("source, kafka").is_ok());
+        assert_eq!(
+            check_channels("source,jmx").unwrap_err(),
+            "'jmx' is not a signal channel Velocity supports: use source or kafka"
+        );
+    }
+
+    #[test]
     fn execute_snapshot_with_everything() {
         let s = rec(
             "execute-snapshot",
@@ -529,8 +833,7 @@ mod tests {
     fn channels() {
         assert!(check_channels("source").is_ok());
         assert!(check_channels(" source ,").is_ok());
-        let e = check_channels("source,kafka").unwrap_err();
-        assert!(e.contains("kafka signal channel is not supported"), "{e}");
+        assert!(check_channels("source,kafka").is_ok());
         assert!(check_channels("jmx").unwrap_err().contains("'jmx'"));
     }
 

@@ -147,8 +147,18 @@ pub mod keys {
         CONNECT_TIMEOUT_MS = ConfigKey::new("connect.timeout.ms", Int, Some("30000"), Low, "Maximum time to wait when connecting to the database.").range(1, 3_600_000);
         /// `signal.data.collection`: the signal table (`db.table`).
         SIGNAL_DATA_COLLECTION = velocity_api::debezium::signal::SIGNAL_DATA_COLLECTION;
-        /// `signal.enabled.channels` (default `source`, the only one read).
+        /// `signal.enabled.channels` (default `source`; `kafka` too).
         SIGNAL_ENABLED_CHANNELS = velocity_api::debezium::signal::SIGNAL_ENABLED_CHANNELS;
+        /// `signal.kafka.topic` (default `<topic.prefix>-signal`).
+        SIGNAL_KAFKA_TOPIC = velocity_api::debezium::signal::SIGNAL_KAFKA_TOPIC;
+        /// `signal.kafka.bootstrap.servers` (required with the kafka channel).
+        SIGNAL_KAFKA_BOOTSTRAP_SERVERS = velocity_api::debezium::signal::SIGNAL_KAFKA_BOOTSTRAP_SERVERS;
+        /// `signal.kafka.groupId` (default `kafka-signal`).
+        SIGNAL_KAFKA_GROUP_ID = velocity_api::debezium::signal::SIGNAL_KAFKA_GROUP_ID;
+        /// `signal.kafka.poll.timeout.ms` (default 0).
+        SIGNAL_KAFKA_POLL_TIMEOUT_MS = velocity_api::debezium::signal::SIGNAL_KAFKA_POLL_TIMEOUT_MS;
+        /// `signal.poll.interval.ms` (default 5000).
+        SIGNAL_POLL_INTERVAL_MS = velocity_api::debezium::signal::SIGNAL_POLL_INTERVAL_MS;
         /// `incremental.snapshot.chunk.size` (default 1024).
         INCREMENTAL_SNAPSHOT_CHUNK_SIZE = velocity_api::debezium::signal::INCREMENTAL_SNAPSHOT_CHUNK_SIZE;
     }
@@ -548,7 +558,10 @@ impl TypedConfig for MySqlConfig {
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
             connect_timeout: r.millis(&CONNECT_TIMEOUT_MS),
-            signal: SignalConfig::read(r),
+            signal: {
+                let prefix = r.string(&TOPIC_PREFIX);
+                SignalConfig::read(r, &prefix)
+            },
         }
     }
 }

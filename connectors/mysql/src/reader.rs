@@ -926,6 +926,7 @@ impl Reader {
             // resuming from a stored offset: continue its incremental snapshot
             self.incremental_start(&mut cur).await?;
         }
+        self.open_signal_channel().await?;
         let mut stop = self.stop.clone();
         let mut next_heartbeat = cfg
             .heartbeat_interval
@@ -942,8 +943,15 @@ impl Reader {
                     .map(|d| tokio::time::Instant::now() + d);
                 continue;
             }
+            // Kafka signals act between transactions
+            if !cur.txn.open {
+                if let Some(r) = self.kafka_ready() {
+                    self.kafka_signal(&mut cur, r).await?;
+                    continue;
+                }
+            }
             let Some(event) = self
-                .next_event(&mut stream, &mut stop, heartbeat_due)
+                .next_event(&mut stream, &mut stop, heartbeat_due, !cur.txn.open)
                 .await?
             else {
                 continue;
@@ -1012,7 +1020,9 @@ impl Reader {
 
     /// Waits for the next binlog event, handing batches over meanwhile:
     /// with nothing pending it waits for an event, the stop signal
-    /// ([`MySqlError::Stopped`]) or `heartbeat_due`; with a batch pending it
+    /// ([`MySqlError::Stopped`]), `heartbeat_due` or, `between`
+    /// transactions, a Kafka signal (kept for the caller, `None` returned);
+    /// with a batch pending it
     /// takes an event that is ready, else sends the batch (flagging the
     /// reader caught up when the batch ends a transaction) or waits 20 ms
     /// for one. `None`: nothing to handle, look again. A closed or failed
@@ -1022,10 +1032,16 @@ impl Reader {
         stream: &mut BinlogStream,
         stop: &mut watch::Receiver<bool>,
         heartbeat_due: Option<tokio::time::Instant>,
+        between: bool,
     ) -> Result<Option<Event>, MySqlError> {
         let next = if self.batch.is_empty() {
             tokio::select! {
                 _ = stop.changed() => return Err(MySqlError::Stopped),
+                r = velocity_kafka_log::signal::next(&mut self.inc.kafka), if between => {
+                    let topic = self.inc.kafka.as_ref().map_or_else(String::new, |k| k.topic().to_owned());
+                    self.inc.kafka_pending = Some(r.map_err(|source| MySqlError::SignalChannel { topic, source: Box::new(source) })?);
+                    return Ok(None);
+                }
                 _ = tokio::time::sleep_until(heartbeat_due.unwrap_or_else(tokio::time::Instant::now)), if heartbeat_due.is_some() => return Ok(None),
                 e = stream.next() => e,
             }

@@ -142,8 +142,18 @@ pub mod keys {
         TOPIC_TRANSACTION = velocity_api::debezium::keys::TOPIC_TRANSACTION;
         /// `signal.data.collection`: the signal table (`schema.table`).
         SIGNAL_DATA_COLLECTION = velocity_api::debezium::signal::SIGNAL_DATA_COLLECTION;
-        /// `signal.enabled.channels` (default `source`, the only one read).
+        /// `signal.enabled.channels` (default `source`; `kafka` too).
         SIGNAL_ENABLED_CHANNELS = velocity_api::debezium::signal::SIGNAL_ENABLED_CHANNELS;
+        /// `signal.kafka.topic` (default `<topic.prefix>-signal`).
+        SIGNAL_KAFKA_TOPIC = velocity_api::debezium::signal::SIGNAL_KAFKA_TOPIC;
+        /// `signal.kafka.bootstrap.servers` (required with the kafka channel).
+        SIGNAL_KAFKA_BOOTSTRAP_SERVERS = velocity_api::debezium::signal::SIGNAL_KAFKA_BOOTSTRAP_SERVERS;
+        /// `signal.kafka.groupId` (default `kafka-signal`).
+        SIGNAL_KAFKA_GROUP_ID = velocity_api::debezium::signal::SIGNAL_KAFKA_GROUP_ID;
+        /// `signal.kafka.poll.timeout.ms` (default 0).
+        SIGNAL_KAFKA_POLL_TIMEOUT_MS = velocity_api::debezium::signal::SIGNAL_KAFKA_POLL_TIMEOUT_MS;
+        /// `signal.poll.interval.ms` (default 5000).
+        SIGNAL_POLL_INTERVAL_MS = velocity_api::debezium::signal::SIGNAL_POLL_INTERVAL_MS;
         /// `incremental.snapshot.chunk.size` (default 1024).
         INCREMENTAL_SNAPSHOT_CHUNK_SIZE = velocity_api::debezium::signal::INCREMENTAL_SNAPSHOT_CHUNK_SIZE;
     }
@@ -345,7 +355,10 @@ impl TypedConfig for PostgresConfig {
             column_options: ColumnOptions::read(r),
             provide_transaction_metadata: r.bool(&PROVIDE_TRANSACTION_METADATA),
             transaction_topic: r.string(&TOPIC_TRANSACTION),
-            signal: SignalConfig::read(r),
+            signal: {
+                let prefix = r.string(&TOPIC_PREFIX);
+                SignalConfig::read(r, &prefix)
+            },
         }
     }
 }
@@ -455,12 +468,22 @@ mod tests {
         assert!(c.filters.table("public", "debezium_signal"));
         assert!(c.filters.table("inc", "items"));
         assert!(!c.filters.table("public", "other"));
+        // the kafka channel needs its brokers; its topic defaults to <topic.prefix>-signal
         let e = errors(&[("signal.enabled.channels", "source,kafka")]);
-        assert!(e.names("signal.enabled.channels") && e.0.len() == 1, "{e}");
         assert!(
-            e.0[0].1.contains("kafka signal channel is not supported"),
+            e.names("signal.kafka.bootstrap.servers") && e.0.len() == 1,
             "{e}"
         );
+        let c = PostgresConfig::from_raw(&with(&[
+            ("signal.enabled.channels", "source,kafka"),
+            ("signal.kafka.bootstrap.servers", "k:9092"),
+        ]))
+        .unwrap();
+        let k = c.signal.kafka.unwrap();
+        assert_eq!(k.topic, format!("{}-signal", c.topic_prefix));
+        assert_eq!(k.key, c.topic_prefix);
+        let e = errors(&[("signal.enabled.channels", "file")]);
+        assert!(e.names("signal.enabled.channels") && e.0.len() == 1, "{e}");
         let e = errors(&[("incremental.snapshot.chunk.size", "0")]);
         assert!(e.names("incremental.snapshot.chunk.size"), "{e}");
     }

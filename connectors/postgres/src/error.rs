@@ -72,6 +72,15 @@ pub enum PostgresError {
     /// The stored offset's incremental snapshot state cannot be read.
     #[error("the stored offset's incremental snapshot cannot be resumed: {0}. Reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets) and signal the snapshot again")]
     IncrementalOffset(#[from] velocity_api::debezium::incremental::IncrementalOffsetError),
+    /// The Kafka signal channel could not be opened (retriable when the
+    /// broker could not be reached).
+    #[error("the Kafka signal channel on topic '{topic}' failed: {source}. Check signal.kafka.bootstrap.servers and the signal.consumer.* settings")]
+    SignalChannel {
+        /// `signal.kafka.topic`.
+        topic: String,
+        /// The Kafka client's error.
+        source: Box<velocity_kafka_log::KafkaLogError>,
+    },
 }
 
 impl PostgresError {
@@ -87,6 +96,9 @@ impl PostgresError {
                 ErrorKind::Retriable
             }
             PostgresError::Query(_) => ErrorKind::Retriable,
+            PostgresError::SignalChannel { source, .. } if source.is_retriable() => {
+                ErrorKind::Retriable
+            }
             _ => ErrorKind::Fatal,
         }
     }

@@ -1052,10 +1052,27 @@ impl Reader {
         let mut linger: Option<Instant> = None;
         let resume = self.stored.clone().unwrap_or_default();
         self.incremental_start(client).await?;
+        self.open_signal_channel().await?;
         loop {
             tokio::select! {
                 biased;
                 _ = self.stop.changed() => break,
+                r = velocity_kafka_log::signal::next(&mut self.inc.kafka), if txn.is_none() => {
+                    let r = r.map_err(|source| PostgresError::SignalChannel {
+                        topic: self.inc.kafka.as_ref().map_or_else(String::new, |k| k.topic().to_owned()),
+                        source: Box::new(source),
+                    })?;
+                    let at = StreamOffset {
+                        lsn_proc: last_end.0,
+                        lsn_commit: last_end.0,
+                        lsn: last_end.0,
+                        tx_id: None,
+                        ts_usec: self.last_ts_us.unwrap_or_default(),
+                        incremental: None,
+                        message: false,
+                    };
+                    self.kafka_signal(client, r, at).await?;
+                }
                 _ = async { tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)).await }, if linger.is_some() => {
                     linger = None;
                     self.send_batch().await?;
@@ -1158,6 +1175,13 @@ impl Reader {
         offset.insert("lsn".into(), pos.0.into());
         offset.insert("lsn_proc".into(), pos.0.into());
         offset.insert("ts_usec".into(), us.into());
+        if let Some(k) = self.inc.ctx.signal_offset() {
+            // a Kafka signal acted upon since the last record
+            offset.insert(
+                velocity_api::debezium::incremental::SIGNAL_OFFSET.into(),
+                k.into(),
+            );
+        }
         heartbeat::record(
             &self.cfg.heartbeat_topic_prefix,
             &self.cfg.topic_prefix,

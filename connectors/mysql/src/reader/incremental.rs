@@ -42,6 +42,8 @@ use velocity_api::debezium::incremental::{
 use velocity_api::debezium::java_ser::KeyValue;
 use velocity_api::debezium::signal::{self, Signal, SignalRecord, SnapshotKind};
 use velocity_api::{SourceRecord, Struct};
+use velocity_kafka_log::signal::{SignalChannel, SignalStart};
+use velocity_kafka_log::LogRecord;
 
 use super::{connect, q, Cursor, Ev, Reader, RowRef};
 use crate::binlog::Position;
@@ -62,6 +64,11 @@ pub(super) struct Incremental {
     conn: Option<Conn>,
     /// When the open-window row of the current chunk was written (its data).
     open_ts: String,
+    /// The Kafka signal channel, when enabled (opened as streaming starts).
+    pub(super) kafka: Option<SignalChannel>,
+    /// A Kafka channel record taken while waiting for the binlog, to act
+    /// upon before the next event.
+    pub(super) kafka_pending: Option<LogRecord>,
 }
 
 /// What reading chunks of one table needs.
@@ -133,12 +140,13 @@ impl Reader {
             .is_some_and(|s| s.eq_ignore_ascii_case(&format!("{db}.{table}")))
     }
 
-    /// Recomputes the snapshot keys the cursor's offsets carry.
+    /// Recomputes the snapshot keys (and the Kafka signal position) the
+    /// cursor's offsets carry.
     fn inc_refresh(&self, cur: &mut Cursor) {
         cur.inc = self
             .inc
             .ctx
-            .running()
+            .stores()
             .then(|| Arc::new(self.inc.ctx.stored()));
     }
 
@@ -223,11 +231,98 @@ impl Reader {
         }
     }
 
+    /// Opens the Kafka signal channel when `signal.enabled.channels` lists
+    /// `kafka`, after the signal position of the stored offset (see
+    /// [`velocity_api::debezium::incremental::SIGNAL_OFFSET`]).
+    pub(super) async fn open_signal_channel(&mut self) -> Result<(), MySqlError> {
+        self.inc.kafka = None;
+        self.inc.kafka_pending = None;
+        let Some(k) = &self.cfg.signal.kafka else {
+            return Ok(());
+        };
+        let start = self
+            .inc
+            .ctx
+            .signal_offset()
+            .map_or(SignalStart::Committed, SignalStart::After);
+        let ch = SignalChannel::open(&k.client_settings(), &k.topic, start, k.poll_timeout)
+            .await
+            .map_err(|source| MySqlError::SignalChannel {
+                topic: k.topic.clone(),
+                source: Box::new(source),
+            })?;
+        self.inc.kafka = Some(ch);
+        Ok(())
+    }
+
+    /// The Kafka channel's next record if one is fetched already.
+    pub(super) fn kafka_ready(&mut self) -> Option<LogRecord> {
+        self.inc
+            .kafka_pending
+            .take()
+            .or_else(|| self.inc.kafka.as_mut().and_then(SignalChannel::try_recv))
+    }
+
+    /// A record of the Kafka signal channel, read between transactions:
+    /// acts on its signal as on the signal table's, after recording its
+    /// position, so every offset stored from now on carries it.
+    pub(super) async fn kafka_signal(
+        &mut self,
+        cur: &mut Cursor,
+        r: LogRecord,
+    ) -> Result<(), MySqlError> {
+        self.inc.ctx.set_signal_offset(r.offset);
+        self.inc_refresh(cur);
+        let Some((rec, s)) =
+            signal::kafka_action(&self.cfg.signal, r.key.as_deref(), r.value.as_deref())
+        else {
+            return Ok(());
+        };
+        if let Signal::Log { message } = &s {
+            let offset =
+                serde_json::Value::Object(cur.heartbeat_position().to_offset()).to_string();
+            tracing::info!("{}", message.replacen("{}", &offset, 1));
+            return Ok(());
+        }
+        self.act_snapshot(cur, &rec, s).await?;
+        self.inc_refresh(cur);
+        Ok(())
+    }
+
     async fn act(
         &mut self,
         cur: &mut Cursor,
         ev: &Ev,
         row: RowRef,
+        rec: &SignalRecord,
+        s: Signal,
+    ) -> Result<(), MySqlError> {
+        match s {
+            Signal::Log { message } => {
+                let offset =
+                    serde_json::Value::Object(cur.at(row.k, row.i, ev).to_offset()).to_string();
+                tracing::info!("{}", message.replacen("{}", &offset, 1));
+            }
+            Signal::WindowOpen => self.inc.ctx.open_window_signal(&rec.id),
+            Signal::WindowClose => {
+                if !self.inc.ctx.close_window_signal(&rec.id) {
+                    return Ok(());
+                }
+                self.send_window_events(cur, ev, row).await?;
+                self.read_chunk(cur).await?;
+            }
+            other => self.act_snapshot(cur, rec, other).await?,
+        }
+        self.inc_refresh(cur);
+        Ok(())
+    }
+
+    /// The snapshot actions (`execute-snapshot`, `stop-snapshot`,
+    /// `pause-snapshot`, `resume-snapshot`), whichever channel they came
+    /// from; other signals are [`Self::act`]'s.
+    async fn act_snapshot(
+        &mut self,
+        cur: &mut Cursor,
         rec: &SignalRecord,
         s: Signal,
     ) -> Result<(), MySqlError> {
@@ -279,21 +374,8 @@ impl Reader {
                     self.read_chunk(cur).await?;
                 }
             }
-            Signal::Log { message } => {
-                let offset =
-                    serde_json::Value::Object(cur.at(row.k, row.i, ev).to_offset()).to_string();
-                tracing::info!("{}", message.replacen("{}", &offset, 1));
-            }
-            Signal::WindowOpen => self.inc.ctx.open_window_signal(&rec.id),
-            Signal::WindowClose => {
-                if !self.inc.ctx.close_window_signal(&rec.id) {
-                    return Ok(());
-                }
-                self.send_window_events(cur, ev, row).await?;
-                self.read_chunk(cur).await?;
-            }
+            Signal::Log { .. } | Signal::WindowOpen | Signal::WindowClose => {}
         }
-        self.inc_refresh(cur);
         Ok(())
     }
 

@@ -33,6 +33,8 @@ use velocity_api::debezium::incremental::{
 use velocity_api::debezium::java_ser::KeyValue;
 use velocity_api::debezium::signal::{self, Signal, SignalRecord, SnapshotKind};
 use velocity_api::{Offset, SourceRecord, Struct};
+use velocity_kafka_log::signal::{SignalChannel, SignalStart};
+use velocity_kafka_log::LogRecord;
 
 use super::{Reader, StreamOffset};
 use crate::catalog::{self, PgType, TypeKind};
@@ -55,6 +57,8 @@ pub(super) struct Incremental {
     table: Option<ChunkTable>,
     /// The signal table's oid, once seen.
     pub(super) signal_oid: Option<u32>,
+    /// The Kafka signal channel, when enabled (opened as streaming starts).
+    pub(super) kafka: Option<SignalChannel>,
     /// When the open-window row of the current chunk was written (its data).
     open_ts: String,
 }
@@ -112,12 +116,13 @@ impl Reader {
             .is_some_and(|s| s.eq_ignore_ascii_case(&format!("{schema}.{table}")))
     }
 
-    /// Recomputes the snapshot keys streamed offsets carry.
+    /// Recomputes the snapshot keys (and the Kafka signal position)
+    /// streamed offsets carry.
     fn inc_refresh(&mut self) {
         self.inc.stored = self
             .inc
             .ctx
-            .running()
+            .stores()
             .then(|| Arc::new(self.inc.ctx.stored()));
     }
 
@@ -138,6 +143,53 @@ impl Reader {
                 "Incremental snapshot in progress, need to read new chunk on start"
             );
             self.read_chunk(client).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens the Kafka signal channel when `signal.enabled.channels` lists
+    /// `kafka`, after the signal position of the stored offset (see
+    /// [`velocity_api::debezium::incremental::SIGNAL_OFFSET`]).
+    pub(super) async fn open_signal_channel(&mut self) -> Result<(), PostgresError> {
+        self.inc.kafka = None;
+        let Some(k) = &self.cfg.signal.kafka else {
+            return Ok(());
+        };
+        let start = self
+            .inc
+            .ctx
+            .signal_offset()
+            .map_or(SignalStart::Committed, SignalStart::After);
+        let ch = SignalChannel::open(&k.client_settings(), &k.topic, start, k.poll_timeout)
+            .await
+            .map_err(|source| PostgresError::SignalChannel {
+                topic: k.topic.clone(),
+                source: Box::new(source),
+            })?;
+        self.inc.kafka = Some(ch);
+        Ok(())
+    }
+
+    /// A record of the Kafka signal channel, read between transactions
+    /// when the stream had reached `at`: acts on its signal as on the
+    /// signal table's, after recording its position, so every offset
+    /// stored from now on carries it.
+    pub(super) async fn kafka_signal(
+        &mut self,
+        client: &Client,
+        r: LogRecord,
+        at: StreamOffset,
+    ) -> Result<(), PostgresError> {
+        self.inc.ctx.set_signal_offset(r.offset);
+        self.inc_refresh();
+        if let Some((rec, s)) =
+            signal::kafka_action(&self.cfg.signal, r.key.as_deref(), r.value.as_deref())
+        {
+            let at = StreamOffset {
+                incremental: self.inc.stored.clone(),
+                ..at
+            };
+            self.act(client, &rec, s, at).await?;
         }
         Ok(())
     }
