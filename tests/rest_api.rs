@@ -947,6 +947,7 @@ fn validate_reports_one_error_per_bad_key() {
         (
             "io.debezium.connector.mysql.MySqlConnector",
             json!({"database.hostname": "h", "database.user": "u", "topic.prefix": "p", "database.server.id": "5",
+                   "schema.history.internal.kafka.topic": "h", "schema.history.internal.kafka.bootstrap.servers": "k:9092",
                    "table.include.list": "db.("}),
         ),
         (
@@ -1085,7 +1086,8 @@ fn validate_names_bad_column_option_keys() {
         ),
         (
             "io.debezium.connector.mysql.MySqlConnector",
-            json!({"database.hostname": "h", "database.user": "u", "topic.prefix": "p", "database.server.id": "5"}),
+            json!({"database.hostname": "h", "database.user": "u", "topic.prefix": "p", "database.server.id": "5",
+                   "schema.history.internal.kafka.topic": "h", "schema.history.internal.kafka.bootstrap.servers": "k:9092"}),
         ),
     ];
     for (class, base) in plugins {

@@ -123,9 +123,12 @@ pub mod keys {
         BIGINT_UNSIGNED_HANDLING_MODE = ConfigKey::new("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(BigintUnsignedMode::NAMES);
         /// `binary.handling.mode` (default `bytes`).
         BINARY_HANDLING_MODE = velocity_api::debezium::keys::BINARY_HANDLING_MODE;
-        /// `schema.history.internal.kafka.topic`.
+        /// `schema.history.internal` (default Debezium's
+        /// `KafkaSchemaHistory`; `MemorySchemaHistory` keeps it in memory).
+        SCHEMA_HISTORY = ConfigKey::new("schema.history.internal", String, Some(super::KAFKA_SCHEMA_HISTORY), Low, "The name of the SchemaHistory class that should be used to store and recover database schema changes.").one_of(&[super::KAFKA_SCHEMA_HISTORY, super::MEMORY_SCHEMA_HISTORY]);
+        /// `schema.history.internal.kafka.topic` (required with the Kafka history).
         HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
-        /// `schema.history.internal.kafka.bootstrap.servers`.
+        /// `schema.history.internal.kafka.bootstrap.servers` (required with the Kafka history).
         HISTORY_KAFKA_BOOTSTRAP_SERVERS = ConfigKey::new("schema.history.internal.kafka.bootstrap.servers", String, Some(""), High, "Kafka brokers of the schema history topic.");
         /// `max.batch.size` (default 2048).
         MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
@@ -164,8 +167,39 @@ pub mod keys {
     }
 }
 
+/// `schema.history.internal` and, for the Kafka history (the default), its
+/// topic and brokers, which Debezium requires ("A value is required"):
+/// `(topic, bootstrap)`, both None for the in-memory history.
+fn read_history(r: &mut ConfigReader<'_>) -> (Option<String>, Option<String>) {
+    let class = r.string(&SCHEMA_HISTORY);
+    let topic = r.opt_string(&HISTORY_KAFKA_TOPIC);
+    let bootstrap = r.opt_string(&HISTORY_KAFKA_BOOTSTRAP_SERVERS);
+    if class == MEMORY_SCHEMA_HISTORY {
+        return (None, None);
+    }
+    if class == KAFKA_SCHEMA_HISTORY {
+        for (key, value) in [
+            (&HISTORY_KAFKA_TOPIC, &topic),
+            (&HISTORY_KAFKA_BOOTSTRAP_SERVERS, &bootstrap),
+        ] {
+            if value.is_none() {
+                r.fail(
+                    key.name,
+                    format!("A value is required: the connector stores its schema history there (or set {}={MEMORY_SCHEMA_HISTORY} to keep it in memory only)", SCHEMA_HISTORY.name),
+                );
+            }
+        }
+    }
+    (topic, bootstrap)
+}
+
 /// `connector.class`, a common key: selects the [`Flavor`].
 const CONNECTOR_CLASS: &str = "connector.class";
+/// Debezium's schema history on a Kafka topic (the default).
+pub const KAFKA_SCHEMA_HISTORY: &str = "io.debezium.storage.kafka.history.KafkaSchemaHistory";
+/// Debezium's in-memory schema history: nothing is stored, and after a
+/// restart table definitions are read from the server's current schema.
+pub const MEMORY_SCHEMA_HISTORY: &str = "io.debezium.relational.history.MemorySchemaHistory";
 /// Prefix of the history producer's pass-through settings.
 const HISTORY_PRODUCER_PREFIX: &str = "schema.history.internal.producer.";
 /// Prefix of the history consumer's pass-through settings.
@@ -499,6 +533,7 @@ impl TypedConfig for MySqlConfig {
                 ),
             );
         }
+        let history = read_history(r);
         let flavor = Flavor::from_class(raw.opt_str(CONNECTOR_CLASS).unwrap_or("mysql"));
         let locking_mode: LockingMode = r.choice(&SNAPSHOT_LOCKING_MODE);
         if flavor == Flavor::MariaDb && locking_mode.percona() {
@@ -539,8 +574,8 @@ impl TypedConfig for MySqlConfig {
             time_precision_mode: r.choice(&TIME_PRECISION_MODE),
             bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
             binary_mode: r.choice(&BINARY_HANDLING_MODE),
-            history_topic: r.opt_string(&HISTORY_KAFKA_TOPIC),
-            history_bootstrap: r.opt_string(&HISTORY_KAFKA_BOOTSTRAP_SERVERS),
+            history_topic: history.0,
+            history_bootstrap: history.1,
             history_producer: raw
                 .with_prefix(HISTORY_PRODUCER_PREFIX)
                 .into_iter()
@@ -641,6 +676,7 @@ mod tests {
             (PASSWORD.name, "s3cret"),
             (SERVER_ID.name, "5400"),
             (TOPIC_PREFIX.name, "shop"),
+            (SCHEMA_HISTORY.name, MEMORY_SCHEMA_HISTORY),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -1004,6 +1040,7 @@ mod tests {
     #[test]
     fn history_pass_through_settings() {
         let mut c = cfg(&[
+            (SCHEMA_HISTORY, KAFKA_SCHEMA_HISTORY),
             (HISTORY_KAFKA_TOPIC, " h "),
             (HISTORY_KAFKA_BOOTSTRAP_SERVERS, "k:9092"),
         ]);
@@ -1026,6 +1063,23 @@ mod tests {
             c.history_consumer,
             [("fetch.min.bytes".to_owned(), "1".to_owned())]
         );
+    }
+
+    #[test]
+    fn the_kafka_schema_history_is_required_unless_memory_is_chosen() {
+        let mut c = cfg(&[]);
+        c.remove(SCHEMA_HISTORY.name);
+        let e = MySqlConfig::from_raw(&c).unwrap_err();
+        assert!(e.names(HISTORY_KAFKA_TOPIC.name), "{e:?}");
+        assert!(e.names(HISTORY_KAFKA_BOOTSTRAP_SERVERS.name), "{e:?}");
+        assert_eq!(e.0.len(), 2, "{e:?}");
+        assert!(e.0[0].1.starts_with("A value is required"), "{e:?}");
+        assert!(e.0[0].1.contains(MEMORY_SCHEMA_HISTORY), "{e:?}");
+        let c = MySqlConfig::from_raw(&cfg(&[])).unwrap();
+        assert_eq!((c.history_topic, c.history_bootstrap), (None, None));
+        let e =
+            MySqlConfig::from_raw(&cfg(&[(SCHEMA_HISTORY, "x.FileSchemaHistory")])).unwrap_err();
+        assert!(e.names(SCHEMA_HISTORY.name) && e.0.len() == 1, "{e:?}");
     }
 
     #[test]

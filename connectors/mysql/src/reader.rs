@@ -451,7 +451,7 @@ impl Reader {
             history_state = Some(state);
             self.history = Some(h);
         } else {
-            tracing::warn!("schema.history.internal.kafka.topic / .bootstrap.servers are not set: the schema history is kept in memory only, and after a restart table definitions are read from the server's current schema");
+            tracing::warn!("schema.history.internal=io.debezium.relational.history.MemorySchemaHistory: the schema history is kept in memory only, and after a restart table definitions are read from the server's current schema");
         }
         let (gtid_start, available) = match &stored {
             Some(p) if !p.snapshot_incomplete() => self.resume_point(&mut conn, p).await?,

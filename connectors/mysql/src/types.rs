@@ -654,6 +654,10 @@ mod tests {
             ("database.user", "u"),
             ("database.server.id", "1"),
             ("topic.prefix", "p"),
+            (
+                "schema.history.internal",
+                crate::config::MEMORY_SCHEMA_HISTORY,
+            ),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -40,6 +40,10 @@ fn config(pairs: &[(&str, &str)]) -> RawConfig {
             (7500 + std::process::id() % 1000).to_string(),
         ),
         ("topic.prefix", "tls".into()),
+        (
+            "schema.history.internal",
+            "io.debezium.relational.history.MemorySchemaHistory".into(),
+        ),
         ("poll.interval.ms", "200".into()),
     ]
     .into_iter()

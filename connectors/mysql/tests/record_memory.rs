@@ -90,6 +90,10 @@ fn a_streamed_bench_record_stays_small() {
         ("database.user", "u"),
         ("database.server.id", "5400"),
         ("topic.prefix", "bench"),
+        (
+            "schema.history.internal",
+            "io.debezium.relational.history.MemorySchemaHistory",
+        ),
     ]))
     .expect("config");
     let mut tables = Tables::new(true);
