@@ -123,6 +123,9 @@ pub mod keys {
         BIGINT_UNSIGNED_HANDLING_MODE = ConfigKey::new("bigint.unsigned.handling.mode", String, Some("long"), Medium, "long or precise.").one_of(BigintUnsignedMode::NAMES);
         /// `binary.handling.mode` (default `bytes`).
         BINARY_HANDLING_MODE = velocity_api::debezium::keys::BINARY_HANDLING_MODE;
+        /// `enable.time.adjuster` (default true): two-digit years of DATE,
+        /// DATETIME and TIMESTAMP values read as 1970-2069.
+        ENABLE_TIME_ADJUSTER = ConfigKey::new("enable.time.adjuster", Boolean, Some("true"), Low, "The database allows the user to insert year value as either 2-digit or 4-digit. In case of two digit the value is automatically mapped into 1970 - 2069.false - delegates the implicit conversion to the database; true - (the default) Debezium makes the conversion");
         /// `schema.history.internal` (default Debezium's
         /// `KafkaSchemaHistory`; `MemorySchemaHistory` keeps it in memory).
         SCHEMA_HISTORY = ConfigKey::new("schema.history.internal", String, Some(super::KAFKA_SCHEMA_HISTORY), Low, "The name of the SchemaHistory class that should be used to store and recover database schema changes.").one_of(&[super::KAFKA_SCHEMA_HISTORY, super::MEMORY_SCHEMA_HISTORY]);
@@ -457,6 +460,9 @@ pub struct MySqlConfig {
     pub bigint_unsigned_mode: BigintUnsignedMode,
     /// `binary.handling.mode` (default `bytes`).
     pub binary_mode: BinaryMode,
+    /// `enable.time.adjuster` (default true): years 0-69 of DATE, DATETIME
+    /// and TIMESTAMP values become 2000-2069, 70-99 become 1970-1999.
+    pub time_adjuster: bool,
     /// `schema.history.internal.kafka.topic`.
     pub history_topic: Option<String>,
     /// `schema.history.internal.kafka.bootstrap.servers`.
@@ -574,6 +580,7 @@ impl TypedConfig for MySqlConfig {
             time_precision_mode: r.choice(&TIME_PRECISION_MODE),
             bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
             binary_mode: r.choice(&BINARY_HANDLING_MODE),
+            time_adjuster: r.bool(&ENABLE_TIME_ADJUSTER),
             history_topic: history.0,
             history_bootstrap: history.1,
             history_producer: raw

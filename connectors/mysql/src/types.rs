@@ -108,6 +108,10 @@ pub struct ColumnMapping {
     pub schema: SchemaRef,
     /// Conversion.
     pub kind: Kind,
+    /// `enable.time.adjuster`: DATE / DATETIME / TIMESTAMP years 0-69 are
+    /// read as 2000-2069 and 70-99 as 1970-1999 (Debezium's
+    /// `adjustTemporal`).
+    pub time_adjuster: bool,
 }
 
 /// `io.debezium.data.geometry.Geometry`.
@@ -230,6 +234,7 @@ pub fn map_column(col: &Column, cfg: &MySqlConfig) -> Option<ColumnMapping> {
         name: col.name.clone(),
         schema: schema.build(),
         kind,
+        time_adjuster: cfg.time_adjuster,
     })
 }
 
@@ -433,14 +438,30 @@ fn string_of(bytes: &[u8], charset: Option<&str>) -> String {
     }
 }
 
-/// Epoch microseconds of a DATETIME-like value (read as UTC).
-fn datetime_micros(v: &My) -> Option<i64> {
+/// A two-digit year as Debezium's `adjustTemporal` reads it: 0-69 →
+/// 2000-2069, 70-99 → 1970-1999; other years unchanged.
+pub fn adjust_year(y: i64) -> i64 {
+    match y {
+        0..=69 => y + 2000,
+        70..=99 => y + 1900,
+        _ => y,
+    }
+}
+
+/// Epoch microseconds of a DATETIME-like value (read as UTC); `adjust`:
+/// two-digit years per [`adjust_year`].
+fn datetime_micros(v: &My, adjust: bool) -> Option<i64> {
     match v {
         My::Date(y, mo, d, h, mi, s, us) => {
             if *y == 0 && *mo == 0 && *d == 0 {
                 return None;
             }
-            let days = days_from_civil(*y as i64, (*mo).max(1) as u32, (*d).max(1) as u32);
+            let y = if adjust {
+                adjust_year(*y as i64)
+            } else {
+                *y as i64
+            };
+            let days = days_from_civil(y, (*mo).max(1) as u32, (*d).max(1) as u32);
             Some(
                 ((days * 86_400 + *h as i64 * 3600 + *mi as i64 * 60 + *s as i64) * 1_000_000)
                     + *us as i64,
@@ -536,7 +557,12 @@ pub fn convert(
         Kind::Date => match v {
             My::Date(0, 0, 0, ..) => Value::Null,
             My::Date(y, m, d, ..) => {
-                Value::Int32(days_from_civil(*y as i64, *m as u32, *d as u32) as i32)
+                let y = if mapping.time_adjuster {
+                    adjust_year(*y as i64)
+                } else {
+                    *y as i64
+                };
+                Value::Int32(days_from_civil(y, *m as u32, *d as u32) as i32)
             }
             _ => return Err(bad()),
         },
@@ -560,12 +586,12 @@ pub fn convert(
                 Value::Int64(micros)
             }
         }
-        Kind::DateTime { fsp, connect } => match datetime_micros(v) {
+        Kind::DateTime { fsp, connect } => match datetime_micros(v, mapping.time_adjuster) {
             None => Value::Null,
             Some(us) if *connect || *fsp <= 3 => Value::Int64(us.div_euclid(1000)),
             Some(us) => Value::Int64(us),
         },
-        Kind::Timestamp { fsp } => match datetime_micros(v) {
+        Kind::Timestamp { fsp } => match datetime_micros(v, mapping.time_adjuster) {
             None => Value::String(zoned_timestamp(0, *fsp)),
             Some(us) => Value::String(zoned_timestamp(us, *fsp)),
         },
@@ -857,6 +883,41 @@ mod tests {
         let c = col("datetime", "datetime");
         let m = map_column(&c, &cfg()).unwrap();
         assert!(m.schema.is_named(logical::DBZ_TIMESTAMP));
+    }
+
+    #[test]
+    fn two_digit_years_are_adjusted_unless_disabled() {
+        assert_eq!(adjust_year(0), 2000);
+        assert_eq!(adjust_year(69), 2069);
+        assert_eq!(adjust_year(70), 1970);
+        assert_eq!(adjust_year(99), 1999);
+        assert_eq!(adjust_year(100), 100);
+        assert_eq!(adjust_year(2024), 2024);
+        let d = col("date", "date");
+        let dt = col("datetime", "datetime");
+        let mut m = map_column(&d, &cfg()).unwrap();
+        let mut mt = map_column(&dt, &cfg()).unwrap();
+        assert!(m.time_adjuster, "enable.time.adjuster defaults to true");
+        let date = My::Date(10, 5, 1, 0, 0, 0, 0);
+        let when = My::Date(85, 1, 1, 0, 0, 1, 0);
+        assert_eq!(
+            convert(&m, &d, &date, true).unwrap(),
+            Value::Int32(days_from_civil(2010, 5, 1) as i32)
+        );
+        assert_eq!(
+            convert(&mt, &dt, &when, true).unwrap(),
+            Value::Int64(days_from_civil(1985, 1, 1) * 86_400_000 + 1000)
+        );
+        m.time_adjuster = false;
+        mt.time_adjuster = false;
+        assert_eq!(
+            convert(&m, &d, &date, true).unwrap(),
+            Value::Int32(days_from_civil(10, 5, 1) as i32)
+        );
+        assert_eq!(
+            convert(&mt, &dt, &when, true).unwrap(),
+            Value::Int64(days_from_civil(85, 1, 1) * 86_400_000 + 1000)
+        );
     }
 
     #[test]

@@ -713,3 +713,58 @@ async fn failover_to_the_replica_resumes_by_gtid_without_gap_or_duplicate() {
     task.stop().await.unwrap();
     sql(&format!("DROP DATABASE {db}"));
 }
+
+/// `enable.time.adjuster`: a DATE and a DATETIME with two-digit years read
+/// as 2010 and 1985 by default (snapshot and binlog alike), as written with
+/// `enable.time.adjuster=false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_digit_years_follow_enable_time_adjuster() {
+    use velocity_api::calendar::days_from_civil;
+    for adjust in [true, false] {
+        let (db, prefix) = names(if adjust { "tadj" } else { "tnoadj" });
+        fresh_db(
+            &db,
+            "CREATE TABLE t (id INT PRIMARY KEY, d DATE, dt DATETIME); \
+             INSERT INTO t VALUES (1, '0010-05-01', '0085-01-01 00:00:01');",
+        );
+        let mut c = config(
+            &db,
+            &prefix,
+            8700 + std::process::id() % 200 + u32::from(adjust),
+        );
+        if !adjust {
+            c.insert("enable.time.adjuster".into(), "false".into());
+        }
+        let mut task = MySqlSourceTask::default();
+        task.start(&c, context("tadj")).await.unwrap();
+        let snap = poll_kept(&mut task, 1, Duration::from_secs(30), |r| {
+            op(r) == Some("r")
+        })
+        .await;
+        sql(&format!(
+            "USE {db}; INSERT INTO t VALUES (2, '0010-05-01', '0085-01-01 00:00:01');"
+        ));
+        let streamed = poll_kept(&mut task, 1, Duration::from_secs(30), |r| {
+            op(r) == Some("c")
+        })
+        .await;
+        task.stop().await.unwrap();
+        sql(&format!("DROP DATABASE {db}"));
+        let (y10, y85) = if adjust { (2010, 1985) } else { (10, 85) };
+        assert_eq!((snap.len(), streamed.len()), (1, 1), "adjust={adjust}");
+        for (r, want_op) in [(&snap[0], "r"), (&streamed[0], "c")] {
+            assert_eq!(op(r), Some(want_op), "{r:?}");
+            let after = field(&r.record.value, "after");
+            assert_eq!(
+                field(after, "d").as_i64(),
+                Some(days_from_civil(y10, 5, 1)),
+                "adjust={adjust} {want_op}: {after:?}"
+            );
+            assert_eq!(
+                field(after, "dt").as_i64(),
+                Some(days_from_civil(y85, 1, 1) * 86_400_000 + 1000),
+                "adjust={adjust} {want_op}: {after:?}"
+            );
+        }
+    }
+}
