@@ -103,6 +103,9 @@ pub mod keys {
         /// `gtid.source.includes`: regular expressions of GTID sources
         /// (MySQL: server uuids; MariaDB: `domain-server`).
         GTID_SOURCE_INCLUDES = ConfigKey::new("gtid.source.includes", List, Some(""), Medium, "Regular expressions of the GTID sources (MySQL: server uuids; MariaDB: domain-server) whose stored GTID ranges decide where a restart resumes; other sources resume at the server's current GTID position. Not with gtid.source.excludes.");
+        /// `gtid.source.filter.dml.events` (default true): row events of
+        /// transactions from filtered-out GTID sources are not emitted.
+        GTID_SOURCE_FILTER_DML_EVENTS = ConfigKey::new("gtid.source.filter.dml.events", Boolean, Some("true"), Medium, "When set to true, only produce DML events for transactions that were written on the server with matching GTIDs defined by the `gtid.source.includes` or `gtid.source.excludes`, if they were specified.");
         /// `gtid.source.excludes`: regular expressions of GTID sources.
         GTID_SOURCE_EXCLUDES = ConfigKey::new("gtid.source.excludes", List, Some(""), Medium, "Regular expressions of the GTID sources (MySQL: server uuids; MariaDB: domain-server) that resume at the server's current GTID position instead of the stored one. Not with gtid.source.includes.");
         /// `include.schema.changes` (default true).
@@ -439,6 +442,8 @@ pub struct MySqlConfig {
     pub snapshot_lock_timeout: Duration,
     /// `gtid.source.includes` / `gtid.source.excludes`.
     pub gtid_sources: GtidSources,
+    /// `gtid.source.filter.dml.events` (default true).
+    pub gtid_filter_dml: bool,
     /// `include.schema.changes` (default true).
     pub include_schema_changes: bool,
     /// `include.query` (default false).
@@ -571,6 +576,7 @@ impl TypedConfig for MySqlConfig {
             locking_mode,
             snapshot_lock_timeout: r.millis(&SNAPSHOT_LOCK_TIMEOUT_MS),
             gtid_sources: NameFilter::read(r, &GTID_SOURCE_INCLUDES, &GTID_SOURCE_EXCLUDES),
+            gtid_filter_dml: r.bool(&GTID_SOURCE_FILTER_DML_EVENTS),
             include_schema_changes: r.bool(&INCLUDE_SCHEMA_CHANGES),
             include_query: r.bool(&INCLUDE_QUERY),
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
@@ -664,6 +670,15 @@ impl MySqlConfig {
     /// its events are not emitted.
     pub fn skips(&self, op: char) -> bool {
         self.skipped_operations.contains(&op)
+    }
+
+    /// True when the row events of a transaction from GTID source `source`
+    /// (MySQL: the server uuid; MariaDB: `domain-server`) are not emitted:
+    /// `gtid.source.filter.dml.events` is on and `gtid.source.includes` /
+    /// `.excludes` leave the source out (nothing is filtered when neither
+    /// list is set).
+    pub fn ignores_dml_of(&self, source: &str) -> bool {
+        self.gtid_filter_dml && !self.gtid_sources.is_empty() && !self.gtid_sources.matches(source)
     }
 }
 
@@ -868,6 +883,17 @@ mod tests {
         let c = parse(&[(GTID_SOURCE_EXCLUDES, "1-.*")]).unwrap();
         assert!(c.gtid_sources.matches("0-1") && !c.gtid_sources.matches("1-2"));
         assert!(parse(&[]).unwrap().gtid_sources.is_empty());
+        // gtid.source.filter.dml.events (default true) drops the row events
+        // of the sources the lists leave out
+        let c = parse(&[(GTID_SOURCE_EXCLUDES, "5-.*")]).unwrap();
+        assert!(c.ignores_dml_of("5-1") && !c.ignores_dml_of("0-1"));
+        let c = parse(&[
+            (GTID_SOURCE_EXCLUDES, "5-.*"),
+            (GTID_SOURCE_FILTER_DML_EVENTS, "false"),
+        ])
+        .unwrap();
+        assert!(!c.ignores_dml_of("5-1"));
+        assert!(!parse(&[]).unwrap().ignores_dml_of("5-1"));
         let e = parse(&[(GTID_SOURCE_INCLUDES, "0-1"), (GTID_SOURCE_EXCLUDES, "1-2")])
             .unwrap_err()
             .to_string();

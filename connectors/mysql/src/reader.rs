@@ -231,6 +231,10 @@ struct Txn {
     start: u64,
     /// GTID of the transaction.
     gtid: Option<String>,
+    /// `gtid.source.filter.dml.events`: the transaction's GTID source is
+    /// filtered out by `gtid.source.includes` / `.excludes`, so its row
+    /// events are not emitted.
+    ignore_dml: bool,
     /// The executed GTID set before the transaction (Debezium's restart
     /// GTID set): the offsets of its records carry it, so a resume by GTID
     /// reads the transaction again and skips what was delivered.
@@ -1103,6 +1107,7 @@ impl Reader {
                 cur.begin(ev.start);
                 cur.txn.gtid = Some(format!("{}-{server}-{}", g.domain, g.seq));
                 cur.txn.restart_gtids = before;
+                cur.txn.ignore_dml = self.cfg.ignores_dml_of(&format!("{}-{server}", g.domain));
             }
             return Ok(());
         }
@@ -1136,6 +1141,7 @@ impl Reader {
                 cur.begin(ev.start);
                 cur.txn.gtid = Some(format!("{uuid}:{}", g.gno()));
                 cur.txn.restart_gtids = before;
+                cur.txn.ignore_dml = self.cfg.ignores_dml_of(&uuid);
             }
             EventData::AnonymousGtidEvent(_) => cur.begin(ev.start),
             EventData::QueryEvent(qe) => {
@@ -1360,6 +1366,10 @@ impl Reader {
             tme.database_name().into_owned(),
             tme.table_name().into_owned(),
         );
+        if cur.txn.ignore_dml {
+            tracing::debug!(gtid = ?cur.txn.gtid, "Skipping DML event because this GTID source is filtered");
+            return Ok(());
+        }
         let ts = match self.tables.get(&key) {
             Some(t) => t.clone(),
             None => self.load(meta, &key.0, &key.1).await?,

@@ -768,3 +768,42 @@ async fn two_digit_years_follow_enable_time_adjuster() {
         }
     }
 }
+
+/// `gtid.source.filter.dml.events` (default true): with `gtid.source.excludes`
+/// naming a GTID domain, the rows written in that domain are not emitted;
+/// with the key false they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_of_excluded_gtid_sources_are_filtered() {
+    for filter in [true, false] {
+        let (db, prefix) = names(if filter { "gtfilt" } else { "gtnofilt" });
+        fresh_db(&db, "CREATE TABLE t (id INT PRIMARY KEY);");
+        let mut c = config(
+            &db,
+            &prefix,
+            8900 + std::process::id() % 90 + u32::from(filter),
+        );
+        c.insert("gtid.source.excludes".into(), "77-.*".into());
+        c.insert("snapshot.mode".into(), "no_data".into());
+        if !filter {
+            c.insert("gtid.source.filter.dml.events".into(), "false".into());
+        }
+        let mut task = MySqlSourceTask::default();
+        task.start(&c, context("gtfilt")).await.unwrap();
+        // the snapshot's schema records: the binlog position is fixed
+        poll_kept(&mut task, 1, Duration::from_secs(30), |r| op(r).is_none()).await;
+        sql(&format!(
+            "USE {db}; INSERT INTO t VALUES (1); \
+             SET SESSION gtid_domain_id = 77; INSERT INTO t VALUES (2); \
+             SET SESSION gtid_domain_id = 0; INSERT INTO t VALUES (3);"
+        ));
+        let want = if filter { vec![1, 3] } else { vec![1, 2, 3] };
+        let ids = poll_row_ids(&mut task, want.len(), Duration::from_secs(30)).await;
+        // nothing more: a marker row arrives next
+        sql(&format!("USE {db}; INSERT INTO t VALUES (4);"));
+        let next = poll_row_ids(&mut task, 1, Duration::from_secs(30)).await;
+        task.stop().await.unwrap();
+        sql(&format!("DROP DATABASE {db}"));
+        assert_eq!(ids, want, "filter={filter}");
+        assert_eq!(next, vec![4], "filter={filter}");
+    }
+}
