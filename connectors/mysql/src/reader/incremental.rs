@@ -246,8 +246,16 @@ impl Reader {
                     surrogate_key.as_deref().unwrap_or("PK of table will be used"),
                 );
                 if kind == SnapshotKind::Blocking {
-                    tracing::warn!(id = %rec.id, "blocking snapshots are not supported by Velocity yet: the signal is skipped (use \"type\": \"incremental\")");
-                    return Ok(());
+                    return self
+                        .blocking_snapshot(
+                            cur,
+                            ev,
+                            row,
+                            rec,
+                            &data_collections,
+                            &additional_conditions,
+                        )
+                        .await;
                 }
                 let tables = self.captured_names().await?;
                 let ids = signal::expand_collections(&data_collections, &tables);
@@ -298,7 +306,7 @@ impl Reader {
     }
 
     /// The names (`db.table`) of the captured tables.
-    async fn captured_names(&mut self) -> Result<Vec<String>, MySqlError> {
+    pub(super) async fn captured_names(&mut self) -> Result<Vec<String>, MySqlError> {
         let mut conn = self.inc_conn().await?;
         let listed = catalog::list_tables(&mut conn).await;
         self.inc.conn = Some(conn);
