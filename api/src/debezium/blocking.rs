@@ -26,7 +26,7 @@
 
 use regex::RegexBuilder;
 
-use super::signal::AdditionalCondition;
+use super::signal::{filter_for, AdditionalCondition};
 use crate::record::Offset;
 
 /// The `snapshot` offset value of a blocking snapshot's records
@@ -91,11 +91,10 @@ impl BlockingSnapshot {
             .into_iter()
             .map(|id| BlockingTable {
                 id: id.clone(),
-                filter: conditions
-                    .iter()
-                    .find(|c| c.data_collection.is_match(id))
-                    .map(|c| c.filter.trim().to_owned())
-                    .filter(|f| !f.is_empty()),
+                filter: filter_for(conditions, id)
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned),
             })
             .collect();
         BlockingSnapshot {
