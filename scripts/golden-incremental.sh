@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Captures the real Debezium 3.6.3 PostgreSQL connector's incremental snapshot
-# (signal table, DBLog windows) for tests/postgres_incremental.rs.
+# (signal table, DBLog windows) for tests/postgres_incremental.rs; with
+# GOLDEN_KIND=blocking, its blocking snapshot of the same table under the same
+# workload (signal from tests/fixtures/postgres/blocking/signal.sql, outputs
+# into that folder, offsets kept: those marked "snapshot":"BLOCKING").
 #
 #   scripts/golden-incremental.sh
+#   GOLDEN_KIND=blocking scripts/golden-incremental.sh
 #
 # It (re)creates database "golden_incremental" on the PostgreSQL given by
 # PGHOST/PGPORT/PGUSER/PGPASSWORD (wal_level=logical, superuser), loads
@@ -20,12 +24,16 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-fx="$root/tests/fixtures/postgres/incremental"
+kind="${GOLDEN_KIND:-incremental}"
+case "$kind" in incremental|blocking) ;; *) echo "GOLDEN_KIND: incremental or blocking" >&2; exit 2;; esac
+# schema and workload are the incremental fixture's; signal and outputs per kind
+inc="$root/tests/fixtures/postgres/incremental"
+fx="$root/tests/fixtures/postgres/$kind"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-55432}" PGUSER="${PGUSER:-postgres}" PGPASSWORD="${PGPASSWORD:-postgres}"
 DBZ_REF="${DBZ_REF:-/work/shared/debezium-reference}"
 IDLE_MS="${IDLE_MS:-15000}"
-db=golden_incremental
-slot=golden_incremental
+db=golden_$kind
+slot=golden_$kind
 work="$(mktemp -d /tmp/golden-incremental.XXXXXX)"
 props="$work/debezium.properties" events="$work/events.jsonl" dlog="$work/debezium.log"
 offsets="$work/offsets.dat"
@@ -39,7 +47,7 @@ q() { psql -X -v ON_ERROR_STOP=1 -qAt "$@"; }
 q -d postgres -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '$slot' and not active" >/dev/null
 q -d postgres -c "drop database if exists $db with (force)"
 q -d postgres -c "create database $db"
-q -d "$db" -f "$fx/schema.sql"
+q -d "$db" -f "$inc/schema.sql"
 
 sed -e "s|^offset.storage.file.filename=.*|offset.storage.file.filename=$offsets|" \
     -e "s|^offset.flush.interval.ms=.*|offset.flush.interval.ms=100|" \
@@ -71,7 +79,7 @@ done
 sleep 3
 log "streaming; signalling and running the workload"
 q -d "$db" -f "$fx/signal.sql"
-q -d "$db" -f "$fx/workload.sql" >/dev/null &
+q -d "$db" -f "$inc/workload.sql" >/dev/null &
 load=$!
 # keep every flushed version of the offsets file while the snapshot runs
 i=0
@@ -83,11 +91,15 @@ wait "$load"
 log "workload done; waiting for Debezium to go idle"
 wait "$bg_pid"; bg_pid=""
 grep -E 'events=' "$dlog" >&2 || true
-grep -E 'Incremental snapshot|snapshot-window|WARN|ERROR' "$dlog" | cut -c1-250 | sort | uniq -c | sort -rn | head -20 >&2 || true
+grep -E 'Incremental snapshot|snapshot-window|Snapshot|Streaming|WARN|ERROR' "$dlog" | cut -c1-250 | sort | uniq -c | sort -rn | head -20 >&2 || true
 q -d postgres -c "select pg_drop_replication_slot('$slot')" >/dev/null
-python3 - "$work" "$fx/offsets.jsonl" <<'PY'
+python3 - "$work" "$fx/offsets.jsonl" "$kind" <<'PY'
 import glob, json, re, sys
 seen, out = set(), []
+def kept(o):
+    if sys.argv[3] == "blocking":
+        return o.get("snapshot") == "BLOCKING"
+    return "incremental_snapshot_collections" in o
 dec = json.JSONDecoder()
 for f in sorted(glob.glob(sys.argv[1] + "/off.*"), key=lambda p: int(p.rsplit(".", 1)[1])):
     text = open(f, "rb").read().decode("latin-1")
@@ -97,10 +109,10 @@ for f in sorted(glob.glob(sys.argv[1] + "/off.*"), key=lambda p: int(p.rsplit(".
         except ValueError:
             continue
         s = text[m.start():end]
-        if isinstance(o, dict) and "incremental_snapshot_collections" in o and s not in seen:
+        if isinstance(o, dict) and kept(o) and s not in seen:
             seen.add(s); out.append(s)
 open(sys.argv[2], "w").write("".join(l + "\n" for l in out))
-print(f"golden-incremental: {len(out)} distinct offsets with incremental snapshot state", file=sys.stderr)
+print(f"golden-{sys.argv[3]}: {len(out)} distinct offsets kept", file=sys.stderr)
 PY
 q -d "$db" -c "select json_agg(t order by id) from inc.items t" | python3 -c 'import json,sys; [print(json.dumps(r, separators=(",",":"))) for r in json.load(sys.stdin)]' > "$fx/final.jsonl"
 python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$events"

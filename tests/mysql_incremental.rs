@@ -9,6 +9,11 @@
 //! - a table added to `table.include.list` of a running connector is
 //!   snapshotted by a signal without re-snapshotting the others, and bad
 //!   signals before it are logged and skipped;
+//! - a blocking snapshot signalled between changes: every row of the table
+//!   arrives once as `r` with the initial snapshot's markers, no streamed
+//!   change interleaves with them, the changes made after the signal
+//!   arrive after them, the last event of every key is the table's row,
+//!   streaming goes on, and `additional-conditions` restrict the rows read;
 //! - a snapshot signalled through the Kafka channel while the table is
 //!   written to, the connector killed (SIGKILL) in the middle of it and
 //!   restarted: the snapshot goes on from the next chunk, the signal is not
@@ -327,6 +332,52 @@ fn mariadb_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         "{log}"
     );
     assert!(log.contains("hello from the signal table at {\""), "{log}");
+}
+
+#[test]
+fn mariadb_blocking_snapshot_rereads_the_table_between_streamed_changes() {
+    let db = fresh_db("vmy_blk", &[("t", 3000)]);
+    let (prefix, dir, conn) = signal_source(
+        &db,
+        "mb",
+        json!({"table.include.list": format!("{db}.t"), "snapshot.mode": "no_data"}),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    wait_streaming(&prefix, &w);
+    let topic = format!("{prefix}.{db}.t");
+    let run = |s: &str| {
+        sql(&format!("USE {db}; {s}"));
+    };
+    run(common::BLOCKING_BEFORE);
+    signal(
+        &db,
+        "b1",
+        "execute-snapshot",
+        &format!(r#"{{"data-collections": ["{db}\\.t"], "type": "blocking"}}"#),
+    );
+    run(common::BLOCKING_AFTER);
+    let events = common::await_marker(run, &topic, 9001);
+    let table = common::rows_of(&sql(&format!("SELECT id, v FROM {db}.t ORDER BY id")), '\t');
+    common::check_blocking_snapshot(&events, &table, &w.log_text());
+    // a filter restricts the rows read
+    signal(
+        &db,
+        "b2",
+        "execute-snapshot",
+        &format!(
+            r#"{{"data-collections": ["{db}.t"], "type": "blocking", "additional-conditions": [{{"data-collection": "{db}.t", "filter": "SELECT * FROM {db}.t WHERE id <= 100"}}]}}"#
+        ),
+    );
+    let events2 = common::await_marker(run, &topic, 9002);
+    let ids2: std::collections::BTreeSet<i64> = common::reads_from(&events2, events.len())
+        .into_iter()
+        .map(|i| id_of(&events2[i]).unwrap())
+        .collect();
+    let want2: std::collections::BTreeSet<i64> =
+        table.keys().copied().filter(|i| *i <= 100).collect();
+    assert_eq!(ids2, want2);
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
 }
 
 #[test]

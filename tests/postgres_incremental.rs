@@ -1,15 +1,29 @@
 //! Signals and incremental snapshots of the PostgreSQL source against the
 //! real server and broker (the `velocity` binary):
-//! - the golden comparison with the real Debezium 3.6.3
-//!   (`tests/fixtures/postgres/incremental`, captured by
-//!   `scripts/golden-incremental.sh`): the same signal and the same
-//!   concurrent workload give the same `r` events for every row the
-//!   workload left alone, and the same final state for every key;
+//! - the golden comparisons with the real Debezium 3.6.3
+//!   (`tests/fixtures/postgres/incremental` and `…/blocking`, captured by
+//!   `scripts/golden-incremental.sh`): the same signal (an incremental, or
+//!   a blocking snapshot) and the same concurrent workload give the same
+//!   `r` events for every row the workload left alone, and the same final
+//!   state for every key;
 //! - a connector killed in the middle of an incremental snapshot continues
 //!   after the last stored chunk row, losing nothing;
 //! - a table added to `table.include.list` of a running connector is
 //!   snapshotted by a signal without re-snapshotting the others, and bad
 //!   signals before it are logged and skipped;
+//! - a blocking snapshot signalled between changes: every row of the table
+//!   arrives once as `r` with the initial snapshot's markers, no streamed
+//!   change interleaves with them, the changes made after the signal
+//!   arrive after them, the last event of every key is the table's row and
+//!   streaming goes on; `additional-conditions` (a whole `SELECT`, or a
+//!   condition) restrict the rows read;
+//! - a connector killed in the middle of a blocking snapshot has stored
+//!   Debezium's blocking offsets (`snapshot: "BLOCKING"`), and restarts
+//!   streaming after the signal without taking an initial snapshot and
+//!   without resuming the blocking one (as Debezium), losing no change;
+//! - `pause-snapshot` stops the chunks of an incremental snapshot,
+//!   `resume-snapshot` continues them and `stop-snapshot` ends it (its
+//!   keys leave the offsets);
 //! - signals through the Kafka channel (`signal.kafka.topic`): a `log` and
 //!   an `execute-snapshot` are acted upon, and the stored offset keeps the
 //!   channel's position.
@@ -63,6 +77,22 @@ fn signal_source(
     (prefix, slot, dir, conn)
 }
 
+/// A database with the signal table and `t` (rows `1..=rows`, `v` =
+/// `v<id>`) and a connector on it ([`signal_source`]): (database, prefix,
+/// slot, directory, connector file).
+fn table_t_source(
+    rows: i64,
+    tag: &str,
+    extra: Value,
+) -> (String, String, String, tempfile::TempDir, PathBuf) {
+    let db = fresh_db(&[
+        SIGNAL_TABLE,
+        &format!("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, {rows}) g"),
+    ]);
+    let (prefix, slot, dir, conn) = signal_source(&db, tag, extra);
+    (db, prefix, slot, dir, conn)
+}
+
 const SIGNAL_TABLE: &str = "CREATE TABLE public.debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL)";
 
 fn wait_streaming(slot: &str, w: &Worker) {
@@ -91,7 +121,21 @@ fn touched_keys() -> BTreeSet<i64> {
 
 #[test]
 fn golden_incremental_snapshot_matches_debezium() {
-    let golden: Vec<Value> = std::fs::read_to_string(fixtures().join("golden.jsonl"))
+    golden_snapshot_matches_debezium("incremental");
+}
+
+#[test]
+fn golden_blocking_snapshot_matches_debezium() {
+    golden_snapshot_matches_debezium("blocking");
+}
+
+/// The golden comparison of a `kind` (`incremental` or `blocking`)
+/// snapshot: the fixtures of `tests/fixtures/postgres/<kind>` (schema and
+/// workload are the incremental one's) replayed against Velocity.
+fn golden_snapshot_matches_debezium(kind: &str) {
+    let golden_dir = fixtures().with_file_name(kind);
+    let golden_db = format!("golden_{kind}");
+    let golden: Vec<Value> = std::fs::read_to_string(golden_dir.join("golden.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -126,7 +170,7 @@ fn golden_incremental_snapshot_matches_debezium() {
     wait_streaming(&slot, &w);
     psql(
         &db,
-        &["-f", fixtures().join("signal.sql").to_str().unwrap()],
+        &["-f", golden_dir.join("signal.sql").to_str().unwrap()],
     );
     let mut load = common::psql_file_in_background(&db, &fixtures().join("workload.sql"));
     assert!(load.wait().unwrap().success());
@@ -153,7 +197,7 @@ fn golden_incremental_snapshot_matches_debezium() {
         for v in [&mut e.1, &mut e.2] {
             rename_prefix(v, &prefix, "tms");
             if let Some(src) = v.pointer_mut("/payload/source") {
-                src["db"] = json!("golden_incremental");
+                src["db"] = json!(golden_db);
             }
         }
         e.0 = "tms.inc.items".into();
@@ -192,9 +236,15 @@ fn golden_incremental_snapshot_matches_debezium() {
             .iter()
             .filter(|e| e.0 == "tms.inc.items" && op_of(e) == Some("r"))
         {
-            m.entry(id_of(e).unwrap())
-                .or_default()
-                .push(json!({"key": e.1, "value": e.2}));
+            let mut v = json!({"key": e.1, "value": e.2});
+            // which row a blocking snapshot reads first and last depends on
+            // the rows the workload moved before the read: compared below
+            if let Some(snap) = v.pointer_mut("/value/payload/source/snapshot") {
+                if kind == "blocking" && (snap == "first" || snap == "last") {
+                    *snap = json!("true");
+                }
+            }
+            m.entry(id_of(e).unwrap()).or_default().push(v);
         }
         m
     };
@@ -219,6 +269,17 @@ fn golden_incremental_snapshot_matches_debezium() {
         }
     }
     assert!(compared > 2500, "only {compared} rows compared");
+    if kind == "blocking" {
+        // one run of r events, with the initial snapshot's markers
+        let markers: Vec<&str> = got
+            .iter()
+            .filter(|e| op_of(e) == Some("r"))
+            .map(|e| e.2["payload"]["source"]["snapshot"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(markers.first(), Some(&"first"));
+        assert_eq!(markers.last(), Some(&"last"));
+        assert!(markers[1..markers.len() - 1].iter().all(|m| *m == "true"));
+    }
     // 3. no key of an untouched row gets anything but its r event
     for e in &got {
         let id = id_of(e).unwrap();
@@ -231,7 +292,7 @@ fn golden_incremental_snapshot_matches_debezium() {
     let first_signal = parse(&signals[..1], &signal_topic).remove(0);
     let mut sig = json!({"key": first_signal.1, "value": first_signal.2});
     rename_prefix(&mut sig, &prefix, "tms");
-    sig["value"]["payload"]["source"]["db"] = json!("golden_incremental");
+    sig["value"]["payload"]["source"]["db"] = json!(golden_db);
     let want_sig = golden
         .iter()
         .find(|g| g["topic"] == "tms.public.debezium_signal")
@@ -258,12 +319,8 @@ fn golden_incremental_snapshot_matches_debezium() {
 
 #[test]
 fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
-    let db = fresh_db(&[
-        SIGNAL_TABLE,
-        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 20000) g",
-    ]);
-    let (prefix, slot, dir, conn) = signal_source(
-        &db,
+    let (db, prefix, slot, dir, conn) = table_t_source(
+        20000,
         "ik",
         json!({
             "table.include.list": "public.t",
@@ -376,6 +433,223 @@ fn a_table_added_to_the_include_list_is_snapshotted_by_a_signal_alone() {
         "{log}"
     );
     assert!(log.contains("hello from the signal table at {\""), "{log}");
+}
+
+fn signal(db: &str, id: &str, kind: &str, data: &str) {
+    psql(
+        db,
+        &[
+            "-c",
+            &format!(
+                "INSERT INTO debezium_signal VALUES ('{id}', '{kind}', '{}')",
+                data.replace('\'', "''")
+            ),
+        ],
+    );
+}
+
+/// Inserts marker row `id` into `t` of `db` and reads `topic` until its create event.
+fn marker(db: &str, topic: &str, id: i64) -> Vec<Event> {
+    common::await_marker(
+        |s| {
+            psql(db, &["-c", s]);
+        },
+        topic,
+        id,
+    )
+}
+
+/// The rows of `t` (id → v).
+fn table_rows(db: &str) -> BTreeMap<i64, String> {
+    common::rows_of(&psql(db, &["-c", "SELECT id, v FROM t ORDER BY id"]), '|')
+}
+
+#[test]
+fn a_blocking_snapshot_rereads_the_table_between_streamed_changes() {
+    let (db, prefix, slot, dir, conn) = table_t_source(
+        3000,
+        "bk",
+        json!({"table.include.list": "public.t", "snapshot.mode": "no_data"}),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    wait_streaming(&slot, &w);
+    let topic = format!("{prefix}.public.t");
+    psql(&db, &["-c", common::BLOCKING_BEFORE]);
+    signal(
+        &db,
+        "b1",
+        "execute-snapshot",
+        r#"{"data-collections": ["public\\.t"], "type": "blocking"}"#,
+    );
+    psql(&db, &["-c", common::BLOCKING_AFTER]);
+    let events = marker(&db, &topic, 9001);
+    let table = table_rows(&db);
+    common::check_blocking_snapshot(&events, &table, &w.log_text());
+
+    // additional conditions: a whole statement, then a condition
+    signal(
+        &db,
+        "b2",
+        "execute-snapshot",
+        r#"{"data-collections": ["public.t"], "type": "blocking", "additional-conditions": [{"data-collection": "public.t", "filter": "SELECT * FROM public.t WHERE id <= 100"}]}"#,
+    );
+    let events2 = marker(&db, &topic, 9002);
+    let ids2: BTreeSet<i64> = common::reads_from(&events2, events.len())
+        .into_iter()
+        .map(|i| id_of(&events2[i]).unwrap())
+        .collect();
+    let want2: BTreeSet<i64> = table.keys().copied().filter(|i| *i <= 100).collect();
+    assert_eq!(ids2, want2);
+    signal(
+        &db,
+        "b3",
+        "execute-snapshot",
+        r#"{"data-collections": ["public.t"], "type": "blocking", "additional-conditions": [{"data-collection": "public\\.t", "filter": "id > 2990"}]}"#,
+    );
+    let events3 = marker(&db, &topic, 9003);
+    // the marker may be read too (inserted before the snapshot began)
+    let ids3: BTreeSet<i64> = common::reads_from(&events3, events2.len())
+        .into_iter()
+        .map(|i| id_of(&events3[i]).unwrap())
+        .filter(|id| *id != 9003)
+        .collect();
+    let want3: BTreeSet<i64> = table_rows(&db)
+        .keys()
+        .copied()
+        .filter(|i| *i > 2990 && *i != 9003)
+        .collect();
+    assert_eq!(ids3, want3);
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+}
+
+#[test]
+fn a_connector_killed_in_a_blocking_snapshot_streams_on_after_the_signal() {
+    // one row per FETCH keeps the blocking snapshot long
+    let keys = json!({"table.include.list": "public.t", "snapshot.fetch.size": "1", "slot.retry.delay.ms": "500", "snapshot.mode": "no_data"});
+    let (db, prefix, slot, dir, conn) = table_t_source(30000, "bkr", keys.clone());
+    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
+    wait_streaming(&slot, &w);
+    let topic = format!("{prefix}.public.t");
+    signal(
+        &db,
+        "b1",
+        "execute-snapshot",
+        r#"{"data-collections": ["public.t"], "type": "blocking"}"#,
+    );
+    wait_until(
+        Duration::from_secs(120),
+        "an offset of the blocking snapshot to be stored",
+        || {
+            let o = common::stored_offset(dir.path());
+            o["snapshot"] == "BLOCKING" && o["last_snapshot_record"] == false
+        },
+    );
+    w.kill9();
+    let stored = common::stored_offset(dir.path());
+    assert_eq!(stored["snapshot"], "BLOCKING", "{stored}");
+    assert_eq!(stored["snapshot_completed"], false, "{stored}");
+    assert!(
+        stored["lsn_proc"].as_u64().is_some() && stored["txId"].as_i64().is_some(),
+        "the signal's streaming position: {stored}"
+    );
+    // restarted with snapshot.mode=initial: the blocking offset must not
+    // ask for an initial snapshot
+    let mut keys = keys;
+    keys["snapshot.mode"] = json!("initial");
+    let mut config = json!({"signal.data.collection": "public.debezium_signal"});
+    for (k, v) in keys.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    pg_connector_file(dir.path(), "src", &db, &prefix, &slot, config);
+    psql(&db, &["-c", "UPDATE t SET v = 'down' WHERE id = 1"]);
+    w.restart();
+    wait_streaming(&slot, &w);
+    psql(&db, &["-c", "INSERT INTO t VALUES (90001, 'marker')"]);
+    let events = common::events_until(&topic, |e| {
+        e.iter()
+            .any(|e| op_of(e) == Some("c") && id_of(e) == Some(90001))
+    });
+    let log = w.log_text();
+    assert!(
+        events.iter().any(|e| id_of(e) == Some(90001)),
+        "the marker did not arrive after the restart; log:\n{log}"
+    );
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+    let down = events
+        .iter()
+        .position(|e| op_of(e) == Some("u") && common::value_of(e) == Some("down"))
+        .unwrap_or_else(|| panic!("the change made while down was lost; log:\n{log}"));
+    assert!(
+        common::reads_from(&events, down).is_empty(),
+        "rows read again after the restart (an initial snapshot, or the blocking one resumed); log:\n{log}"
+    );
+    assert!(
+        !common::reads_from(&events, 0).is_empty(),
+        "no row of the blocking snapshot before the kill"
+    );
+    assert!(
+        log.contains("written during a blocking snapshot that did not complete"),
+        "{log}"
+    );
+}
+
+#[test]
+fn pause_resume_and_stop_signals_steer_an_incremental_snapshot() {
+    let (db, prefix, slot, dir, conn) = table_t_source(
+        20000,
+        "bkp",
+        json!({"table.include.list": "public.t", "snapshot.mode": "no_data", "incremental.snapshot.chunk.size": "10"}),
+    );
+    let mut w = Worker::start(dir.path(), "offset.flush.interval.ms=200", &[conn]);
+    wait_streaming(&slot, &w);
+    let topic = format!("{prefix}.public.t");
+    let count = |e: &[Event]| e.iter().filter(|e| op_of(e) == Some("r")).count();
+    signal(
+        &db,
+        "i1",
+        "execute-snapshot",
+        r#"{"data-collections": ["public.t"]}"#,
+    );
+    common::events_until(&topic, |e| count(e) >= 100);
+    signal(&db, "p1", "pause-snapshot", "{}");
+    // once the connector read marker 1 the chunk in flight is out; from
+    // then on, no chunk while paused
+    marker(&db, &topic, 30001);
+    let paused = count(&marker(&db, &topic, 30002));
+    let still = count(&marker(&db, &topic, 30003));
+    assert_eq!(paused, still, "chunks were read while paused");
+    assert!(paused < 20000, "the snapshot ended before the pause");
+    signal(&db, "r1", "resume-snapshot", "{}");
+    common::events_until(&topic, |e| count(e) >= paused + 100);
+    signal(
+        &db,
+        "s1",
+        "stop-snapshot",
+        r#"{"data-collections": ["public.t"], "type": "incremental"}"#,
+    );
+    marker(&db, &topic, 30004);
+    let stopped = count(&marker(&db, &topic, 30005));
+    let after = count(&marker(&db, &topic, 30006));
+    assert_eq!(stopped, after, "chunks were read after the stop");
+    assert!(stopped < 20000, "the snapshot ended before the stop");
+    wait_until(
+        Duration::from_secs(30),
+        "the offsets to leave the incremental snapshot",
+        || {
+            let o = common::stored_offset(dir.path());
+            o.get("lsn_proc").is_some() && o.get("incremental_snapshot_collections").is_none()
+        },
+    );
+    let log = w.log_text();
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+    assert!(log.contains("Incremental snapshot was paused."), "{log}");
+    assert!(
+        log.contains("Requested stop of snapshot 'Incremental' for data collections"),
+        "{log}"
+    );
 }
 
 #[test]

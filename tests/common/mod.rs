@@ -839,6 +839,152 @@ pub fn write_connector_file(
     p
 }
 
+/// The changes a blocking-snapshot test makes to its table `t` (rows
+/// `1..=3000`, `id` key, text `v`) before the signal.
+pub const BLOCKING_BEFORE: &str = "UPDATE t SET v = 'before' WHERE id <= 10; DELETE FROM t WHERE id = 20; INSERT INTO t VALUES (5001, 'before')";
+
+/// The changes it makes right after the signal.
+pub const BLOCKING_AFTER: &str = "UPDATE t SET v = 'after' WHERE id BETWEEN 5 AND 15; DELETE FROM t WHERE id = 30; INSERT INTO t VALUES (5002, 'after')";
+
+/// The events of `topic` from its start, once `done` holds for them (or
+/// after 180 s).
+pub fn events_until(topic: &str, mut done: impl FnMut(&[Event]) -> bool) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut scanned = 0;
+    consume_until(topic, Duration::from_secs(180), |r| {
+        events.extend(parse(&r[scanned..], topic));
+        scanned = r.len();
+        done(&events)
+    });
+    events
+}
+
+/// Inserts marker row `id` into table `t` with `run_sql` and reads `topic`
+/// until its create event; fails when it does not arrive.
+pub fn await_marker(run_sql: impl Fn(&str), topic: &str, id: i64) -> Vec<Event> {
+    run_sql(&format!("INSERT INTO t VALUES ({id}, 'marker')"));
+    let is_marker = |e: &Event| op_of(e) == Some("c") && id_of(e) == Some(id);
+    let events = events_until(topic, |e| e.iter().any(is_marker));
+    assert!(events.iter().any(is_marker), "marker {id} did not arrive");
+    events
+}
+
+/// The `v` field of an event's `after` image.
+pub fn value_of(e: &Event) -> Option<&str> {
+    e.2["payload"]["after"]["v"].as_str()
+}
+
+/// The indexes of the `r` events of `events` from `from` on.
+pub fn reads_from(events: &[Event], from: usize) -> Vec<usize> {
+    (from..events.len())
+        .filter(|&i| op_of(&events[i]) == Some("r"))
+        .collect()
+}
+
+/// `id<sep>v` lines (a query's output) as id → v.
+pub fn rows_of(text: &str, sep: char) -> std::collections::BTreeMap<i64, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(sep))
+        .map(|(id, v)| (id.parse().unwrap(), v.to_owned()))
+        .collect()
+}
+
+/// Checks the events of a table whose blocking snapshot was signalled
+/// between [`BLOCKING_BEFORE`] and [`BLOCKING_AFTER`] and followed by a
+/// marker (`table`: its rows then): every row of the table once as `r`
+/// (as the snapshot saw it: rows changed before the signal with their new
+/// value), the initial snapshot's `source.snapshot` markers, no streamed
+/// event between the `r` events, the changes before the signal before
+/// them and those after it after them, and for every key the last event
+/// is the table's row.
+pub fn check_blocking_snapshot(
+    events: &[Event],
+    table: &std::collections::BTreeMap<i64, String>,
+    log: &str,
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let reads = reads_from(events, 0);
+    assert!(!reads.is_empty(), "no r event; log:\n{log}");
+    let (first, last) = (reads[0], *reads.last().unwrap());
+    assert_eq!(
+        last - first + 1,
+        reads.len(),
+        "streamed events inside the blocking snapshot"
+    );
+    let mut seen = BTreeMap::new();
+    for &i in &reads {
+        let id = id_of(&events[i]).unwrap();
+        assert!(seen.insert(id, i).is_none(), "row {id} read twice");
+    }
+    // rows deleted or inserted after the signal (the marker too) may or
+    // may not be read: the snapshot starts after them or before
+    let must: BTreeSet<i64> = (1..=3000)
+        .filter(|i| *i != 20 && *i != 30)
+        .chain([5001])
+        .collect();
+    let marker = table.keys().copied().filter(|i| *i > 5002);
+    let may: BTreeSet<i64> = must
+        .iter()
+        .copied()
+        .chain([30, 5002])
+        .chain(marker)
+        .collect();
+    let got: BTreeSet<i64> = seen.keys().copied().collect();
+    assert!(
+        must.is_subset(&got),
+        "rows missing: {:?}",
+        must.difference(&got).take(10).collect::<Vec<_>>()
+    );
+    assert!(
+        got.is_subset(&may),
+        "rows that were never in the table: {:?}",
+        got.difference(&may).collect::<Vec<_>>()
+    );
+    for id in 1..=4 {
+        assert_eq!(value_of(&events[seen[&id]]), Some("before"), "row {id}");
+    }
+    let markers: Vec<&str> = reads
+        .iter()
+        .map(|&i| {
+            events[i].2["payload"]["source"]["snapshot"]
+                .as_str()
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(markers[0], "first");
+    assert_eq!(*markers.last().unwrap(), "last");
+    assert!(
+        markers[1..markers.len() - 1].iter().all(|m| *m == "true"),
+        "{:?}",
+        &markers[..markers.len().min(5)]
+    );
+    let mut after_changes = 0;
+    for (i, e) in events.iter().enumerate() {
+        match (op_of(e), value_of(e), id_of(e)) {
+            (Some("u" | "c"), Some("before"), _) | (Some("d"), _, Some(20)) => {
+                assert!(i < first, "a change made before the signal at {i}")
+            }
+            (Some("u" | "c"), Some("after" | "marker"), _) | (Some("d"), _, Some(30)) => {
+                after_changes += 1;
+                assert!(i > last, "a change made after the signal at {i}")
+            }
+            _ => {}
+        }
+    }
+    // 11 updates, an insert, a delete and the marker
+    assert_eq!(after_changes, 14, "changes after the signal; log:\n{log}");
+    let consumer: BTreeMap<i64, String> = final_state(events.iter())
+        .into_iter()
+        .filter_map(|(id, after)| Some((id, after?["v"].as_str()?.to_owned())))
+        .collect();
+    assert_eq!(&consumer, table, "final state differs from the table");
+    assert!(
+        log.contains("Requested 'BLOCKING' snapshot of data collections"),
+        "{log}"
+    );
+    assert!(log.contains("Snapshot completed"), "{log}");
+}
+
 /// Sends `value` with key `key` to partition 0 of `topic` and waits for
 /// the broker's acknowledgement.
 pub fn send_kafka(topic: &str, key: &str, value: &str) {

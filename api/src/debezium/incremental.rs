@@ -262,11 +262,7 @@ impl IncrementalSnapshotContext {
             .iter()
             .map(|id| DataCollection {
                 id: id.clone(),
-                additional_condition: conditions
-                    .iter()
-                    .find(|c| c.data_collection.is_match(id))
-                    .map(|c| c.filter.clone())
-                    .filter(|f| !f.is_empty()),
+                additional_condition: super::signal::filter_for(conditions, id).map(str::to_owned),
                 surrogate_key: surrogate_key.map(str::to_owned),
             })
             .collect();

@@ -24,13 +24,15 @@
 //! - [`signal`]: signals (`signal.data.collection`, the actions and their
 //!   parsing); [`incremental`]: the signal-based incremental snapshot's
 //!   state, offsets, window and chunk queries; [`java_ser`]: the Java
-//!   serialization of chunk keys in those offsets.
+//!   serialization of chunk keys in those offsets; [`blocking`]: the
+//!   blocking snapshot's tables, statements and offsets.
 //!
 //! Contract: a connector that builds its events only through this module
 //! emits Debezium's field order, optional flags, schema names, versions and
 //! parameters; its own code decides only the values (and the extra
 //! `source` fields and their schemas).
 
+pub mod blocking;
 pub mod columns;
 pub mod envelope;
 pub mod heartbeat;

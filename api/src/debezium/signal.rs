@@ -599,6 +599,16 @@ pub fn expand_collections(
     out
 }
 
+/// The `filter` of the first of `conditions` whose `data-collection`
+/// matches table `id` (a fully-qualified name), unless it is empty.
+pub fn filter_for<'a>(conditions: &'a [AdditionalCondition], id: &str) -> Option<&'a str> {
+    conditions
+        .iter()
+        .find(|c| c.data_collection.is_match(id))
+        .map(|c| c.filter.as_str())
+        .filter(|f| !f.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

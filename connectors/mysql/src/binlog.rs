@@ -379,6 +379,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_blocking_snapshot_offset_resumes_streaming_where_it_says() {
+        let at = Position {
+            file: "mariadb-bin.000003".into(),
+            pos: 100,
+            event: 2,
+            row: 1,
+            server_id: 7,
+            ..Position::default()
+        };
+        let mut o = at.to_offset();
+        velocity_api::debezium::blocking::mark_offset(&mut o, false, false);
+        assert_eq!(o["snapshot"], "BLOCKING");
+        let p = Position::from_offset(&o).unwrap();
+        assert!(!p.snapshot_incomplete(), "not an initial snapshot");
+        assert_eq!(p, at);
+    }
+
+    #[test]
     fn status_statement_by_server() {
         assert_eq!(
             Server::from_version("8.4.0").binlog_status_sql(),

@@ -3,7 +3,9 @@
 //! Debezium change records and handing them to the task in bounded batches.
 //!
 //! Contracts:
-//! - Order: snapshot records first, then binlog events in binlog order.
+//! - Order: snapshot records first, then binlog events in binlog order; a
+//!   blocking snapshot's records come after the signal row that asked for
+//!   it (see [`blocking`]).
 //! - Snapshot consistency: with `snapshot.locking.mode=minimal` the reader
 //!   takes `FLUSH TABLES WITH READ LOCK`, opens `START TRANSACTION WITH
 //!   CONSISTENT SNAPSHOT`, reads the binlog position (`SHOW MASTER STATUS` /
@@ -98,6 +100,7 @@ use crate::history::{
 use crate::locking::{self, Held};
 use crate::tls;
 
+mod blocking;
 mod incremental;
 
 /// What the reader sends: a batch, or the error that stopped it.
@@ -735,11 +738,7 @@ impl Reader {
         let captured = self.capture_schema(&mut conn).await?;
         locking::release_after_schema(&mut conn, &cfg, &mut held).await?;
         tracing::info!(tables = captured.schemas.len(), %file, pos, "snapshot started");
-        let snapshot_started = std::time::Instant::now();
-        self.metrics.snapshot_running.store(true, Ordering::Relaxed);
-        self.metrics
-            .total_table_count
-            .store(captured.schemas.len() as u64, Ordering::Relaxed);
+        let snapshot_started = self.snapshot_metrics_started(captured.schemas.len());
         let base = Position {
             file,
             pos,
@@ -758,6 +757,7 @@ impl Reader {
             held_ddl: None,
             held: None,
             first_overall: true,
+            blocking: None,
         };
         // schema changes first; the last is held until we know whether rows follow
         for ddl in captured.ddls {
@@ -768,7 +768,12 @@ impl Reader {
         }
         let schemas = if data { captured.schemas } else { Vec::new() };
         for ts in &schemas {
-            self.read_table(&mut conn, &mut emit, ts).await?;
+            let select = format!(
+                "SELECT * FROM {}.{}",
+                quote_ident(&ts.db),
+                quote_ident(&ts.table)
+            );
+            self.read_table(&mut conn, &mut emit, ts, &select).await?;
         }
         self.finish_snapshot_records(&mut emit).await?;
         locking::unlock(&mut conn, &cfg, &mut held).await?;
@@ -776,6 +781,29 @@ impl Reader {
         let _ = conn.disconnect().await;
         self.send_batch().await?;
         tracing::info!("snapshot completed");
+        self.snapshot_metrics_completed(snapshot_started);
+        Ok(Position {
+            snapshot: false,
+            snapshot_completed: false,
+            ..emit.base
+        })
+    }
+
+    /// Debezium's snapshot metrics as a snapshot of `tables` tables starts;
+    /// returns when it started.
+    fn snapshot_metrics_started(&self, tables: usize) -> std::time::Instant {
+        self.metrics.snapshot_running.store(true, Ordering::Relaxed);
+        self.metrics
+            .snapshot_completed
+            .store(false, Ordering::Relaxed);
+        self.metrics
+            .total_table_count
+            .store(tables as u64, Ordering::Relaxed);
+        std::time::Instant::now()
+    }
+
+    /// Debezium's snapshot metrics once the snapshot `started` completed.
+    fn snapshot_metrics_completed(&self, started: std::time::Instant) {
         self.metrics
             .snapshot_running
             .store(false, Ordering::Relaxed);
@@ -787,12 +815,7 @@ impl Reader {
             .store(0, Ordering::Relaxed);
         self.metrics
             .snapshot_duration_secs
-            .store(snapshot_started.elapsed().as_secs(), Ordering::Relaxed);
-        Ok(Position {
-            snapshot: false,
-            snapshot_completed: false,
-            ..emit.base
-        })
+            .store(started.elapsed().as_secs(), Ordering::Relaxed);
     }
 
     /// Prepares the snapshot session: UTC for temporal values, REPEATABLE
@@ -837,7 +860,8 @@ impl Reader {
         })
     }
 
-    /// Reads every row of table `ts` inside the snapshot transaction and
+    /// Reads every row of table `ts` (its columns in table order, as
+    /// `select` returns them) inside the snapshot transaction and
     /// pushes the records before it: each row is held back until the next
     /// one (of this or a later table) is known, to mark it (`first`,
     /// `first_in_data_collection`, `last_in_data_collection`, `true`); the
@@ -850,15 +874,11 @@ impl Reader {
         conn: &mut Conn,
         emit: &mut SnapshotEmitter,
         ts: &Arc<TableSchema>,
+        select: &str,
     ) -> Result<(), MySqlError> {
         let cfg = self.cfg.clone();
         tracing::info!(table = %format!("{}.{}", ts.db, ts.table), "exporting data from table");
-        let sql = format!(
-            "SELECT * FROM {}.{}",
-            quote_ident(&ts.db),
-            quote_ident(&ts.table)
-        );
-        let mut result = conn.exec_iter(sql, ()).await.map_err(|e| q(e, &cfg))?;
+        let mut result = conn.exec_iter(select, ()).await.map_err(|e| q(e, &cfg))?;
         let mut first_in_table = true;
         loop {
             let row = result.next().await.map_err(|e| q(e, &cfg))?;
@@ -928,6 +948,7 @@ impl Reader {
         }
         if skip.is_some() {
             // resuming from a stored offset: continue its incremental snapshot
+            self.blocking_resume_check();
             self.incremental_start(&mut cur).await?;
         }
         self.open_signal_channel().await?;
@@ -1624,6 +1645,9 @@ struct SnapshotEmitter {
     held: Option<(Arc<TableSchema>, Struct, bool)>,
     /// No row was emitted yet.
     first_overall: bool,
+    /// A blocking snapshot's records carry this streaming offset (see
+    /// [`velocity_api::debezium::blocking`]) instead of `base`'s.
+    blocking: Option<Offset>,
 }
 
 impl SnapshotEmitter {
@@ -1643,7 +1667,13 @@ impl SnapshotEmitter {
     }
 
     /// The offset of a snapshot record; the last adds `snapshot_completed`.
+    /// A blocking snapshot's are its streaming offset, marked.
     fn offset(&self, last: bool) -> Offset {
+        if let Some(o) = &self.blocking {
+            let mut o = o.clone();
+            velocity_api::debezium::blocking::mark_offset(&mut o, last, false);
+            return o;
+        }
         if last {
             Position {
                 snapshot_completed: true,

@@ -4,7 +4,8 @@
 //!
 //! Contracts:
 //! - Order: snapshot records first, then streamed transactions in commit
-//!   order, events in WAL order within a transaction.
+//!   order, events in WAL order within a transaction; a blocking snapshot's
+//!   records come after the signal that asked for it (see [`blocking`]).
 //! - Offsets (Debezium's keys `lsn`, `lsn_proc`, `lsn_commit`, `txId`,
 //!   `ts_usec`): `lsn_commit` is the end LSN of the last transaction all of
 //!   whose events precede or include this record; `lsn_proc`/`txId` identify
@@ -53,6 +54,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
+use velocity_api::debezium::blocking as blocking_offsets;
 use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::{heartbeat, transaction, MessageEnvelope};
 use velocity_api::{ConfigErrors, Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
@@ -71,6 +73,7 @@ use crate::protocol::{
 use crate::sql;
 use crate::types::{Phase, UnavailablePlaceholder};
 
+mod blocking;
 mod incremental;
 
 /// Most replication messages handled per wake-up of the stream loop before
@@ -103,12 +106,15 @@ impl Resume {
         let n = |k: &str| o.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         // `snapshot` is `true` in Debezium 1.x/2.x offsets and the snapshot
         // kind (`"INITIAL"`, ...) in Debezium 3.x, which adds `snapshot_completed`;
-        // `"INCREMENTAL"` marks a record of an incremental snapshot, which
-        // says nothing about the initial one
+        // `"INCREMENTAL"` and `"BLOCKING"` mark records of an incremental
+        // or a blocking snapshot, which say nothing about the initial one
         let snapshot = match o.get("snapshot") {
             Some(serde_json::Value::Bool(b)) => *b,
             Some(serde_json::Value::String(s)) => {
-                !s.is_empty() && s != "false" && !s.eq_ignore_ascii_case("INCREMENTAL")
+                !s.is_empty()
+                    && s != "false"
+                    && !s.eq_ignore_ascii_case("INCREMENTAL")
+                    && !s.eq_ignore_ascii_case(blocking_offsets::BLOCKING)
             }
             _ => false,
         };
@@ -179,6 +185,7 @@ pub fn spawn(
         last_offset: stored.unwrap_or_default(),
         metrics,
         inc: incremental::Incremental::default(),
+        blocking: None,
         messages,
         server_version_num: 0,
         last_ts_us: None,
@@ -367,6 +374,80 @@ impl StreamOffset {
     }
 }
 
+/// One table a snapshot reads.
+struct SnapshotTable {
+    /// Its oid.
+    oid: u32,
+    /// Schema and name.
+    id: (String, String),
+    /// The schemas its rows are decoded with (the statement's columns are
+    /// the table's, in this order).
+    ts: Arc<TableSchema>,
+    /// The statement that reads it.
+    select: String,
+}
+
+/// Where the records of a snapshot stand: their `source` position and
+/// their offsets.
+struct SnapshotStamp {
+    /// `source.lsn`, and the initial snapshot's `lsn` offset key.
+    lsn: u64,
+    /// `source.txId`.
+    xid: Option<i64>,
+    /// `source.ts_us` (when the snapshot started).
+    ts_us: i64,
+    /// `source.sequence`.
+    sequence: Option<String>,
+    /// None: the initial snapshot; Some: the streaming offset a blocking
+    /// snapshot's records carry (see [`velocity_api::debezium::blocking`]).
+    blocking: Option<Offset>,
+}
+
+impl SnapshotStamp {
+    /// The offset of a record, `last` for the snapshot's last.
+    fn offset(&self, last: bool) -> Offset {
+        match &self.blocking {
+            Some(base) => {
+                let mut o = base.clone();
+                blocking_offsets::mark_offset(&mut o, last, true);
+                o
+            }
+            None => [
+                ("last_snapshot_record", last.into()),
+                ("lsn", self.lsn.into()),
+                ("txId", self.xid.map_or(serde_json::Value::Null, Into::into)),
+                ("ts_usec", self.ts_us.into()),
+                ("snapshot", true.into()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        }
+    }
+}
+
+/// The quoted columns of `table`, in table order (`*` when it has none).
+fn snapshot_projection(table: &Table) -> String {
+    if table.columns.is_empty() {
+        return "*".to_owned();
+    }
+    table
+        .columns
+        .iter()
+        .map(|c| quote_identifier(&c.name).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `"schema"."name"`.
+fn qualified_name(schema: &str, name: &str) -> String {
+    format!(
+        "{}.{}",
+        quote_identifier(schema).unwrap_or_default(),
+        quote_identifier(name).unwrap_or_default()
+    )
+}
+
 /// Where the newest position pushed so far lives.
 #[derive(Debug, Clone)]
 enum LastPos {
@@ -427,6 +508,9 @@ struct Reader {
     caught_up: Arc<AtomicBool>,
     /// Signals and the incremental snapshot (see [`incremental`]).
     inc: incremental::Incremental,
+    /// A blocking snapshot a signal asked for, run once the signal's
+    /// message is handled (see [`blocking`]).
+    blocking: Option<blocking::Pending>,
     /// The schemas of logical decoding message events.
     messages: MessageEnvelope,
     /// `server_version_num` (e.g. 150020), read at start.
@@ -754,13 +838,6 @@ impl Reader {
             .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))
     }
 
-    fn offset(&self, pairs: &[(&str, serde_json::Value)]) -> Offset {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
-    }
-
     async fn table_schema(
         &mut self,
         client: &Client,
@@ -876,7 +953,6 @@ impl Reader {
         consistent: Option<Lsn>,
         captured: &[(u32, String, String)],
     ) -> Result<(), PostgresError> {
-        let cfg = self.cfg.clone();
         let q = |e: tokio_postgres::Error| PostgresError::Query(e.to_string());
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -904,40 +980,72 @@ impl Reader {
         .and_then(|s| s.parse().ok());
         let (_, ts_us, _) = now();
         self.last_ts_us = Some(ts_us);
-        let sequence = Some(format!("[null,\"{lsn}\"]"));
-        tracing::info!(tables = captured.len(), "snapshot started");
-        let mut progress = SnapshotProgress::start(&self.metrics, client, captured).await;
-        // the row read last, emitted when the next row (or the end) shows
-        // where it stands: (table, row, first_in_table, last_in_table); the
-        // last row of all is the last one emitted, whatever tables follow
-        // it empty (as Debezium marks it when the snapshot completes)
-        let mut held: Option<(Arc<TableSchema>, Struct, bool, bool)> = None;
-        let mut first_overall = true;
-        for (ti, (oid, schema, name)) in captured.iter().enumerate() {
+        let stamp = SnapshotStamp {
+            lsn,
+            xid,
+            ts_us,
+            sequence: Some(format!("[null,\"{lsn}\"]")),
+            blocking: None,
+        };
+        let mut tables = Vec::with_capacity(captured.len());
+        for (oid, schema, name) in captured {
             let Some(ts) = self.table_schema(client, *oid, None).await? else {
                 continue;
             };
-            let cols: Vec<String> = {
-                let table = catalog::load_table(client, *oid)
-                    .await
-                    .map_err(|e| PostgresError::Query(e.to_string()))?;
-                table
-                    .columns
-                    .iter()
-                    .map(|c| quote_identifier(&c.name).unwrap_or_default())
-                    .collect()
-            };
-            let sql = format!(
-                "DECLARE velocity_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
-                if cols.is_empty() {
-                    "*".to_owned()
-                } else {
-                    cols.join(", ")
-                },
-                quote_identifier(schema).unwrap_or_default(),
-                quote_identifier(name).unwrap_or_default()
+            let table = catalog::load_table(client, *oid)
+                .await
+                .map_err(|e| PostgresError::Query(e.to_string()))?;
+            let select = format!(
+                "SELECT {} FROM {}",
+                snapshot_projection(&table),
+                qualified_name(schema, name)
             );
-            client.batch_execute(&sql).await.map_err(q)?;
+            tables.push(SnapshotTable {
+                oid: *oid,
+                id: (schema.clone(), name.clone()),
+                ts,
+                select,
+            });
+        }
+        tracing::info!(tables = tables.len(), "snapshot started");
+        self.read_snapshot_tables(client, &tables, &stamp).await?;
+        client.batch_execute("COMMIT").await.map_err(q)?;
+        Ok(())
+    }
+
+    /// Reads `tables` in order inside the snapshot transaction open on
+    /// `client` (each through a cursor on its `select`, fetching
+    /// `snapshot.fetch.size` rows at a time) and pushes an `op: "r"` record
+    /// per row, stamped by `stamp`. Each row is held until the next one
+    /// (or the end) shows where it stands, so that it gets its
+    /// `source.snapshot` marker; the last row of all is the last one
+    /// emitted, whatever tables follow it empty (as Debezium marks it when
+    /// the snapshot completes). Keeps the snapshot metrics and logs progress.
+    async fn read_snapshot_tables(
+        &mut self,
+        client: &Client,
+        tables: &[SnapshotTable],
+        stamp: &SnapshotStamp,
+    ) -> Result<(), PostgresError> {
+        let cfg = self.cfg.clone();
+        let q = |e: tokio_postgres::Error| PostgresError::Query(e.to_string());
+        let ids: Vec<(u32, String, String)> = tables
+            .iter()
+            .map(|t| (t.oid, t.id.0.clone(), t.id.1.clone()))
+            .collect();
+        let mut progress = SnapshotProgress::start(&self.metrics, client, &ids).await;
+        // the row read last: (table, row, first_in_table, last_in_table)
+        let mut held: Option<(Arc<TableSchema>, Struct, bool, bool)> = None;
+        let mut first_overall = true;
+        for (ti, t) in tables.iter().enumerate() {
+            let ts = &t.ts;
+            client
+                .batch_execute(&format!(
+                    "DECLARE velocity_snapshot NO SCROLL CURSOR FOR {}",
+                    t.select
+                ))
+                .await
+                .map_err(q)?;
             let mut first_in_table = true;
             loop {
                 let msgs = client
@@ -951,15 +1059,12 @@ impl Reader {
                 for m in msgs {
                     if let SimpleQueryMessage::Row(r) = m {
                         got += 1;
-                        let row = Self::row_from_text(&ts, |i| r.get(i), Phase::Snapshot)?;
+                        let row = Self::row_from_text(ts, |i| r.get(i), Phase::Snapshot)?;
                         if let Some((hts, hrow, hfirst, hlast)) = held.take() {
                             let marker =
                                 snapshot_marker(first_overall && hfirst, false, hfirst, hlast);
                             first_overall = false;
-                            self.emit_snapshot(
-                                &hts, hrow, marker, false, lsn, xid, ts_us, &sequence,
-                            )
-                            .await?;
+                            self.emit_snapshot(&hts, hrow, marker, false, stamp).await?;
                         }
                         held = Some((ts.clone(), row, first_in_table, false));
                         first_in_table = false;
@@ -976,45 +1081,32 @@ impl Reader {
                 .await
                 .map_err(q)?;
             // the held row, if of this table, is its last
-            if let Some(h) = held.as_mut().filter(|h| Arc::ptr_eq(&h.0, &ts)) {
+            if let Some(h) = held.as_mut().filter(|h| Arc::ptr_eq(&h.0, ts)) {
                 h.3 = true;
             }
         }
         if let Some((hts, hrow, hfirst, _)) = held.take() {
             let m = snapshot_marker(first_overall && hfirst, true, hfirst, true);
-            self.emit_snapshot(&hts, hrow, m, true, lsn, xid, ts_us, &sequence)
-                .await?;
+            self.emit_snapshot(&hts, hrow, m, true, stamp).await?;
         }
-        client.batch_execute("COMMIT").await.map_err(q)?;
         progress.finish(&self.metrics);
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn emit_snapshot(
         &mut self,
         ts: &TableSchema,
         row: Struct,
         marker: &'static str,
         last: bool,
-        lsn: u64,
-        xid: Option<i64>,
-        ts_us: i64,
-        sequence: &Option<String>,
+        stamp: &SnapshotStamp,
     ) -> Result<(), PostgresError> {
-        let offset = self.offset(&[
-            ("last_snapshot_record", last.into()),
-            ("lsn", lsn.into()),
-            ("txId", xid.map_or(serde_json::Value::Null, Into::into)),
-            ("ts_usec", ts_us.into()),
-            ("snapshot", true.into()),
-        ]);
         let pos = SourcePosition {
             snapshot: marker,
-            ts_us,
-            tx_id: xid,
-            lsn: Some(lsn as i64),
-            sequence: sequence.clone(),
+            ts_us: stamp.ts_us,
+            tx_id: stamp.xid,
+            lsn: Some(stamp.lsn as i64),
+            sequence: stamp.sequence.clone(),
             transaction: None,
         };
         let rec = ts.change(
@@ -1025,7 +1117,7 @@ impl Reader {
             row,
             &pos,
             &self.partition,
-            offset,
+            stamp.offset(last),
         );
         self.push(rec).await
     }
@@ -1051,6 +1143,7 @@ impl Reader {
         heartbeat.tick().await;
         let mut linger: Option<Instant> = None;
         let resume = self.stored.clone().unwrap_or_default();
+        self.blocking_resume_check();
         self.incremental_start(client).await?;
         self.open_signal_channel().await?;
         loop {
@@ -1072,6 +1165,9 @@ impl Reader {
                         message: false,
                     };
                     self.kafka_signal(client, r, at).await?;
+                    if self.blocking.is_some() {
+                        self.blocking_snapshot(client, &mut stream, confirmed).await?;
+                    }
                 }
                 _ = async { tokio::time::sleep_until(linger.unwrap_or_else(Instant::now)).await }, if linger.is_some() => {
                     linger = None;
@@ -1136,6 +1232,9 @@ impl Reader {
                                 idle = false;
                                 let m = decode_pgoutput(&data).map_err(|e| PostgresError::Decode { what: "pgoutput message".into(), detail: e.to_string() })?;
                                 self.handle(client, m, wal_start, &mut txn, &mut last_end, &resume).await?;
+                                if self.blocking.is_some() {
+                                    self.blocking_snapshot(client, &mut stream, confirmed).await?;
+                                }
                             }
                         }
                         burst += 1;
@@ -1859,6 +1958,55 @@ mod resume_tests {
         let streaming =
             offset(serde_json::json!({"lsn_proc": 7, "lsn_commit": 7, "lsn": 7, "txId": 3}));
         assert!(!Resume::from_offset(&streaming).snapshot_incomplete);
+    }
+
+    #[test]
+    fn blocking_snapshot_offsets_resume_streaming_after_the_signal() {
+        // what Debezium 3.6.3 stored in the middle of a blocking snapshot
+        // (tests/fixtures/postgres/blocking/offsets.jsonl)
+        let debezium = offset(
+            serde_json::json!({"lsn_proc": 40418520, "last_snapshot_record": false, "messageType": "INSERT", "lsn": 40418520, "txId": 754, "ts_usec": 1795732622752233_i64, "snapshot": "BLOCKING", "snapshot_completed": false}),
+        );
+        let r = Resume::from_offset(&debezium);
+        assert!(!r.snapshot_incomplete, "not an initial snapshot");
+        assert_eq!(
+            (r.lsn_commit, r.lsn_proc, r.tx_id),
+            (40418520, 40418520, Some(754))
+        );
+        // Velocity's: the signal's position, marked
+        let at = StreamOffset {
+            lsn_proc: 500,
+            lsn_commit: 400,
+            lsn: 500,
+            tx_id: Some(9),
+            ts_usec: 7,
+            incremental: None,
+            message: false,
+        };
+        let stamp = SnapshotStamp {
+            lsn: 500,
+            xid: Some(9),
+            ts_us: 7,
+            sequence: None,
+            blocking: Some(at.to_offset()),
+        };
+        assert_eq!(
+            serde_json::Value::Object(stamp.offset(false)),
+            serde_json::json!({"lsn_proc": 500, "lsn_commit": 400, "lsn": 500, "txId": 9, "ts_usec": 7, "snapshot": "BLOCKING", "last_snapshot_record": false, "snapshot_completed": false})
+        );
+        let last = stamp.offset(true);
+        assert_eq!(last["snapshot_completed"], true);
+        let r = Resume::from_offset(&last);
+        assert!(!r.snapshot_incomplete);
+        assert_eq!((r.lsn_commit, r.lsn_proc, r.tx_id), (400, 500, Some(9)));
+        // the initial snapshot's offsets are unchanged
+        let initial = SnapshotStamp {
+            blocking: None,
+            ..stamp
+        }
+        .offset(false);
+        assert!(Resume::from_offset(&initial).snapshot_incomplete);
+        assert_eq!(initial["snapshot"], true);
     }
 
     #[test]

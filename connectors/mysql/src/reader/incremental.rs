@@ -311,6 +311,33 @@ impl Reader {
                 self.send_window_events(cur, ev, row).await?;
                 self.read_chunk(cur).await?;
             }
+            Signal::ExecuteSnapshot {
+                kind: SnapshotKind::Blocking,
+                data_collections,
+                additional_conditions,
+                ..
+            } => {
+                tracing::info!(
+                    "Requested 'BLOCKING' snapshot of data collections '{:?}' with additional conditions '{:?}'",
+                    data_collections,
+                    additional_conditions.iter().map(|c| (c.data_collection.as_str(), c.filter.as_str())).collect::<Vec<_>>(),
+                );
+                // the position after the signal's row
+                let after = if row.i + 1 == row.n {
+                    cur.at(row.k + 1, 0, ev)
+                } else {
+                    cur.at(row.k, row.i + 1, ev)
+                };
+                self.blocking_snapshot(
+                    cur,
+                    after,
+                    ev.start,
+                    rec,
+                    &data_collections,
+                    &additional_conditions,
+                )
+                .await?;
+            }
             other => self.act_snapshot(cur, rec, other).await?,
         }
         self.inc_refresh(cur);
@@ -341,8 +368,20 @@ impl Reader {
                     surrogate_key.as_deref().unwrap_or("PK of table will be used"),
                 );
                 if kind == SnapshotKind::Blocking {
-                    tracing::warn!(id = %rec.id, "blocking snapshots are not supported by Velocity yet: the signal is skipped (use \"type\": \"incremental\")");
-                    return Ok(());
+                    // the position the snapshot's records carry: where the
+                    // stream is (Kafka signals act between transactions)
+                    let after = cur.heartbeat_position();
+                    let at = after.pos;
+                    return self
+                        .blocking_snapshot(
+                            cur,
+                            after,
+                            at,
+                            rec,
+                            &data_collections,
+                            &additional_conditions,
+                        )
+                        .await;
                 }
                 let tables = self.captured_names().await?;
                 let ids = signal::expand_collections(&data_collections, &tables);
@@ -380,7 +419,7 @@ impl Reader {
     }
 
     /// The names (`db.table`) of the captured tables.
-    async fn captured_names(&mut self) -> Result<Vec<String>, MySqlError> {
+    pub(super) async fn captured_names(&mut self) -> Result<Vec<String>, MySqlError> {
         let mut conn = self.inc_conn().await?;
         let listed = catalog::list_tables(&mut conn).await;
         self.inc.conn = Some(conn);

@@ -264,8 +264,15 @@ impl Reader {
                     surrogate_key.as_deref().unwrap_or("PK of table will be used"),
                 );
                 if kind == SnapshotKind::Blocking {
-                    tracing::warn!(id = %rec.id, "blocking snapshots are not supported by Velocity yet: the signal is skipped (use \"type\": \"incremental\")");
-                    return Ok(());
+                    return self
+                        .blocking_requested(
+                            client,
+                            rec,
+                            &data_collections,
+                            &additional_conditions,
+                            &pos,
+                        )
+                        .await;
                 }
                 let tables = self.captured_names(client).await?;
                 let ids = signal::expand_collections(&data_collections, &tables);
