@@ -30,7 +30,6 @@ use common::{
     mysql_sql as sql, op_of, parse, reads_until, unique, Worker,
 };
 use serde_json::{json, Value};
-use velocity_api::debezium::java_ser::{decode_key, KeyValue};
 
 const SIGNAL_TABLE: &str = "CREATE TABLE debezium_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048) NULL)";
 
@@ -215,19 +214,7 @@ fn mariadb_killed_connector_continues_the_incremental_snapshot_from_the_next_chu
     reads_until(&topic, |c| c.len() >= 2000);
     w.kill9();
     let stored = common::stored_offset(dir.path());
-    let key = stored["incremental_snapshot_primary_key"]
-        .as_str()
-        .map(|h| decode_key(h).unwrap());
-    let Some(Some(key)) = key else {
-        panic!(
-            "no incremental snapshot key stored: {stored}\nlog:\n{}",
-            w.log_text()
-        )
-    };
-    let [KeyValue::Int(k)] = key[..] else {
-        panic!("{key:?}")
-    };
-    assert!((1..20000).contains(&k), "stored key {k}: {stored}");
+    let k = common::stored_snapshot_key(&stored, 20000, &w.log_text());
     assert!(
         stored["file"].is_string() && stored["pos"].is_u64(),
         "{stored}"
@@ -438,19 +425,7 @@ fn mariadb_kafka_signal_snapshot_survives_a_kill_while_the_table_is_written() {
         "the acted-upon signal's position is stored: {stored}\nlog:\n{}",
         w.log_text()
     );
-    let key = stored["incremental_snapshot_primary_key"]
-        .as_str()
-        .map(|h| decode_key(h).unwrap());
-    let Some(Some(key)) = key else {
-        panic!(
-            "no incremental snapshot key stored: {stored}\nlog:\n{}",
-            w.log_text()
-        )
-    };
-    let [KeyValue::Int(k)] = key[..] else {
-        panic!("{key:?}")
-    };
-    assert!((1..20000).contains(&k), "stored key {k}: {stored}");
+    let k = common::stored_snapshot_key(&stored, 20000, &w.log_text());
     w.restart();
     assert!(writer.wait().unwrap().success());
     common::wait_until(Duration::from_secs(300), "the snapshot's end", || {

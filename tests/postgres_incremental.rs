@@ -39,7 +39,6 @@ use common::{
     rename_prefix, unique, wait_until, Event, Worker,
 };
 use serde_json::{json, Value};
-use velocity_api::debezium::java_ser::{decode_key, KeyValue};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postgres/incremental")
@@ -336,19 +335,7 @@ fn a_killed_connector_continues_the_incremental_snapshot_from_the_next_chunk() {
     reads_until(&topic, |c| c.len() >= 2000);
     w.kill9();
     let stored = common::stored_offset(dir.path());
-    let key = stored["incremental_snapshot_primary_key"]
-        .as_str()
-        .map(|h| decode_key(h).unwrap());
-    let Some(Some(key)) = key else {
-        panic!(
-            "no incremental snapshot key stored: {stored}\nlog:\n{}",
-            w.log_text()
-        )
-    };
-    let [KeyValue::Int(k)] = key[..] else {
-        panic!("{key:?}")
-    };
-    assert!((1..20000).contains(&k), "stored key {k}: {stored}");
+    let k = common::stored_snapshot_key(&stored, 20000, &w.log_text());
     assert_eq!(stored["incremental_snapshot_collections"], "[{\"incremental_snapshot_collections_id\":\"public.t\",\"incremental_snapshot_collections_additional_condition\":null,\"incremental_snapshot_collections_surrogate_key\":null}]");
     // rows changed while the connector is down
     psql(

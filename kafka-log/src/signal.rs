@@ -135,6 +135,25 @@ impl SignalChannel {
     }
 }
 
+/// Opens the Kafka channel of `cfg` (None when `signal.enabled.channels`
+/// does not list `kafka`) after `resume`, the position of the last signal
+/// acted upon that the stored offset holds
+/// ([`velocity_api::debezium::incremental::SIGNAL_OFFSET`]), else at the
+/// group's committed offset. Err: the topic and the failure.
+pub async fn open_configured(
+    cfg: &velocity_api::debezium::signal::SignalConfig,
+    resume: Option<i64>,
+) -> std::result::Result<Option<SignalChannel>, (String, KafkaLogError)> {
+    let Some(k) = &cfg.kafka else {
+        return Ok(None);
+    };
+    let start = resume.map_or(SignalStart::Committed, SignalStart::After);
+    SignalChannel::open(&k.client_settings(), &k.topic, start, k.poll_timeout)
+        .await
+        .map(Some)
+        .map_err(|e| (k.topic.clone(), e))
+}
+
 /// The next record of `ch`, pending forever without a channel (a select
 /// branch that never fires when the Kafka channel is off).
 pub async fn next(ch: &mut Option<SignalChannel>) -> Result<LogRecord> {

@@ -998,3 +998,21 @@ pub fn send_kafka(topic: &str, key: &str, value: &str) {
         .unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
 }
+
+/// The integer key an incremental snapshot of a table with rows `1..=rows`
+/// stored in `stored` (its last emitted row): fails, printing `log`, when
+/// none is stored or it is not a key inside the table.
+pub fn stored_snapshot_key(stored: &serde_json::Value, rows: i32, log: &str) -> i32 {
+    use velocity_api::debezium::java_ser::{decode_key, KeyValue};
+    let key = stored["incremental_snapshot_primary_key"]
+        .as_str()
+        .map(|h| decode_key(h).unwrap());
+    let Some(Some(key)) = key else {
+        panic!("no incremental snapshot key stored: {stored}\nlog:\n{log}")
+    };
+    let [KeyValue::Int(k)] = key[..] else {
+        panic!("{key:?}")
+    };
+    assert!((1..rows).contains(&k), "stored key {k}: {stored}");
+    k
+}

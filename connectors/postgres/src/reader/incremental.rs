@@ -33,7 +33,7 @@ use velocity_api::debezium::incremental::{
 use velocity_api::debezium::java_ser::KeyValue;
 use velocity_api::debezium::signal::{self, Signal, SignalRecord, SnapshotKind};
 use velocity_api::{Offset, SourceRecord, Struct};
-use velocity_kafka_log::signal::{SignalChannel, SignalStart};
+use velocity_kafka_log::signal::SignalChannel;
 use velocity_kafka_log::LogRecord;
 
 use super::{Reader, StreamOffset};
@@ -151,22 +151,15 @@ impl Reader {
     /// `kafka`, after the signal position of the stored offset (see
     /// [`velocity_api::debezium::incremental::SIGNAL_OFFSET`]).
     pub(super) async fn open_signal_channel(&mut self) -> Result<(), PostgresError> {
-        self.inc.kafka = None;
-        let Some(k) = &self.cfg.signal.kafka else {
-            return Ok(());
-        };
-        let start = self
-            .inc
-            .ctx
-            .signal_offset()
-            .map_or(SignalStart::Committed, SignalStart::After);
-        let ch = SignalChannel::open(&k.client_settings(), &k.topic, start, k.poll_timeout)
-            .await
-            .map_err(|source| PostgresError::SignalChannel {
-                topic: k.topic.clone(),
-                source: Box::new(source),
-            })?;
-        self.inc.kafka = Some(ch);
+        self.inc.kafka = velocity_kafka_log::signal::open_configured(
+            &self.cfg.signal,
+            self.inc.ctx.signal_offset(),
+        )
+        .await
+        .map_err(|(topic, e)| PostgresError::SignalChannel {
+            topic,
+            source: Box::new(e),
+        })?;
         Ok(())
     }
 
