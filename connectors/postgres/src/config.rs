@@ -66,10 +66,10 @@ pub mod keys {
         /// `publication.name` (default `dbz_publication`).
         PUBLICATION_NAME = ConfigKey::new("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput.");
         /// `publication.autocreate.mode` (default `all_tables`): a [`PublicationMode`] name.
-        PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables, filtered or disabled.").one_of(PublicationMode::NAMES);
+        PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables (CREATE PUBLICATION <name> FOR ALL TABLES when missing), filtered (created or updated FOR TABLE <the captured tables>), no_tables (CREATE PUBLICATION <name> with no table when missing; tables are added to it by the user) or disabled (the publication must exist).").one_of(PublicationMode::NAMES);
         /// `publish.via.partition.root` (default false): the publication the
         /// connector creates publishes partitions' changes as their root's.
-        PUBLISH_VIA_PARTITION_ROOT = ConfigKey::new("publish.via.partition.root", Boolean, Some("false"), Medium, "When the connector creates the publication (publication.autocreate.mode all_tables or filtered), create it WITH (publish_via_partition_root = true): changes of a partitioned table's partitions are emitted on the topic of the partitioned (root) table, and the snapshot reads the root only.");
+        PUBLISH_VIA_PARTITION_ROOT = ConfigKey::new("publish.via.partition.root", Boolean, Some("false"), Medium, "When the connector creates the publication (publication.autocreate.mode all_tables, filtered or no_tables), create it WITH (publish_via_partition_root = true): changes of a partitioned table's partitions are emitted on the topic of the partitioned (root) table, and the snapshot reads the root only.");
         /// `schema.include.list`: regular expressions of captured schemas.
         SCHEMA_INCLUDE_LIST = ConfigKey::new("schema.include.list", List, Some(""), Medium, "Regular expressions of schemas to capture.");
         /// `schema.exclude.list` (not with `schema.include.list`).
@@ -172,6 +172,9 @@ config_choice! {
         AllTables = "all_tables",
         /// Create / update the publication for the captured tables only.
         Filtered = "filtered",
+        /// `CREATE PUBLICATION …` with no table when missing (the user adds
+        /// tables to it); an existing one is kept as it is.
+        NoTables = "no_tables",
         /// The publication must exist.
         Disabled = "disabled",
     }
@@ -224,6 +227,11 @@ pub struct PostgresConfig {
     pub publication_mode: PublicationMode,
     /// `publish.via.partition.root` (default false).
     pub publish_via_partition_root: bool,
+    /// The `publish` parameter of the publication the connector creates:
+    /// the operations `skipped.operations` does not skip (e.g.
+    /// `insert,update,delete`), when that key is set and skips something,
+    /// as Debezium; `None` (PostgreSQL's default, all operations) otherwise.
+    pub publication_publish: Option<String>,
     /// Table and column filters.
     pub filters: Filters,
     /// `message.prefix.include.list` / `message.prefix.exclude.list`: the
@@ -298,6 +306,8 @@ impl TypedConfig for PostgresConfig {
             );
         }
         let heartbeat = r.millis(&HEARTBEAT_INTERVAL_MS);
+        let skipped = skipped_operations(&r.list(&SKIPPED_OPERATIONS));
+        let skipped_set = r.raw().contains_key(SKIPPED_OPERATIONS.name);
         PostgresConfig {
             connect,
             topic_prefix: r.string(&TOPIC_PREFIX),
@@ -309,6 +319,7 @@ impl TypedConfig for PostgresConfig {
             publication_name: r.string(&PUBLICATION_NAME),
             publication_mode: r.choice(&PUBLICATION_AUTOCREATE_MODE),
             publish_via_partition_root: r.bool(&PUBLISH_VIA_PARTITION_ROOT),
+            publication_publish: crate::publication::publish_option(skipped_set, &skipped),
             filters: read_filters(r),
             message_prefixes: NameFilter::read(
                 r,
@@ -321,7 +332,7 @@ impl TypedConfig for PostgresConfig {
             heartbeat_interval: (!heartbeat.is_zero()).then_some(heartbeat),
             heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
             heartbeat_topic_prefix: r.string(&TOPIC_HEARTBEAT_PREFIX),
-            skipped_operations: skipped_operations(&r.list(&SKIPPED_OPERATIONS)),
+            skipped_operations: skipped,
             max_batch_size,
             max_queue_size,
             poll_interval: r.millis(&POLL_INTERVAL_MS),
@@ -568,6 +579,26 @@ mod tests {
         );
         let c = PostgresConfig::from_raw(&with(&[("skipped.operations", "c, d,none")])).unwrap();
         assert_eq!(c.skipped_operations, vec!['c', 'd']);
+        assert_eq!(c.publication_publish.as_deref(), Some("update,truncate"));
+    }
+
+    #[test]
+    fn publish_parameter_only_when_skipped_operations_is_set_and_no_tables_mode() {
+        // Debezium: no publish parameter unless the key is in the configuration
+        let c = PostgresConfig::from_raw(&base()).unwrap();
+        assert_eq!(c.publication_publish, None);
+        let c = PostgresConfig::from_raw(&with(&[
+            ("skipped.operations", "t"),
+            ("publication.autocreate.mode", "no_tables"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.publication_publish.as_deref(),
+            Some("insert,update,delete")
+        );
+        assert_eq!(c.publication_mode, PublicationMode::NoTables);
+        let c = PostgresConfig::from_raw(&with(&[("skipped.operations", "none")])).unwrap();
+        assert_eq!(c.publication_publish, None);
     }
 
     #[test]

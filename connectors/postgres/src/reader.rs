@@ -68,6 +68,7 @@ use crate::protocol::{
     decode_pgoutput, quote_identifier, quote_literal, Lsn, PgOutputMessage, ReplicationConnection,
     ReplicationMessage, TupleData, TupleValue, PG_EPOCH_OFFSET_US,
 };
+use crate::publication::{self, PublicationPlan};
 use crate::sql;
 use crate::types::{Phase, UnavailablePlaceholder};
 
@@ -686,9 +687,10 @@ impl Reader {
     }
 
     /// Creates the publication when it is missing (or, `filtered`, sets its
-    /// tables), as `publication.autocreate.mode` says, `WITH
-    /// (publish_via_partition_root = true)` when `publish.via.partition.root`
-    /// is set (Debezium's statements); fails when it is missing and `disabled`.
+    /// tables), as `publication.autocreate.mode` says, with Debezium's `WITH`
+    /// options (`publish_via_partition_root`, `publish` from
+    /// `skipped.operations`; see [`publication::plan`]); fails when it is
+    /// missing and `disabled`.
     async fn ensure_publication(
         &self,
         client: &Client,
@@ -713,45 +715,40 @@ impl Reader {
                 tracing::warn!(publication = %cfg.publication_name, publish_via_partition_root = via_root, "the existing publication's publish_via_partition_root differs from publish.via.partition.root={}: changes of partitions are published as the publication says; drop the publication to have it created anew", cfg.publish_via_partition_root);
             }
         }
-        let with = publication_with(cfg.publish_via_partition_root);
         let pubname = quote_identifier(&cfg.publication_name)
             .map_err(|e| PostgresError::Query(e.to_string()))?;
-        let table_list = || -> Result<String, PostgresError> {
-            if captured.is_empty() {
-                return Err(PostgresError::Query("no table matches schema/table include and exclude lists: nothing to publish with publication.autocreate.mode=filtered".into()));
+        let tables = captured
+            .iter()
+            .map(|(_, s, t)| Ok(format!("{}.{}", quote_identifier(s)?, quote_identifier(t)?)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e: crate::protocol::ProtocolError| PostgresError::Query(e.to_string()))?
+            .join(", ");
+        let plan = publication::plan(
+            cfg.publication_mode,
+            exists,
+            &pubname,
+            (!tables.is_empty()).then_some(tables.as_str()),
+            cfg.publish_via_partition_root,
+            cfg.publication_publish.as_deref(),
+        )
+        .map_err(|e| {
+            PostgresError::Query(format!("{e}: no table matches the schema/table include and exclude lists (publication.autocreate.mode=filtered)"))
+        })?;
+        match plan {
+            PublicationPlan::Keep => Ok(()),
+            PublicationPlan::Missing => Err(PostgresError::PublicationMissing(
+                cfg.publication_name.clone(),
+            )),
+            PublicationPlan::Run { log, statements } => {
+                tracing::info!(publication = %cfg.publication_name, "{log}");
+                for sql in statements {
+                    client.batch_execute(&sql).await.map_err(|e| {
+                        PostgresError::from_query(e, &cfg.connect.user, &self.addr())
+                    })?;
+                }
+                Ok(())
             }
-            captured
-                .iter()
-                .map(|(_, s, t)| Ok(format!("{}.{}", quote_identifier(s)?, quote_identifier(t)?)))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|v| v.join(", "))
-                .map_err(|e: crate::protocol::ProtocolError| PostgresError::Query(e.to_string()))
-        };
-        let sql = match (exists, cfg.publication_mode) {
-            (false, PublicationMode::Disabled) => {
-                return Err(PostgresError::PublicationMissing(
-                    cfg.publication_name.clone(),
-                ))
-            }
-            (false, PublicationMode::AllTables) => {
-                format!("CREATE PUBLICATION {pubname} FOR ALL TABLES{with}")
-            }
-            (false, PublicationMode::Filtered) => {
-                format!(
-                    "CREATE PUBLICATION {pubname} FOR TABLE {}{with}",
-                    table_list()?
-                )
-            }
-            (true, PublicationMode::Filtered) => {
-                format!("ALTER PUBLICATION {pubname} SET TABLE {}", table_list()?)
-            }
-            (true, _) => return Ok(()),
-        };
-        tracing::info!(publication = %cfg.publication_name, "{}", sql.split(" FOR ").next().unwrap_or(&sql));
-        client
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))
+        }
     }
 
     fn offset(&self, pairs: &[(&str, serde_json::Value)]) -> Offset {
@@ -1701,17 +1698,6 @@ fn fit(mapping: &crate::types::ColumnMapping, v: Value) -> Value {
     }
 }
 
-/// The `WITH` clause of the `CREATE PUBLICATION` statements, as Debezium
-/// builds it: ` WITH (publish_via_partition_root = true)` when
-/// `publish.via.partition.root` is set, else nothing.
-fn publication_with(publish_via_partition_root: bool) -> &'static str {
-    if publish_via_partition_root {
-        " WITH (publish_via_partition_root = true)"
-    } else {
-        ""
-    }
-}
-
 /// The server's version: `server_version_num` (e.g. 150020) and
 /// `server_version` (e.g. `15.20 (Debian 15.20-0+deb12u1)`).
 #[derive(Debug, Clone)]
@@ -1867,15 +1853,6 @@ mod resume_tests {
         .to_offset();
         assert_eq!(tx.get("txId"), Some(&serde_json::json!(9)));
         assert!(!tx.contains_key("messageType"));
-    }
-
-    #[test]
-    fn publications_are_created_as_debezium_creates_them() {
-        assert_eq!(
-            publication_with(true),
-            " WITH (publish_via_partition_root = true)"
-        );
-        assert_eq!(publication_with(false), "");
     }
 
     fn cfg(pairs: &[(&str, &str)]) -> PostgresConfig {

@@ -1,0 +1,150 @@
+//! PostgreSQL source options of Debezium's that shape what the connector
+//! does to the database at start, against the real server and broker:
+//! `publication.autocreate.mode=no_tables` and the `publish` parameter from
+//! `skipped.operations`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{consume_until, pg_connector_file, psql, unique, wait_until, Worker};
+use serde_json::{json, Value};
+
+fn fresh_db(table_sql: &str) -> String {
+    let db = unique("pgopt");
+    psql("postgres", &["-c", &format!("CREATE DATABASE {db}")]);
+    psql(&db, &["-c", table_sql]);
+    db
+}
+
+/// A worker running one PostgreSQL source `src` on `db` (fresh prefix,
+/// slot and publication named as the slot), once its task runs and its
+/// slot is active: (prefix, slot, the worker's directory, the worker).
+fn start_streaming(db: &str, extra: Value) -> (String, String, tempfile::TempDir, Worker) {
+    let prefix = unique("p").replace('_', "");
+    let slot = unique("slot").to_lowercase();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = pg_connector_file(dir.path(), "src", db, &prefix, &slot, extra);
+    let w = Worker::start(dir.path(), "", &[conn]);
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    wait_until(Duration::from_secs(60), "the slot to be active", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "1"
+    });
+    (prefix, slot, dir, w)
+}
+
+/// (op, id) of the change events of `topic` (tombstones skipped), read
+/// until `done`.
+fn ops(topic: &str, mut done: impl FnMut(&[(String, i64)]) -> bool) -> Vec<(String, i64)> {
+    let parse = |recs: &[common::Kv]| -> Vec<(String, i64)> {
+        recs.iter()
+            .filter_map(|(_, v)| {
+                let v: Value = serde_json::from_slice(v.as_ref()?).ok()?;
+                let p = &v["payload"];
+                let row = if p["after"].is_null() {
+                    &p["before"]
+                } else {
+                    &p["after"]
+                };
+                Some((p["op"].as_str()?.to_owned(), row["id"].as_i64()?))
+            })
+            .collect()
+    };
+    parse(&consume_until(topic, Duration::from_secs(120), |r| {
+        done(&parse(r))
+    }))
+}
+
+/// The publication's `pubinsert, pubupdate, pubdelete, pubtruncate,
+/// puballtables` and its tables, as psql prints them.
+fn publication(db: &str, name: &str) -> (String, String) {
+    let flags = psql(db, &["-c", &format!("SELECT pubinsert, pubupdate, pubdelete, pubtruncate, puballtables FROM pg_publication WHERE pubname = '{name}'")]);
+    let tables = psql(db, &["-c", &format!("SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = '{name}'")]);
+    (flags, tables)
+}
+
+/// `publication.autocreate.mode=no_tables`: the connector creates the
+/// publication with no table (`CREATE PUBLICATION p WITH (publish =
+/// 'insert,update,truncate')` for `skipped.operations=d`), still snapshots
+/// the captured tables, streams nothing until the user adds a table to the
+/// publication, then streams that table's changes.
+#[test]
+fn no_tables_publication_streams_only_the_tables_the_user_adds() {
+    let db = fresh_db(
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b')",
+    );
+    let (prefix, slot, _dir, mut w) = start_streaming(
+        &db,
+        json!({"publication.autocreate.mode": "no_tables", "skipped.operations": "d"}),
+    );
+    let topic = format!("{prefix}.public.t");
+    let (flags, tables) = publication(&db, &slot);
+    // not in the publication: never streamed
+    psql(&db, &["-c", "INSERT INTO t VALUES (3, 'c')"]);
+    psql(
+        &db,
+        &["-c", &format!("ALTER PUBLICATION {slot} ADD TABLE t")],
+    );
+    psql(
+        &db,
+        &[
+            "-c",
+            "INSERT INTO t VALUES (4, 'd'); DELETE FROM t WHERE id = 4; INSERT INTO t VALUES (5, 'e')",
+        ],
+    );
+    let got = ops(&topic, |e| e.iter().any(|(_, id)| *id == 5));
+    let log = w.log_text();
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+    assert_eq!(
+        (flags.as_str(), tables.as_str()),
+        ("t|t|f|t|f", ""),
+        "the publication as created; log:\n{log}"
+    );
+    assert!(
+        log.contains("Creating publication with statement 'CREATE PUBLICATION")
+            && log.contains(" WITH (publish = 'insert,update,truncate')'"),
+        "Debezium's log line; log:\n{log}"
+    );
+    let want: Vec<(String, i64)> = [("r", 1), ("r", 2), ("c", 4), ("c", 5)]
+        .iter()
+        .map(|(op, id)| ((*op).to_owned(), *id))
+        .collect();
+    assert_eq!(got, want, "log:\n{log}");
+}
+
+/// `publication.autocreate.mode=filtered` with `skipped.operations` set and
+/// the publication already there (created by hand for all operations): the
+/// connector sets its tables and its `publish` parameter to the operations
+/// not skipped.
+#[test]
+fn filtered_publication_gets_the_publish_parameter_of_skipped_operations() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE u (id int PRIMARY KEY)");
+    let slot_hint = unique("pubx").to_lowercase();
+    psql(
+        &db,
+        &["-c", &format!("CREATE PUBLICATION {slot_hint} FOR TABLE u")],
+    );
+    let (_prefix, slot, _dir, mut w) = start_streaming(
+        &db,
+        json!({
+            "publication.name": slot_hint,
+            "table.include.list": "public.t",
+            "skipped.operations": "u,t",
+            "snapshot.mode": "no_data",
+        }),
+    );
+    let (flags, tables) = publication(&db, &slot_hint);
+    let log = w.log_text();
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+    assert_eq!(
+        (flags.as_str(), tables.as_str()),
+        ("t|f|t|f|f", "public.t"),
+        "log:\n{log}"
+    );
+    assert!(
+        log.contains("Updating Publication with statement"),
+        "log:\n{log}"
+    );
+}
