@@ -1,7 +1,7 @@
 //! PostgreSQL source options of Debezium's that shape what the connector
 //! does to the database at start, against the real server and broker:
-//! `publication.autocreate.mode=no_tables` and the `publish` parameter from
-//! `skipped.operations`.
+//! `publication.autocreate.mode=no_tables`, the `publish` parameter from
+//! `skipped.operations` and `replica.identity.autoset.values`.
 
 mod common;
 
@@ -147,4 +147,74 @@ fn filtered_publication_gets_the_publish_parameter_of_skipped_operations() {
         log.contains("Updating Publication with statement"),
         "log:\n{log}"
     );
+}
+
+/// `replica.identity.autoset.values`: at start the connector sets the
+/// replica identity of the captured tables an entry matches (`FULL`, `INDEX
+/// <name>`), leaves a table whose identity is already right and tables no
+/// entry matches, and logs Debezium's error for a table two entries match
+/// (the connector still runs). With `FULL` set, a streamed update carries
+/// the whole old row in `before`.
+#[test]
+fn replica_identity_autoset_values_alters_the_captured_tables() {
+    let db = fresh_db(
+        "CREATE TABLE full_t (id int PRIMARY KEY, v text); \
+         CREATE TABLE idx_t (id int PRIMARY KEY, code text NOT NULL); \
+         CREATE UNIQUE INDEX idx_t_code ON idx_t (code); \
+         CREATE TABLE same_t (id int PRIMARY KEY); ALTER TABLE same_t REPLICA IDENTITY NOTHING; \
+         CREATE TABLE both_t (id int PRIMARY KEY); \
+         CREATE TABLE other_t (id int PRIMARY KEY); \
+         INSERT INTO full_t VALUES (1, 'a')",
+    );
+    let (prefix, slot, _dir, mut w) = start_streaming(
+        &db,
+        json!({
+            "replica.identity.autoset.values":
+                "public.full_t:FULL,public.idx_t:INDEX idx_t_code,public.same_t:NOTHING,public.both.*:DEFAULT,public.both_t:FULL",
+        }),
+    );
+    let identity = |t: &str| {
+        psql(
+            &db,
+            &[
+                "-c",
+                &format!("SELECT relreplident FROM pg_class WHERE oid = 'public.{t}'::regclass"),
+            ],
+        )
+    };
+    let got: Vec<String> = ["full_t", "idx_t", "same_t", "both_t", "other_t"]
+        .iter()
+        .map(|t| identity(t))
+        .collect();
+    let idx = psql(
+        &db,
+        &["-c", "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'public.idx_t'::regclass AND i.indisreplident"],
+    );
+    psql(&db, &["-c", "UPDATE full_t SET v = 'b' WHERE id = 1"]);
+    let topic = format!("{prefix}.public.full_t");
+    let recs = consume_until(&topic, Duration::from_secs(120), |r| r.len() >= 2);
+    let log = w.log_text();
+    let state = w.call("GET", "/connectors/src/status", None).1;
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+    assert_eq!(got, ["f", "i", "n", "d", "d"], "log:\n{log}");
+    assert_eq!(idx, "idx_t_code");
+    assert_eq!(state["tasks"][0]["state"], "RUNNING", "{state}");
+    let update: Value = serde_json::from_slice(recs[1].1.as_ref().unwrap()).unwrap();
+    assert_eq!(update["payload"]["op"], "u");
+    assert_eq!(
+        update["payload"]["before"],
+        json!({"id": 1, "v": "a"}),
+        "FULL: the whole old row"
+    );
+    for line in [
+        "Updating Replica Identity",
+        "Replica identity set to FULL for table 'public.full_t'",
+        "Replica identity set to USING INDEX idx_t_code for table 'public.idx_t'",
+        "Replica identity for table 'public.same_t' is already NOTHING",
+        "Unable to update Replica Identity for table public.both_t",
+        "More than one Regular expressions matched table public.both_t",
+    ] {
+        assert!(log.contains(line), "{line:?} in the log:\n{log}");
+    }
 }

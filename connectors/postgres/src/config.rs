@@ -17,6 +17,7 @@ use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::protocol::ConnectParams;
+use crate::replica_identity::ReplicaIdentityMapper;
 use crate::types::{TypeModes, UnavailablePlaceholder};
 
 pub use keys::*;
@@ -67,6 +68,9 @@ pub mod keys {
         PUBLICATION_NAME = ConfigKey::new("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput.");
         /// `publication.autocreate.mode` (default `all_tables`): a [`PublicationMode`] name.
         PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables (CREATE PUBLICATION <name> FOR ALL TABLES when missing), filtered (created or updated FOR TABLE <the captured tables>), no_tables (CREATE PUBLICATION <name> with no table when missing; tables are added to it by the user) or disabled (the publication must exist).").one_of(PublicationMode::NAMES);
+        /// `replica.identity.autoset.values`: `<table regex>:<identity>`
+        /// entries; the captured tables' replica identities set at start.
+        REPLICA_IDENTITY_AUTOSET_VALUES = ConfigKey::new("replica.identity.autoset.values", String, Some(""), Medium, "Applies only when streaming changes using pgoutput. Determines the value for Replica Identity at table level, overwriting the existing value in the database: a comma-separated list of '<fully-qualified table regex>:<replica identity>' entries, the replica identity one of DEFAULT, FULL, NOTHING or INDEX <index_name>; at start the connector runs ALTER TABLE ... REPLICA IDENTITY ... on each captured table one entry matches.").validate_with(crate::replica_identity::ReplicaIdentityMapper::check);
         /// `publish.via.partition.root` (default false): the publication the
         /// connector creates publishes partitions' changes as their root's.
         PUBLISH_VIA_PARTITION_ROOT = ConfigKey::new("publish.via.partition.root", Boolean, Some("false"), Medium, "When the connector creates the publication (publication.autocreate.mode all_tables, filtered or no_tables), create it WITH (publish_via_partition_root = true): changes of a partitioned table's partitions are emitted on the topic of the partitioned (root) table, and the snapshot reads the root only.");
@@ -225,6 +229,9 @@ pub struct PostgresConfig {
     pub publication_name: String,
     /// `publication.autocreate.mode` (default `all_tables`).
     pub publication_mode: PublicationMode,
+    /// `replica.identity.autoset.values`: the replica identities set on
+    /// the captured tables at start (empty: none).
+    pub replica_identity: ReplicaIdentityMapper,
     /// `publish.via.partition.root` (default false).
     pub publish_via_partition_root: bool,
     /// The `publish` parameter of the publication the connector creates:
@@ -318,6 +325,7 @@ impl TypedConfig for PostgresConfig {
             slot_failover: r.bool(&SLOT_FAILOVER),
             publication_name: r.string(&PUBLICATION_NAME),
             publication_mode: r.choice(&PUBLICATION_AUTOCREATE_MODE),
+            replica_identity: read_replica_identity(r),
             publish_via_partition_root: r.bool(&PUBLISH_VIA_PARTITION_ROOT),
             publication_publish: crate::publication::publish_option(skipped_set, &skipped),
             filters: read_filters(r),
@@ -366,6 +374,19 @@ impl PostgresConfig {
     pub fn key_columns_for(&self, schema: &str, table: &str) -> Option<&[String]> {
         self.message_key_columns.for_table(schema, table)
     }
+}
+
+/// `replica.identity.autoset.values`: checked by the key's validator (an
+/// empty mapper when it failed); set but empty is Debezium's `Must not be
+/// empty`.
+fn read_replica_identity(r: &mut ConfigReader<'_>) -> ReplicaIdentityMapper {
+    let key = &REPLICA_IDENTITY_AUTOSET_VALUES;
+    if r.raw().get(key.name).is_some_and(|v| v.trim().is_empty()) {
+        r.fail(key.name, "Must not be empty");
+    }
+    r.opt_string(key)
+        .and_then(|v| ReplicaIdentityMapper::parse(&v).ok())
+        .unwrap_or_default()
 }
 
 /// PostgreSQL's rule for replication slot names.
@@ -580,6 +601,40 @@ mod tests {
         let c = PostgresConfig::from_raw(&with(&[("skipped.operations", "c, d,none")])).unwrap();
         assert_eq!(c.skipped_operations, vec!['c', 'd']);
         assert_eq!(c.publication_publish.as_deref(), Some("update,truncate"));
+    }
+
+    #[test]
+    fn replica_identity_autoset_values_is_parsed_and_checked_as_debezium() {
+        use crate::replica_identity::ReplicaIdentity;
+        let c = PostgresConfig::from_raw(&with(&[(
+            "replica.identity.autoset.values",
+            "public.a:FULL,s.b.*:INDEX b_uk",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.replica_identity.find("public", "a"),
+            Ok(Some(&ReplicaIdentity::Full))
+        );
+        assert_eq!(
+            c.replica_identity.find("s", "bx"),
+            Ok(Some(&ReplicaIdentity::Index("b_uk".into())))
+        );
+        assert!(PostgresConfig::from_raw(&base())
+            .unwrap()
+            .replica_identity
+            .is_empty());
+        let e = errors(&[(
+            "replica.identity.autoset.values",
+            "public.a:FULL,public.b:PARTIAL",
+        )]);
+        let (key, rule) = &e.0[0];
+        assert_eq!(key, "replica.identity.autoset.values");
+        assert!(
+            rule.contains("public.b:PARTIAL has an invalid format (expecting '(?i)^"),
+            "{rule}"
+        );
+        let e = errors(&[("replica.identity.autoset.values", " ")]);
+        assert_eq!(e.0[0].1, "Must not be empty");
     }
 
     #[test]

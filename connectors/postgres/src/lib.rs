@@ -8,7 +8,8 @@
 //! mapping), [`envelope`] (the `source` block and table schemas; the
 //! events themselves come from `velocity_api::debezium`), [`reader`]
 //! (snapshot + streaming), [`sql`] (regular connection), [`publication`]
-//! (the publication's statements).
+//! (the publication's statements), [`replica_identity`]
+//! (`replica.identity.autoset.values`).
 
 pub mod catalog;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod protocol;
 pub mod publication;
 pub mod reader;
+pub mod replica_identity;
 pub mod sql;
 pub mod task;
 pub mod types;

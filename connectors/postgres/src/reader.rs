@@ -69,6 +69,7 @@ use crate::protocol::{
     ReplicationMessage, TupleData, TupleValue, PG_EPOCH_OFFSET_US,
 };
 use crate::publication::{self, PublicationPlan};
+use crate::replica_identity;
 use crate::sql;
 use crate::types::{Phase, UnavailablePlaceholder};
 
@@ -611,6 +612,8 @@ impl Reader {
             captured = kept;
         }
         self.ensure_publication(&client, &captured).await?;
+        // Debezium: after the publication, before the slot; errors are logged
+        replica_identity::apply(&client, &cfg.replica_identity, &captured).await;
 
         let need_snapshot = match cfg.snapshot_mode {
             SnapshotMode::NoData => false,
