@@ -14,7 +14,7 @@ use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{
-    skipped_operations, CaptureFilters, FilterKeys, KeyColumns, NameFilter,
+    skipped_operations, CaptureFilters, FailureHandlingMode, FilterKeys, KeyColumns, NameFilter,
 };
 use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
@@ -115,6 +115,8 @@ pub mod keys {
         TOMBSTONES_ON_DELETE = velocity_api::debezium::keys::TOMBSTONES_ON_DELETE;
         /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
         SKIPPED_OPERATIONS = velocity_api::debezium::keys::SKIPPED_OPERATIONS;
+        /// `event.processing.failure.handling.mode` (default `fail`).
+        EVENT_PROCESSING_FAILURE_HANDLING_MODE = velocity_api::debezium::keys::EVENT_PROCESSING_FAILURE_HANDLING_MODE;
         /// `decimal.handling.mode` (default `precise`).
         DECIMAL_HANDLING_MODE = ConfigKey::new("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(DecimalMode::NAMES);
         /// `time.precision.mode` (default `adaptive_time_microseconds`).
@@ -405,6 +407,10 @@ pub struct MySqlConfig {
     /// `skipped.operations` (default `t`): the codes (c, u, d, t) of the
     /// operations not emitted.
     pub skipped_operations: Vec<char>,
+    /// `event.processing.failure.handling.mode` (default `fail`): what a
+    /// binlog event or row that cannot be decoded does (stop the task, or
+    /// skip it with or without a warning).
+    pub failure_mode: FailureHandlingMode,
     /// `decimal.handling.mode` (default `precise`).
     pub decimal_mode: DecimalMode,
     /// `time.precision.mode` (default `adaptive_time_microseconds`).
@@ -525,6 +531,7 @@ impl TypedConfig for MySqlConfig {
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
             skipped_operations: skipped_operations(&r.list(&SKIPPED_OPERATIONS)),
+            failure_mode: r.choice(&EVENT_PROCESSING_FAILURE_HANDLING_MODE),
             decimal_mode: r.choice(&DECIMAL_HANDLING_MODE),
             time_precision_mode: r.choice(&TIME_PRECISION_MODE),
             bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
@@ -736,6 +743,7 @@ mod tests {
         );
         assert_eq!(c.bigint_unsigned_mode, BigintUnsignedMode::Long);
         assert_eq!(c.binary_mode, BinaryMode::Bytes);
+        assert_eq!(c.failure_mode, FailureHandlingMode::Fail);
         assert_eq!(c.max_batch_size, 2048);
         assert_eq!(c.max_queue_size, 8192);
         assert_eq!(c.poll_interval, Duration::from_millis(500));

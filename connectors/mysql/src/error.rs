@@ -99,6 +99,11 @@ pub enum MySqlError {
         /// Why.
         detail: String,
     },
+    /// A streamed event could not be built and
+    /// `event.processing.failure.handling.mode=fail` (the text is
+    /// Debezium's, with the event's offset and the cause).
+    #[error("{0}")]
+    EventProcessing(String),
     /// The binlog connection ended and `connect.keep.alive=false`.
     #[error("{0}, and connect.keep.alive=false: restart the connector, or set connect.keep.alive=true to reconnect by itself")]
     StreamClosed(String),

@@ -79,6 +79,7 @@ use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use velocity_api::debezium::heartbeat;
+use velocity_api::debezium::options::{offset_text, FailureHandlingMode};
 use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::transaction::{self, TxCounter};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
@@ -291,6 +292,45 @@ fn q(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
 
 /// The error for a binlog connection that ended: retriable (the runtime
 /// reconnects from the stored offset) under `connect.keep.alive=true`.
+/// `event.processing.failure.handling.mode` for a change event that cannot
+/// be built (a rows event or a row that cannot be decoded), at `offset`:
+/// Debezium's `EventDispatcher` texts (see [`FailureHandlingMode::handle`]);
+/// `Ok` means the caller skips the event.
+fn event_failure(
+    mode: FailureHandlingMode,
+    offset: &str,
+    cause: &dyn std::fmt::Display,
+) -> Result<(), MySqlError> {
+    mode.handle(offset, cause)
+        .map_err(MySqlError::EventProcessing)
+}
+
+/// `event.processing.failure.handling.mode` for a binlog event that cannot
+/// be deserialized, spanning `(start, next)` of `file`, as Debezium's
+/// `BinlogStreamingChangeEventSource`: `fail` stops the task with its text,
+/// `warn` logs it (the event is skipped), `skip` logs at debug level.
+fn deserialization_failure(
+    mode: FailureHandlingMode,
+    offset: &str,
+    (start, next, file): (u64, u64, &str),
+    cause: &str,
+) -> Result<(), MySqlError> {
+    let tool = format!("Use the mysqlbinlog tool to view the problematic event: mysqlbinlog --start-position={start} --stop-position={next} --verbose {file}");
+    match mode {
+        FailureHandlingMode::Fail => Err(MySqlError::EventProcessing(format!(
+            "Error while deserializing binlog event at offset {offset}: {cause}. {tool} (event.processing.failure.handling.mode=fail; set it to warn or skip to skip such events)"
+        ))),
+        FailureHandlingMode::Warn => {
+            tracing::warn!(error = %cause, "Error while deserializing binlog event at offset {offset}.\nThis exception will be ignored and the event be skipped.\n{tool}");
+            Ok(())
+        }
+        FailureHandlingMode::Skip => {
+            tracing::debug!(error = %cause, "Error while deserializing binlog event at offset {offset}.\n{tool}");
+            Ok(())
+        }
+    }
+}
+
 fn closed_stream(cfg: &MySqlConfig, detail: &str) -> MySqlError {
     if cfg.keep_alive {
         MySqlError::Query(format!(
@@ -1100,10 +1140,13 @@ impl Reader {
             Ok(Some(d)) => d,
             Ok(None) => return Ok(()),
             Err(e) => {
-                return Err(MySqlError::Decode {
-                    what: format!("binlog event type {raw_type} at {}:{}", cur.file, ev.start),
-                    detail: e.to_string(),
-                })
+                // Debezium's onEventDeserializationFailure / handleServerIncident
+                return deserialization_failure(
+                    self.cfg.failure_mode,
+                    &offset_text(&cur.at(cur.txn.events, 0, &ev).to_offset()),
+                    (ev.start, ev.end, &cur.file),
+                    &format!("binlog event type {raw_type}: {e}"),
+                );
             }
         };
         match data {
@@ -1368,18 +1411,23 @@ impl Reader {
         if skipped_op && !signal {
             return Ok(());
         }
-        let images: Vec<RowImages> = rows
+        let images: Result<Vec<RowImages>, String> = rows
             .rows(tme)
             .map(|r| {
                 r.map_err(|e| e.to_string()).and_then(|(b, a)| {
                     Ok((b.map(values_of).transpose()?, a.map(values_of).transpose()?))
                 })
             })
-            .collect::<Result<_, String>>()
-            .map_err(|d| MySqlError::Decode {
-                what: format!("rows of {}.{} at {}:{}", key.0, key.1, cur.file, ev.start),
-                detail: d,
-            })?;
+            .collect::<Result<_, String>>();
+        let images = match images {
+            Ok(images) => images,
+            Err(d) => {
+                // the rows event cannot be read: fail, or skip all its rows
+                let cause = format!("could not decode the rows of {}.{}: {d}", key.0, key.1);
+                let at = offset_text(&cur.at(k, 0, ev).to_offset());
+                return event_failure(self.cfg.failure_mode, &at, &cause);
+            }
+        };
         let n = images.len() as u64;
         for (i, (before, after)) in images.into_iter().enumerate() {
             let i = i as u64;
@@ -1425,8 +1473,14 @@ impl Reader {
                     detail: d,
                 })
         };
-        let before = decode(before)?;
-        let after = decode(after)?;
+        let (before, after) = match decode(before).and_then(|b| Ok((b, decode(after)?))) {
+            Ok(images) => images,
+            Err(e) => {
+                // the row's change event cannot be built: fail, or skip the row
+                let at = offset_text(&cur.at(k, i, ev).to_offset());
+                return event_failure(self.cfg.failure_mode, &at, &e);
+            }
+        };
         let prev = cur.at(k, i, ev).to_offset();
         let next = if i + 1 == n {
             cur.at(k + 1, 0, ev)
@@ -2161,5 +2215,33 @@ mod tests {
             plan_start(WhenNeeded, Some(&stored), false).unwrap(),
             StartPlan::Snapshot { data: true }
         );
+    }
+
+    #[test]
+    fn event_failures_stop_the_task_only_in_fail_mode() {
+        use FailureHandlingMode::*;
+        let at = "{file=b.000003, pos=400}";
+        let e = event_failure(Fail, at, &"t.v: unexpected value").unwrap_err();
+        assert!(matches!(e, MySqlError::EventProcessing(_)));
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        assert!(
+            e.to_string()
+                .starts_with("Error while processing event at offset {file=b.000003, pos=400}: t.v: unexpected value"),
+            "{e}"
+        );
+        assert!(event_failure(Warn, at, &"x").is_ok());
+        assert!(event_failure(Skip, at, &"x").is_ok());
+        let e = deserialization_failure(Fail, at, (400, 520, "b.000003"), "bad").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "Error while deserializing binlog event at offset {file=b.000003, pos=400}: bad"
+            ) && text.contains(
+                "mysqlbinlog --start-position=400 --stop-position=520 --verbose b.000003"
+            ) && text.contains("event.processing.failure.handling.mode"),
+            "{text}"
+        );
+        assert!(deserialization_failure(Warn, at, (400, 520, "b"), "bad").is_ok());
+        assert!(deserialization_failure(Skip, at, (400, 520, "b"), "bad").is_ok());
     }
 }

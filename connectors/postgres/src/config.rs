@@ -11,7 +11,7 @@ use std::time::Duration;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 use velocity_api::debezium::options::{
-    skipped_operations, CaptureFilters, FilterKeys, KeyColumns, NameFilter,
+    skipped_operations, CaptureFilters, FailureHandlingMode, FilterKeys, KeyColumns, NameFilter,
 };
 use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
@@ -105,6 +105,8 @@ pub mod keys {
         TOPIC_HEARTBEAT_PREFIX = velocity_api::debezium::keys::TOPIC_HEARTBEAT_PREFIX;
         /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
         SKIPPED_OPERATIONS = velocity_api::debezium::keys::SKIPPED_OPERATIONS;
+        /// `event.processing.failure.handling.mode` (default `fail`).
+        EVENT_PROCESSING_FAILURE_HANDLING_MODE = velocity_api::debezium::keys::EVENT_PROCESSING_FAILURE_HANDLING_MODE;
         /// `max.batch.size` (default 2048).
         MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
         /// `max.queue.size` (default 8192; larger than `max.batch.size`).
@@ -258,6 +260,10 @@ pub struct PostgresConfig {
     pub heartbeat_topic_prefix: String,
     /// `skipped.operations` (default `t`): any of c, u, d, t.
     pub skipped_operations: Vec<char>,
+    /// `event.processing.failure.handling.mode` (default `fail`): what a
+    /// streamed change whose values cannot be decoded does (stop the task,
+    /// or skip it with or without a warning).
+    pub failure_mode: FailureHandlingMode,
     /// `max.batch.size` (default 2048).
     pub max_batch_size: usize,
     /// `max.queue.size` (default 8192).
@@ -341,6 +347,7 @@ impl TypedConfig for PostgresConfig {
             heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
             heartbeat_topic_prefix: r.string(&TOPIC_HEARTBEAT_PREFIX),
             skipped_operations: skipped,
+            failure_mode: r.choice(&EVENT_PROCESSING_FAILURE_HANDLING_MODE),
             max_batch_size,
             max_queue_size,
             poll_interval: r.millis(&POLL_INTERVAL_MS),
@@ -442,6 +449,7 @@ mod tests {
         assert_eq!(c.snapshot_fetch_size, 10240);
         assert!(c.tombstones_on_delete);
         assert_eq!(c.skipped_operations, vec!['t']);
+        assert_eq!(c.failure_mode, FailureHandlingMode::Fail);
         assert_eq!((c.max_batch_size, c.max_queue_size), (2048, 8192));
         assert_eq!(c.poll_interval, Duration::from_millis(500));
         assert_eq!(c.status_update_interval, Duration::from_millis(10_000));

@@ -53,6 +53,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
+use velocity_api::debezium::options::{offset_text, FailureHandlingMode};
 use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::{heartbeat, transaction, MessageEnvelope};
 use velocity_api::{ConfigErrors, Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
@@ -1343,9 +1344,18 @@ impl Reader {
         } else {
             None
         };
-        let (records, pos) = self
+        let (records, pos) = match self
             .change_records(client, m, lsn, t.xid, t.commit_ts_us, last_end, block)
-            .await?;
+            .await
+        {
+            // a value that cannot be decoded: event.processing.failure.handling.mode
+            Err(e @ PostgresError::Decode { .. }) => {
+                let (at, _) = self.stream_point(lsn, t.xid, t.commit_ts_us, last_end, None);
+                skip_failed_event(self.cfg.failure_mode, &at.to_offset(), &e)?;
+                return Ok(());
+            }
+            other => other?,
+        };
         if records.is_empty() {
             return Ok(());
         }
@@ -1701,6 +1711,19 @@ fn fit(mapping: &crate::types::ColumnMapping, v: Value) -> Value {
     }
 }
 
+/// `event.processing.failure.handling.mode` for a streamed change at
+/// `offset` whose values cannot be decoded (`cause`): `Ok` (skip the event)
+/// under `warn` / `skip`, after Debezium's log line; under `fail`,
+/// Debezium's `Error while processing event at offset {…}` with the cause.
+fn skip_failed_event(
+    mode: FailureHandlingMode,
+    offset: &Offset,
+    cause: &PostgresError,
+) -> Result<(), PostgresError> {
+    mode.handle(&offset_text(offset), cause)
+        .map_err(PostgresError::EventProcessing)
+}
+
 /// The server's version: `server_version_num` (e.g. 150020) and
 /// `server_version` (e.g. `15.20 (Debian 15.20-0+deb12u1)`).
 #[derive(Debug, Clone)]
@@ -1868,6 +1891,30 @@ mod resume_tests {
         ]);
         c.extend(velocity_api::config::raw_config(pairs));
         PostgresConfig::from_raw(&c).unwrap()
+    }
+
+    #[test]
+    fn undecodable_events_stop_the_task_only_in_fail_mode() {
+        let offset: Offset = [("lsn".to_owned(), serde_json::json!(77))]
+            .into_iter()
+            .collect();
+        let cause = PostgresError::Decode {
+            what: "public.t.v".into(),
+            detail: "not a date".into(),
+        };
+        let e = skip_failed_event(FailureHandlingMode::Fail, &offset, &cause).unwrap_err();
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("Error while processing event at offset {lsn=77}: could not decode public.t.v: not a date")
+                && text.contains("event.processing.failure.handling.mode"),
+            "{text}"
+        );
+        for mode in [FailureHandlingMode::Warn, FailureHandlingMode::Skip] {
+            assert!(skip_failed_event(mode, &offset, &cause).is_ok());
+        }
+        let c = cfg(&[("event.processing.failure.handling.mode", "warn")]);
+        assert_eq!(c.failure_mode, FailureHandlingMode::Warn);
     }
 
     #[test]

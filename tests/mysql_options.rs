@@ -1,0 +1,121 @@
+//! MySQL / MariaDB source options of Debezium's, against the real MariaDB
+//! and broker: `event.processing.failure.handling.mode`.
+//!
+//! A change event that cannot be built is provoked the way it happens in
+//! production: the table is altered with `sql_log_bin=0` (a hidden DDL, as
+//! an online schema tool or a manual fix on the primary does), so the
+//! connector's table model says `DATE` while the binlog carries a string.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    consume_until, failed_trace, mysql_connector_file as connector_file, mysql_sql as sql, unique,
+    Worker,
+};
+use serde_json::{json, Value};
+
+/// (op, id) of the change events on `topic` (tombstones skipped), read
+/// until `done`.
+fn ops(topic: &str, mut done: impl FnMut(&[(String, i64)]) -> bool) -> Vec<(String, i64)> {
+    let parse = |recs: &[common::Kv]| -> Vec<(String, i64)> {
+        recs.iter()
+            .filter_map(|(_, v)| {
+                let v: Value = serde_json::from_slice(v.as_ref()?).ok()?;
+                let p = &v["payload"];
+                let row = if p["after"].is_null() {
+                    &p["before"]
+                } else {
+                    &p["after"]
+                };
+                Some((p["op"].as_str()?.to_owned(), row["id"].as_i64()?))
+            })
+            .collect()
+    };
+    parse(&consume_until(topic, Duration::from_secs(120), |r| {
+        done(&parse(r))
+    }))
+}
+
+/// A database with `t (id, d DATE)` and a connector `src` on it streaming
+/// (a first row of `t` was captured): (db, prefix, dir, worker).
+fn streaming(extra: Value) -> (String, String, tempfile::TempDir, Worker) {
+    let db = unique("vmy_opt");
+    let prefix = unique("mo").replace('_', "");
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; CREATE TABLE t (id INT PRIMARY KEY, d DATE);"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connector_file(dir.path(), "src", &db, &prefix, extra);
+    let w = Worker::start(dir.path(), "", &[conn]);
+    w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+    sql(&format!("USE {db}; INSERT INTO t VALUES (1, '2024-01-01')"));
+    let got = ops(&format!("{prefix}.{db}.t"), |e| {
+        e.iter().any(|(_, id)| *id == 1)
+    });
+    // read by the snapshot or streamed, depending on when the task got to it
+    assert_eq!(got.len(), 1, "streaming; log:\n{}", w.log_text());
+    (db, prefix, dir, w)
+}
+
+/// A row whose value does not fit the connector's table model: `d` becomes
+/// a string column without the binlog (and so the connector) seeing it.
+fn undecodable_row(db: &str) {
+    sql(&format!(
+        "USE {db}; SET SESSION sql_log_bin = 0; ALTER TABLE t MODIFY d VARCHAR(20); \
+         SET SESSION sql_log_bin = 1; INSERT INTO t VALUES (2, 'not a date');"
+    ));
+}
+
+/// `warn`: the row that cannot be decoded is logged with Debezium's text
+/// and its offset and skipped; the next row of the table is delivered.
+#[test]
+fn warn_skips_an_undecodable_row_with_debeziums_warning() {
+    let (db, prefix, _dir, mut w) =
+        streaming(json!({"event.processing.failure.handling.mode": "warn"}));
+    undecodable_row(&db);
+    // the table back as the connector knows it, again without the binlog
+    sql(&format!(
+        "USE {db}; SET SESSION sql_log_bin = 0; DELETE FROM t WHERE id = 2; \
+         ALTER TABLE t MODIFY d DATE; SET SESSION sql_log_bin = 1; \
+         INSERT INTO t VALUES (3, '2024-01-03');"
+    ));
+    let got: Vec<i64> = ops(&format!("{prefix}.{db}.t"), |e| {
+        e.iter().any(|(_, id)| *id == 3)
+    })
+    .into_iter()
+    .map(|(_, id)| id)
+    .collect();
+    let (_, status) = w.call("GET", "/connectors/src/status", None);
+    let log = w.log_text();
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+    assert_eq!(got, [1, 3], "row 2 skipped; log:\n{log}");
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("Error while processing event at offset {"))
+        .unwrap_or_else(|| panic!("Debezium's warning; log:\n{log}"));
+    assert!(
+        line.contains("WARN") && line.contains("unexpected value") && line.contains(".t.d"),
+        "{line}"
+    );
+}
+
+/// `fail` (the default): the task stops on the row, naming its offset,
+/// the cause and the key.
+#[test]
+fn fail_stops_the_task_on_an_undecodable_row() {
+    let (db, _prefix, _dir, mut w) = streaming(json!({}));
+    undecodable_row(&db);
+    let trace = failed_trace(&w, "src");
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+    assert!(
+        trace.contains("Error while processing event at offset {")
+            && trace.contains("unexpected value")
+            && trace.contains("event.processing.failure.handling.mode"),
+        "{trace}"
+    );
+}
