@@ -1,5 +1,6 @@
 //! MySQL / MariaDB source options of Debezium's, against the real MariaDB
-//! and broker: `event.processing.failure.handling.mode`.
+//! and broker: `event.processing.failure.handling.mode` and
+//! `snapshot.mode=always`.
 //!
 //! A change event that cannot be built is provoked the way it happens in
 //! production: the table is altered with `sql_log_bin=0` (a hidden DDL, as
@@ -117,5 +118,58 @@ fn fail_stops_the_task_on_an_undecodable_row() {
             && trace.contains("unexpected value")
             && trace.contains("event.processing.failure.handling.mode"),
         "{trace}"
+    );
+}
+
+/// `snapshot.mode=always`: a snapshot at every start, then streaming from
+/// the snapshot's position: after a restart every row is read again
+/// (`op: "r"`, including the one inserted while the connector was down),
+/// and changes after it are streamed.
+#[test]
+fn always_snapshots_at_every_start_then_streams() {
+    let db = unique("vmy_alw");
+    let prefix = unique("ma").replace('_', "");
+    sql(&format!(
+        "CREATE DATABASE {db}; USE {db}; CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connector_file(
+        dir.path(),
+        "src",
+        &db,
+        &prefix,
+        json!({"snapshot.mode": "always"}),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    let topic = format!("{prefix}.{db}.t");
+    let first = ops(&topic, |e| e.len() >= 2);
+    sql(&format!("USE {db}; INSERT INTO t VALUES (3)"));
+    ops(&topic, |e| e.len() >= 3);
+    w.stop();
+    sql(&format!("USE {db}; INSERT INTO t VALUES (4)"));
+    w.restart();
+    ops(&topic, |e| e.len() >= 7);
+    sql(&format!("USE {db}; INSERT INTO t VALUES (5)"));
+    let all = ops(&topic, |e| e.len() >= 8);
+    let log = w.log_text();
+    w.stop();
+    sql(&format!("DROP DATABASE {db}"));
+    let pairs = |v: &[(&str, i64)]| -> Vec<(String, i64)> {
+        v.iter().map(|(op, id)| ((*op).to_owned(), *id)).collect()
+    };
+    assert_eq!(first, pairs(&[("r", 1), ("r", 2)]), "log:\n{log}");
+    assert_eq!(
+        all,
+        pairs(&[
+            ("r", 1),
+            ("r", 2),
+            ("c", 3),
+            ("r", 1),
+            ("r", 2),
+            ("r", 3),
+            ("r", 4),
+            ("c", 5)
+        ]),
+        "log:\n{log}"
     );
 }

@@ -1,7 +1,8 @@
 //! PostgreSQL source options of Debezium's that shape what the connector
 //! does to the database at start, against the real server and broker:
 //! `publication.autocreate.mode=no_tables`, the `publish` parameter from
-//! `skipped.operations` and `replica.identity.autoset.values`.
+//! `skipped.operations`, `replica.identity.autoset.values` and
+//! `snapshot.mode=configuration_based`.
 
 mod common;
 
@@ -217,4 +218,100 @@ fn replica_identity_autoset_values_alters_the_captured_tables() {
     ] {
         assert!(log.contains(line), "{line:?} in the log:\n{log}");
     }
+}
+
+/// `snapshot.mode=configuration_based`: with `.snapshot.data=true` and
+/// `.start.stream=false` the connector snapshots and stops there (Debezium's
+/// log line, later changes not streamed); reconfigured to `.start.stream=true`
+/// it streams from the stored position (the change made meanwhile, no new
+/// snapshot); with the slot dropped, it fails with the "no longer available"
+/// error, and with `.snapshot.on.data.error=true` takes a new snapshot.
+#[test]
+fn configuration_based_snapshot_mode_follows_its_five_keys() {
+    let db = fresh_db("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
+    let prefix = unique("p").replace('_', "");
+    let slot = unique("slot").to_lowercase();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = pg_connector_file(
+        dir.path(),
+        "src",
+        &db,
+        &prefix,
+        &slot,
+        json!({
+            "snapshot.mode": "configuration_based",
+            "snapshot.mode.configuration.based.snapshot.data": "true",
+        }),
+    );
+    let mut w = Worker::start(dir.path(), "", &[conn]);
+    let topic = format!("{prefix}.public.t");
+    let snap = ops(&topic, |e| e.len() >= 2);
+    wait_until(Duration::from_secs(60), "Debezium's log line", || {
+        w.log_text()
+            .contains("Streaming is disabled for snapshot mode configuration_based")
+    });
+    psql(&db, &["-c", "INSERT INTO t VALUES (3)"]);
+    let patch = |w: &Worker, v: Value| {
+        let (c, r) = w.call("PATCH", "/connectors/src/config", Some(&v.to_string()));
+        assert_eq!(c, 200, "{r}");
+    };
+    patch(
+        &w,
+        json!({
+            "snapshot.mode.configuration.based.snapshot.data": "false",
+            "snapshot.mode.configuration.based.start.stream": "true",
+        }),
+    );
+    let streamed = ops(&topic, |e| e.iter().any(|(_, id)| *id == 3));
+    // the slot goes away: the stored position is no longer available
+    let (c, r) = w.call("PUT", "/connectors/src/stop", None);
+    assert_eq!(c, 204, "{r}");
+    w.wait_status("src", |s| s["connector"]["state"] == "STOPPED");
+    wait_until(Duration::from_secs(60), "the slot to be inactive", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "0"
+    });
+    psql(
+        "postgres",
+        &["-c", &format!("SELECT pg_drop_replication_slot('{slot}')")],
+    );
+    let (c, r) = w.call("PUT", "/connectors/src/resume", None);
+    assert_eq!(c, 202, "{r}");
+    let lost = common::failed_trace(&w, "src");
+    patch(
+        &w,
+        json!({
+            "snapshot.mode.configuration.based.snapshot.data": "true",
+            "snapshot.mode.configuration.based.snapshot.on.data.error": "true",
+        }),
+    );
+    let (c, r) = w.call("POST", "/connectors/src/restart?includeTasks=true", None);
+    assert!(c == 202 || c == 204, "{c} {r}");
+    let again = ops(&topic, |e| {
+        e.iter().filter(|(op, _)| op == "r").count() >= 5
+    });
+    let log = w.log_text();
+    w.stop();
+    common::pg_drop_db(&db, &slot);
+    let pairs = |v: &[(&str, i64)]| -> Vec<(String, i64)> {
+        v.iter().map(|(op, id)| ((*op).to_owned(), *id)).collect()
+    };
+    assert_eq!(snap, pairs(&[("r", 1), ("r", 2)]), "log:\n{log}");
+    assert_eq!(
+        streamed,
+        pairs(&[("r", 1), ("r", 2), ("c", 3)]),
+        "streamed from the stored position, no new snapshot; log:\n{log}"
+    );
+    assert!(
+        lost.contains(&slot) && lost.contains("no longer available"),
+        "{lost}"
+    );
+    assert_eq!(
+        again[3..],
+        pairs(&[("r", 1), ("r", 2), ("r", 3)])[..],
+        "a new snapshot fills the gap; log:\n{log}"
+    );
+    assert!(
+        log.contains("Attempting to snapshot data to fill the gap"),
+        "{log}"
+    );
 }

@@ -94,7 +94,7 @@ pub mod keys {
         /// `datatype.propagate.source.type`: types whose columns' field schemas get their source type.
         DATATYPE_PROPAGATE_SOURCE_TYPE = velocity_api::debezium::keys::DATATYPE_PROPAGATE_SOURCE_TYPE;
         /// `snapshot.mode` (default `initial`).
-        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
+        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed, always or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
         /// `snapshot.locking.mode` (default `minimal`).
         SNAPSHOT_LOCKING_MODE = ConfigKey::new("snapshot.locking.mode", String, Some("minimal"), Medium, "How the snapshot keeps writes out while it reads the binlog position and the table definitions: minimal (FLUSH TABLES WITH READ LOCK until they are read; the rows are then read in a REPEATABLE READ consistent-snapshot transaction), extended (the same lock, held until all rows are read), minimal_percona (Percona Server's LOCK TABLES FOR BACKUP instead; MySQL connector only), minimal_percona_no_table_locks (as minimal_percona, failing rather than falling back to table locks) or none (no lock: safe only when no DDL runs during the snapshot). When the global lock is refused (no RELOAD privilege), the captured tables are read-locked until the snapshot ends (needs LOCK TABLES).").one_of(LockingMode::NAMES);
         /// `snapshot.lock.timeout.ms` (default 10000): the longest wait for
@@ -224,6 +224,9 @@ config_choice! {
         Never = "never",
         /// Snapshot when there is no offset or the stored binlog file is gone.
         WhenNeeded = "when_needed",
+        /// Snapshot (schema and data) at every start, then stream from the
+        /// snapshot's position.
+        Always = "always",
         /// Rebuild the schema history from the current schema (`recovery`,
         /// formerly `schema_only_recovery`); no data.
         Recovery = "recovery" | "schema_only_recovery",
@@ -235,7 +238,10 @@ impl SnapshotMode {
     pub fn reads_data(self) -> bool {
         matches!(
             self,
-            SnapshotMode::Initial | SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded
+            SnapshotMode::Initial
+                | SnapshotMode::InitialOnly
+                | SnapshotMode::WhenNeeded
+                | SnapshotMode::Always
         )
     }
 }
@@ -958,6 +964,8 @@ mod tests {
         assert_eq!(c.snapshot_mode, SnapshotMode::Recovery);
         let c = parse(&[(SNAPSHOT_MODE, "NEVER")]).unwrap();
         assert_eq!(c.snapshot_mode, SnapshotMode::Never);
+        let c = parse(&[(SNAPSHOT_MODE, "always")]).unwrap();
+        assert!(c.snapshot_mode == SnapshotMode::Always && c.snapshot_mode.reads_data());
         assert_eq!(
             SnapshotMode::NAMES,
             [
@@ -967,6 +975,7 @@ mod tests {
                 "schema_only",
                 "never",
                 "when_needed",
+                "always",
                 "recovery",
                 "schema_only_recovery"
             ]

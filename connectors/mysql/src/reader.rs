@@ -1972,14 +1972,19 @@ pub enum StartPlan {
 }
 
 /// Decides how to start from the mode, the stored offset and whether its
-/// binlog file is still on the server (`available`). A stored position
-/// that is gone is Debezium's error unless `when_needed` allows a new
-/// snapshot.
+/// binlog file is still on the server (`available`). `always` snapshots at
+/// every start. A stored position that is gone is Debezium's error unless
+/// `when_needed` allows a new snapshot.
 pub fn plan_start(
     mode: SnapshotMode,
     stored: Option<&Position>,
     available: bool,
 ) -> Result<StartPlan, MySqlError> {
+    if mode == SnapshotMode::Always {
+        // Debezium's AlwaysSnapshotter: schema and data at every start,
+        // whatever is stored
+        return Ok(StartPlan::Snapshot { data: true });
+    }
     match stored {
         Some(p) if !p.snapshot_incomplete() => {
             if available {
@@ -1999,9 +2004,10 @@ pub fn plan_start(
             }
         }
         _ => Ok(match mode {
-            SnapshotMode::Initial | SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded => {
-                StartPlan::Snapshot { data: true }
-            }
+            SnapshotMode::Initial
+            | SnapshotMode::InitialOnly
+            | SnapshotMode::WhenNeeded
+            | SnapshotMode::Always => StartPlan::Snapshot { data: true },
             SnapshotMode::NoData | SnapshotMode::Recovery => StartPlan::Snapshot { data: false },
             SnapshotMode::Never => StartPlan::FromStart,
         }),
@@ -2215,6 +2221,13 @@ mod tests {
             plan_start(WhenNeeded, Some(&stored), false).unwrap(),
             StartPlan::Snapshot { data: true }
         );
+        // always: a snapshot at every start, whatever is stored
+        for (stored, available) in [(None, false), (Some(&stored), true), (Some(&stored), false)] {
+            assert_eq!(
+                plan_start(Always, stored, available).unwrap(),
+                StartPlan::Snapshot { data: true }
+            );
+        }
     }
 
     #[test]

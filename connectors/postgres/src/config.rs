@@ -14,6 +14,7 @@ use velocity_api::debezium::options::{
     skipped_operations, CaptureFilters, FailureHandlingMode, FilterKeys, KeyColumns, NameFilter,
 };
 use velocity_api::debezium::signal::SignalConfig;
+use velocity_api::debezium::snapshot_mode::ConfigurationBased;
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::protocol::ConnectParams;
@@ -92,7 +93,18 @@ pub mod keys {
         /// `message.prefix.exclude.list` (not with `message.prefix.include.list`).
         MESSAGE_PREFIX_EXCLUDE_LIST = ConfigKey::new("message.prefix.exclude.list", List, Some(""), Medium, "Regular expressions matching the prefixes of the logical decoding messages not to emit.");
         /// `snapshot.mode` (default `initial`): a [`SnapshotMode`] name.
-        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always or when_needed.").one_of(SnapshotMode::NAMES);
+        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always, when_needed or configuration_based (the snapshot.mode.configuration.based.* keys decide).").one_of(SnapshotMode::NAMES);
+        /// `snapshot.mode.configuration.based.snapshot.data` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_DATA = velocity_api::debezium::snapshot_mode::SNAPSHOT_DATA;
+        /// `snapshot.mode.configuration.based.snapshot.schema` (default false;
+        /// PostgreSQL keeps no schema history, so it changes nothing).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_SCHEMA = velocity_api::debezium::snapshot_mode::SNAPSHOT_SCHEMA;
+        /// `snapshot.mode.configuration.based.start.stream` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_START_STREAM = velocity_api::debezium::snapshot_mode::START_STREAM;
+        /// `snapshot.mode.configuration.based.snapshot.on.schema.error` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_ON_SCHEMA_ERROR = velocity_api::debezium::snapshot_mode::SNAPSHOT_ON_SCHEMA_ERROR;
+        /// `snapshot.mode.configuration.based.snapshot.on.data.error` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_ON_DATA_ERROR = velocity_api::debezium::snapshot_mode::SNAPSHOT_ON_DATA_ERROR;
         /// `snapshot.fetch.size` (default 10240).
         SNAPSHOT_FETCH_SIZE = ConfigKey::new("snapshot.fetch.size", Int, Some("10240"), Medium, "Rows fetched per round trip while snapshotting.").range(1, 10_000_000);
         /// `tombstones.on.delete` (default true).
@@ -168,6 +180,9 @@ config_choice! {
         Always = "always",
         /// Snapshot when there is no offset or the stored position is gone.
         WhenNeeded = "when_needed",
+        /// The `snapshot.mode.configuration.based.*` keys decide
+        /// ([`ConfigurationBased`]).
+        ConfigurationBased = "configuration_based",
     }
 }
 
@@ -248,6 +263,9 @@ pub struct PostgresConfig {
     pub message_prefixes: NameFilter,
     /// `snapshot.mode` (default `initial`).
     pub snapshot_mode: SnapshotMode,
+    /// `snapshot.mode.configuration.based.*`, read whatever the mode (they
+    /// matter under `snapshot.mode=configuration_based` only).
+    pub configuration_based: ConfigurationBased,
     /// `snapshot.fetch.size` (default 10240).
     pub snapshot_fetch_size: usize,
     /// `tombstones.on.delete` (default true).
@@ -341,6 +359,7 @@ impl TypedConfig for PostgresConfig {
                 &MESSAGE_PREFIX_EXCLUDE_LIST,
             ),
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
+            configuration_based: ConfigurationBased::read(r),
             snapshot_fetch_size: r.int(&SNAPSHOT_FETCH_SIZE),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
             heartbeat_interval: (!heartbeat.is_zero()).then_some(heartbeat),
@@ -643,6 +662,21 @@ mod tests {
         );
         let e = errors(&[("replica.identity.autoset.values", " ")]);
         assert_eq!(e.0[0].1, "Must not be empty");
+    }
+
+    #[test]
+    fn configuration_based_snapshot_mode_reads_its_keys() {
+        let c = PostgresConfig::from_raw(&with(&[
+            ("snapshot.mode", "configuration_based"),
+            ("snapshot.mode.configuration.based.snapshot.data", "true"),
+            ("snapshot.mode.configuration.based.start.stream", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.snapshot_mode, SnapshotMode::ConfigurationBased);
+        assert!(c.configuration_based.snapshot_data && c.configuration_based.start_stream);
+        assert!(!c.configuration_based.snapshot_on_data_error);
+        let e = errors(&[("snapshot.mode.configuration.based.start.stream", "maybe")]);
+        assert_eq!(e.0[0].0, "snapshot.mode.configuration.based.start.stream");
     }
 
     #[test]

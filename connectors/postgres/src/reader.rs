@@ -616,6 +616,7 @@ impl Reader {
         // Debezium: after the publication, before the slot; errors are logged
         replica_identity::apply(&client, &cfg.replica_identity, &captured).await;
 
+        let mut stream = true;
         let need_snapshot = match cfg.snapshot_mode {
             SnapshotMode::NoData => false,
             SnapshotMode::Always => true,
@@ -627,12 +628,25 @@ impl Reader {
                     || !slot_exists
                     || self.stored.as_ref().is_some_and(|r| r.snapshot_incomplete)
             }
+            SnapshotMode::ConfigurationBased => {
+                let plan = cfg
+                    .configuration_based
+                    .start(self.has_stored, slot_exists)
+                    .map_err(|e| {
+                        PostgresError::PositionLost(
+                            e.unwrap_or_else(|| position_gone(&cfg.slot_name)),
+                        )
+                    })?;
+                if plan.reset_offsets {
+                    self.has_stored = false;
+                    self.stored = None;
+                }
+                stream = plan.stream;
+                plan.snapshot_data
+            }
         };
         if self.has_stored && !slot_exists && !need_snapshot {
-            return Err(PostgresError::PositionLost(format!(
-                "replication slot \"{}\" does not exist, but offsets are stored: the changes since the stored position are no longer available on the server. Set snapshot.mode=when_needed to take a new snapshot, or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)",
-                cfg.slot_name
-            )));
+            return Err(PostgresError::PositionLost(position_gone(&cfg.slot_name)));
         }
         let mut repl = ReplicationConnection::connect(&cfg.connect)
             .await
@@ -679,6 +693,11 @@ impl Reader {
                 let _ = self.stop.changed().await;
                 return Ok(());
             }
+        }
+        if !stream {
+            tracing::info!("Streaming is disabled for snapshot mode configuration_based");
+            let _ = self.stop.changed().await;
+            return Ok(());
         }
         // pgoutput sends logical decoding messages only when asked (PostgreSQL 14+)
         let messages = self.server_version_num >= 140_000;
@@ -1722,6 +1741,12 @@ fn skip_failed_event(
 ) -> Result<(), PostgresError> {
     mode.handle(&offset_text(offset), cause)
         .map_err(PostgresError::EventProcessing)
+}
+
+/// The error when the stored position's slot is gone and the snapshot mode
+/// does not take a new snapshot.
+fn position_gone(slot: &str) -> String {
+    format!("replication slot \"{slot}\" does not exist, but offsets are stored: the changes since the stored position are no longer available on the server. Set snapshot.mode=when_needed to take a new snapshot, or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)")
 }
 
 /// The server's version: `server_version_num` (e.g. 150020) and
