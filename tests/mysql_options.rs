@@ -1,6 +1,7 @@
 //! MySQL / MariaDB source options of Debezium's, against the real MariaDB
-//! and broker: `event.processing.failure.handling.mode` and
-//! `snapshot.mode=always`.
+//! and broker: `event.processing.failure.handling.mode`,
+//! `snapshot.mode=always` and the schema history's
+//! `schema.history.internal.store.only.captured.*.ddl`.
 //!
 //! A change event that cannot be built is provoked the way it happens in
 //! production: the table is altered with `sql_log_bin=0` (a hidden DDL, as
@@ -171,5 +172,81 @@ fn always_snapshots_at_every_start_then_streams() {
             ("c", 5)
         ]),
         "log:\n{log}"
+    );
+}
+
+/// The `databaseName`s of the schema history records (or schema change
+/// events) on `topic`, read until `done`.
+fn history_databases(topic: &str, mut done: impl FnMut(&[String]) -> bool) -> Vec<String> {
+    let parse = |recs: &[common::Kv]| -> Vec<String> {
+        recs.iter()
+            .filter_map(|(_, v)| {
+                let v: Value = serde_json::from_slice(v.as_ref()?).ok()?;
+                // history records are plain JSON, schema change events enveloped
+                let name = v["databaseName"]
+                    .as_str()
+                    .or(v["payload"]["databaseName"].as_str());
+                Some(name?.to_owned())
+            })
+            .collect()
+    };
+    parse(&consume_until(topic, Duration::from_secs(120), |r| {
+        done(&parse(r))
+    }))
+}
+
+/// The schema history keeps every database's DDL by default, as Debezium
+/// (`schema.history.internal.store.only.captured.tables.ddl` and
+/// `….databases.ddl` false): the snapshot's definitions and a DDL streamed
+/// afterwards of a database not captured are in the history; with
+/// `….store.only.captured.databases.ddl=true` neither is. Schema change
+/// events stay on the captured database only.
+#[test]
+fn schema_history_stores_other_databases_ddl_unless_told_not_to() {
+    let other = unique("vmy_oth");
+    sql(&format!(
+        "CREATE DATABASE {other}; CREATE TABLE {other}.before_start (id INT PRIMARY KEY);"
+    ));
+    let run = |extra: Value| -> (Vec<String>, Vec<String>, String) {
+        let db = unique("vmy_his");
+        let prefix = unique("mh").replace('_', "");
+        sql(&format!(
+            "CREATE DATABASE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY);"
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connector_file(dir.path(), "src", &db, &prefix, extra);
+        let mut w = Worker::start(dir.path(), "", &[conn]);
+        w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
+        // the captured table's row: the snapshot is over, streaming runs
+        sql(&format!("INSERT INTO {db}.t VALUES (1)"));
+        ops(&format!("{prefix}.{db}.t"), |e| !e.is_empty());
+        sql(&format!(
+            "CREATE TABLE {other}.while_streaming (id INT PRIMARY KEY); CREATE TABLE {db}.u (id INT PRIMARY KEY);"
+        ));
+        // the captured database's later DDL is the last history record
+        let history = history_databases(&format!("{prefix}.history"), |d| {
+            d.iter().filter(|n| **n == db).count() >= 3
+        });
+        let changes = history_databases(&prefix, |d| d.iter().filter(|n| **n == db).count() >= 2);
+        let log = w.log_text();
+        w.stop();
+        sql(&format!("DROP DATABASE {db}"));
+        (history, changes, log)
+    };
+    let (all, all_changes, log) = run(json!({}));
+    let (only, only_changes, log2) = run(json!({
+        "schema.history.internal.store.only.captured.databases.ddl": "true",
+    }));
+    sql(&format!("DROP DATABASE {other}"));
+    let count = |v: &[String]| v.iter().filter(|n| **n == other).count();
+    assert!(
+        count(&all) >= 3,
+        "CREATE DATABASE, before_start and while_streaming of {other} in {all:?}; log:\n{log}"
+    );
+    assert_eq!(count(&only), 0, "{only:?}; log:\n{log2}");
+    assert_eq!(
+        count(&all_changes) + count(&only_changes),
+        0,
+        "schema change events"
     );
 }

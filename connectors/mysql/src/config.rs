@@ -129,6 +129,12 @@ pub mod keys {
         HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
         /// `schema.history.internal.kafka.bootstrap.servers`.
         HISTORY_KAFKA_BOOTSTRAP_SERVERS = ConfigKey::new("schema.history.internal.kafka.bootstrap.servers", String, Some(""), High, "Kafka brokers of the schema history topic.");
+        /// `schema.history.internal.store.only.captured.tables.ddl` (default false).
+        HISTORY_STORE_ONLY_CAPTURED_TABLES_DDL = ConfigKey::new("schema.history.internal.store.only.captured.tables.ddl", Boolean, Some("false"), Low, "Controls what DDL will Debezium store in database schema history. By default (false) Debezium will store all incoming DDL statements. If set to true, then only DDL that manipulates a captured table will be stored.");
+        /// `schema.history.internal.store.only.captured.databases.ddl` (default false).
+        HISTORY_STORE_ONLY_CAPTURED_DATABASES_DDL = ConfigKey::new("schema.history.internal.store.only.captured.databases.ddl", Boolean, Some("false"), Low, "Controls what DDL will Debezium store in database schema history. By default (false) Debezium will store all incoming DDL statements. If set to true, then only DDL that manipulates a table from captured schema/database will be stored.");
+        /// `schema.history.internal.skip.unparseable.ddl` (default false).
+        HISTORY_SKIP_UNPARSEABLE_DDL = ConfigKey::new("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Controls the action Debezium will take when it meets a DDL statement in binlog, that it cannot parse. By default the connector will stop operating but by changing the setting it can ignore the statements which it cannot parse. If skipping is enabled then Debezium can miss metadata changes.");
         /// `max.batch.size` (default 2048).
         MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
         /// `max.queue.size` (default 8192; larger than `max.batch.size`).
@@ -429,6 +435,19 @@ pub struct MySqlConfig {
     pub history_topic: Option<String>,
     /// `schema.history.internal.kafka.bootstrap.servers`.
     pub history_bootstrap: Option<String>,
+    /// `schema.history.internal.store.only.captured.tables.ddl` (default
+    /// false): only DDL of captured tables goes to the history, and the
+    /// snapshot reads only the captured tables' definitions (else every
+    /// table's of every non-system database, as Debezium).
+    pub history_only_captured_tables: bool,
+    /// `schema.history.internal.store.only.captured.databases.ddl` (default
+    /// false): only DDL of captured databases goes to the history, and the
+    /// snapshot reads only their tables' definitions.
+    pub history_only_captured_databases: bool,
+    /// `schema.history.internal.skip.unparseable.ddl` (default false): a
+    /// table DDL the parser cannot read is logged and skipped instead of
+    /// stopping the task.
+    pub history_skip_unparseable_ddl: bool,
     /// `schema.history.internal.producer.*`: librdkafka settings of the
     /// history producer (Debezium's pass-through, e.g.
     /// `schema.history.internal.producer.security.protocol=ssl`).
@@ -544,6 +563,9 @@ impl TypedConfig for MySqlConfig {
             binary_mode: r.choice(&BINARY_HANDLING_MODE),
             history_topic: r.opt_string(&HISTORY_KAFKA_TOPIC),
             history_bootstrap: r.opt_string(&HISTORY_KAFKA_BOOTSTRAP_SERVERS),
+            history_only_captured_tables: r.bool(&HISTORY_STORE_ONLY_CAPTURED_TABLES_DDL),
+            history_only_captured_databases: r.bool(&HISTORY_STORE_ONLY_CAPTURED_DATABASES_DDL),
+            history_skip_unparseable_ddl: r.bool(&HISTORY_SKIP_UNPARSEABLE_DDL),
             history_producer: raw
                 .with_prefix(HISTORY_PRODUCER_PREFIX)
                 .into_iter()
@@ -613,6 +635,21 @@ fn read_ssl(r: &mut ConfigReader<'_>) -> SslSettings {
 }
 
 impl MySqlConfig {
+    /// True when the schema snapshot reads `db`.`table`'s definition (and
+    /// so writes it to the history): every table of a non-system database,
+    /// narrowed to the captured databases by
+    /// `schema.history.internal.store.only.captured.databases.ddl` and to the
+    /// captured tables by `….store.only.captured.tables.ddl`.
+    pub fn schema_snapshot_reads(&self, db: &str, table: &str) -> bool {
+        if self.history_only_captured_tables {
+            self.filters.table(db, table)
+        } else if self.history_only_captured_databases {
+            self.filters.namespace(db)
+        } else {
+            !system_database(db)
+        }
+    }
+
     /// `host:port`, for messages.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -750,6 +787,9 @@ mod tests {
         assert_eq!(c.bigint_unsigned_mode, BigintUnsignedMode::Long);
         assert_eq!(c.binary_mode, BinaryMode::Bytes);
         assert_eq!(c.failure_mode, FailureHandlingMode::Fail);
+        // Debezium's defaults: the whole history, unparseable DDL stops the task
+        assert!(!c.history_only_captured_tables && !c.history_only_captured_databases);
+        assert!(!c.history_skip_unparseable_ddl);
         assert_eq!(c.max_batch_size, 2048);
         assert_eq!(c.max_queue_size, 8192);
         assert_eq!(c.poll_interval, Duration::from_millis(500));

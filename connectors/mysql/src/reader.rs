@@ -292,6 +292,66 @@ fn q(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
 
 /// The error for a binlog connection that ended: retriable (the runtime
 /// reconnects from the stored offset) under `connect.keep.alive=true`.
+/// Whether a streamed statement about database `target` (empty: none) goes
+/// to the schema history, as Debezium's `BinlogDatabaseSchema`: every
+/// statement by default; with `….store.only.captured.databases.ddl` only
+/// those of captured databases; with `….store.only.captured.tables.ddl`
+/// only `SET` statements and those that change a captured table (or, for
+/// statements that change no table, are about a captured database).
+pub fn history_keeps(cfg: &MySqlConfig, target: &str, upper_sql: &str, out: &Outcome) -> bool {
+    let captured_db = target.is_empty() || cfg.filters.namespace(target);
+    if cfg.history_only_captured_databases && !captured_db {
+        return false;
+    }
+    if cfg.history_only_captured_tables && !upper_sql.starts_with("SET ") {
+        return if out.changes.is_empty() {
+            captured_db
+        } else {
+            out.changes
+                .iter()
+                .any(|c| cfg.filters.table(&c.table.db, &c.table.name))
+        };
+    }
+    true
+}
+
+/// True when `upper_sql` creates, alters, renames or drops a table (the
+/// statements the parser must read to keep the table model right).
+fn is_table_ddl(upper_sql: &str) -> bool {
+    let words: Vec<&str> = upper_sql
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "OR" | "REPLACE" | "TEMPORARY" | "ONLINE" | "IGNORE"))
+        .take(2)
+        .collect();
+    matches!(
+        words.as_slice(),
+        ["CREATE" | "ALTER" | "RENAME" | "DROP", "TABLE" | "TABLES"]
+    )
+}
+
+/// A statement the DDL parser did not understand: a table DDL of a
+/// captured database stops the task (Debezium's default) unless
+/// `schema.history.internal.skip.unparseable.ddl=true`, which logs
+/// Debezium's warning; anything else (statements that change no table
+/// definition, DDL of databases not captured) is recorded and skipped.
+fn unparseable(cfg: &MySqlConfig, st: &Statement, out: &Outcome) -> Result<(), MySqlError> {
+    let target = if out.database.is_empty() {
+        &st.db
+    } else {
+        &out.database
+    };
+    let table_ddl = is_table_ddl(&st.upper) && cfg.filters.namespace(target);
+    if !table_ddl {
+        tracing::debug!(statement = %st.sql, "statement not understood by the DDL parser; recorded and skipped");
+        Ok(())
+    } else if cfg.history_skip_unparseable_ddl {
+        tracing::warn!("Ignoring unparseable DDL statement '{}'", st.sql);
+        Ok(())
+    } else {
+        Err(MySqlError::UnparseableDdl(st.sql.clone()))
+    }
+}
+
 /// `event.processing.failure.handling.mode` for a change event that cannot
 /// be built (a rows event or a row that cannot be decoded), at `offset`:
 /// Debezium's `EventDispatcher` texts (see [`FailureHandlingMode::handle`]);
@@ -667,37 +727,57 @@ impl Reader {
             .collect())
     }
 
-    /// Reads the definitions of the captured databases and tables
-    /// (`SHOW CREATE DATABASE` / `SHOW CREATE TABLE`) into the model;
-    /// returns `(database, statement, outcome)` in order.
+    /// Reads the definitions of the databases and tables the schema
+    /// snapshot covers ([`MySqlConfig::schema_snapshot_reads`]: all
+    /// non-system ones by default, as Debezium; the captured ones with
+    /// `schema.history.internal.store.only.captured.*.ddl`) with `SHOW CREATE
+    /// DATABASE` / `SHOW CREATE TABLE` into the model; returns `(database,
+    /// statement, outcome)` in order.
     async fn read_schema(
         &mut self,
         conn: &mut Conn,
     ) -> Result<Vec<(String, String, Outcome)>, MySqlError> {
         let cfg = self.cfg.clone();
-        let captured = self.captured_tables(conn).await?;
+        let captured: Vec<(String, String)> = catalog::list_tables(conn)
+            .await
+            .map_err(|e| q(e, &cfg))?
+            .into_iter()
+            .filter(|(d, t)| cfg.schema_snapshot_reads(d, t))
+            .collect();
         let mut out = Vec::new();
         let mut last_db: Option<String> = None;
         for (d, t) in &captured {
+            // a table of another database dropped since it was listed
+            // (no lock covers it) is left out; a captured one is an error
+            let gone = |e: &mysql_async::Error| {
+                !cfg.filters.table(d, t)
+                    && matches!(e, mysql_async::Error::Server(s) if matches!(s.code, 1049 | 1146))
+            };
             if last_db.as_deref() != Some(d.as_str()) {
-                let row: Option<(String, String)> = conn
+                let row: Option<(String, String)> = match conn
                     .query_first(format!("SHOW CREATE DATABASE {}", quote_ident(d)))
                     .await
-                    .map_err(|e| q(e, &cfg))?;
+                {
+                    Err(e) if gone(&e) => continue,
+                    other => other.map_err(|e| q(e, &cfg))?,
+                };
                 if let Some((_, ddl)) = row {
                     let o = self.model.apply(d, &ddl);
                     out.push((d.clone(), ddl, o));
                 }
                 last_db = Some(d.clone());
             }
-            let row: Option<(String, String)> = conn
+            let row: Option<(String, String)> = match conn
                 .query_first(format!(
                     "SHOW CREATE TABLE {}.{}",
                     quote_ident(d),
                     quote_ident(t)
                 ))
                 .await
-                .map_err(|e| q(e, &cfg))?;
+            {
+                Err(e) if gone(&e) => continue,
+                other => other.map_err(|e| q(e, &cfg))?,
+            };
             if let Some((_, ddl)) = row {
                 let o = self.model.apply(d, &ddl);
                 if self.model.get(d, t).is_none() {
@@ -862,7 +942,12 @@ impl Reader {
                     schemas.push(ts);
                 }
             }
-            if !out.changes.is_empty() && self.cfg.include_schema_changes {
+            // schema change events only for the captured databases (the
+            // history has the others' definitions too)
+            if !out.changes.is_empty()
+                && self.cfg.include_schema_changes
+                && self.cfg.filters.namespace(d)
+            {
                 ddls.push((d.clone(), ddl.clone(), out.changes.clone()));
             }
         }
@@ -1263,7 +1348,7 @@ impl Reader {
             self.model.apply(&st.db, &st.sql)
         };
         if !skipped && !out.understood {
-            tracing::debug!(statement = %st.sql, "statement not understood by the DDL parser; recorded and skipped");
+            unparseable(&cfg, &st, &out)?;
         }
         let is_ddl = out.is_ddl || is_ddl(&st.upper);
         let target = if out.database.is_empty() {
@@ -1276,7 +1361,7 @@ impl Reader {
             .iter()
             .any(|p| st.upper.starts_with(p));
         if !skipped
-            && relevant
+            && history_keeps(&cfg, &target, &st.upper, &out)
             && !transactional
             && !self
                 .recorded_upto
@@ -2256,5 +2341,108 @@ mod tests {
         );
         assert!(deserialization_failure(Warn, at, (400, 520, "b"), "bad").is_ok());
         assert!(deserialization_failure(Skip, at, (400, 520, "b"), "bad").is_ok());
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> MySqlConfig {
+        use velocity_api::TypedConfig;
+        let mut c = velocity_api::config::raw_config(&[
+            (
+                "connector.class",
+                "io.debezium.connector.mysql.MySqlConnector",
+            ),
+            ("database.hostname", "h"),
+            ("database.user", "u"),
+            ("database.server.id", "5"),
+            ("topic.prefix", "p"),
+            ("database.include.list", "app"),
+            ("table.include.list", "app.orders"),
+        ]);
+        c.extend(velocity_api::config::raw_config(pairs));
+        MySqlConfig::from_raw(&c).unwrap()
+    }
+
+    #[test]
+    fn history_keeps_what_the_store_only_keys_say() {
+        let mut model = Tables::new(true);
+        let mut apply = |db: &str, sql: &str| model.apply(db, sql);
+        let orders = apply("app", "CREATE TABLE orders (id INT PRIMARY KEY)");
+        let other_table = apply("app", "CREATE TABLE notes (id INT PRIMARY KEY)");
+        let other_db = apply("crm", "CREATE TABLE people (id INT PRIMARY KEY)");
+        let set = apply("", "SET character_set_server=utf8mb4");
+        let all = config(&[]);
+        let dbs = config(&[(
+            "schema.history.internal.store.only.captured.databases.ddl",
+            "true",
+        )]);
+        let tables = config(&[(
+            "schema.history.internal.store.only.captured.tables.ddl",
+            "true",
+        )]);
+        let cases = [
+            ("app", "CREATE TABLE ORDERS", &orders, [true, true, true]),
+            (
+                "app",
+                "CREATE TABLE NOTES",
+                &other_table,
+                [true, true, false],
+            ),
+            (
+                "crm",
+                "CREATE TABLE PEOPLE",
+                &other_db,
+                [true, false, false],
+            ),
+            (
+                "",
+                "SET CHARACTER_SET_SERVER=UTF8MB4",
+                &set,
+                [true, true, true],
+            ),
+        ];
+        for (db, upper, out, want) in cases {
+            let got = [&all, &dbs, &tables].map(|c| history_keeps(c, db, upper, out));
+            assert_eq!(got, want, "{upper}");
+        }
+        // the schema snapshot reads the same scope
+        assert!(all.schema_snapshot_reads("crm", "people"));
+        assert!(!all.schema_snapshot_reads("mysql", "user"));
+        assert!(
+            dbs.schema_snapshot_reads("app", "notes")
+                && !dbs.schema_snapshot_reads("crm", "people")
+        );
+        assert!(
+            tables.schema_snapshot_reads("app", "orders")
+                && !tables.schema_snapshot_reads("app", "notes")
+        );
+    }
+
+    #[test]
+    fn unparseable_table_ddl_of_a_captured_database_stops_unless_skipped() {
+        assert!(is_table_ddl("CREATE OR REPLACE TABLE T (A INT)"));
+        assert!(is_table_ddl("ALTER ONLINE IGNORE TABLE T ADD B INT"));
+        assert!(is_table_ddl("DROP TEMPORARY TABLE T"));
+        assert!(!is_table_ddl("CREATE PROCEDURE P() BEGIN END"));
+        assert!(!is_table_ddl("GRANT SELECT ON *.* TO U"));
+        let st = |db: &str, sql: &str| Statement {
+            db: db.into(),
+            sql: sql.into(),
+            upper: sql.to_ascii_uppercase(),
+            thread: 1,
+        };
+        let out = Outcome::default();
+        let strict = config(&[]);
+        let e = unparseable(&strict, &st("app", "CREATE TABLE x ~~~"), &out).unwrap_err();
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("DDL statement couldn't be parsed: 'CREATE TABLE x ~~~'")
+                && text.contains("schema.history.internal.skip.unparseable.ddl=true"),
+            "{text}"
+        );
+        // not a table DDL, or not a captured database: recorded and skipped
+        assert!(unparseable(&strict, &st("app", "CREATE PROCEDURE p() BEGIN END"), &out).is_ok());
+        assert!(unparseable(&strict, &st("crm", "CREATE TABLE x ~~~"), &out).is_ok());
+        let lenient = config(&[("schema.history.internal.skip.unparseable.ddl", "true")]);
+        assert!(unparseable(&lenient, &st("app", "CREATE TABLE x ~~~"), &out).is_ok());
     }
 }
