@@ -34,27 +34,7 @@ fn start_streaming(db: &str, extra: Value) -> (String, String, tempfile::TempDir
     (prefix, slot, dir, w)
 }
 
-/// (op, id) of the change events of `topic` (tombstones skipped), read
-/// until `done`.
-fn ops(topic: &str, mut done: impl FnMut(&[(String, i64)]) -> bool) -> Vec<(String, i64)> {
-    let parse = |recs: &[common::Kv]| -> Vec<(String, i64)> {
-        recs.iter()
-            .filter_map(|(_, v)| {
-                let v: Value = serde_json::from_slice(v.as_ref()?).ok()?;
-                let p = &v["payload"];
-                let row = if p["after"].is_null() {
-                    &p["before"]
-                } else {
-                    &p["after"]
-                };
-                Some((p["op"].as_str()?.to_owned(), row["id"].as_i64()?))
-            })
-            .collect()
-    };
-    parse(&consume_until(topic, Duration::from_secs(120), |r| {
-        done(&parse(r))
-    }))
-}
+use common::change_ops as ops;
 
 /// The publication's `pubinsert, pubupdate, pubdelete, pubtruncate,
 /// puballtables` and its tables, as psql prints them.

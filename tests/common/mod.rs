@@ -838,3 +838,30 @@ pub fn write_connector_file(
     .unwrap();
     p
 }
+
+/// (op, `id` column) of the change events on `topic` (tombstones skipped), read
+/// until `done`.
+pub fn change_ops(
+    topic: &str,
+    mut done: impl FnMut(&[(String, i64)]) -> bool,
+) -> Vec<(String, i64)> {
+    let parse = |recs: &[Kv]| -> Vec<(String, i64)> {
+        recs.iter()
+            .filter_map(|(_, v)| {
+                let v = serde_json::from_slice::<serde_json::Value>(v.as_ref()?).ok()?;
+                let p = &v["payload"];
+                let row = if p["after"].is_null() {
+                    &p["before"]
+                } else {
+                    &p["after"]
+                };
+                Some((p["op"].as_str()?.to_owned(), row["id"].as_i64()?))
+            })
+            .collect()
+    };
+    parse(&consume_until(
+        topic,
+        std::time::Duration::from_secs(120),
+        |r| done(&parse(r)),
+    ))
+}
