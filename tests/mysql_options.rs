@@ -200,7 +200,7 @@ fn schema_history_stores_other_databases_ddl_unless_told_not_to() {
         w.wait_status("src", |s| s["tasks"][0]["state"] == "RUNNING");
         let history = history_databases(&format!("{prefix}.history"), |d| done(d, &db));
         // the snapshot's schema change event of t
-        let changes = history_databases(&prefix, |d| d.iter().any(|n| *n == db));
+        let changes = history_databases(&prefix, |d| d.contains(&db));
         let log = w.log_text();
         w.stop();
         sql(&format!("DROP DATABASE {db}"));
