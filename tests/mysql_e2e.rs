@@ -742,7 +742,15 @@ fn mariadb_schema_history_replay_recovery_and_lost_position() {
          INSERT INTO a VALUES (1, 10);"
     ));
     let dir = tempfile::tempdir().unwrap();
-    let conn = connector_file(dir.path(), name, &db, &prefix, json!({}));
+    // only this database's DDL in the history (the default stores every
+    // database's, and other tests run DDL on the same server)
+    let conn = connector_file(
+        dir.path(),
+        name,
+        &db,
+        &prefix,
+        json!({"schema.history.internal.store.only.captured.databases.ddl": "true"}),
+    );
     let mut w = Worker::start(dir.path(), "", &[conn]);
     let topic = format!("{prefix}.{db}.a");
     let history = format!("{prefix}.history");

@@ -717,6 +717,10 @@ pub fn mysql_connector_file(
         "database.include.list": db,
         "schema.history.internal.kafka.topic": format!("{prefix}.history"),
         "schema.history.internal.kafka.bootstrap.servers": kafka_bootstrap(),
+        // the shared test server holds every test's databases: keep each
+        // connector's history (and its schema snapshot) to its own
+        // database; tests of the default (false) set it themselves
+        "schema.history.internal.store.only.captured.databases.ddl": "true",
         "topic.creation.default.partitions": "1",
         "topic.creation.default.replication.factor": "1",
     });
@@ -1015,4 +1019,31 @@ pub fn stored_snapshot_key(stored: &serde_json::Value, rows: i32, log: &str) -> 
     };
     assert!((1..rows).contains(&k), "stored key {k}: {stored}");
     k
+}
+
+/// (op, `id` column) of the change events on `topic` (tombstones skipped), read
+/// until `done`.
+pub fn change_ops(
+    topic: &str,
+    mut done: impl FnMut(&[(String, i64)]) -> bool,
+) -> Vec<(String, i64)> {
+    let parse = |recs: &[Kv]| -> Vec<(String, i64)> {
+        recs.iter()
+            .filter_map(|(_, v)| {
+                let v = serde_json::from_slice::<serde_json::Value>(v.as_ref()?).ok()?;
+                let p = &v["payload"];
+                let row = if p["after"].is_null() {
+                    &p["before"]
+                } else {
+                    &p["after"]
+                };
+                Some((p["op"].as_str()?.to_owned(), row["id"].as_i64()?))
+            })
+            .collect()
+    };
+    parse(&consume_until(
+        topic,
+        std::time::Duration::from_secs(120),
+        |r| done(&parse(r)),
+    ))
 }

@@ -6,7 +6,9 @@
 //! apart between PostgreSQL and MySQL / MariaDB.
 
 use crate::config::{ConfigKey, ConfigType::*, Importance::*};
-use crate::debezium::options::{check_skipped_operations, BinaryMode, KeyColumns};
+use crate::debezium::options::{
+    check_skipped_operations, BinaryMode, FailureHandlingMode, KeyColumns,
+};
 
 /// `binary.handling.mode` (default `bytes`): a [`BinaryMode`] name.
 pub const BINARY_HANDLING_MODE: ConfigKey = ConfigKey::new(
@@ -76,6 +78,10 @@ pub const PASSWORD: ConfigKey = ConfigKey::new(
     High,
     "Password of the database user.",
 );
+
+/// `event.processing.failure.handling.mode` (default `fail`): a
+/// [`FailureHandlingMode`] name.
+pub const EVENT_PROCESSING_FAILURE_HANDLING_MODE: ConfigKey = ConfigKey::new("event.processing.failure.handling.mode", String, Some("fail"), Medium, "Specify how failures during processing of events (i.e. when encountering a corrupted event) should be handled, including: 'fail' (the default) an exception indicating the problematic event and its position is raised, causing the connector to be stopped; 'warn' the problematic event and its position will be logged and the event will be skipped; 'skip' (or 'ignore') the problematic event will be skipped.").one_of(FailureHandlingMode::NAMES);
 
 /// `heartbeat.action.query`: SQL run on every heartbeat.
 pub const HEARTBEAT_ACTION_QUERY: ConfigKey = ConfigKey::new(

@@ -26,6 +26,8 @@
 //!   state, offsets, window and chunk queries; [`java_ser`]: the Java
 //!   serialization of chunk keys in those offsets; [`blocking`]: the
 //!   blocking snapshot's tables, statements and offsets.
+//! - [`snapshot_mode`]: `snapshot.mode=configuration_based` and its five
+//!   `snapshot.mode.configuration.based.*` keys.
 //!
 //! Contract: a connector that builds its events only through this module
 //! emits Debezium's field order, optional flags, schema names, versions and
@@ -42,6 +44,7 @@ pub mod keys;
 pub mod message;
 pub mod options;
 pub mod signal;
+pub mod snapshot_mode;
 pub mod source;
 pub mod transaction;
 

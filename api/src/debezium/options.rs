@@ -1,9 +1,10 @@
 //! Debezium options that every change-data-capture source reads the same
 //! way: `skipped.operations` ([`check_skipped_operations`],
 //! [`skipped_operations`]), `message.key.columns` ([`KeyColumns`]),
-//! `binary.handling.mode` ([`BinaryMode`]) and include / exclude list
-//! pairs ([`exclusive_lists`], [`NameFilter`]) and the capture filters
-//! built from them ([`CaptureFilters`]).
+//! `binary.handling.mode` ([`BinaryMode`]),
+//! `event.processing.failure.handling.mode` ([`FailureHandlingMode`]) and
+//! include / exclude list pairs ([`exclusive_lists`], [`NameFilter`]) and
+//! the capture filters built from them ([`CaptureFilters`]).
 
 //!
 //! Contract: each connector declares the keys in its own `config.rs` (with
@@ -54,6 +55,60 @@ impl BinaryMode {
             BinaryMode::Hex => Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect()),
         }
     }
+}
+
+crate::config_choice! {
+    /// `event.processing.failure.handling.mode` (Debezium's
+    /// `EventProcessingFailureHandlingMode`): what a source does with a
+    /// streamed change it cannot build (e.g. a value it cannot decode).
+    #[derive(Default)]
+    pub enum FailureHandlingMode {
+        /// `fail` (the default): the task stops with the event's offset.
+        #[default]
+        Fail = "fail",
+        /// `warn`: the event and its offset are logged, the event skipped.
+        Warn = "warn",
+        /// `skip` (`ignore`, Debezium's transitional name): the event is
+        /// skipped, logged at debug level only.
+        Skip = "skip" | "ignore",
+    }
+}
+
+impl FailureHandlingMode {
+    /// Debezium's `EventDispatcher#handleEventProcessingFailure` for an
+    /// event at `offset` that failed with `cause`: `fail` returns the
+    /// error text (`Error while processing event at offset {…}: <cause>`,
+    /// naming the key); `warn` logs `Error while processing event at offset
+    /// {…}` with the cause at WARN, `skip` at DEBUG, and both return `Ok`
+    /// (the caller skips the event and moves on).
+    pub fn handle(self, offset: &str, cause: &dyn std::fmt::Display) -> Result<(), String> {
+        match self {
+            FailureHandlingMode::Fail => Err(format!(
+                "Error while processing event at offset {offset}: {cause} (event.processing.failure.handling.mode=fail; set it to warn or skip to skip such events)"
+            )),
+            FailureHandlingMode::Warn => {
+                tracing::warn!(error = %cause, "Error while processing event at offset {offset}");
+                Ok(())
+            }
+            FailureHandlingMode::Skip => {
+                tracing::debug!(error = %cause, "Error while processing event at offset {offset}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// An offset as Java prints a `Map` (`{k1=v1, k2=v2}`), as Debezium's
+/// messages show `OffsetContext#getOffset()`; string values unquoted.
+pub fn offset_text(offset: &crate::Offset) -> String {
+    let pairs: Vec<String> = offset
+        .iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 /// The operation codes `skipped.operations` accepts (besides `none`).
@@ -374,5 +429,35 @@ mod tests {
         );
         let (_, e) = read(&[("x.include.list", "(")]);
         assert_eq!(e[0].0, "x.include.list");
+    }
+
+    #[test]
+    fn failure_handling_fails_only_in_fail_mode_with_debeziums_text() {
+        use crate::config::Choice;
+        let mut offset = crate::Offset::new();
+        offset.insert("file".into(), serde_json::json!("b.000001"));
+        offset.insert("lsn".into(), serde_json::json!(42));
+        let at = offset_text(&offset);
+        assert_eq!(at, "{file=b.000001, lsn=42}");
+        let e = FailureHandlingMode::Fail
+            .handle(&at, &"bad value")
+            .unwrap_err();
+        assert!(
+            e.starts_with(
+                "Error while processing event at offset {file=b.000001, lsn=42}: bad value"
+            ) && e.contains("event.processing.failure.handling.mode"),
+            "{e}"
+        );
+        assert_eq!(FailureHandlingMode::Warn.handle(&at, &"bad"), Ok(()));
+        assert_eq!(FailureHandlingMode::Skip.handle(&at, &"bad"), Ok(()));
+        assert_eq!(FailureHandlingMode::default(), FailureHandlingMode::Fail);
+        let parse = |v: &str| {
+            FailureHandlingMode::CHOICES
+                .iter()
+                .find(|(n, _)| *n == v)
+                .map(|(_, m)| *m)
+        };
+        assert_eq!(parse("ignore"), Some(FailureHandlingMode::Skip));
+        assert_eq!(parse("warn"), Some(FailureHandlingMode::Warn));
     }
 }

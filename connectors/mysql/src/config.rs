@@ -14,7 +14,7 @@ use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 pub use velocity_api::debezium::options::BinaryMode;
 use velocity_api::debezium::options::{
-    skipped_operations, CaptureFilters, FilterKeys, KeyColumns, NameFilter,
+    skipped_operations, CaptureFilters, FailureHandlingMode, FilterKeys, KeyColumns, NameFilter,
 };
 use velocity_api::debezium::signal::SignalConfig;
 use velocity_api::{config_choice, ConfigKey};
@@ -94,7 +94,7 @@ pub mod keys {
         /// `datatype.propagate.source.type`: types whose columns' field schemas get their source type.
         DATATYPE_PROPAGATE_SOURCE_TYPE = velocity_api::debezium::keys::DATATYPE_PROPAGATE_SOURCE_TYPE;
         /// `snapshot.mode` (default `initial`).
-        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
+        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (schema_only), never, when_needed, always or recovery (schema_only_recovery).").one_of(SnapshotMode::NAMES);
         /// `snapshot.locking.mode` (default `minimal`).
         SNAPSHOT_LOCKING_MODE = ConfigKey::new("snapshot.locking.mode", String, Some("minimal"), Medium, "How the snapshot keeps writes out while it reads the binlog position and the table definitions: minimal (FLUSH TABLES WITH READ LOCK until they are read; the rows are then read in a REPEATABLE READ consistent-snapshot transaction), extended (the same lock, held until all rows are read), minimal_percona (Percona Server's LOCK TABLES FOR BACKUP instead; MySQL connector only), minimal_percona_no_table_locks (as minimal_percona, failing rather than falling back to table locks) or none (no lock: safe only when no DDL runs during the snapshot). When the global lock is refused (no RELOAD privilege), the captured tables are read-locked until the snapshot ends (needs LOCK TABLES).").one_of(LockingMode::NAMES);
         /// `snapshot.lock.timeout.ms` (default 10000): the longest wait for
@@ -118,6 +118,8 @@ pub mod keys {
         TOMBSTONES_ON_DELETE = velocity_api::debezium::keys::TOMBSTONES_ON_DELETE;
         /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
         SKIPPED_OPERATIONS = velocity_api::debezium::keys::SKIPPED_OPERATIONS;
+        /// `event.processing.failure.handling.mode` (default `fail`).
+        EVENT_PROCESSING_FAILURE_HANDLING_MODE = velocity_api::debezium::keys::EVENT_PROCESSING_FAILURE_HANDLING_MODE;
         /// `decimal.handling.mode` (default `precise`).
         DECIMAL_HANDLING_MODE = ConfigKey::new("decimal.handling.mode", String, Some("precise"), Medium, "precise, double or string.").one_of(DecimalMode::NAMES);
         /// `time.precision.mode` (default `adaptive_time_microseconds`).
@@ -136,6 +138,12 @@ pub mod keys {
         HISTORY_KAFKA_TOPIC = ConfigKey::new("schema.history.internal.kafka.topic", String, Some(""), High, "The Kafka topic where the connector stores the database schema history.");
         /// `schema.history.internal.kafka.bootstrap.servers` (required with the Kafka history).
         HISTORY_KAFKA_BOOTSTRAP_SERVERS = ConfigKey::new("schema.history.internal.kafka.bootstrap.servers", String, Some(""), High, "Kafka brokers of the schema history topic.");
+        /// `schema.history.internal.store.only.captured.tables.ddl` (default false).
+        HISTORY_STORE_ONLY_CAPTURED_TABLES_DDL = ConfigKey::new("schema.history.internal.store.only.captured.tables.ddl", Boolean, Some("false"), Low, "Controls what DDL will Debezium store in database schema history. By default (false) Debezium will store all incoming DDL statements. If set to true, then only DDL that manipulates a captured table will be stored.");
+        /// `schema.history.internal.store.only.captured.databases.ddl` (default false).
+        HISTORY_STORE_ONLY_CAPTURED_DATABASES_DDL = ConfigKey::new("schema.history.internal.store.only.captured.databases.ddl", Boolean, Some("false"), Low, "Controls what DDL will Debezium store in database schema history. By default (false) Debezium will store all incoming DDL statements. If set to true, then only DDL that manipulates a table from captured schema/database will be stored.");
+        /// `schema.history.internal.skip.unparseable.ddl` (default false).
+        HISTORY_SKIP_UNPARSEABLE_DDL = ConfigKey::new("schema.history.internal.skip.unparseable.ddl", Boolean, Some("false"), Low, "Controls the action Debezium will take when it meets a DDL statement in binlog, that it cannot parse. By default the connector will stop operating but by changing the setting it can ignore the statements which it cannot parse. If skipping is enabled then Debezium can miss metadata changes.");
         /// `max.batch.size` (default 2048).
         MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
         /// `max.queue.size` (default 8192; larger than `max.batch.size`).
@@ -272,6 +280,9 @@ config_choice! {
         Never = "never",
         /// Snapshot when there is no offset or the stored binlog file is gone.
         WhenNeeded = "when_needed",
+        /// Snapshot (schema and data) at every start, then stream from the
+        /// snapshot's position.
+        Always = "always",
         /// Rebuild the schema history from the current schema (`recovery`,
         /// formerly `schema_only_recovery`); no data.
         Recovery = "recovery" | "schema_only_recovery",
@@ -283,7 +294,10 @@ impl SnapshotMode {
     pub fn reads_data(self) -> bool {
         matches!(
             self,
-            SnapshotMode::Initial | SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded
+            SnapshotMode::Initial
+                | SnapshotMode::InitialOnly
+                | SnapshotMode::WhenNeeded
+                | SnapshotMode::Always
         )
     }
 }
@@ -457,6 +471,10 @@ pub struct MySqlConfig {
     /// `skipped.operations` (default `t`): the codes (c, u, d, t) of the
     /// operations not emitted.
     pub skipped_operations: Vec<char>,
+    /// `event.processing.failure.handling.mode` (default `fail`): what a
+    /// binlog event or row that cannot be decoded does (stop the task, or
+    /// skip it with or without a warning).
+    pub failure_mode: FailureHandlingMode,
     /// `decimal.handling.mode` (default `precise`).
     pub decimal_mode: DecimalMode,
     /// `time.precision.mode` (default `adaptive_time_microseconds`).
@@ -472,6 +490,19 @@ pub struct MySqlConfig {
     pub history_topic: Option<String>,
     /// `schema.history.internal.kafka.bootstrap.servers`.
     pub history_bootstrap: Option<String>,
+    /// `schema.history.internal.store.only.captured.tables.ddl` (default
+    /// false): only DDL of captured tables goes to the history, and the
+    /// snapshot reads only the captured tables' definitions (else every
+    /// table's of every non-system database, as Debezium).
+    pub history_only_captured_tables: bool,
+    /// `schema.history.internal.store.only.captured.databases.ddl` (default
+    /// false): only DDL of captured databases goes to the history, and the
+    /// snapshot reads only their tables' definitions.
+    pub history_only_captured_databases: bool,
+    /// `schema.history.internal.skip.unparseable.ddl` (default false): a
+    /// table DDL the parser cannot read is logged and skipped instead of
+    /// stopping the task.
+    pub history_skip_unparseable_ddl: bool,
     /// `schema.history.internal.producer.*`: librdkafka settings of the
     /// history producer (Debezium's pass-through, e.g.
     /// `schema.history.internal.producer.security.protocol=ssl`).
@@ -582,6 +613,7 @@ impl TypedConfig for MySqlConfig {
             keep_alive: r.bool(&CONNECT_KEEP_ALIVE),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
             skipped_operations: skipped_operations(&r.list(&SKIPPED_OPERATIONS)),
+            failure_mode: r.choice(&EVENT_PROCESSING_FAILURE_HANDLING_MODE),
             decimal_mode: r.choice(&DECIMAL_HANDLING_MODE),
             time_precision_mode: r.choice(&TIME_PRECISION_MODE),
             bigint_unsigned_mode: r.choice(&BIGINT_UNSIGNED_HANDLING_MODE),
@@ -589,6 +621,9 @@ impl TypedConfig for MySqlConfig {
             time_adjuster: r.bool(&ENABLE_TIME_ADJUSTER),
             history_topic: history.0,
             history_bootstrap: history.1,
+            history_only_captured_tables: r.bool(&HISTORY_STORE_ONLY_CAPTURED_TABLES_DDL),
+            history_only_captured_databases: r.bool(&HISTORY_STORE_ONLY_CAPTURED_DATABASES_DDL),
+            history_skip_unparseable_ddl: r.bool(&HISTORY_SKIP_UNPARSEABLE_DDL),
             history_producer: raw
                 .with_prefix(HISTORY_PRODUCER_PREFIX)
                 .into_iter()
@@ -661,6 +696,21 @@ fn read_ssl(r: &mut ConfigReader<'_>) -> SslSettings {
 }
 
 impl MySqlConfig {
+    /// True when the schema snapshot reads `db`.`table`'s definition (and
+    /// so writes it to the history): every table of a non-system database,
+    /// narrowed to the captured databases by
+    /// `schema.history.internal.store.only.captured.databases.ddl` and to the
+    /// captured tables by `….store.only.captured.tables.ddl`.
+    pub fn schema_snapshot_reads(&self, db: &str, table: &str) -> bool {
+        if self.history_only_captured_tables {
+            self.filters.table(db, table)
+        } else if self.history_only_captured_databases {
+            self.filters.namespace(db)
+        } else {
+            !system_database(db)
+        }
+    }
+
     /// `host:port`, for messages.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -807,6 +857,10 @@ mod tests {
         );
         assert_eq!(c.bigint_unsigned_mode, BigintUnsignedMode::Long);
         assert_eq!(c.binary_mode, BinaryMode::Bytes);
+        assert_eq!(c.failure_mode, FailureHandlingMode::Fail);
+        // Debezium's defaults: the whole history, unparseable DDL stops the task
+        assert!(!c.history_only_captured_tables && !c.history_only_captured_databases);
+        assert!(!c.history_skip_unparseable_ddl);
         assert_eq!(c.max_batch_size, 2048);
         assert_eq!(c.max_queue_size, 8192);
         assert_eq!(c.poll_interval, Duration::from_millis(500));
@@ -1032,6 +1086,8 @@ mod tests {
         assert_eq!(c.snapshot_mode, SnapshotMode::Recovery);
         let c = parse(&[(SNAPSHOT_MODE, "NEVER")]).unwrap();
         assert_eq!(c.snapshot_mode, SnapshotMode::Never);
+        let c = parse(&[(SNAPSHOT_MODE, "always")]).unwrap();
+        assert!(c.snapshot_mode == SnapshotMode::Always && c.snapshot_mode.reads_data());
         assert_eq!(
             SnapshotMode::NAMES,
             [
@@ -1041,6 +1097,7 @@ mod tests {
                 "schema_only",
                 "never",
                 "when_needed",
+                "always",
                 "recovery",
                 "schema_only_recovery"
             ]

@@ -99,6 +99,16 @@ pub enum MySqlError {
         /// Why.
         detail: String,
     },
+    /// A streamed event could not be built and
+    /// `event.processing.failure.handling.mode=fail` (the text is
+    /// Debezium's, with the event's offset and the cause).
+    #[error("{0}")]
+    EventProcessing(String),
+    /// A table DDL of a captured database the parser cannot read, and
+    /// `schema.history.internal.skip.unparseable.ddl=false` (Debezium's
+    /// default: the connector stops).
+    #[error("DDL statement couldn't be parsed: '{0}'. Set schema.history.internal.skip.unparseable.ddl=true to skip it (the table's definition then misses this change)")]
+    UnparseableDdl(String),
     /// The binlog connection ended and `connect.keep.alive=false`.
     #[error("{0}, and connect.keep.alive=false: restart the connector, or set connect.keep.alive=true to reconnect by itself")]
     StreamClosed(String),

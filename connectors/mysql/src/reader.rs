@@ -81,6 +81,7 @@ use mysql_common::value::Value as My;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use velocity_api::debezium::heartbeat;
+use velocity_api::debezium::options::{offset_text, FailureHandlingMode};
 use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::transaction::{self, TxCounter};
 use velocity_api::{Offset, Partition, SourceMetrics, SourceRecord, Struct};
@@ -298,6 +299,105 @@ fn q(e: mysql_async::Error, cfg: &MySqlConfig) -> MySqlError {
 
 /// The error for a binlog connection that ended: retriable (the runtime
 /// reconnects from the stored offset) under `connect.keep.alive=true`.
+/// Whether a streamed statement about database `target` (empty: none) goes
+/// to the schema history, as Debezium's `BinlogDatabaseSchema`: every
+/// statement by default; with `….store.only.captured.databases.ddl` only
+/// those of captured databases; with `….store.only.captured.tables.ddl`
+/// only `SET` statements and those that change a captured table (or, for
+/// statements that change no table, are about a captured database).
+pub fn history_keeps(cfg: &MySqlConfig, target: &str, upper_sql: &str, out: &Outcome) -> bool {
+    let captured_db = target.is_empty() || cfg.filters.namespace(target);
+    if cfg.history_only_captured_databases && !captured_db {
+        return false;
+    }
+    if cfg.history_only_captured_tables && !upper_sql.starts_with("SET ") {
+        return if out.changes.is_empty() {
+            captured_db
+        } else {
+            out.changes
+                .iter()
+                .any(|c| cfg.filters.table(&c.table.db, &c.table.name))
+        };
+    }
+    true
+}
+
+/// True when `upper_sql` creates, alters, renames or drops a table (the
+/// statements the parser must read to keep the table model right).
+fn is_table_ddl(upper_sql: &str) -> bool {
+    let words: Vec<&str> = upper_sql
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "OR" | "REPLACE" | "TEMPORARY" | "ONLINE" | "IGNORE"))
+        .take(2)
+        .collect();
+    matches!(
+        words.as_slice(),
+        ["CREATE" | "ALTER" | "RENAME" | "DROP", "TABLE" | "TABLES"]
+    )
+}
+
+/// A statement the DDL parser did not understand: a table DDL of a
+/// captured database stops the task (Debezium's default) unless
+/// `schema.history.internal.skip.unparseable.ddl=true`, which logs
+/// Debezium's warning; anything else (statements that change no table
+/// definition, DDL of databases not captured) is recorded and skipped.
+fn unparseable(cfg: &MySqlConfig, st: &Statement, out: &Outcome) -> Result<(), MySqlError> {
+    let target = if out.database.is_empty() {
+        &st.db
+    } else {
+        &out.database
+    };
+    let table_ddl = is_table_ddl(&st.upper) && cfg.filters.namespace(target);
+    if !table_ddl {
+        tracing::debug!(statement = %st.sql, "statement not understood by the DDL parser; recorded and skipped");
+        Ok(())
+    } else if cfg.history_skip_unparseable_ddl {
+        tracing::warn!("Ignoring unparseable DDL statement '{}'", st.sql);
+        Ok(())
+    } else {
+        Err(MySqlError::UnparseableDdl(st.sql.clone()))
+    }
+}
+
+/// `event.processing.failure.handling.mode` for a change event that cannot
+/// be built (a rows event or a row that cannot be decoded), at `offset`:
+/// Debezium's `EventDispatcher` texts (see [`FailureHandlingMode::handle`]);
+/// `Ok` means the caller skips the event.
+fn event_failure(
+    mode: FailureHandlingMode,
+    offset: &str,
+    cause: &dyn std::fmt::Display,
+) -> Result<(), MySqlError> {
+    mode.handle(offset, cause)
+        .map_err(MySqlError::EventProcessing)
+}
+
+/// `event.processing.failure.handling.mode` for a binlog event that cannot
+/// be deserialized, spanning `(start, next)` of `file`, as Debezium's
+/// `BinlogStreamingChangeEventSource`: `fail` stops the task with its text,
+/// `warn` logs it (the event is skipped), `skip` logs at debug level.
+fn deserialization_failure(
+    mode: FailureHandlingMode,
+    offset: &str,
+    (start, next, file): (u64, u64, &str),
+    cause: &str,
+) -> Result<(), MySqlError> {
+    let tool = format!("Use the mysqlbinlog tool to view the problematic event: mysqlbinlog --start-position={start} --stop-position={next} --verbose {file}");
+    match mode {
+        FailureHandlingMode::Fail => Err(MySqlError::EventProcessing(format!(
+            "Error while deserializing binlog event at offset {offset}: {cause}. {tool} (event.processing.failure.handling.mode=fail; set it to warn or skip to skip such events)"
+        ))),
+        FailureHandlingMode::Warn => {
+            tracing::warn!(error = %cause, "Error while deserializing binlog event at offset {offset}.\nThis exception will be ignored and the event be skipped.\n{tool}");
+            Ok(())
+        }
+        FailureHandlingMode::Skip => {
+            tracing::debug!(error = %cause, "Error while deserializing binlog event at offset {offset}.\n{tool}");
+            Ok(())
+        }
+    }
+}
+
 fn closed_stream(cfg: &MySqlConfig, detail: &str) -> MySqlError {
     if cfg.keep_alive {
         MySqlError::Query(format!(
@@ -634,37 +734,57 @@ impl Reader {
             .collect())
     }
 
-    /// Reads the definitions of the captured databases and tables
-    /// (`SHOW CREATE DATABASE` / `SHOW CREATE TABLE`) into the model;
-    /// returns `(database, statement, outcome)` in order.
+    /// Reads the definitions of the databases and tables the schema
+    /// snapshot covers ([`MySqlConfig::schema_snapshot_reads`]: all
+    /// non-system ones by default, as Debezium; the captured ones with
+    /// `schema.history.internal.store.only.captured.*.ddl`) with `SHOW CREATE
+    /// DATABASE` / `SHOW CREATE TABLE` into the model; returns `(database,
+    /// statement, outcome)` in order.
     async fn read_schema(
         &mut self,
         conn: &mut Conn,
     ) -> Result<Vec<(String, String, Outcome)>, MySqlError> {
         let cfg = self.cfg.clone();
-        let captured = self.captured_tables(conn).await?;
+        let captured: Vec<(String, String)> = catalog::list_tables(conn)
+            .await
+            .map_err(|e| q(e, &cfg))?
+            .into_iter()
+            .filter(|(d, t)| cfg.schema_snapshot_reads(d, t))
+            .collect();
         let mut out = Vec::new();
         let mut last_db: Option<String> = None;
         for (d, t) in &captured {
+            // a table of another database dropped since it was listed
+            // (no lock covers it) is left out; a captured one is an error
+            let gone = |e: &mysql_async::Error| {
+                !cfg.filters.table(d, t)
+                    && matches!(e, mysql_async::Error::Server(s) if matches!(s.code, 1049 | 1146))
+            };
             if last_db.as_deref() != Some(d.as_str()) {
-                let row: Option<(String, String)> = conn
+                let row: Option<(String, String)> = match conn
                     .query_first(format!("SHOW CREATE DATABASE {}", quote_ident(d)))
                     .await
-                    .map_err(|e| q(e, &cfg))?;
+                {
+                    Err(e) if gone(&e) => continue,
+                    other => other.map_err(|e| q(e, &cfg))?,
+                };
                 if let Some((_, ddl)) = row {
                     let o = self.model.apply(d, &ddl);
                     out.push((d.clone(), ddl, o));
                 }
                 last_db = Some(d.clone());
             }
-            let row: Option<(String, String)> = conn
+            let row: Option<(String, String)> = match conn
                 .query_first(format!(
                     "SHOW CREATE TABLE {}.{}",
                     quote_ident(d),
                     quote_ident(t)
                 ))
                 .await
-                .map_err(|e| q(e, &cfg))?;
+            {
+                Err(e) if gone(&e) => continue,
+                other => other.map_err(|e| q(e, &cfg))?,
+            };
             if let Some((_, ddl)) = row {
                 let o = self.model.apply(d, &ddl);
                 if self.model.get(d, t).is_none() {
@@ -849,7 +969,12 @@ impl Reader {
                     schemas.push(ts);
                 }
             }
-            if !out.changes.is_empty() && self.cfg.include_schema_changes {
+            // schema change events only for the captured databases (the
+            // history has the others' definitions too)
+            if !out.changes.is_empty()
+                && self.cfg.include_schema_changes
+                && self.cfg.filters.namespace(d)
+            {
                 ddls.push((d.clone(), ddl.clone(), out.changes.clone()));
             }
         }
@@ -1142,10 +1267,13 @@ impl Reader {
             Ok(Some(d)) => d,
             Ok(None) => return Ok(()),
             Err(e) => {
-                return Err(MySqlError::Decode {
-                    what: format!("binlog event type {raw_type} at {}:{}", cur.file, ev.start),
-                    detail: e.to_string(),
-                })
+                // Debezium's onEventDeserializationFailure / handleServerIncident
+                return deserialization_failure(
+                    self.cfg.failure_mode,
+                    &offset_text(&cur.at(cur.txn.events, 0, &ev).to_offset()),
+                    (ev.start, ev.end, &cur.file),
+                    &format!("binlog event type {raw_type}: {e}"),
+                );
             }
         };
         match data {
@@ -1263,7 +1391,7 @@ impl Reader {
             self.model.apply(&st.db, &st.sql)
         };
         if !skipped && !out.understood {
-            tracing::debug!(statement = %st.sql, "statement not understood by the DDL parser; recorded and skipped");
+            unparseable(&cfg, &st, &out)?;
         }
         let is_ddl = out.is_ddl || is_ddl(&st.upper);
         let target = if out.database.is_empty() {
@@ -1276,7 +1404,7 @@ impl Reader {
             .iter()
             .any(|p| st.upper.starts_with(p));
         if !skipped
-            && relevant
+            && history_keeps(&cfg, &target, &st.upper, &out)
             && !transactional
             && !self
                 .recorded_upto
@@ -1415,18 +1543,23 @@ impl Reader {
         if skipped_op && !signal {
             return Ok(());
         }
-        let images: Vec<RowImages> = rows
+        let images: Result<Vec<RowImages>, String> = rows
             .rows(tme)
             .map(|r| {
                 r.map_err(|e| e.to_string()).and_then(|(b, a)| {
                     Ok((b.map(values_of).transpose()?, a.map(values_of).transpose()?))
                 })
             })
-            .collect::<Result<_, String>>()
-            .map_err(|d| MySqlError::Decode {
-                what: format!("rows of {}.{} at {}:{}", key.0, key.1, cur.file, ev.start),
-                detail: d,
-            })?;
+            .collect::<Result<_, String>>();
+        let images = match images {
+            Ok(images) => images,
+            Err(d) => {
+                // the rows event cannot be read: fail, or skip all its rows
+                let cause = format!("could not decode the rows of {}.{}: {d}", key.0, key.1);
+                let at = offset_text(&cur.at(k, 0, ev).to_offset());
+                return event_failure(self.cfg.failure_mode, &at, &cause);
+            }
+        };
         let n = images.len() as u64;
         for (i, (before, after)) in images.into_iter().enumerate() {
             let i = i as u64;
@@ -1472,8 +1605,14 @@ impl Reader {
                     detail: d,
                 })
         };
-        let before = decode(before)?;
-        let after = decode(after)?;
+        let (before, after) = match decode(before).and_then(|b| Ok((b, decode(after)?))) {
+            Ok(images) => images,
+            Err(e) => {
+                // the row's change event cannot be built: fail, or skip the row
+                let at = offset_text(&cur.at(k, i, ev).to_offset());
+                return event_failure(self.cfg.failure_mode, &at, &e);
+            }
+        };
         let prev = cur.at(k, i, ev).to_offset();
         let next = if i + 1 == n {
             cur.at(k + 1, 0, ev)
@@ -1974,14 +2113,19 @@ pub enum StartPlan {
 }
 
 /// Decides how to start from the mode, the stored offset and whether its
-/// binlog file is still on the server (`available`). A stored position
-/// that is gone is Debezium's error unless `when_needed` allows a new
-/// snapshot.
+/// binlog file is still on the server (`available`). `always` snapshots at
+/// every start. A stored position that is gone is Debezium's error unless
+/// `when_needed` allows a new snapshot.
 pub fn plan_start(
     mode: SnapshotMode,
     stored: Option<&Position>,
     available: bool,
 ) -> Result<StartPlan, MySqlError> {
+    if mode == SnapshotMode::Always {
+        // Debezium's AlwaysSnapshotter: schema and data at every start,
+        // whatever is stored
+        return Ok(StartPlan::Snapshot { data: true });
+    }
     match stored {
         Some(p) if !p.snapshot_incomplete() => {
             if available {
@@ -2001,9 +2145,10 @@ pub fn plan_start(
             }
         }
         _ => Ok(match mode {
-            SnapshotMode::Initial | SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded => {
-                StartPlan::Snapshot { data: true }
-            }
+            SnapshotMode::Initial
+            | SnapshotMode::InitialOnly
+            | SnapshotMode::WhenNeeded
+            | SnapshotMode::Always => StartPlan::Snapshot { data: true },
             SnapshotMode::NoData | SnapshotMode::Recovery => StartPlan::Snapshot { data: false },
             SnapshotMode::Never => StartPlan::FromStart,
         }),
@@ -2217,5 +2362,143 @@ mod tests {
             plan_start(WhenNeeded, Some(&stored), false).unwrap(),
             StartPlan::Snapshot { data: true }
         );
+        // always: a snapshot at every start, whatever is stored
+        for (stored, available) in [(None, false), (Some(&stored), true), (Some(&stored), false)] {
+            assert_eq!(
+                plan_start(Always, stored, available).unwrap(),
+                StartPlan::Snapshot { data: true }
+            );
+        }
+    }
+
+    #[test]
+    fn event_failures_stop_the_task_only_in_fail_mode() {
+        use FailureHandlingMode::*;
+        let at = "{file=b.000003, pos=400}";
+        let e = event_failure(Fail, at, &"t.v: unexpected value").unwrap_err();
+        assert!(matches!(e, MySqlError::EventProcessing(_)));
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        assert!(
+            e.to_string()
+                .starts_with("Error while processing event at offset {file=b.000003, pos=400}: t.v: unexpected value"),
+            "{e}"
+        );
+        assert!(event_failure(Warn, at, &"x").is_ok());
+        assert!(event_failure(Skip, at, &"x").is_ok());
+        let e = deserialization_failure(Fail, at, (400, 520, "b.000003"), "bad").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "Error while deserializing binlog event at offset {file=b.000003, pos=400}: bad"
+            ) && text.contains(
+                "mysqlbinlog --start-position=400 --stop-position=520 --verbose b.000003"
+            ) && text.contains("event.processing.failure.handling.mode"),
+            "{text}"
+        );
+        assert!(deserialization_failure(Warn, at, (400, 520, "b"), "bad").is_ok());
+        assert!(deserialization_failure(Skip, at, (400, 520, "b"), "bad").is_ok());
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> MySqlConfig {
+        use velocity_api::TypedConfig;
+        let mut c = velocity_api::config::raw_config(&[
+            (
+                "connector.class",
+                "io.debezium.connector.mysql.MySqlConnector",
+            ),
+            ("database.hostname", "h"),
+            ("database.user", "u"),
+            ("database.server.id", "5"),
+            ("topic.prefix", "p"),
+            ("database.include.list", "app"),
+            ("table.include.list", "app.orders"),
+        ]);
+        c.extend(velocity_api::config::raw_config(pairs));
+        MySqlConfig::from_raw(&c).unwrap()
+    }
+
+    #[test]
+    fn history_keeps_what_the_store_only_keys_say() {
+        let mut model = Tables::new(true);
+        let mut apply = |db: &str, sql: &str| model.apply(db, sql);
+        let orders = apply("app", "CREATE TABLE orders (id INT PRIMARY KEY)");
+        let other_table = apply("app", "CREATE TABLE notes (id INT PRIMARY KEY)");
+        let other_db = apply("crm", "CREATE TABLE people (id INT PRIMARY KEY)");
+        let set = apply("", "SET character_set_server=utf8mb4");
+        let all = config(&[]);
+        let dbs = config(&[(
+            "schema.history.internal.store.only.captured.databases.ddl",
+            "true",
+        )]);
+        let tables = config(&[(
+            "schema.history.internal.store.only.captured.tables.ddl",
+            "true",
+        )]);
+        let cases = [
+            ("app", "CREATE TABLE ORDERS", &orders, [true, true, true]),
+            (
+                "app",
+                "CREATE TABLE NOTES",
+                &other_table,
+                [true, true, false],
+            ),
+            (
+                "crm",
+                "CREATE TABLE PEOPLE",
+                &other_db,
+                [true, false, false],
+            ),
+            (
+                "",
+                "SET CHARACTER_SET_SERVER=UTF8MB4",
+                &set,
+                [true, true, true],
+            ),
+        ];
+        for (db, upper, out, want) in cases {
+            let got = [&all, &dbs, &tables].map(|c| history_keeps(c, db, upper, out));
+            assert_eq!(got, want, "{upper}");
+        }
+        // the schema snapshot reads the same scope
+        assert!(all.schema_snapshot_reads("crm", "people"));
+        assert!(!all.schema_snapshot_reads("mysql", "user"));
+        assert!(
+            dbs.schema_snapshot_reads("app", "notes")
+                && !dbs.schema_snapshot_reads("crm", "people")
+        );
+        assert!(
+            tables.schema_snapshot_reads("app", "orders")
+                && !tables.schema_snapshot_reads("app", "notes")
+        );
+    }
+
+    #[test]
+    fn unparseable_table_ddl_of_a_captured_database_stops_unless_skipped() {
+        assert!(is_table_ddl("CREATE OR REPLACE TABLE T (A INT)"));
+        assert!(is_table_ddl("ALTER ONLINE IGNORE TABLE T ADD B INT"));
+        assert!(is_table_ddl("DROP TEMPORARY TABLE T"));
+        assert!(!is_table_ddl("CREATE PROCEDURE P() BEGIN END"));
+        assert!(!is_table_ddl("GRANT SELECT ON *.* TO U"));
+        let st = |db: &str, sql: &str| Statement {
+            db: db.into(),
+            sql: sql.into(),
+            upper: sql.to_ascii_uppercase(),
+            thread: 1,
+        };
+        let out = Outcome::default();
+        let strict = config(&[]);
+        let e = unparseable(&strict, &st("app", "CREATE TABLE x ~~~"), &out).unwrap_err();
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("DDL statement couldn't be parsed: 'CREATE TABLE x ~~~'")
+                && text.contains("schema.history.internal.skip.unparseable.ddl=true"),
+            "{text}"
+        );
+        // not a table DDL, or not a captured database: recorded and skipped
+        assert!(unparseable(&strict, &st("app", "CREATE PROCEDURE p() BEGIN END"), &out).is_ok());
+        assert!(unparseable(&strict, &st("crm", "CREATE TABLE x ~~~"), &out).is_ok());
+        let lenient = config(&[("schema.history.internal.skip.unparseable.ddl", "true")]);
+        assert!(unparseable(&lenient, &st("app", "CREATE TABLE x ~~~"), &out).is_ok());
     }
 }

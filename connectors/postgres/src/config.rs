@@ -11,12 +11,14 @@ use std::time::Duration;
 use velocity_api::config::{ConfigExt, ConfigReader, TypedConfig};
 use velocity_api::debezium::columns::ColumnOptions;
 use velocity_api::debezium::options::{
-    skipped_operations, CaptureFilters, FilterKeys, KeyColumns, NameFilter,
+    skipped_operations, CaptureFilters, FailureHandlingMode, FilterKeys, KeyColumns, NameFilter,
 };
 use velocity_api::debezium::signal::SignalConfig;
+use velocity_api::debezium::snapshot_mode::ConfigurationBased;
 use velocity_api::{config_choice, ConfigKey};
 
 use crate::protocol::ConnectParams;
+use crate::replica_identity::ReplicaIdentityMapper;
 use crate::types::{TypeModes, UnavailablePlaceholder};
 
 pub use keys::*;
@@ -66,10 +68,13 @@ pub mod keys {
         /// `publication.name` (default `dbz_publication`).
         PUBLICATION_NAME = ConfigKey::new("publication.name", String, Some("dbz_publication"), Low, "The name of the PostgreSQL publication used with pgoutput.");
         /// `publication.autocreate.mode` (default `all_tables`): a [`PublicationMode`] name.
-        PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables, filtered or disabled.").one_of(PublicationMode::NAMES);
+        PUBLICATION_AUTOCREATE_MODE = ConfigKey::new("publication.autocreate.mode", String, Some("all_tables"), Low, "all_tables (CREATE PUBLICATION <name> FOR ALL TABLES when missing), filtered (created or updated FOR TABLE <the captured tables>), no_tables (CREATE PUBLICATION <name> with no table when missing; tables are added to it by the user) or disabled (the publication must exist).").one_of(PublicationMode::NAMES);
+        /// `replica.identity.autoset.values`: `<table regex>:<identity>`
+        /// entries; the captured tables' replica identities set at start.
+        REPLICA_IDENTITY_AUTOSET_VALUES = ConfigKey::new("replica.identity.autoset.values", String, Some(""), Medium, "Applies only when streaming changes using pgoutput. Determines the value for Replica Identity at table level, overwriting the existing value in the database: a comma-separated list of '<fully-qualified table regex>:<replica identity>' entries, the replica identity one of DEFAULT, FULL, NOTHING or INDEX <index_name>; at start the connector runs ALTER TABLE ... REPLICA IDENTITY ... on each captured table one entry matches.").validate_with(crate::replica_identity::ReplicaIdentityMapper::check);
         /// `publish.via.partition.root` (default false): the publication the
         /// connector creates publishes partitions' changes as their root's.
-        PUBLISH_VIA_PARTITION_ROOT = ConfigKey::new("publish.via.partition.root", Boolean, Some("false"), Medium, "When the connector creates the publication (publication.autocreate.mode all_tables or filtered), create it WITH (publish_via_partition_root = true): changes of a partitioned table's partitions are emitted on the topic of the partitioned (root) table, and the snapshot reads the root only.");
+        PUBLISH_VIA_PARTITION_ROOT = ConfigKey::new("publish.via.partition.root", Boolean, Some("false"), Medium, "When the connector creates the publication (publication.autocreate.mode all_tables, filtered or no_tables), create it WITH (publish_via_partition_root = true): changes of a partitioned table's partitions are emitted on the topic of the partitioned (root) table, and the snapshot reads the root only.");
         /// `schema.include.list`: regular expressions of captured schemas.
         SCHEMA_INCLUDE_LIST = ConfigKey::new("schema.include.list", List, Some(""), Medium, "Regular expressions of schemas to capture.");
         /// `schema.exclude.list` (not with `schema.include.list`).
@@ -88,7 +93,18 @@ pub mod keys {
         /// `message.prefix.exclude.list` (not with `message.prefix.include.list`).
         MESSAGE_PREFIX_EXCLUDE_LIST = ConfigKey::new("message.prefix.exclude.list", List, Some(""), Medium, "Regular expressions matching the prefixes of the logical decoding messages not to emit.");
         /// `snapshot.mode` (default `initial`): a [`SnapshotMode`] name.
-        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always or when_needed.").one_of(SnapshotMode::NAMES);
+        SNAPSHOT_MODE = ConfigKey::new("snapshot.mode", String, Some("initial"), Medium, "initial, initial_only, no_data (never), always, when_needed or configuration_based (the snapshot.mode.configuration.based.* keys decide).").one_of(SnapshotMode::NAMES);
+        /// `snapshot.mode.configuration.based.snapshot.data` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_DATA = velocity_api::debezium::snapshot_mode::SNAPSHOT_DATA;
+        /// `snapshot.mode.configuration.based.snapshot.schema` (default false;
+        /// PostgreSQL keeps no schema history, so it changes nothing).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_SCHEMA = velocity_api::debezium::snapshot_mode::SNAPSHOT_SCHEMA;
+        /// `snapshot.mode.configuration.based.start.stream` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_START_STREAM = velocity_api::debezium::snapshot_mode::START_STREAM;
+        /// `snapshot.mode.configuration.based.snapshot.on.schema.error` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_ON_SCHEMA_ERROR = velocity_api::debezium::snapshot_mode::SNAPSHOT_ON_SCHEMA_ERROR;
+        /// `snapshot.mode.configuration.based.snapshot.on.data.error` (default false).
+        SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_ON_DATA_ERROR = velocity_api::debezium::snapshot_mode::SNAPSHOT_ON_DATA_ERROR;
         /// `snapshot.fetch.size` (default 10240).
         SNAPSHOT_FETCH_SIZE = ConfigKey::new("snapshot.fetch.size", Int, Some("10240"), Medium, "Rows fetched per round trip while snapshotting.").range(1, 10_000_000);
         /// `tombstones.on.delete` (default true).
@@ -101,6 +117,8 @@ pub mod keys {
         TOPIC_HEARTBEAT_PREFIX = velocity_api::debezium::keys::TOPIC_HEARTBEAT_PREFIX;
         /// `skipped.operations` (default `t`): any of `c`, `u`, `d`, `t`, or `none`.
         SKIPPED_OPERATIONS = velocity_api::debezium::keys::SKIPPED_OPERATIONS;
+        /// `event.processing.failure.handling.mode` (default `fail`).
+        EVENT_PROCESSING_FAILURE_HANDLING_MODE = velocity_api::debezium::keys::EVENT_PROCESSING_FAILURE_HANDLING_MODE;
         /// `max.batch.size` (default 2048).
         MAX_BATCH_SIZE = velocity_api::debezium::keys::MAX_BATCH_SIZE;
         /// `max.queue.size` (default 8192; larger than `max.batch.size`).
@@ -172,6 +190,9 @@ config_choice! {
         Always = "always",
         /// Snapshot when there is no offset or the stored position is gone.
         WhenNeeded = "when_needed",
+        /// The `snapshot.mode.configuration.based.*` keys decide
+        /// ([`ConfigurationBased`]).
+        ConfigurationBased = "configuration_based",
     }
 }
 
@@ -182,6 +203,9 @@ config_choice! {
         AllTables = "all_tables",
         /// Create / update the publication for the captured tables only.
         Filtered = "filtered",
+        /// `CREATE PUBLICATION …` with no table when missing (the user adds
+        /// tables to it); an existing one is kept as it is.
+        NoTables = "no_tables",
         /// The publication must exist.
         Disabled = "disabled",
     }
@@ -232,8 +256,16 @@ pub struct PostgresConfig {
     pub publication_name: String,
     /// `publication.autocreate.mode` (default `all_tables`).
     pub publication_mode: PublicationMode,
+    /// `replica.identity.autoset.values`: the replica identities set on
+    /// the captured tables at start (empty: none).
+    pub replica_identity: ReplicaIdentityMapper,
     /// `publish.via.partition.root` (default false).
     pub publish_via_partition_root: bool,
+    /// The `publish` parameter of the publication the connector creates:
+    /// the operations `skipped.operations` does not skip (e.g.
+    /// `insert,update,delete`), when that key is set and skips something,
+    /// as Debezium; `None` (PostgreSQL's default, all operations) otherwise.
+    pub publication_publish: Option<String>,
     /// Table and column filters.
     pub filters: Filters,
     /// `message.prefix.include.list` / `message.prefix.exclude.list`: the
@@ -241,6 +273,9 @@ pub struct PostgresConfig {
     pub message_prefixes: NameFilter,
     /// `snapshot.mode` (default `initial`).
     pub snapshot_mode: SnapshotMode,
+    /// `snapshot.mode.configuration.based.*`, read whatever the mode (they
+    /// matter under `snapshot.mode=configuration_based` only).
+    pub configuration_based: ConfigurationBased,
     /// `snapshot.fetch.size` (default 10240).
     pub snapshot_fetch_size: usize,
     /// `tombstones.on.delete` (default true).
@@ -253,6 +288,10 @@ pub struct PostgresConfig {
     pub heartbeat_topic_prefix: String,
     /// `skipped.operations` (default `t`): any of c, u, d, t.
     pub skipped_operations: Vec<char>,
+    /// `event.processing.failure.handling.mode` (default `fail`): what a
+    /// streamed change whose values cannot be decoded does (stop the task,
+    /// or skip it with or without a warning).
+    pub failure_mode: FailureHandlingMode,
     /// `max.batch.size` (default 2048).
     pub max_batch_size: usize,
     /// `max.queue.size` (default 8192).
@@ -308,6 +347,8 @@ impl TypedConfig for PostgresConfig {
             );
         }
         let heartbeat = r.millis(&HEARTBEAT_INTERVAL_MS);
+        let skipped = skipped_operations(&r.list(&SKIPPED_OPERATIONS));
+        let skipped_set = r.raw().contains_key(SKIPPED_OPERATIONS.name);
         PostgresConfig {
             connect,
             topic_prefix: r.string(&TOPIC_PREFIX),
@@ -318,7 +359,9 @@ impl TypedConfig for PostgresConfig {
             slot_failover: r.bool(&SLOT_FAILOVER),
             publication_name: r.string(&PUBLICATION_NAME),
             publication_mode: r.choice(&PUBLICATION_AUTOCREATE_MODE),
+            replica_identity: read_replica_identity(r),
             publish_via_partition_root: r.bool(&PUBLISH_VIA_PARTITION_ROOT),
+            publication_publish: crate::publication::publish_option(skipped_set, &skipped),
             filters: read_filters(r),
             message_prefixes: NameFilter::read(
                 r,
@@ -326,12 +369,14 @@ impl TypedConfig for PostgresConfig {
                 &MESSAGE_PREFIX_EXCLUDE_LIST,
             ),
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
+            configuration_based: ConfigurationBased::read(r),
             snapshot_fetch_size: r.int(&SNAPSHOT_FETCH_SIZE),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
             heartbeat_interval: (!heartbeat.is_zero()).then_some(heartbeat),
             heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
             heartbeat_topic_prefix: r.string(&TOPIC_HEARTBEAT_PREFIX),
-            skipped_operations: skipped_operations(&r.list(&SKIPPED_OPERATIONS)),
+            skipped_operations: skipped,
+            failure_mode: r.choice(&EVENT_PROCESSING_FAILURE_HANDLING_MODE),
             max_batch_size,
             max_queue_size,
             poll_interval: r.millis(&POLL_INTERVAL_MS),
@@ -368,6 +413,19 @@ impl PostgresConfig {
     pub fn key_columns_for(&self, schema: &str, table: &str) -> Option<&[String]> {
         self.message_key_columns.for_table(schema, table)
     }
+}
+
+/// `replica.identity.autoset.values`: checked by the key's validator (an
+/// empty mapper when it failed); set but empty is Debezium's `Must not be
+/// empty`.
+fn read_replica_identity(r: &mut ConfigReader<'_>) -> ReplicaIdentityMapper {
+    let key = &REPLICA_IDENTITY_AUTOSET_VALUES;
+    if r.raw().get(key.name).is_some_and(|v| v.trim().is_empty()) {
+        r.fail(key.name, "Must not be empty");
+    }
+    r.opt_string(key)
+        .and_then(|v| ReplicaIdentityMapper::parse(&v).ok())
+        .unwrap_or_default()
 }
 
 /// PostgreSQL's rule for replication slot names.
@@ -423,6 +481,7 @@ mod tests {
         assert_eq!(c.snapshot_fetch_size, 10240);
         assert!(c.tombstones_on_delete);
         assert_eq!(c.skipped_operations, vec!['t']);
+        assert_eq!(c.failure_mode, FailureHandlingMode::Fail);
         assert_eq!((c.max_batch_size, c.max_queue_size), (2048, 8192));
         assert_eq!(c.poll_interval, Duration::from_millis(500));
         assert_eq!(c.status_update_interval, Duration::from_millis(10_000));
@@ -591,6 +650,75 @@ mod tests {
         );
         let c = PostgresConfig::from_raw(&with(&[("skipped.operations", "c, d,none")])).unwrap();
         assert_eq!(c.skipped_operations, vec!['c', 'd']);
+        assert_eq!(c.publication_publish.as_deref(), Some("update,truncate"));
+    }
+
+    #[test]
+    fn replica_identity_autoset_values_is_parsed_and_checked_as_debezium() {
+        use crate::replica_identity::ReplicaIdentity;
+        let c = PostgresConfig::from_raw(&with(&[(
+            "replica.identity.autoset.values",
+            "public.a:FULL,s.b.*:INDEX b_uk",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.replica_identity.find("public", "a"),
+            Ok(Some(&ReplicaIdentity::Full))
+        );
+        assert_eq!(
+            c.replica_identity.find("s", "bx"),
+            Ok(Some(&ReplicaIdentity::Index("b_uk".into())))
+        );
+        assert!(PostgresConfig::from_raw(&base())
+            .unwrap()
+            .replica_identity
+            .is_empty());
+        let e = errors(&[(
+            "replica.identity.autoset.values",
+            "public.a:FULL,public.b:PARTIAL",
+        )]);
+        let (key, rule) = &e.0[0];
+        assert_eq!(key, "replica.identity.autoset.values");
+        assert!(
+            rule.contains("public.b:PARTIAL has an invalid format (expecting '(?i)^"),
+            "{rule}"
+        );
+        let e = errors(&[("replica.identity.autoset.values", " ")]);
+        assert_eq!(e.0[0].1, "Must not be empty");
+    }
+
+    #[test]
+    fn configuration_based_snapshot_mode_reads_its_keys() {
+        let c = PostgresConfig::from_raw(&with(&[
+            ("snapshot.mode", "configuration_based"),
+            ("snapshot.mode.configuration.based.snapshot.data", "true"),
+            ("snapshot.mode.configuration.based.start.stream", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.snapshot_mode, SnapshotMode::ConfigurationBased);
+        assert!(c.configuration_based.snapshot_data && c.configuration_based.start_stream);
+        assert!(!c.configuration_based.snapshot_on_data_error);
+        let e = errors(&[("snapshot.mode.configuration.based.start.stream", "maybe")]);
+        assert_eq!(e.0[0].0, "snapshot.mode.configuration.based.start.stream");
+    }
+
+    #[test]
+    fn publish_parameter_only_when_skipped_operations_is_set_and_no_tables_mode() {
+        // Debezium: no publish parameter unless the key is in the configuration
+        let c = PostgresConfig::from_raw(&base()).unwrap();
+        assert_eq!(c.publication_publish, None);
+        let c = PostgresConfig::from_raw(&with(&[
+            ("skipped.operations", "t"),
+            ("publication.autocreate.mode", "no_tables"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.publication_publish.as_deref(),
+            Some("insert,update,delete")
+        );
+        assert_eq!(c.publication_mode, PublicationMode::NoTables);
+        let c = PostgresConfig::from_raw(&with(&[("skipped.operations", "none")])).unwrap();
+        assert_eq!(c.publication_publish, None);
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub enum PostgresError {
     /// A query on the regular connection failed.
     #[error("PostgreSQL query failed: {0}")]
     Query(String),
+    /// A streamed change could not be built and
+    /// `event.processing.failure.handling.mode=fail` (Debezium's text, with
+    /// the event's offset and the cause).
+    #[error("{0}")]
+    EventProcessing(String),
     /// A value or message could not be decoded.
     #[error("could not decode {what}: {detail}")]
     Decode {

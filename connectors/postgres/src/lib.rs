@@ -7,7 +7,9 @@
 //! pgoutput), [`catalog`] (table metadata), [`types`] (Debezium's type
 //! mapping), [`envelope`] (the `source` block and table schemas; the
 //! events themselves come from `velocity_api::debezium`), [`reader`]
-//! (snapshot + streaming), [`sql`] (regular connection).
+//! (snapshot + streaming), [`sql`] (regular connection), [`publication`]
+//! (the publication's statements), [`replica_identity`]
+//! (`replica.identity.autoset.values`).
 
 pub mod catalog;
 pub mod config;
@@ -15,7 +17,9 @@ pub mod connector;
 pub mod envelope;
 pub mod error;
 pub mod protocol;
+pub mod publication;
 pub mod reader;
+pub mod replica_identity;
 pub mod sql;
 pub mod task;
 pub mod types;

@@ -55,6 +55,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::{Client, SimpleQueryMessage};
 use velocity_api::debezium::blocking as blocking_offsets;
+use velocity_api::debezium::options::{offset_text, FailureHandlingMode};
 use velocity_api::debezium::source::snapshot_marker;
 use velocity_api::debezium::{heartbeat, transaction, MessageEnvelope};
 use velocity_api::{ConfigErrors, Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
@@ -70,6 +71,8 @@ use crate::protocol::{
     decode_pgoutput, quote_identifier, quote_literal, Lsn, PgOutputMessage, ReplicationConnection,
     ReplicationMessage, TupleData, TupleValue, PG_EPOCH_OFFSET_US,
 };
+use crate::publication::{self, PublicationPlan};
+use crate::replica_identity;
 use crate::sql;
 use crate::types::{Phase, UnavailablePlaceholder};
 
@@ -694,7 +697,10 @@ impl Reader {
             captured = kept;
         }
         self.ensure_publication(&client, &captured).await?;
+        // Debezium: after the publication, before the slot; errors are logged
+        replica_identity::apply(&client, &cfg.replica_identity, &captured).await;
 
+        let mut stream = true;
         let need_snapshot = match cfg.snapshot_mode {
             SnapshotMode::NoData => false,
             SnapshotMode::Always => true,
@@ -706,12 +712,25 @@ impl Reader {
                     || !slot_exists
                     || self.stored.as_ref().is_some_and(|r| r.snapshot_incomplete)
             }
+            SnapshotMode::ConfigurationBased => {
+                let plan = cfg
+                    .configuration_based
+                    .start(self.has_stored, slot_exists)
+                    .map_err(|e| {
+                        PostgresError::PositionLost(
+                            e.unwrap_or_else(|| position_gone(&cfg.slot_name)),
+                        )
+                    })?;
+                if plan.reset_offsets {
+                    self.has_stored = false;
+                    self.stored = None;
+                }
+                stream = plan.stream;
+                plan.snapshot_data
+            }
         };
         if self.has_stored && !slot_exists && !need_snapshot {
-            return Err(PostgresError::PositionLost(format!(
-                "replication slot \"{}\" does not exist, but offsets are stored: the changes since the stored position are no longer available on the server. Set snapshot.mode=when_needed to take a new snapshot, or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)",
-                cfg.slot_name
-            )));
+            return Err(PostgresError::PositionLost(position_gone(&cfg.slot_name)));
         }
         let mut repl = ReplicationConnection::connect(&cfg.connect)
             .await
@@ -759,6 +778,11 @@ impl Reader {
                 return Ok(());
             }
         }
+        if !stream {
+            tracing::info!("Streaming is disabled for snapshot mode configuration_based");
+            let _ = self.stop.changed().await;
+            return Ok(());
+        }
         // pgoutput sends logical decoding messages only when asked (PostgreSQL 14+)
         let messages = self.server_version_num >= 140_000;
         self.stream(
@@ -770,9 +794,10 @@ impl Reader {
     }
 
     /// Creates the publication when it is missing (or, `filtered`, sets its
-    /// tables), as `publication.autocreate.mode` says, `WITH
-    /// (publish_via_partition_root = true)` when `publish.via.partition.root`
-    /// is set (Debezium's statements); fails when it is missing and `disabled`.
+    /// tables), as `publication.autocreate.mode` says, with Debezium's `WITH`
+    /// options (`publish_via_partition_root`, `publish` from
+    /// `skipped.operations`; see [`publication::plan`]); fails when it is
+    /// missing and `disabled`.
     async fn ensure_publication(
         &self,
         client: &Client,
@@ -797,45 +822,40 @@ impl Reader {
                 tracing::warn!(publication = %cfg.publication_name, publish_via_partition_root = via_root, "the existing publication's publish_via_partition_root differs from publish.via.partition.root={}: changes of partitions are published as the publication says; drop the publication to have it created anew", cfg.publish_via_partition_root);
             }
         }
-        let with = publication_with(cfg.publish_via_partition_root);
         let pubname = quote_identifier(&cfg.publication_name)
             .map_err(|e| PostgresError::Query(e.to_string()))?;
-        let table_list = || -> Result<String, PostgresError> {
-            if captured.is_empty() {
-                return Err(PostgresError::Query("no table matches schema/table include and exclude lists: nothing to publish with publication.autocreate.mode=filtered".into()));
+        let tables = captured
+            .iter()
+            .map(|(_, s, t)| Ok(format!("{}.{}", quote_identifier(s)?, quote_identifier(t)?)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e: crate::protocol::ProtocolError| PostgresError::Query(e.to_string()))?
+            .join(", ");
+        let plan = publication::plan(
+            cfg.publication_mode,
+            exists,
+            &pubname,
+            (!tables.is_empty()).then_some(tables.as_str()),
+            cfg.publish_via_partition_root,
+            cfg.publication_publish.as_deref(),
+        )
+        .map_err(|e| {
+            PostgresError::Query(format!("{e}: no table matches the schema/table include and exclude lists (publication.autocreate.mode=filtered)"))
+        })?;
+        match plan {
+            PublicationPlan::Keep => Ok(()),
+            PublicationPlan::Missing => Err(PostgresError::PublicationMissing(
+                cfg.publication_name.clone(),
+            )),
+            PublicationPlan::Run { log, statements } => {
+                tracing::info!(publication = %cfg.publication_name, "{log}");
+                for sql in statements {
+                    client.batch_execute(&sql).await.map_err(|e| {
+                        PostgresError::from_query(e, &cfg.connect.user, &self.addr())
+                    })?;
+                }
+                Ok(())
             }
-            captured
-                .iter()
-                .map(|(_, s, t)| Ok(format!("{}.{}", quote_identifier(s)?, quote_identifier(t)?)))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|v| v.join(", "))
-                .map_err(|e: crate::protocol::ProtocolError| PostgresError::Query(e.to_string()))
-        };
-        let sql = match (exists, cfg.publication_mode) {
-            (false, PublicationMode::Disabled) => {
-                return Err(PostgresError::PublicationMissing(
-                    cfg.publication_name.clone(),
-                ))
-            }
-            (false, PublicationMode::AllTables) => {
-                format!("CREATE PUBLICATION {pubname} FOR ALL TABLES{with}")
-            }
-            (false, PublicationMode::Filtered) => {
-                format!(
-                    "CREATE PUBLICATION {pubname} FOR TABLE {}{with}",
-                    table_list()?
-                )
-            }
-            (true, PublicationMode::Filtered) => {
-                format!("ALTER PUBLICATION {pubname} SET TABLE {}", table_list()?)
-            }
-            (true, _) => return Ok(()),
-        };
-        tracing::info!(publication = %cfg.publication_name, "{}", sql.split(" FOR ").next().unwrap_or(&sql));
-        client
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| PostgresError::from_query(e, &cfg.connect.user, &self.addr()))
+        }
     }
 
     async fn table_schema(
@@ -1466,9 +1486,18 @@ impl Reader {
         } else {
             None
         };
-        let (records, pos) = self
+        let (records, pos) = match self
             .change_records(client, m, lsn, t.xid, t.commit_ts_us, last_end, block)
-            .await?;
+            .await
+        {
+            // a value that cannot be decoded: event.processing.failure.handling.mode
+            Err(e @ PostgresError::Decode { .. }) => {
+                let (at, _) = self.stream_point(lsn, t.xid, t.commit_ts_us, last_end, None);
+                skip_failed_event(self.cfg.failure_mode, &at.to_offset(), &e)?;
+                return Ok(());
+            }
+            other => other?,
+        };
         if records.is_empty() {
             return Ok(());
         }
@@ -1824,15 +1853,23 @@ fn fit(mapping: &crate::types::ColumnMapping, v: Value) -> Value {
     }
 }
 
-/// The `WITH` clause of the `CREATE PUBLICATION` statements, as Debezium
-/// builds it: ` WITH (publish_via_partition_root = true)` when
-/// `publish.via.partition.root` is set, else nothing.
-fn publication_with(publish_via_partition_root: bool) -> &'static str {
-    if publish_via_partition_root {
-        " WITH (publish_via_partition_root = true)"
-    } else {
-        ""
-    }
+/// `event.processing.failure.handling.mode` for a streamed change at
+/// `offset` whose values cannot be decoded (`cause`): `Ok` (skip the event)
+/// under `warn` / `skip`, after Debezium's log line; under `fail`,
+/// Debezium's `Error while processing event at offset {…}` with the cause.
+fn skip_failed_event(
+    mode: FailureHandlingMode,
+    offset: &Offset,
+    cause: &PostgresError,
+) -> Result<(), PostgresError> {
+    mode.handle(&offset_text(offset), cause)
+        .map_err(PostgresError::EventProcessing)
+}
+
+/// The error when the stored position's slot is gone and the snapshot mode
+/// does not take a new snapshot.
+fn position_gone(slot: &str) -> String {
+    format!("replication slot \"{slot}\" does not exist, but offsets are stored: the changes since the stored position are no longer available on the server. Set snapshot.mode=when_needed to take a new snapshot, or reset the offsets (PUT /connectors/<name>/stop, then DELETE /connectors/<name>/offsets)")
 }
 
 /// The server's version: `server_version_num` (e.g. 150020) and
@@ -2041,15 +2078,6 @@ mod resume_tests {
         assert!(!tx.contains_key("messageType"));
     }
 
-    #[test]
-    fn publications_are_created_as_debezium_creates_them() {
-        assert_eq!(
-            publication_with(true),
-            " WITH (publish_via_partition_root = true)"
-        );
-        assert_eq!(publication_with(false), "");
-    }
-
     fn cfg(pairs: &[(&str, &str)]) -> PostgresConfig {
         use velocity_api::TypedConfig;
         let mut c = velocity_api::config::raw_config(&[
@@ -2060,6 +2088,30 @@ mod resume_tests {
         ]);
         c.extend(velocity_api::config::raw_config(pairs));
         PostgresConfig::from_raw(&c).unwrap()
+    }
+
+    #[test]
+    fn undecodable_events_stop_the_task_only_in_fail_mode() {
+        let offset: Offset = [("lsn".to_owned(), serde_json::json!(77))]
+            .into_iter()
+            .collect();
+        let cause = PostgresError::Decode {
+            what: "public.t.v".into(),
+            detail: "not a date".into(),
+        };
+        let e = skip_failed_event(FailureHandlingMode::Fail, &offset, &cause).unwrap_err();
+        assert_eq!(e.kind(), velocity_api::ErrorKind::Fatal);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("Error while processing event at offset {lsn=77}: could not decode public.t.v: not a date")
+                && text.contains("event.processing.failure.handling.mode"),
+            "{text}"
+        );
+        for mode in [FailureHandlingMode::Warn, FailureHandlingMode::Skip] {
+            assert!(skip_failed_event(mode, &offset, &cause).is_ok());
+        }
+        let c = cfg(&[("event.processing.failure.handling.mode", "warn")]);
+        assert_eq!(c.failure_mode, FailureHandlingMode::Warn);
     }
 
     #[test]
