@@ -2412,6 +2412,10 @@ mod tests {
             ("topic.prefix", "p"),
             ("database.include.list", "app"),
             ("table.include.list", "app.orders"),
+            (
+                "schema.history.internal",
+                crate::config::MEMORY_SCHEMA_HISTORY,
+            ),
         ]);
         c.extend(velocity_api::config::raw_config(pairs));
         MySqlConfig::from_raw(&c).unwrap()
