@@ -52,14 +52,14 @@ use std::time::Duration;
 use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_postgres::{Client, SimpleQueryMessage};
-use velocity_api::debezium::source::snapshot_marker;
+use tokio_postgres::Client;
 use velocity_api::debezium::{heartbeat, transaction, MessageEnvelope};
 use velocity_api::{ConfigErrors, Offset, Partition, SourceMetrics, SourceRecord, Struct, Value};
 
 use crate::catalog::{self, Table};
 use crate::config::{
-    PostgresConfig, PublicationMode, SnapshotMode, PUBLISH_VIA_PARTITION_ROOT, SLOT_FAILOVER,
+    PostgresConfig, PublicationMode, SnapshotMode, PUBLISH_VIA_PARTITION_ROOT,
+    SELECT_OVERRIDE_PREFIX, SLOT_FAILOVER,
 };
 use crate::envelope::{now, source_block, SourcePosition, TableSchema};
 use crate::error::PostgresError;
@@ -72,6 +72,7 @@ use crate::sql;
 use crate::types::{Phase, UnavailablePlaceholder};
 
 mod incremental;
+mod snapshot;
 
 /// Most replication messages handled per wake-up of the stream loop before
 /// its stop, commit-feedback and timer branches are looked at again.
@@ -869,6 +870,12 @@ impl Reader {
         Ok(row)
     }
 
+    /// The initial snapshot of `captured` (those
+    /// `snapshot.include.collection.list` keeps) inside `exported` (the
+    /// slot's snapshot; None: a snapshot of the reader's own), read by
+    /// `snapshot.max.threads` workers (see [`snapshot`]); the records, in
+    /// arrival order, carry the snapshot's offset, the last one
+    /// `last_snapshot_record: true` and the marker `last`.
     async fn snapshot(
         &mut self,
         client: &Client,
@@ -878,17 +885,27 @@ impl Reader {
     ) -> Result<(), PostgresError> {
         let cfg = self.cfg.clone();
         let q = |e: tokio_postgres::Error| PostgresError::Query(e.to_string());
+        for t in cfg.snapshot.overrides_missing() {
+            tracing::warn!("Detected snapshot.select.statement.overrides for {SELECT_OVERRIDE_PREFIX}{t} but no statement property {t} defined");
+        }
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(q)?;
-        if let Some(name) = exported {
-            let lit = quote_literal(name).map_err(|e| PostgresError::Query(e.to_string()))?;
-            client
-                .batch_execute(&format!("SET TRANSACTION SNAPSHOT {lit}"))
-                .await
-                .map_err(q)?;
-        }
+        let snapshot_id = match exported {
+            Some(name) => {
+                let lit = quote_literal(name).map_err(|e| PostgresError::Query(e.to_string()))?;
+                client
+                    .batch_execute(&format!("SET TRANSACTION SNAPSHOT {lit}"))
+                    .await
+                    .map_err(q)?;
+                name.to_owned()
+            }
+            // the workers share this transaction's snapshot
+            None => sql::scalar(client, "SELECT pg_export_snapshot()")
+                .await?
+                .unwrap_or_default(),
+        };
         let lsn = match consistent {
             Some(l) => l.0,
             None => sql::scalar(client, "SELECT pg_current_wal_lsn()::text")
@@ -905,84 +922,86 @@ impl Reader {
         let (_, ts_us, _) = now();
         self.last_ts_us = Some(ts_us);
         let sequence = Some(format!("[null,\"{lsn}\"]"));
-        tracing::info!(tables = captured.len(), "snapshot started");
-        let mut progress = SnapshotProgress::start(&self.metrics, client, captured).await;
-        // the row read last, emitted when the next row (or the end) shows
-        // where it stands: (table, row, first_in_table, last_in_table); the
-        // last row of all is the last one emitted, whatever tables follow
-        // it empty (as Debezium marks it when the snapshot completes)
-        let mut held: Option<(Arc<TableSchema>, Struct, bool, bool)> = None;
-        let mut first_overall = true;
-        for (ti, (oid, schema, name)) in captured.iter().enumerate() {
+        let included: Vec<(u32, String, String)> = captured
+            .iter()
+            .filter(|(_, s, t)| {
+                let keep = cfg.snapshot.includes(s, t);
+                if !keep {
+                    tracing::info!(table = %format!("{s}.{t}"), "not in snapshot.include.collection.list: streamed only");
+                }
+                keep
+            })
+            .cloned()
+            .collect();
+        let mut tables = Vec::with_capacity(included.len());
+        let mut read = Vec::with_capacity(included.len());
+        for (oid, schema, name) in &included {
             let Some(ts) = self.table_schema(client, *oid, None).await? else {
                 continue;
             };
-            let cols: Vec<String> = {
-                let table = catalog::load_table(client, *oid)
-                    .await
-                    .map_err(|e| PostgresError::Query(e.to_string()))?;
-                table
-                    .columns
-                    .iter()
-                    .map(|c| quote_identifier(&c.name).unwrap_or_default())
-                    .collect()
-            };
-            let sql = format!(
-                "DECLARE velocity_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
-                if cols.is_empty() {
-                    "*".to_owned()
-                } else {
-                    cols.join(", ")
-                },
-                quote_identifier(schema).unwrap_or_default(),
-                quote_identifier(name).unwrap_or_default()
-            );
-            client.batch_execute(&sql).await.map_err(q)?;
-            let mut first_in_table = true;
-            loop {
-                let msgs = client
-                    .simple_query(&format!(
-                        "FETCH {} FROM velocity_snapshot",
-                        cfg.snapshot_fetch_size
-                    ))
-                    .await
-                    .map_err(q)?;
-                let mut got: usize = 0;
-                for m in msgs {
-                    if let SimpleQueryMessage::Row(r) = m {
-                        got += 1;
-                        let row = Self::row_from_text(&ts, |i| r.get(i), Phase::Snapshot)?;
-                        if let Some((hts, hrow, hfirst, hlast)) = held.take() {
-                            let marker =
-                                snapshot_marker(first_overall && hfirst, false, hfirst, hlast);
-                            first_overall = false;
+            let table = catalog::load_table(client, *oid)
+                .await
+                .map_err(|e| PostgresError::Query(e.to_string()))?;
+            tables.push(snapshot::SnapTable::new(&cfg.snapshot, &table, ts));
+            read.push((*oid, schema.clone(), name.clone()));
+        }
+        tracing::info!(
+            tables = tables.len(),
+            threads = cfg.snapshot.max_threads,
+            "snapshot started"
+        );
+        let mut progress = SnapshotProgress::start(&self.metrics, client, &read).await;
+        let chunks = snapshot::plan(client, &cfg.snapshot, &tables).await?;
+        let mut chunks_left: Vec<usize> = vec![0; tables.len()];
+        for c in &chunks {
+            chunks_left[c.table] += 1;
+        }
+        let workers = cfg.snapshot.max_threads.min(chunks.len());
+        let shared = Arc::new(snapshot::Shared::new(&cfg.snapshot, tables, chunks));
+        let (wtx, mut wrx) = mpsc::channel(2 * workers.max(1));
+        // dropped (aborting the workers) when this returns, also early
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            set.spawn(snapshot::worker(
+                cfg.clone(),
+                snapshot_id.clone(),
+                shared.clone(),
+                wtx.clone(),
+            ));
+        }
+        drop(wtx);
+        // the record read last, emitted when the next one comes or, marked
+        // `last`, at the end (Debezium's buffering snapshot receiver)
+        let mut held: Option<(Arc<TableSchema>, Struct, &'static str)> = None;
+        while let Some(msg) = wrx.recv().await {
+            match msg? {
+                snapshot::Msg::Rows { table, rows } => {
+                    progress.rows(&self.metrics, table, rows.len() as u64);
+                    let ts = &shared.tables[table].ts;
+                    for (row, marker) in rows {
+                        if let Some((hts, hrow, hmarker)) = held.replace((ts.clone(), row, marker))
+                        {
                             self.emit_snapshot(
-                                &hts, hrow, marker, false, lsn, xid, ts_us, &sequence,
+                                &hts, hrow, hmarker, false, lsn, xid, ts_us, &sequence,
                             )
                             .await?;
                         }
-                        held = Some((ts.clone(), row, first_in_table, false));
-                        first_in_table = false;
                     }
                 }
-                progress.rows(&self.metrics, ti, got as u64);
-                if got < cfg.snapshot_fetch_size {
-                    break;
+                snapshot::Msg::ChunkDone { table } => {
+                    chunks_left[table] -= 1;
+                    if chunks_left[table] == 0 {
+                        progress.table_done(&self.metrics, table);
+                    }
                 }
             }
-            progress.table_done(&self.metrics, ti);
-            client
-                .batch_execute("CLOSE velocity_snapshot")
-                .await
-                .map_err(q)?;
-            // the held row, if of this table, is its last
-            if let Some(h) = held.as_mut().filter(|h| Arc::ptr_eq(&h.0, &ts)) {
-                h.3 = true;
-            }
         }
-        if let Some((hts, hrow, hfirst, _)) = held.take() {
-            let m = snapshot_marker(first_overall && hfirst, true, hfirst, true);
-            self.emit_snapshot(&hts, hrow, m, true, lsn, xid, ts_us, &sequence)
+        // a worker that panicked sent no error: its rows are missing
+        while let Some(joined) = set.join_next().await {
+            joined.map_err(|e| PostgresError::Query(format!("snapshot worker failed: {e}")))?;
+        }
+        if let Some((hts, hrow, _)) = held.take() {
+            self.emit_snapshot(&hts, hrow, "last", true, lsn, xid, ts_us, &sequence)
                 .await?;
         }
         client.batch_execute("COMMIT").await.map_err(q)?;
