@@ -241,6 +241,9 @@ fn select_statement_override_reads_the_statements_rows_matching_columns_by_name(
     }
 }
 
+/// Rows of a snapshot: (table, id) -> after.
+type Rows = BTreeMap<(String, i64), Value>;
+
 const WIDE: &str = "id bigint PRIMARY KEY, c1 integer, c2 bigint, c3 text, c4 numeric(12,2), c5 timestamptz, c6 boolean, c7 double precision, c8 varchar(32), c9 date";
 
 fn wide_rows(table: &str, from: i64, to: i64) -> String {
@@ -281,7 +284,7 @@ fn four_tables_on_four_threads_give_exactly_the_rows_of_one_thread() {
         "",
         &conns.iter().map(|c| c.2.clone()).collect::<Vec<_>>(),
     );
-    let mut got: HashMap<&str, (BTreeMap<(String, i64), Value>, Vec<Ev>)> = HashMap::new();
+    let mut got: HashMap<&str, (Rows, Vec<Ev>)> = HashMap::new();
     for ((name, _), (prefix, _, _)) in runs.iter().zip(&conns) {
         let mut rows = BTreeMap::new();
         let mut evs = Vec::new();
