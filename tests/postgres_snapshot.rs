@@ -24,8 +24,13 @@ fn fresh_db(sql: &str) -> String {
     db
 }
 
+/// Drops slot `slot` once its walsender let it go (a slot outlives its
+/// database and holds WAL back).
 fn drop_slot(slot: &str) {
-    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active")]);
+    common::wait_until(Duration::from_secs(30), "the slot to be released", || {
+        psql("postgres", &["-c", &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}' AND active")]) == "0"
+    });
+    psql("postgres", &["-c", &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}'")]);
 }
 
 /// One change event: (id, op, after, source.snapshot).
