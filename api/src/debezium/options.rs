@@ -234,6 +234,15 @@ impl NameFilter {
         }
     }
 
+    /// Reads an include list that has no exclude list (e.g.
+    /// `snapshot.include.collection.list`); empty, it keeps every name.
+    pub fn read_include(r: &mut ConfigReader<'_>, include: &ConfigKey) -> NameFilter {
+        NameFilter {
+            include: r.regexes(include),
+            exclude: Vec::new(),
+        }
+    }
+
     /// True when `name` is kept.
     pub fn matches(&self, name: &str) -> bool {
         if !self.include.is_empty() {

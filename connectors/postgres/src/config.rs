@@ -27,7 +27,7 @@ pub use keys::*;
 /// declared once: name, type, Debezium's default, importance, documentation
 /// and the rule its value must follow.
 pub mod keys {
-    use super::{check_slot_name, PublicationMode, SnapshotMode};
+    use super::{check_override_tables, check_slot_name, PublicationMode, SnapshotMode};
     use crate::protocol::SslMode;
     use crate::types::{
         DecimalMode, HstoreMode, IntervalMode, TimePrecisionMode, UnavailablePlaceholder,
@@ -107,6 +107,24 @@ pub mod keys {
         SNAPSHOT_MODE_CONFIGURATION_BASED_SNAPSHOT_ON_DATA_ERROR = velocity_api::debezium::snapshot_mode::SNAPSHOT_ON_DATA_ERROR;
         /// `snapshot.fetch.size` (default 10240).
         SNAPSHOT_FETCH_SIZE = ConfigKey::new("snapshot.fetch.size", Int, Some("10240"), Medium, "Rows fetched per round trip while snapshotting.").range(1, 10_000_000);
+        /// `snapshot.include.collection.list`: regular expressions of the
+        /// captured `schema.table` names the snapshot reads (all captured
+        /// tables by default; the others are streamed only).
+        SNAPSHOT_INCLUDE_COLLECTION_LIST = ConfigKey::new("snapshot.include.collection.list", List, Some(""), Medium, "Regular expressions matching the fully-qualified names (schema.table) of the captured tables whose data the snapshot reads; by default all captured tables. Tables not matched are streamed only.");
+        /// `snapshot.select.statement.overrides`: `schema.table` names whose
+        /// snapshot reads the statement of
+        /// `snapshot.select.statement.overrides.<schema.table>`.
+        SNAPSHOT_SELECT_STATEMENT_OVERRIDES = ConfigKey::new("snapshot.select.statement.overrides", List, Some(""), Medium, "Comma-separated fully-qualified tables (schema.table) whose snapshot reads the SELECT given by 'snapshot.select.statement.overrides.<schema.table>' instead of all rows.").validate_with(check_override_tables);
+        /// `snapshot.max.threads` (default 1): connections reading the
+        /// snapshot in parallel, all in the same exported snapshot.
+        SNAPSHOT_MAX_THREADS = ConfigKey::new("snapshot.max.threads", Int, Some("1"), Medium, "The maximum number of threads used to perform the snapshot. Defaults to 1.").range(1, 1024);
+        /// `snapshot.max.threads.multiplier` (default 1): chunks per table
+        /// are `snapshot.max.threads` times this (per table:
+        /// `snapshot.max.threads.multiplier.<schema.table>`).
+        SNAPSHOT_MAX_THREADS_MULTIPLIER = ConfigKey::new("snapshot.max.threads.multiplier", Int, Some("1"), Medium, "The factor used to scale the number of snapshot chunks per table: a table is read in up to snapshot.max.threads * snapshot.max.threads.multiplier key ranges.").range(1, 1024);
+        /// `legacy.snapshot.max.threads` (default false): one thread per
+        /// table, tables not split into key ranges.
+        LEGACY_SNAPSHOT_MAX_THREADS = ConfigKey::new("legacy.snapshot.max.threads", Boolean, Some("false"), Low, "When enabled, uses the legacy table-per-thread parallel snapshot algorithm. When set to false (the default), tables are split into chunks and processed across all snapshot threads, allowing for higher concurrency for snapshots.");
         /// `tombstones.on.delete` (default true).
         TOMBSTONES_ON_DELETE = velocity_api::debezium::keys::TOMBSTONES_ON_DELETE;
         /// `heartbeat.interval.ms` (default 0 = no heartbeats).
@@ -278,6 +296,9 @@ pub struct PostgresConfig {
     pub configuration_based: ConfigurationBased,
     /// `snapshot.fetch.size` (default 10240).
     pub snapshot_fetch_size: usize,
+    /// How the snapshot reads its tables: which, with what statement, on
+    /// how many connections.
+    pub snapshot: SnapshotOptions,
     /// `tombstones.on.delete` (default true).
     pub tombstones_on_delete: bool,
     /// `heartbeat.interval.ms` (default 0 = off).
@@ -371,6 +392,7 @@ impl TypedConfig for PostgresConfig {
             snapshot_mode: r.choice(&SNAPSHOT_MODE),
             configuration_based: ConfigurationBased::read(r),
             snapshot_fetch_size: r.int(&SNAPSHOT_FETCH_SIZE),
+            snapshot: SnapshotOptions::read(r),
             tombstones_on_delete: r.bool(&TOMBSTONES_ON_DELETE),
             heartbeat_interval: (!heartbeat.is_zero()).then_some(heartbeat),
             heartbeat_action_query: r.opt_string(&HEARTBEAT_ACTION_QUERY),
@@ -426,6 +448,141 @@ fn read_replica_identity(r: &mut ConfigReader<'_>) -> ReplicaIdentityMapper {
     r.opt_string(key)
         .and_then(|v| ReplicaIdentityMapper::parse(&v).ok())
         .unwrap_or_default()
+}
+
+/// The prefix of the per-table keys of `snapshot.select.statement.overrides`.
+pub const SELECT_OVERRIDE_PREFIX: &str = "snapshot.select.statement.overrides.";
+
+/// The prefix of the per-table keys of `snapshot.max.threads.multiplier`.
+pub const MULTIPLIER_PREFIX: &str = "snapshot.max.threads.multiplier.";
+
+/// How the initial snapshot reads its tables (Debezium's snapshot keys).
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// `snapshot.include.collection.list` (empty: every captured table).
+    pub include: NameFilter,
+    /// `snapshot.select.statement.overrides`: `(schema.table, statement)`;
+    /// the statement is None when its key is missing (the table is then
+    /// read as usual, with Debezium's warning).
+    pub overrides: Vec<(String, Option<String>)>,
+    /// `snapshot.max.threads` (default 1).
+    pub max_threads: usize,
+    /// `snapshot.max.threads.multiplier` (default 1).
+    pub multiplier: usize,
+    /// `snapshot.max.threads.multiplier.<schema.table>`: per-table multipliers
+    /// (a value that is not a positive integer is ignored with a warning, as
+    /// in Debezium).
+    pub table_multipliers: Vec<(String, String)>,
+    /// `legacy.snapshot.max.threads` (default false).
+    pub legacy: bool,
+}
+
+impl SnapshotOptions {
+    fn read(r: &mut ConfigReader<'_>) -> SnapshotOptions {
+        let overrides = r
+            .list(&SNAPSHOT_SELECT_STATEMENT_OVERRIDES)
+            .into_iter()
+            .map(|t| {
+                let stmt = r
+                    .raw()
+                    .get(&format!("{SELECT_OVERRIDE_PREFIX}{t}"))
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty());
+                (t, stmt)
+            })
+            .collect();
+        let table_multipliers = r
+            .raw()
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(MULTIPLIER_PREFIX)
+                    .map(|t| (t.to_owned(), v.trim().to_owned()))
+            })
+            .collect();
+        SnapshotOptions {
+            include: NameFilter::read_include(r, &SNAPSHOT_INCLUDE_COLLECTION_LIST),
+            overrides,
+            max_threads: r.int(&SNAPSHOT_MAX_THREADS),
+            multiplier: r.int(&SNAPSHOT_MAX_THREADS_MULTIPLIER),
+            table_multipliers,
+            legacy: r.bool(&LEGACY_SNAPSHOT_MAX_THREADS),
+        }
+    }
+
+    /// True when the snapshot reads `schema.table`'s data
+    /// (`snapshot.include.collection.list`, whole and case-insensitive
+    /// matches, as Debezium's).
+    pub fn includes(&self, schema: &str, table: &str) -> bool {
+        self.include.matches(&format!("{schema}.{table}"))
+    }
+
+    /// The statement `snapshot.select.statement.overrides.<schema.table>`
+    /// gives `schema.table`, if listed.
+    pub fn select_override(&self, schema: &str, table: &str) -> Option<&str> {
+        let full = format!("{schema}.{table}");
+        self.overrides
+            .iter()
+            .find(|(t, _)| *t == full)
+            .and_then(|(_, s)| s.as_deref())
+    }
+
+    /// Tables listed in `snapshot.select.statement.overrides` without a
+    /// statement key (Debezium warns and reads them as usual).
+    pub fn overrides_missing(&self) -> impl Iterator<Item = &str> {
+        self.overrides
+            .iter()
+            .filter(|(_, s)| s.is_none())
+            .map(|(t, _)| t.as_str())
+    }
+
+    /// Tables are split into key ranges (Debezium 3.5+'s chunked snapshot):
+    /// unless `legacy.snapshot.max.threads`, when more than one thread or a
+    /// multiplier above 1 is configured.
+    pub fn chunked(&self) -> bool {
+        !self.legacy && (self.max_threads > 1 || self.max_multiplier() > 1)
+    }
+
+    /// The multiplier of `schema.table`: its own key when that is a
+    /// positive integer (otherwise a warning), else
+    /// `snapshot.max.threads.multiplier`.
+    pub fn multiplier_for(&self, schema: &str, table: &str) -> usize {
+        let full = format!("{schema}.{table}");
+        match self.table_multipliers.iter().find(|(t, _)| *t == full) {
+            Some((_, v)) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    tracing::warn!("The value of '{MULTIPLIER_PREFIX}{full}' is not a valid positive integer, using the value from 'snapshot.max.threads.multiplier' as a fallback.");
+                    self.multiplier
+                }
+            },
+            None => self.multiplier,
+        }
+    }
+
+    /// The largest multiplier configured (Debezium's
+    /// `getMaxSnapshotMaxThreadsMultiplier`).
+    fn max_multiplier(&self) -> usize {
+        self.table_multipliers
+            .iter()
+            .filter_map(|(_, v)| v.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0)
+            .max(self.multiplier)
+    }
+}
+
+/// Validator of `snapshot.select.statement.overrides`: every item is a
+/// `schema.table` name.
+fn check_override_tables(v: &str) -> Result<(), String> {
+    match velocity_api::config::split_list(v)
+        .into_iter()
+        .find(|t| !matches!(t.split_once('.'), Some((s, n)) if !s.is_empty() && !n.is_empty()))
+    {
+        None => Ok(()),
+        Some(t) => Err(format!(
+            "'{t}' is not a fully-qualified table name: use <schema>.<table>"
+        )),
+    }
 }
 
 /// PostgreSQL's rule for replication slot names.
@@ -507,6 +664,98 @@ mod tests {
         assert_eq!(
             c.unavailable_placeholder.text(),
             "__debezium_unavailable_value"
+        );
+    }
+
+    #[test]
+    fn snapshot_keys_default_to_debeziums() {
+        let s = PostgresConfig::from_raw(&base()).unwrap().snapshot;
+        assert_eq!((s.max_threads, s.multiplier, s.legacy), (1, 1, false));
+        assert!(!s.chunked());
+        assert!(s.includes("public", "anything") && s.includes("inventory", "x"));
+        assert!(s.select_override("public", "orders").is_none());
+        assert_eq!(s.overrides_missing().count(), 0);
+    }
+
+    #[test]
+    fn snapshot_keys_are_read() {
+        let s = PostgresConfig::from_raw(&with(&[
+            (
+                "snapshot.include.collection.list",
+                "public\\.ord.*, inv\\.items",
+            ),
+            (
+                "snapshot.select.statement.overrides",
+                "public.orders, public.nostmt",
+            ),
+            (
+                "snapshot.select.statement.overrides.public.orders",
+                " SELECT * FROM public.orders WHERE id > 10 ",
+            ),
+            ("snapshot.max.threads", "4"),
+            ("snapshot.max.threads.multiplier", "2"),
+            ("snapshot.max.threads.multiplier.public.big", "8"),
+            ("snapshot.max.threads.multiplier.public.bad", "x"),
+        ]))
+        .unwrap()
+        .snapshot;
+        // whole, case-insensitive matches
+        assert!(s.includes("public", "orders") && s.includes("PUBLIC", "Ord2"));
+        assert!(s.includes("inv", "items") && !s.includes("inv", "items2"));
+        assert!(!s.includes("public", "customers") && !s.includes("xpublic", "orders"));
+        assert_eq!(
+            s.select_override("public", "orders"),
+            Some("SELECT * FROM public.orders WHERE id > 10")
+        );
+        assert_eq!(s.select_override("public", "nostmt"), None);
+        assert_eq!(s.overrides_missing().collect::<Vec<_>>(), ["public.nostmt"]);
+        assert_eq!((s.max_threads, s.multiplier), (4, 2));
+        assert!(s.chunked());
+        assert_eq!(s.multiplier_for("public", "big"), 8);
+        assert_eq!(s.multiplier_for("public", "bad"), 2);
+        assert_eq!(s.multiplier_for("public", "other"), 2);
+        // legacy: one thread per table, no key ranges
+        let legacy = PostgresConfig::from_raw(&with(&[
+            ("snapshot.max.threads", "4"),
+            ("legacy.snapshot.max.threads", "true"),
+        ]))
+        .unwrap()
+        .snapshot;
+        assert!(!legacy.chunked());
+        // a table multiplier alone chunks (Debezium's rule)
+        let one = PostgresConfig::from_raw(&with(&[(
+            "snapshot.max.threads.multiplier.public.big",
+            "3",
+        )]))
+        .unwrap()
+        .snapshot;
+        assert!(one.chunked());
+    }
+
+    #[test]
+    fn snapshot_keys_are_validated() {
+        let e = errors(&[
+            ("snapshot.max.threads", "0"),
+            ("snapshot.max.threads.multiplier", "-1"),
+            ("snapshot.include.collection.list", "public.(unclosed"),
+            ("snapshot.select.statement.overrides", "public.ok, orders"),
+            ("legacy.snapshot.max.threads", "maybe"),
+            ("snapshot.fetch.size", "0"),
+        ]);
+        for key in [
+            "snapshot.max.threads",
+            "snapshot.max.threads.multiplier",
+            "snapshot.include.collection.list",
+            "snapshot.select.statement.overrides",
+            "legacy.snapshot.max.threads",
+            "snapshot.fetch.size",
+        ] {
+            assert!(e.names(key), "{key}: {e}");
+        }
+        assert!(
+            e.to_string()
+                .contains("'orders' is not a fully-qualified table name"),
+            "{e}"
         );
     }
 

@@ -62,7 +62,8 @@ use velocity_api::{ConfigErrors, Offset, Partition, SourceMetrics, SourceRecord,
 
 use crate::catalog::{self, Table};
 use crate::config::{
-    PostgresConfig, PublicationMode, SnapshotMode, PUBLISH_VIA_PARTITION_ROOT, SLOT_FAILOVER,
+    PostgresConfig, PublicationMode, SnapshotMode, PUBLISH_VIA_PARTITION_ROOT,
+    SELECT_OVERRIDE_PREFIX, SLOT_FAILOVER,
 };
 use crate::envelope::{now, source_block, SourcePosition, TableSchema};
 use crate::error::PostgresError;
@@ -78,6 +79,7 @@ use crate::types::{Phase, UnavailablePlaceholder};
 
 mod blocking;
 mod incremental;
+mod snapshot;
 
 /// Most replication messages handled per wake-up of the stream loop before
 /// its stop, commit-feedback and timer branches are looked at again.
@@ -966,6 +968,12 @@ impl Reader {
         Ok(row)
     }
 
+    /// The initial snapshot of `captured` (those
+    /// `snapshot.include.collection.list` keeps) inside `exported` (the
+    /// slot's snapshot; None: a snapshot of the reader's own), read by
+    /// `snapshot.max.threads` workers (see [`snapshot`]); the records, in
+    /// arrival order, carry the snapshot's offset, the last one
+    /// `last_snapshot_record: true` and the marker `last`.
     async fn snapshot(
         &mut self,
         client: &Client,
@@ -973,18 +981,29 @@ impl Reader {
         consistent: Option<Lsn>,
         captured: &[(u32, String, String)],
     ) -> Result<(), PostgresError> {
+        let cfg = self.cfg.clone();
         let q = |e: tokio_postgres::Error| PostgresError::Query(e.to_string());
+        for t in cfg.snapshot.overrides_missing() {
+            tracing::warn!("Detected snapshot.select.statement.overrides for {SELECT_OVERRIDE_PREFIX}{t} but no statement property {t} defined");
+        }
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(q)?;
-        if let Some(name) = exported {
-            let lit = quote_literal(name).map_err(|e| PostgresError::Query(e.to_string()))?;
-            client
-                .batch_execute(&format!("SET TRANSACTION SNAPSHOT {lit}"))
-                .await
-                .map_err(q)?;
-        }
+        let snapshot_id = match exported {
+            Some(name) => {
+                let lit = quote_literal(name).map_err(|e| PostgresError::Query(e.to_string()))?;
+                client
+                    .batch_execute(&format!("SET TRANSACTION SNAPSHOT {lit}"))
+                    .await
+                    .map_err(q)?;
+                name.to_owned()
+            }
+            // the workers share this transaction's snapshot
+            None => sql::scalar(client, "SELECT pg_export_snapshot()")
+                .await?
+                .unwrap_or_default(),
+        };
         let lsn = match consistent {
             Some(l) => l.0,
             None => sql::scalar(client, "SELECT pg_current_wal_lsn()::text")
@@ -1007,29 +1026,87 @@ impl Reader {
             sequence: Some(format!("[null,\"{lsn}\"]")),
             blocking: None,
         };
-        let mut tables = Vec::with_capacity(captured.len());
-        for (oid, schema, name) in captured {
+        let included: Vec<(u32, String, String)> = captured
+            .iter()
+            .filter(|(_, s, t)| {
+                let keep = cfg.snapshot.includes(s, t);
+                if !keep {
+                    tracing::info!(table = %format!("{s}.{t}"), "not in snapshot.include.collection.list: streamed only");
+                }
+                keep
+            })
+            .cloned()
+            .collect();
+        let mut tables = Vec::with_capacity(included.len());
+        let mut read = Vec::with_capacity(included.len());
+        for (oid, schema, name) in &included {
             let Some(ts) = self.table_schema(client, *oid, None).await? else {
                 continue;
             };
             let table = catalog::load_table(client, *oid)
                 .await
                 .map_err(|e| PostgresError::Query(e.to_string()))?;
-            let select = format!(
-                "SELECT {} FROM {}",
-                snapshot_projection(&table),
-                qualified_name(schema, name)
-            );
-            tables.push(SnapshotTable {
-                oid: *oid,
-                id: (schema.clone(), name.clone()),
-                ts,
-                select,
-            });
+            tables.push(snapshot::SnapTable::new(&cfg.snapshot, &table, ts));
+            read.push((*oid, schema.clone(), name.clone()));
         }
-        tracing::info!(tables = tables.len(), "snapshot started");
-        self.read_snapshot_tables(client, &tables, &stamp).await?;
+        tracing::info!(
+            tables = tables.len(),
+            threads = cfg.snapshot.max_threads,
+            "snapshot started"
+        );
+        let mut progress = SnapshotProgress::start(&self.metrics, client, &read).await;
+        let chunks = snapshot::plan(client, &cfg.snapshot, &tables).await?;
+        let mut chunks_left: Vec<usize> = vec![0; tables.len()];
+        for c in &chunks {
+            chunks_left[c.table] += 1;
+        }
+        let workers = cfg.snapshot.max_threads.min(chunks.len());
+        let shared = Arc::new(snapshot::Shared::new(&cfg.snapshot, tables, chunks));
+        let (wtx, mut wrx) = mpsc::channel(2 * workers.max(1));
+        // dropped (aborting the workers) when this returns, also early
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            set.spawn(snapshot::worker(
+                cfg.clone(),
+                snapshot_id.clone(),
+                shared.clone(),
+                wtx.clone(),
+            ));
+        }
+        drop(wtx);
+        // the record read last, emitted when the next one comes or, marked
+        // `last`, at the end (Debezium's buffering snapshot receiver)
+        let mut held: Option<(Arc<TableSchema>, Struct, &'static str)> = None;
+        while let Some(msg) = wrx.recv().await {
+            match msg? {
+                snapshot::Msg::Rows { table, rows } => {
+                    progress.rows(&self.metrics, table, rows.len() as u64);
+                    let ts = &shared.tables[table].ts;
+                    for (row, marker) in rows {
+                        if let Some((hts, hrow, hmarker)) = held.replace((ts.clone(), row, marker))
+                        {
+                            self.emit_snapshot(&hts, hrow, hmarker, false, &stamp)
+                                .await?;
+                        }
+                    }
+                }
+                snapshot::Msg::ChunkDone { table } => {
+                    chunks_left[table] -= 1;
+                    if chunks_left[table] == 0 {
+                        progress.table_done(&self.metrics, table);
+                    }
+                }
+            }
+        }
+        // a worker that panicked sent no error: its rows are missing
+        while let Some(joined) = set.join_next().await {
+            joined.map_err(|e| PostgresError::Query(format!("snapshot worker failed: {e}")))?;
+        }
+        if let Some((hts, hrow, _)) = held.take() {
+            self.emit_snapshot(&hts, hrow, "last", true, &stamp).await?;
+        }
         client.batch_execute("COMMIT").await.map_err(q)?;
+        progress.finish(&self.metrics);
         Ok(())
     }
 
