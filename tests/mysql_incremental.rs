@@ -26,8 +26,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    consume, consume_until, final_state, id_of, mysql_connector_file, mysql_root_socket,
-    mysql_sql as sql, op_of, parse, reads_until, unique, Worker,
+    consume, consume_until, id_of, mysql_connector_file, mysql_root_socket, mysql_sql as sql,
+    op_of, parse, reads_until, unique, Worker,
 };
 use serde_json::{json, Value};
 
@@ -147,13 +147,7 @@ fn mariadb_incremental_snapshot_with_concurrent_changes_ends_at_the_tables_rows(
     let events = parse(&recs, &topic);
     let log = w.log_text();
     w.stop();
-    let table: Vec<(i64, String)> = sql(&format!("SELECT id, v FROM {db}.t ORDER BY id"))
-        .lines()
-        .map(|l| {
-            let (id, v) = l.split_once('\t').unwrap();
-            (id.parse().unwrap(), v.to_owned())
-        })
-        .collect();
+    let table = common::rows_of(&sql(&format!("SELECT id, v FROM {db}.t ORDER BY id")), '\t');
     sql(&format!("DROP DATABASE {db}"));
     assert!(
         events.iter().any(|e| id_of(e) == Some(999_999)),
@@ -168,26 +162,7 @@ fn mariadb_incremental_snapshot_with_concurrent_changes_ends_at_the_tables_rows(
     assert!(reads
         .iter()
         .all(|p| p["source"]["snapshot"] == "incremental" && p["before"].is_null()));
-    let state = final_state(events.iter());
-    let mut wrong = Vec::new();
-    for (id, v) in &table {
-        match state.get(id) {
-            Some(Some(after)) if after["v"] == json!(v) && after["id"] == json!(id) => {}
-            other => wrong.push(format!("id {id}: table has {v:?}, last event {other:?}")),
-        }
-    }
-    let keys: std::collections::BTreeSet<i64> = table.iter().map(|(id, _)| *id).collect();
-    for (id, s) in &state {
-        if !keys.contains(id) && s.is_some() {
-            wrong.push(format!("id {id}: deleted, last event {s:?}"));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "{} keys differ from the table (first 20):\n{}",
-        wrong.len(),
-        wrong[..wrong.len().min(20)].join("\n")
-    );
+    common::assert_final_state(&events, &table);
 }
 
 #[test]
@@ -442,13 +417,7 @@ fn mariadb_kafka_signal_snapshot_survives_a_kill_while_the_table_is_written() {
     });
     let log = w.log_text();
     w.stop();
-    let table: Vec<(i64, String)> = sql(&format!("SELECT id, v FROM {db}.t ORDER BY id"))
-        .lines()
-        .map(|l| {
-            let (id, v) = l.split_once('\t').unwrap();
-            (id.parse().unwrap(), v.to_owned())
-        })
-        .collect();
+    let table = common::rows_of(&sql(&format!("SELECT id, v FROM {db}.t ORDER BY id")), '\t');
     sql(&format!("DROP DATABASE {db}"));
     assert!(
         events.iter().any(|e| id_of(e) == Some(999_999)),
@@ -480,16 +449,5 @@ fn mariadb_kafka_signal_snapshot_survives_a_kill_while_the_table_is_written() {
         .collect();
     assert!(again.is_empty(), "rows up to {k} read twice: {again:?}");
     // nothing lost: every key ends at the table's row
-    let state = final_state(events.iter());
-    let wrong: Vec<String> = table
-        .iter()
-        .filter(|(id, v)| !matches!(state.get(id), Some(Some(a)) if a["v"] == json!(v)))
-        .map(|(id, v)| format!("id {id}: table {v:?}, last event {:?}", state.get(id)))
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{} keys differ from the table (first 20):\n{}",
-        wrong.len(),
-        wrong[..wrong.len().min(20)].join("\n")
-    );
+    common::assert_final_state(&events, &table);
 }

@@ -1047,3 +1047,29 @@ pub fn change_ops(
         |r| done(&parse(r)),
     ))
 }
+
+/// Asserts that for every key the last event of `events` (id → `after`,
+/// see [`final_state`]) is the row `table` holds (id → `v`), and that no
+/// key missing from `table` ends with a row.
+pub fn assert_final_state(events: &[Event], table: &std::collections::BTreeMap<i64, String>) {
+    let state = final_state(events.iter());
+    let mut wrong = Vec::new();
+    for (id, v) in table {
+        match state.get(id) {
+            Some(Some(after))
+                if after["v"] == serde_json::json!(v) && after["id"] == serde_json::json!(id) => {}
+            other => wrong.push(format!("id {id}: table has {v:?}, last event {other:?}")),
+        }
+    }
+    for (id, s) in &state {
+        if !table.contains_key(id) && s.is_some() {
+            wrong.push(format!("id {id}: deleted, last event {s:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} keys differ from the table (first 20):\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(20)].join("\n")
+    );
+}
