@@ -580,7 +580,7 @@ impl Reader {
                 let p = stored.unwrap_or_default();
                 if recover_schema {
                     // rebuild the history from the current definitions, at the stored position
-                    let ddls = self.read_schema(&mut conn).await?;
+                    let ddls = self.read_schema(&mut conn, false).await?;
                     let _ = conn.disconnect().await;
                     let at = Position {
                         snapshot: true,
@@ -737,19 +737,31 @@ impl Reader {
     /// Reads the definitions of the databases and tables the schema
     /// snapshot covers ([`MySqlConfig::schema_snapshot_reads`]: all
     /// non-system ones by default, as Debezium; the captured ones with
-    /// `schema.history.internal.store.only.captured.*.ddl`) with `SHOW CREATE
-    /// DATABASE` / `SHOW CREATE TABLE` into the model; returns `(database,
-    /// statement, outcome)` in order.
+    /// `schema.history.internal.store.only.captured.*.ddl`; the captured
+    /// ones only when `table_locked`: a session holding `LOCK TABLES` can
+    /// read nothing else) with `SHOW CREATE DATABASE` / `SHOW CREATE TABLE`
+    /// into the model; returns `(database, statement, outcome)` in order.
     async fn read_schema(
         &mut self,
         conn: &mut Conn,
+        table_locked: bool,
     ) -> Result<Vec<(String, String, Outcome)>, MySqlError> {
         let cfg = self.cfg.clone();
+        if table_locked && !cfg.history_only_captured_tables {
+            // a session holding LOCK TABLES can read the locked tables only
+            tracing::info!("the snapshot holds read locks on the captured tables (no global read lock): the schema snapshot reads the captured tables' definitions only");
+        }
         let captured: Vec<(String, String)> = catalog::list_tables(conn)
             .await
             .map_err(|e| q(e, &cfg))?
             .into_iter()
-            .filter(|(d, t)| cfg.schema_snapshot_reads(d, t))
+            .filter(|(d, t)| {
+                if table_locked {
+                    cfg.filters.table(d, t)
+                } else {
+                    cfg.schema_snapshot_reads(d, t)
+                }
+            })
             .collect();
         let mut out = Vec::new();
         let mut last_db: Option<String> = None;
@@ -855,7 +867,7 @@ impl Reader {
         }
         let (file, pos, gtids) = self.binlog_position(&mut conn).await?;
         let ts_ms = now().0;
-        let captured = self.capture_schema(&mut conn).await?;
+        let captured = self.capture_schema(&mut conn, held == Held::Tables).await?;
         locking::release_after_schema(&mut conn, &cfg, &mut held).await?;
         tracing::info!(tables = captured.schemas.len(), %file, pos, "snapshot started");
         let snapshot_started = self.snapshot_metrics_started(captured.schemas.len());
@@ -956,10 +968,14 @@ impl Reader {
     /// ([`Reader::read_schema`]) and builds their schemas, in capture
     /// order; keeps the statements that changed tables as schema-change
     /// records to emit when `include.schema.changes` is on.
-    async fn capture_schema(&mut self, conn: &mut Conn) -> Result<CapturedSchema, MySqlError> {
+    async fn capture_schema(
+        &mut self,
+        conn: &mut Conn,
+        table_locked: bool,
+    ) -> Result<CapturedSchema, MySqlError> {
         self.model.clear();
         self.tables.clear();
-        let statements = self.read_schema(conn).await?;
+        let statements = self.read_schema(conn, table_locked).await?;
         let mut schemas = Vec::new();
         let mut ddls = Vec::new();
         for (d, ddl, out) in &statements {
