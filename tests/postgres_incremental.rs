@@ -584,8 +584,10 @@ fn a_connector_killed_in_a_blocking_snapshot_streams_on_after_the_signal() {
 
 #[test]
 fn pause_resume_and_stop_signals_steer_an_incremental_snapshot() {
+    // large enough that the snapshot cannot end between two signals
+    // (chunks of 10 rows: 20,000 chunks) however fast the machine
     let (db, prefix, slot, dir, conn) = table_t_source(
-        20000,
+        200_000,
         "bkp",
         json!({"table.include.list": "public.t", "snapshot.mode": "no_data", "incremental.snapshot.chunk.size": "10"}),
     );
@@ -603,11 +605,11 @@ fn pause_resume_and_stop_signals_steer_an_incremental_snapshot() {
     signal(&db, "p1", "pause-snapshot", "{}");
     // once the connector read marker 1 the chunk in flight is out; from
     // then on, no chunk while paused
-    marker(&db, &topic, 30001);
-    let paused = count(&marker(&db, &topic, 30002));
-    let still = count(&marker(&db, &topic, 30003));
+    marker(&db, &topic, 300001);
+    let paused = count(&marker(&db, &topic, 300002));
+    let still = count(&marker(&db, &topic, 300003));
     assert_eq!(paused, still, "chunks were read while paused");
-    assert!(paused < 20000, "the snapshot ended before the pause");
+    assert!(paused < 200_000, "the snapshot ended before the pause");
     signal(&db, "r1", "resume-snapshot", "{}");
     common::events_until(&topic, |e| count(e) >= paused + 100);
     signal(
@@ -616,11 +618,11 @@ fn pause_resume_and_stop_signals_steer_an_incremental_snapshot() {
         "stop-snapshot",
         r#"{"data-collections": ["public.t"], "type": "incremental"}"#,
     );
-    marker(&db, &topic, 30004);
-    let stopped = count(&marker(&db, &topic, 30005));
-    let after = count(&marker(&db, &topic, 30006));
+    marker(&db, &topic, 300004);
+    let stopped = count(&marker(&db, &topic, 300005));
+    let after = count(&marker(&db, &topic, 300006));
     assert_eq!(stopped, after, "chunks were read after the stop");
-    assert!(stopped < 20000, "the snapshot ended before the stop");
+    assert!(stopped < 200_000, "the snapshot ended before the stop");
     wait_until(
         Duration::from_secs(30),
         "the offsets to leave the incremental snapshot",
